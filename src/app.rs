@@ -1,0 +1,53 @@
+//! Shared state handed to every handler.
+
+use std::sync::{Arc, RwLock};
+
+use crate::clock::Clock;
+use crate::config::{AddonConfig, Config};
+use crate::db::Db;
+use crate::session::Sessions;
+
+pub struct App {
+    pub config: Config,
+    /// The addon's `config.php` values; swapped atomically when the file changes.
+    addon: RwLock<Arc<AddonConfig>>,
+    pub db: Db,
+    pub clock: Clock,
+    pub sessions: Sessions,
+    /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
+    pub http: reqwest::Client,
+}
+
+impl App {
+    pub fn new(config: Config, db: Db, clock: Clock) -> App {
+        let sessions = Sessions::new(secrecy::ExposeSecret::expose_secret(&config.session_secret));
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        App {
+            addon: RwLock::new(Arc::new(config.addon.clone())),
+            config,
+            db,
+            clock,
+            sessions,
+            http,
+        }
+    }
+
+    /// The addon configuration in force now (cheap: an `Arc` clone).
+    pub fn addon(&self) -> Arc<AddonConfig> {
+        match self.addon.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace_addon(&self, new: AddonConfig) {
+        match self.addon.write() {
+            Ok(mut g) => *g = Arc::new(new),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(new),
+        }
+    }
+}

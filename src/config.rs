@@ -1,0 +1,1142 @@
+//! Typed, validated configuration.
+//!
+//! Sources, lowest precedence first: built-in defaults, an existing FastAdmin install
+//! (`--fastadmin-root`: `.env` `[database]` and `addons/chathub/config.php`), the TOML file
+//! (`--config` / `CHATHUB_CONFIG`), then `CHATHUB_<KEY>` / `CHATHUB_ADDON_<KEY>` environment
+//! variables. Every problem is collected and reported together before the port is bound.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Value of `provision_api_key` when nobody configured one: the key the original hard-codes.
+pub const DEFAULT_PROVISION_API_KEY: &str = "chathub-default-key-change-me";
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: SecretString,
+    pub table_prefix: String,
+    /// FastAdmin's renamed admin entry file, e.g. `pGTnXkhdmy.php`.
+    pub admin_entry: String,
+    /// Scheme + host used to build payment notify/return URLs, no trailing slash.
+    pub public_base_url: String,
+    pub session_secret: SecretString,
+    /// 32-byte AES-256-GCM key shared with the Python gateway (`GATEWAY_AES_KEY`).
+    pub gateway_aes_key: Option<SecretBytes>,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Local offset used for every DATETIME we write or show (the original ran Asia/Shanghai).
+    pub timezone: chrono::FixedOffset,
+    /// Upper bound for the whole `register` request, provisioning included.
+    pub register_timeout: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Directory holding PHP's session files (`session.save_path`), for FastAdmin admin sessions.
+    pub php_session_dir: Option<PathBuf>,
+    /// FastAdmin `token.key` (application/config.php), used by the keeplogin cookie.
+    pub fastadmin_token_key: Option<SecretString>,
+    /// Alipay gateway override (tests point this at a local fake).
+    pub alipay_gateway_url: Option<String>,
+    /// WeChat Pay API base, default `https://api.mch.weixin.qq.com`.
+    pub wechat_api_base: String,
+    /// PEM of the WeChat Pay platform public key used to verify notifications.
+    pub wechat_platform_public_key: Option<String>,
+    /// Emit JSON log lines instead of text.
+    pub log_json: bool,
+    pub addon: AddonConfig,
+    /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
+    pub addon_config_php: Option<PathBuf>,
+}
+
+/// Exactly the original addon's `config.php` keys, plus `provision_api_key`
+/// which the original reads but never declares.
+#[derive(Clone, Debug)]
+pub struct AddonConfig {
+    pub provision_server_url: String,
+    pub site_name: String,
+    pub support_email: String,
+    pub chatwoot_url: String,
+    pub chatwoot_api_token: SecretString,
+    pub alipay_enabled: bool,
+    pub alipay_app_id: String,
+    pub alipay_merchant_private_key: SecretString,
+    pub alipay_public_key: String,
+    pub alipay_sandbox: bool,
+    pub wechat_enabled: bool,
+    pub wechat_app_id: String,
+    pub wechat_mch_id: String,
+    pub wechat_api_v3_key: SecretString,
+    pub wechat_cert_path: String,
+    pub wechat_key_path: String,
+    pub wechat_sandbox: bool,
+    pub provision_api_key: SecretString,
+}
+
+pub const ADDON_KEYS: &[&str] = &[
+    "provision_server_url",
+    "site_name",
+    "support_email",
+    "chatwoot_url",
+    "chatwoot_api_token",
+    "alipay_enabled",
+    "alipay_app_id",
+    "alipay_merchant_private_key",
+    "alipay_public_key",
+    "alipay_sandbox",
+    "wechat_enabled",
+    "wechat_app_id",
+    "wechat_mch_id",
+    "wechat_api_v3_key",
+    "wechat_cert_path",
+    "wechat_key_path",
+    "wechat_sandbox",
+    "provision_api_key",
+];
+
+const SECRET_ADDON_KEYS: &[&str] = &[
+    "chatwoot_api_token",
+    "alipay_merchant_private_key",
+    "wechat_api_v3_key",
+    "provision_api_key",
+];
+
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "table_prefix",
+    "admin_entry",
+    "public_base_url",
+    "session_secret",
+    "gateway_aes_key",
+    "trusted_proxies",
+    "timezone",
+    "register_timeout_secs",
+    "max_body_bytes",
+    "php_session_dir",
+    "fastadmin_token_key",
+    "alipay_gateway_url",
+    "wechat_api_base",
+    "wechat_platform_public_key",
+    "log_json",
+];
+
+impl AddonConfig {
+    /// The original's `config.php` defaults.
+    pub fn defaults() -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        for (k, v) in [
+            ("provision_server_url", "http://CoPaw:5566"),
+            ("site_name", "ChatHub"),
+            ("support_email", ""),
+            ("chatwoot_url", "https://chatwoot.275763.xyz"),
+            ("chatwoot_api_token", ""),
+            ("alipay_enabled", "0"),
+            ("alipay_app_id", ""),
+            ("alipay_merchant_private_key", ""),
+            ("alipay_public_key", ""),
+            ("alipay_sandbox", "1"),
+            ("wechat_enabled", "0"),
+            ("wechat_app_id", ""),
+            ("wechat_mch_id", ""),
+            ("wechat_api_v3_key", ""),
+            ("wechat_cert_path", ""),
+            ("wechat_key_path", ""),
+            ("wechat_sandbox", "1"),
+            ("provision_api_key", DEFAULT_PROVISION_API_KEY),
+        ] {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    fn from_map(m: &BTreeMap<String, String>, errors: &mut Vec<String>) -> AddonConfig {
+        let s = |k: &str| m.get(k).cloned().unwrap_or_default();
+        let flag =
+            |k: &str, errors: &mut Vec<String>| parse_switch(&s(k), &format!("addon.{k}"), errors);
+        let provision_server_url = s("provision_server_url");
+        if !(provision_server_url.starts_with("http://")
+            || provision_server_url.starts_with("https://"))
+        {
+            errors.push(format!(
+                "addon.provision_server_url: must be an http(s) URL, got {provision_server_url:?}"
+            ));
+        }
+        let api_key = s("provision_api_key");
+        AddonConfig {
+            provision_server_url,
+            site_name: s("site_name"),
+            support_email: s("support_email"),
+            chatwoot_url: s("chatwoot_url"),
+            chatwoot_api_token: s("chatwoot_api_token").into(),
+            alipay_enabled: flag("alipay_enabled", errors),
+            alipay_app_id: s("alipay_app_id"),
+            alipay_merchant_private_key: s("alipay_merchant_private_key").into(),
+            alipay_public_key: s("alipay_public_key"),
+            alipay_sandbox: flag("alipay_sandbox", errors),
+            wechat_enabled: flag("wechat_enabled", errors),
+            wechat_app_id: s("wechat_app_id"),
+            wechat_mch_id: s("wechat_mch_id"),
+            wechat_api_v3_key: s("wechat_api_v3_key").into(),
+            wechat_cert_path: s("wechat_cert_path"),
+            wechat_key_path: s("wechat_key_path"),
+            wechat_sandbox: flag("wechat_sandbox", errors),
+            provision_api_key: if api_key.is_empty() {
+                DEFAULT_PROVISION_API_KEY.into()
+            } else {
+                api_key.into()
+            },
+        }
+    }
+
+    /// Parse a FastAdmin addon `config.php` and build a validated addon config on top of the
+    /// defaults. Used at start-up and by the hot-reload watcher.
+    pub fn from_config_php(
+        text: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<AddonConfig, Vec<String>> {
+        let mut m = AddonConfig::defaults();
+        for (k, v) in parse_config_php(text) {
+            if ADDON_KEYS.contains(&k.as_str()) {
+                m.insert(k, v);
+            }
+        }
+        m.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut errors = Vec::new();
+        let cfg = AddonConfig::from_map(&m, &mut errors);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn provision_api_key(&self) -> &str {
+        self.provision_api_key.expose_secret()
+    }
+}
+
+/// FastAdmin stores switches as "0"/"1"; accept the usual spellings of booleans too.
+fn parse_switch(v: &str, key: &str, errors: &mut Vec<String>) -> bool {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => true,
+        "0" | "false" | "off" | "no" | "" => false,
+        other => {
+            errors.push(format!("{key}: expected 0 or 1, got {other:?}"));
+            false
+        }
+    }
+}
+
+/// Bytes that must not be printed.
+#[derive(Clone)]
+pub struct SecretBytes(Vec<u8>);
+impl SecretBytes {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// An address range in CIDR notation (a bare address is a /32 or /128).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Command-line inputs that influence configuration.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigSources {
+    pub config_file: Option<PathBuf>,
+    pub fastadmin_root: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Load from the process environment and the given sources.
+    pub fn load(sources: &ConfigSources) -> Result<Config, ConfigErrors> {
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("CHATHUB_"))
+            .collect();
+        Self::load_with_env(sources, &env)
+    }
+
+    /// Load with an explicit environment (tests pass their own).
+    pub fn load_with_env(
+        sources: &ConfigSources,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut server: BTreeMap<String, String> = BTreeMap::new();
+        let mut addon = AddonConfig::defaults();
+        let mut addon_config_php = None;
+
+        // 1. An existing FastAdmin install, read in place.
+        if let Some(root) = &sources.fastadmin_root {
+            read_fastadmin_root(root, &mut server, &mut addon, &mut errors);
+            let php = root.join("addons/chathub/config.php");
+            if php.exists() {
+                addon_config_php = Some(php);
+            }
+        }
+
+        // 2. TOML file.
+        let file = sources
+            .config_file
+            .clone()
+            .or_else(|| env.get("CHATHUB_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => read_toml(&text, &mut server, &mut addon, &mut errors),
+                Err(e) => errors.push(format!("config: cannot read {}: {e}", path.display())),
+            }
+        }
+
+        // 3. Environment.
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("CHATHUB_") else {
+                continue;
+            };
+            let lower = rest.to_ascii_lowercase();
+            if let Some(ak) = lower.strip_prefix("addon_") {
+                if ADDON_KEYS.contains(&ak) {
+                    addon.insert(ak.to_string(), v.clone());
+                } else {
+                    errors.push(format!("{k}: unknown addon key {ak:?}"));
+                }
+            } else if SERVER_KEYS.contains(&lower.as_str()) {
+                server.insert(lower, v.clone());
+            }
+        }
+
+        let addon_cfg = AddonConfig::from_map(&addon, &mut errors);
+        let cfg = build_server(&server, addon_cfg, addon_config_php, &mut errors);
+        if errors.is_empty() {
+            Ok(cfg.expect("no errors means a config"))
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Table name with the configured prefix.
+    pub fn table(&self, name: &str) -> String {
+        format!("{}{}", self.table_prefix, name)
+    }
+
+    /// The effective configuration with secrets masked, one `key = value` per line.
+    pub fn describe(&self) -> String {
+        let mask = |present: bool| if present { "****** (set)" } else { "(empty)" };
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
+        line("listen", self.listen.to_string());
+        line("database_url", mask_url(self.database_url.expose_secret()));
+        line("table_prefix", self.table_prefix.clone());
+        line("admin_entry", self.admin_entry.clone());
+        line("public_base_url", self.public_base_url.clone());
+        line(
+            "session_secret",
+            mask(!self.session_secret.expose_secret().is_empty()).into(),
+        );
+        line(
+            "gateway_aes_key",
+            mask(self.gateway_aes_key.is_some()).into(),
+        );
+        line(
+            "trusted_proxies",
+            format!(
+                "{:?}",
+                self.trusted_proxies
+                    .iter()
+                    .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        line("timezone", self.timezone.to_string());
+        line(
+            "register_timeout_secs",
+            self.register_timeout.as_secs().to_string(),
+        );
+        line("max_body_bytes", self.max_body_bytes.to_string());
+        line("php_session_dir", format!("{:?}", self.php_session_dir));
+        line(
+            "fastadmin_token_key",
+            mask(self.fastadmin_token_key.is_some()).into(),
+        );
+        line(
+            "alipay_gateway_url",
+            format!("{:?}", self.alipay_gateway_url),
+        );
+        line("wechat_api_base", self.wechat_api_base.clone());
+        line(
+            "wechat_platform_public_key",
+            mask(self.wechat_platform_public_key.is_some()).into(),
+        );
+        let a = &self.addon;
+        let addon_pairs: Vec<(&str, String)> = vec![
+            ("provision_server_url", a.provision_server_url.clone()),
+            ("site_name", a.site_name.clone()),
+            ("support_email", a.support_email.clone()),
+            ("chatwoot_url", a.chatwoot_url.clone()),
+            (
+                "chatwoot_api_token",
+                a.chatwoot_api_token.expose_secret().to_string(),
+            ),
+            ("alipay_enabled", (a.alipay_enabled as u8).to_string()),
+            ("alipay_app_id", a.alipay_app_id.clone()),
+            (
+                "alipay_merchant_private_key",
+                a.alipay_merchant_private_key.expose_secret().to_string(),
+            ),
+            (
+                "alipay_public_key",
+                if a.alipay_public_key.is_empty() {
+                    "(empty)".into()
+                } else {
+                    "(set)".into()
+                },
+            ),
+            ("alipay_sandbox", (a.alipay_sandbox as u8).to_string()),
+            ("wechat_enabled", (a.wechat_enabled as u8).to_string()),
+            ("wechat_app_id", a.wechat_app_id.clone()),
+            ("wechat_mch_id", a.wechat_mch_id.clone()),
+            (
+                "wechat_api_v3_key",
+                a.wechat_api_v3_key.expose_secret().to_string(),
+            ),
+            ("wechat_cert_path", a.wechat_cert_path.clone()),
+            ("wechat_key_path", a.wechat_key_path.clone()),
+            ("wechat_sandbox", (a.wechat_sandbox as u8).to_string()),
+            (
+                "provision_api_key",
+                a.provision_api_key.expose_secret().to_string(),
+            ),
+        ];
+        for (k, v) in addon_pairs {
+            let shown = if SECRET_ADDON_KEYS.contains(&k) {
+                mask(!v.is_empty()).to_string()
+            } else {
+                v
+            };
+            line(&format!("addon.{k}"), shown);
+        }
+        out
+    }
+}
+
+fn mask_url(url: &str) -> String {
+    // mysql://user:password@host/db -> mysql://user:******@host/db
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((cred, host)) = rest.rsplit_once('@')
+    {
+        let user = cred.split(':').next().unwrap_or("");
+        return format!("{scheme}://{user}:******@{host}");
+    }
+    url.to_string()
+}
+
+fn build_server(
+    m: &BTreeMap<String, String>,
+    addon: AddonConfig,
+    addon_config_php: Option<PathBuf>,
+    errors: &mut Vec<String>,
+) -> Option<Config> {
+    let get = |k: &str| {
+        m.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+
+    let listen = get("listen").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen: SocketAddr = match listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            errors.push(format!("listen: not a socket address: {listen:?}"));
+            "127.0.0.1:8080".parse().expect("literal address")
+        }
+    };
+
+    let database_url = get("database_url").unwrap_or_default();
+    if database_url.is_empty() {
+        errors.push("database_url: required (mysql://user:pass@host:port/db)".into());
+    } else if !database_url.starts_with("mysql://") {
+        errors.push("database_url: must start with mysql://".into());
+    }
+
+    let table_prefix = m
+        .get("table_prefix")
+        .cloned()
+        .unwrap_or_else(|| "fa_".into());
+    if !table_prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        errors.push(format!(
+            "table_prefix: only letters, digits and _ allowed, got {table_prefix:?}"
+        ));
+    }
+
+    let admin_entry = get("admin_entry").unwrap_or_else(|| "admin.php".into());
+    let admin_entry = admin_entry.trim_start_matches('/').to_string();
+    if !admin_entry.ends_with(".php") || admin_entry.contains('/') {
+        errors.push(format!(
+            "admin_entry: expected a file name like pGTnXkhdmy.php, got {admin_entry:?}"
+        ));
+    }
+
+    let public_base_url = get("public_base_url").unwrap_or_else(|| format!("http://{listen}"));
+    if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
+        errors.push(format!(
+            "public_base_url: must be an http(s) URL, got {public_base_url:?}"
+        ));
+    }
+    let public_base_url = public_base_url.trim_end_matches('/').to_string();
+
+    let session_secret = get("session_secret").unwrap_or_default();
+    if session_secret.len() < 32 {
+        errors.push("session_secret: required, at least 32 characters".into());
+    }
+
+    let gateway_aes_key = match get("gateway_aes_key") {
+        None => None,
+        Some(b64) => match base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
+            Ok(k) if k.len() == 32 => Some(SecretBytes(k)),
+            Ok(k) => {
+                errors.push(format!(
+                    "gateway_aes_key: must decode to 32 bytes, got {}",
+                    k.len()
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push("gateway_aes_key: not valid base64".into());
+                None
+            }
+        },
+    };
+
+    let mut trusted_proxies = Vec::new();
+    if let Some(list) = get("trusted_proxies") {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match IpNet::parse(item) {
+                Some(n) => trusted_proxies.push(n),
+                None => errors.push(format!(
+                    "trusted_proxies: not an address or CIDR range: {item:?}"
+                )),
+            }
+        }
+    }
+
+    let timezone = match get("timezone") {
+        None => chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"),
+        Some(tz) => match parse_offset(&tz) {
+            Some(o) => o,
+            None => {
+                errors.push(format!(
+                    "timezone: expected an offset like +08:00, got {tz:?}"
+                ));
+                chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
+            }
+        },
+    };
+
+    let register_timeout = parse_num(
+        get("register_timeout_secs"),
+        25,
+        "register_timeout_secs",
+        errors,
+    );
+    if !(1..=55).contains(&register_timeout) {
+        errors.push("register_timeout_secs: must be between 1 and 55 (nginx waits 60 s)".into());
+    }
+    let max_body_bytes =
+        parse_num(get("max_body_bytes"), 1024 * 1024, "max_body_bytes", errors) as usize;
+
+    let log_json = match get("log_json") {
+        None => false,
+        Some(v) => parse_switch(&v, "log_json", errors),
+    };
+
+    let wechat_platform_public_key = match get("wechat_platform_public_key") {
+        Some(v) if !v.contains("-----BEGIN") && Path::new(&v).exists() => {
+            match std::fs::read_to_string(&v) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    errors.push(format!("wechat_platform_public_key: cannot read {v}: {e}"));
+                    None
+                }
+            }
+        }
+        other => other,
+    };
+
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(Config {
+        listen,
+        database_url: database_url.into(),
+        table_prefix,
+        admin_entry,
+        public_base_url,
+        session_secret: session_secret.into(),
+        gateway_aes_key,
+        trusted_proxies,
+        timezone,
+        register_timeout: Duration::from_secs(register_timeout),
+        max_body_bytes,
+        php_session_dir: get("php_session_dir").map(PathBuf::from),
+        fastadmin_token_key: get("fastadmin_token_key").map(Into::into),
+        alipay_gateway_url: get("alipay_gateway_url"),
+        wechat_api_base: get("wechat_api_base")
+            .unwrap_or_else(|| "https://api.mch.weixin.qq.com".into()),
+        wechat_platform_public_key,
+        log_json,
+        addon,
+        addon_config_php,
+    })
+}
+
+fn parse_num(v: Option<String>, default: u64, key: &str, errors: &mut Vec<String>) -> u64 {
+    match v {
+        None => default,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            errors.push(format!("{key}: not a number: {s:?}"));
+            default
+        }),
+    }
+}
+
+fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    if s.eq_ignore_ascii_case("Asia/Shanghai") || s.eq_ignore_ascii_case("PRC") {
+        return chrono::FixedOffset::east_opt(8 * 3600);
+    }
+    if s.eq_ignore_ascii_case("UTC") {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
+    chrono::FixedOffset::east_opt(sign * secs)
+}
+
+fn toml_value_to_string(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Boolean(b) => {
+            if *b {
+                "1".into()
+            } else {
+                "0".into()
+            }
+        }
+        toml::Value::Array(a) => a
+            .iter()
+            .map(toml_value_to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+fn read_toml(
+    text: &str,
+    server: &mut BTreeMap<String, String>,
+    addon: &mut BTreeMap<String, String>,
+    errors: &mut Vec<String>,
+) {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("config: TOML syntax error: {e}"));
+            return;
+        }
+    };
+    for (k, v) in table {
+        if k == "addon" {
+            match v {
+                toml::Value::Table(t) => {
+                    for (ak, av) in t {
+                        if ADDON_KEYS.contains(&ak.as_str()) {
+                            addon.insert(ak, toml_value_to_string(&av));
+                        } else {
+                            errors.push(format!("addon.{ak}: unknown key"));
+                        }
+                    }
+                }
+                _ => errors.push("addon: must be a table".into()),
+            }
+        } else if SERVER_KEYS.contains(&k.as_str()) {
+            server.insert(k, toml_value_to_string(&v));
+        } else {
+            errors.push(format!("{k}: unknown key"));
+        }
+    }
+}
+
+fn read_fastadmin_root(
+    root: &Path,
+    server: &mut BTreeMap<String, String>,
+    addon: &mut BTreeMap<String, String>,
+    errors: &mut Vec<String>,
+) {
+    let env_path = root.join(".env");
+    match std::fs::read_to_string(&env_path) {
+        Ok(text) => {
+            let db = parse_ini_section(&text, "database");
+            let get = |k: &str| db.get(k).cloned().unwrap_or_default();
+            let host = if get("hostname").is_empty() {
+                "127.0.0.1".into()
+            } else {
+                get("hostname")
+            };
+            let port = if get("hostport").is_empty() {
+                "3306".into()
+            } else {
+                get("hostport")
+            };
+            let user = get("username");
+            let pass = get("password");
+            let name = get("database");
+            if name.is_empty() {
+                errors.push(format!(
+                    "fastadmin-root: {} has no [database] database",
+                    env_path.display()
+                ));
+            }
+            let cred = if pass.is_empty() {
+                pct(&user)
+            } else {
+                format!("{}:{}", pct(&user), pct(&pass))
+            };
+            server.insert(
+                "database_url".into(),
+                format!("mysql://{cred}@{host}:{port}/{name}"),
+            );
+            if !get("prefix").is_empty() {
+                server.insert("table_prefix".into(), get("prefix"));
+            }
+        }
+        Err(e) => errors.push(format!(
+            "fastadmin-root: cannot read {}: {e}",
+            env_path.display()
+        )),
+    }
+    let php = root.join("addons/chathub/config.php");
+    match std::fs::read_to_string(&php) {
+        Ok(text) => {
+            for (k, v) in parse_config_php(&text) {
+                if ADDON_KEYS.contains(&k.as_str()) {
+                    addon.insert(k, v);
+                }
+            }
+        }
+        Err(e) => errors.push(format!(
+            "fastadmin-root: cannot read {}: {e}",
+            php.display()
+        )),
+    }
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// FastAdmin's `.env` is an INI file: `[section]` then `key = value`.
+fn parse_ini_section(text: &str, section: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with(';') || line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') && line.ends_with(']') {
+            current = line[1..line.len() - 1].trim().to_ascii_lowercase();
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let (k, v) = (
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').trim_matches('\'').to_string(),
+            );
+            if current == section {
+                out.insert(k, v);
+            } else if current.is_empty() {
+                // `DATABASE_HOSTNAME = ...` flat style
+                if let Some(rest) = k.strip_prefix(&format!("{section}_")) {
+                    out.insert(rest.to_string(), v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Extract `'name' => '…'` / `'value' => '…'` pairs from a FastAdmin addon `config.php`
+/// (an array of arrays of string literals), without running PHP.
+pub fn parse_config_php(text: &str) -> Vec<(String, String)> {
+    let tokens = php_tokens(text);
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            PhpTok::Open => {
+                depth += 1;
+                if depth == 2 {
+                    name = None;
+                }
+            }
+            PhpTok::Close => depth -= 1,
+            PhpTok::Str(key) if depth == 2 => {
+                if i + 2 < tokens.len() && tokens[i + 1] == PhpTok::Arrow {
+                    let value = match &tokens[i + 2] {
+                        PhpTok::Str(v) => Some(v.clone()),
+                        PhpTok::Bare(v) => Some(v.clone()),
+                        // A nested array (`'content' => []`): let the main loop track depth.
+                        _ => {
+                            i += 2;
+                            continue;
+                        }
+                    };
+                    match (key.as_str(), value) {
+                        ("name", Some(v)) => name = Some(v),
+                        ("value", Some(v)) => {
+                            if let Some(n) = name.clone() {
+                                out.push((n, v));
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 3;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+#[derive(Debug, PartialEq, Clone)]
+enum PhpTok {
+    Open,
+    Close,
+    Arrow,
+    Str(String),
+    Bare(String),
+}
+
+fn php_tokens(text: &str) -> Vec<PhpTok> {
+    let b: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            '[' => out.push(PhpTok::Open),
+            ']' => out.push(PhpTok::Close),
+            '(' if i >= 5
+                && b[i - 5..i]
+                    .iter()
+                    .collect::<String>()
+                    .eq_ignore_ascii_case("array") =>
+            {
+                out.push(PhpTok::Open)
+            }
+            ')' => out.push(PhpTok::Close),
+            '=' if b.get(i + 1) == Some(&'>') => {
+                out.push(PhpTok::Arrow);
+                i += 1;
+            }
+            '/' if b.get(i + 1) == Some(&'/') => {
+                while i < b.len() && b[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '#' => {
+                while i < b.len() && b[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if b.get(i + 1) == Some(&'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == '*' && b[i + 1] == '/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            '\'' => {
+                let mut s = String::new();
+                i += 1;
+                while i < b.len() && b[i] != '\'' {
+                    if b[i] == '\\' && matches!(b.get(i + 1), Some('\'') | Some('\\')) {
+                        i += 1;
+                    }
+                    s.push(b[i]);
+                    i += 1;
+                }
+                out.push(PhpTok::Str(s));
+            }
+            '"' => {
+                let mut s = String::new();
+                i += 1;
+                while i < b.len() && b[i] != '"' {
+                    if b[i] == '\\' && i + 1 < b.len() {
+                        i += 1;
+                        match b[i] {
+                            'n' => s.push('\n'),
+                            'r' => s.push('\r'),
+                            't' => s.push('\t'),
+                            other => s.push(other),
+                        }
+                    } else {
+                        s.push(b[i]);
+                    }
+                    i += 1;
+                }
+                out.push(PhpTok::Str(s));
+            }
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '.' => {
+                let mut s = String::new();
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || b[i] == '-' || b[i] == '.' || b[i] == '_')
+                {
+                    s.push(b[i]);
+                    i += 1;
+                }
+                if !s.eq_ignore_ascii_case("array")
+                    && !s.eq_ignore_ascii_case("return")
+                    && !s.eq_ignore_ascii_case("php")
+                {
+                    let v = match s.to_ascii_lowercase().as_str() {
+                        "true" => "1".to_string(),
+                        "false" | "null" => String::new(),
+                        _ => s,
+                    };
+                    out.push(PhpTok::Bare(v));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-secret";
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let e = Config::load_with_env(
+            &ConfigSources::default(),
+            &env(&[
+                ("CHATHUB_LISTEN", "nope"),
+                ("CHATHUB_GATEWAY_AES_KEY", "AAAA"),
+                ("CHATHUB_ADDON_ALIPAY_ENABLED", "maybe"),
+            ]),
+        )
+        .err()
+        .expect("invalid");
+        let all = e.to_string();
+        for key in [
+            "listen",
+            "database_url",
+            "session_secret",
+            "gateway_aes_key",
+            "addon.alipay_enabled",
+        ] {
+            assert!(all.contains(key), "{key} missing in {all}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_toml_and_defaults_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "database_url = \"mysql://root@127.0.0.1/x\"\nsession_secret = \"{SECRET}\"\n[addon]\nsite_name = \"FromToml\"\nalipay_enabled = true\n"
+            ),
+        )
+        .unwrap();
+        let cfg = Config::load_with_env(
+            &ConfigSources {
+                config_file: Some(p),
+                fastadmin_root: None,
+            },
+            &env(&[("CHATHUB_ADDON_SITE_NAME", "FromEnv")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.addon.site_name, "FromEnv");
+        assert!(cfg.addon.alipay_enabled);
+        assert_eq!(cfg.table_prefix, "fa_");
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.addon.provision_api_key(), DEFAULT_PROVISION_API_KEY);
+    }
+
+    #[test]
+    fn fastadmin_root_is_read_in_place_and_explicit_values_win() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "[app]\ndebug = false\n[database]\nhostname = 10.0.0.5\ndatabase = fast\nusername = fa\npassword = p@ss\nhostport = 3307\nprefix = zz_\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("addons/chathub")).unwrap();
+        std::fs::write(
+            dir.path().join("addons/chathub/config.php"),
+            "<?php\nreturn [\n  [\n    'name' => 'site_name',\n    'title' => '站点名称',\n    'content' => [],\n    'value' => 'Acme 客服',\n  ],\n  [\n    'name' => 'alipay_enabled',\n    'value' => '1',\n  ],\n  [\n    'name' => 'alipay_merchant_private_key',\n    'value' => \"-----BEGIN PRIVATE KEY-----\\nABC\\n-----END PRIVATE KEY-----\",\n  ],\n];\n",
+        )
+        .unwrap();
+        let cfg = Config::load_with_env(
+            &ConfigSources {
+                config_file: None,
+                fastadmin_root: Some(dir.path().to_path_buf()),
+            },
+            &env(&[
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_TABLE_PREFIX", "fa_"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.database_url.expose_secret(),
+            "mysql://fa:p%40ss@10.0.0.5:3307/fast"
+        );
+        assert_eq!(
+            cfg.table_prefix, "fa_",
+            "explicit env wins over .env prefix"
+        );
+        assert_eq!(cfg.addon.site_name, "Acme 客服");
+        assert!(cfg.addon.alipay_enabled);
+        assert!(
+            cfg.addon
+                .alipay_merchant_private_key
+                .expose_secret()
+                .contains("\nABC\n")
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_the_description() {
+        let cfg = Config::load_with_env(
+            &ConfigSources::default(),
+            &env(&[
+                ("CHATHUB_DATABASE_URL", "mysql://root:hunter2@db/x"),
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_ADDON_WECHAT_API_V3_KEY", "v3-very-secret"),
+            ]),
+        )
+        .unwrap();
+        let d = cfg.describe();
+        assert!(
+            !d.contains("hunter2") && !d.contains(SECRET) && !d.contains("v3-very-secret"),
+            "{d}"
+        );
+        assert!(d.contains("addon.site_name = ChatHub"));
+    }
+
+    #[test]
+    fn trusted_proxy_ranges() {
+        let n = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(
+            IpNet::parse("127.0.0.1")
+                .unwrap()
+                .contains("::ffff:127.0.0.1".parse().unwrap())
+        );
+        assert!(IpNet::parse("10.0.0.0/40").is_none());
+    }
+}

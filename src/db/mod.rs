@@ -1,0 +1,152 @@
+//! MySQL access. The configurable table prefix is applied here and only here; every query
+//! is parameterised.
+
+pub mod log;
+pub mod schema;
+pub mod tenant;
+pub mod user;
+
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, Value};
+use secrecy::ExposeSecret as _;
+
+use crate::config::Config;
+use crate::error::AppError;
+
+/// Table names with the site's prefix (`fa_` on a stock FastAdmin install).
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub tenant: String,
+    pub log: String,
+    pub order: String,
+    pub channel_account: String,
+    pub gateway_log: String,
+    pub user: String,
+    pub admin: String,
+    pub auth_group: String,
+    pub auth_group_access: String,
+    pub auth_rule: String,
+}
+
+impl Tables {
+    pub fn new(prefix: &str) -> Tables {
+        let t = |n: &str| format!("{prefix}{n}");
+        Tables {
+            tenant: t("chathub_tenant"),
+            log: t("chathub_log"),
+            order: t("chathub_order"),
+            channel_account: t("chathub_channel_account"),
+            gateway_log: t("chathub_gateway_log"),
+            user: t("user"),
+            admin: t("admin"),
+            auth_group: t("auth_group"),
+            auth_group_access: t("auth_group_access"),
+            auth_rule: t("auth_rule"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: Pool,
+    pub t: Tables,
+}
+
+impl Db {
+    /// A lazy pool: nothing connects until the first query, so start-up never waits on MySQL.
+    pub fn new(config: &Config) -> Result<Db, AppError> {
+        let opts = Opts::from_url(config.database_url.expose_secret())?;
+        let constraints = PoolConstraints::new(1, 32).unwrap_or_default();
+        let builder = OptsBuilder::from_opts(opts)
+            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            // Strict mode, as a stock MariaDB runs: a value that does not fit is an error,
+            // never a silent truncation.
+            .init(vec![
+                "SET NAMES utf8mb4",
+                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')",
+            ]);
+        Ok(Db {
+            pool: Pool::new(builder),
+            t: Tables::new(&config.table_prefix),
+        })
+    }
+
+    pub async fn conn(&self) -> Result<mysql_async::Conn, AppError> {
+        Ok(self.pool.get_conn().await?)
+    }
+}
+
+/// Text of a column whatever the protocol delivered (DATETIME arrives as a date value over
+/// the binary protocol, as bytes over the text protocol; DECIMAL always as bytes).
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(d) => Some(d.to_string()),
+        Value::Date(y, mo, d, h, mi, s, _) => {
+            Some(format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"))
+        }
+        Value::Time(neg, d, h, m, s, _) => Some(format!(
+            "{}{:02}:{m:02}:{s:02}",
+            if *neg { "-" } else { "" },
+            u32::from(*h) + d * 24
+        )),
+    }
+}
+
+/// Integer value of a column (ints, or digits delivered as text).
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::UInt(u) => i64::try_from(*u).ok(),
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Column `name` of `row` as text (None for NULL or a missing column).
+pub fn col_text(row: &Row, name: &str) -> Option<String> {
+    let idx = row
+        .columns_ref()
+        .iter()
+        .position(|c| c.name_str() == name)?;
+    row.as_ref(idx).and_then(text)
+}
+
+pub fn col_int(row: &Row, name: &str) -> Option<i64> {
+    let idx = row
+        .columns_ref()
+        .iter()
+        .position(|c| c.name_str() == name)?;
+    row.as_ref(idx).and_then(int)
+}
+
+/// A row as a JSON object with the column names as keys, as PHP's `find()` returns it:
+/// integers as numbers, everything else as strings, NULL as null.
+pub fn row_to_json(row: &Row) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (i, c) in row.columns_ref().iter().enumerate() {
+        let v = row.as_ref(i).unwrap_or(&Value::NULL);
+        let is_int = matches!(
+            c.column_type(),
+            mysql_async::consts::ColumnType::MYSQL_TYPE_LONG
+                | mysql_async::consts::ColumnType::MYSQL_TYPE_LONGLONG
+                | mysql_async::consts::ColumnType::MYSQL_TYPE_SHORT
+                | mysql_async::consts::ColumnType::MYSQL_TYPE_TINY
+                | mysql_async::consts::ColumnType::MYSQL_TYPE_INT24
+        );
+        let j = match v {
+            Value::NULL => serde_json::Value::Null,
+            _ if is_int => int(v)
+                .map(serde_json::Value::from)
+                .unwrap_or(serde_json::Value::Null),
+            _ => text(v)
+                .map(serde_json::Value::String)
+                .unwrap_or(serde_json::Value::Null),
+        };
+        out.insert(c.name_str().into_owned(), j);
+    }
+    out
+}

@@ -1,0 +1,274 @@
+//! `fa_chathub_tenant`: one row per AI-support subscription.
+
+use mysql_async::Row;
+use mysql_async::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::db::{Tables, col_int, col_text};
+use crate::error::AppError;
+
+/// Tenant ids are their own type so a user id cannot be passed where a tenant id is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantStatus {
+    Pending,
+    Provisioning,
+    Active,
+    Suspended,
+    Disabled,
+}
+
+impl TenantStatus {
+    pub const ALL: [TenantStatus; 5] = [
+        TenantStatus::Pending,
+        TenantStatus::Provisioning,
+        TenantStatus::Active,
+        TenantStatus::Suspended,
+        TenantStatus::Disabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Pending => "pending",
+            TenantStatus::Provisioning => "provisioning",
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+            TenantStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TenantStatus> {
+        TenantStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Every column of the table, in schema order.
+pub const COLUMNS: &str = "id, user_id, tenant_name, domain, email, inbox_id, inbox_token, team_id, agent_id, \
+agent_cw_id, agent_cw_password, agent_name, max_agents, channel_type, status, config, embed_code, api_credentials, \
+provisioned_at, expire_at, last_active_at, createtime, updatetime";
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub user_id: Option<u32>,
+    pub tenant_name: String,
+    pub domain: String,
+    pub email: String,
+    pub inbox_id: Option<i64>,
+    pub inbox_token: Option<String>,
+    pub team_id: Option<i64>,
+    pub agent_id: Option<String>,
+    pub agent_cw_id: Option<i64>,
+    pub agent_cw_password: Option<String>,
+    pub agent_name: Option<String>,
+    pub max_agents: i64,
+    pub channel_type: String,
+    pub status: TenantStatus,
+    /// Raw `config` column: JSON, or (tenants made by the original `register`) a JSON string
+    /// holding JSON. Read it with [`Tenant::config`].
+    pub config_raw: Option<String>,
+    pub embed_code: Option<String>,
+    pub api_credentials: Option<String>,
+    pub provisioned_at: Option<String>,
+    pub expire_at: Option<String>,
+    pub last_active_at: Option<String>,
+    pub createtime: Option<i64>,
+    pub updatetime: Option<i64>,
+}
+
+impl Tenant {
+    pub fn from_row(row: &Row) -> Result<Tenant, AppError> {
+        let status_s = col_text(row, "status").unwrap_or_default();
+        let status = TenantStatus::parse(&status_s)
+            .ok_or_else(|| AppError::internal(format!("tenant has unknown status {status_s:?}")))?;
+        Ok(Tenant {
+            id: TenantId(col_int(row, "id").unwrap_or_default() as u32),
+            user_id: col_int(row, "user_id").map(|v| v as u32),
+            tenant_name: col_text(row, "tenant_name").unwrap_or_default(),
+            domain: col_text(row, "domain").unwrap_or_default(),
+            email: col_text(row, "email").unwrap_or_default(),
+            inbox_id: col_int(row, "inbox_id"),
+            inbox_token: col_text(row, "inbox_token"),
+            team_id: col_int(row, "team_id"),
+            agent_id: col_text(row, "agent_id"),
+            agent_cw_id: col_int(row, "agent_cw_id"),
+            agent_cw_password: col_text(row, "agent_cw_password"),
+            agent_name: col_text(row, "agent_name"),
+            max_agents: col_int(row, "max_agents").unwrap_or_default(),
+            channel_type: col_text(row, "channel_type").unwrap_or_default(),
+            status,
+            config_raw: col_text(row, "config"),
+            embed_code: col_text(row, "embed_code"),
+            api_credentials: col_text(row, "api_credentials"),
+            provisioned_at: col_text(row, "provisioned_at"),
+            expire_at: col_text(row, "expire_at"),
+            last_active_at: col_text(row, "last_active_at"),
+            createtime: col_int(row, "createtime"),
+            updatetime: col_int(row, "updatetime"),
+        })
+    }
+
+    pub fn config(&self) -> TenantConfig {
+        TenantConfig::parse(self.config_raw.as_deref())
+    }
+
+    pub fn has_embed(&self) -> bool {
+        self.embed_code.as_deref().is_some_and(|e| !e.is_empty())
+    }
+}
+
+/// The tenant's `config` JSON (plan, price, notes, registered_at, retry info).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TenantConfig(pub Map<String, Value>);
+
+impl TenantConfig {
+    /// Reads both forms: a JSON object, and the original register's double-encoded JSON
+    /// string holding an object (COMPAT.md#tenant-config-encoding).
+    pub fn parse(raw: Option<&str>) -> TenantConfig {
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return TenantConfig::default();
+        };
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(m)) => TenantConfig(m),
+            Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+                Ok(Value::Object(m)) => TenantConfig(m),
+                _ => TenantConfig::default(),
+            },
+            _ => TenantConfig::default(),
+        }
+    }
+
+    pub fn plan(&self) -> Option<String> {
+        match self.0.get("plan")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// `(int)$config['price']` as PHP casts it.
+    pub fn price(&self) -> i64 {
+        match self.0.get("price") {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .unwrap_or(0),
+            Some(Value::String(s)) => php_intval(s),
+            Some(Value::Bool(true)) => 1,
+            _ => 0,
+        }
+    }
+
+    /// Serialised once, as a JSON object.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// PHP's `(int)"12abc"` = 12, `(int)"abc"` = 0.
+pub fn php_intval(s: &str) -> i64 {
+    let s = s.trim_start();
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')) {
+            end = i + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    s[..end].parse().unwrap_or(0)
+}
+
+pub async fn find<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+) -> Result<Option<Tenant>, AppError> {
+    let row: Option<Row> = conn
+        .exec_first(
+            format!("SELECT {COLUMNS} FROM `{}` WHERE id = ?", t.tenant),
+            (id.0,),
+        )
+        .await?;
+    row.as_ref().map(Tenant::from_row).transpose()
+}
+
+/// A tenant only if it belongs to `user_id`.
+pub async fn find_owned<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    user_id: u32,
+) -> Result<Option<Tenant>, AppError> {
+    let row: Option<Row> = conn
+        .exec_first(
+            format!(
+                "SELECT {COLUMNS} FROM `{}` WHERE id = ? AND user_id = ?",
+                t.tenant
+            ),
+            (id.0, user_id),
+        )
+        .await?;
+    row.as_ref().map(Tenant::from_row).transpose()
+}
+
+/// The member's tenants, newest first (the member center's order).
+pub async fn list_for_user<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    user_id: u32,
+) -> Result<Vec<Tenant>, AppError> {
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT {COLUMNS} FROM `{}` WHERE user_id = ? ORDER BY id DESC",
+                t.tenant
+            ),
+            (user_id,),
+        )
+        .await?;
+    rows.iter().map(Tenant::from_row).collect()
+}
+
+/// The member's newest tenant (channel pages work on it).
+pub async fn newest_for_user<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    user_id: u32,
+) -> Result<Option<Tenant>, AppError> {
+    let row: Option<Row> = conn
+        .exec_first(
+            format!(
+                "SELECT {COLUMNS} FROM `{}` WHERE user_id = ? ORDER BY id DESC LIMIT 1",
+                t.tenant
+            ),
+            (user_id,),
+        )
+        .await?;
+    row.as_ref().map(Tenant::from_row).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_single_and_double_encoded_json() {
+        let single = TenantConfig::parse(Some(r#"{"plan":"pro","price":60}"#));
+        let double = TenantConfig::parse(Some(r#""{\"plan\":\"pro\",\"price\":60}""#));
+        assert_eq!(single, double);
+        assert_eq!(single.plan().as_deref(), Some("pro"));
+        assert_eq!(single.price(), 60);
+        assert_eq!(TenantConfig::parse(Some("garbage")).price(), 0);
+        assert_eq!(TenantConfig::parse(None).plan(), None);
+    }
+
+    #[test]
+    fn php_int_casts() {
+        assert_eq!(php_intval("12abc"), 12);
+        assert_eq!(php_intval("abc"), 0);
+        assert_eq!(php_intval(" -3"), -3);
+    }
+}

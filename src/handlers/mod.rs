@@ -1,0 +1,83 @@
+//! Thin request handlers: parse, call one domain function, render one page.
+
+pub mod admin;
+pub mod channel;
+pub mod member;
+pub mod pay;
+pub mod public;
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::http::{Request, Response};
+use crate::routing::Action;
+
+/// Route an addon action to its handler.
+pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Response, AppError> {
+    match action {
+        Action::Landing => public::landing(app, req).await,
+        Action::RegisterPage => public::register_page(app, req).await,
+        Action::Register => public::register(app, req).await,
+        Action::Login => member::login(app, req).await,
+        Action::DoLogin => member::do_login(app, req).await,
+        Action::Logout => member::logout(app, req).await,
+        Action::My => member::my(app, req).await,
+        Action::ChangePassword => member::change_password(app, req).await,
+        Action::Renew => pay::renew(app, req).await,
+        Action::ChannelList => channel::channel_list(app, req).await,
+        Action::ChannelAuth => channel::channel_auth(app, req).await,
+        Action::ChannelCallback => channel::channel_callback(app, req).await,
+        Action::Reprovision => channel::reprovision(app, req).await,
+        Action::PayAlipay => pay::pay_alipay(app, req).await,
+        Action::PayWechat => pay::pay_wechat(app, req).await,
+        Action::PayNotify => pay::pay_notify(app, req).await,
+        Action::PayReturn => pay::pay_return(app, req).await,
+        Action::Index => admin::index(app, req).await,
+        Action::Add => admin::add(app, req).await,
+        Action::Del => admin::del(app, req).await,
+        Action::Dashboard => admin::dashboard(app, req).await,
+        Action::Logs => admin::logs(app, req).await,
+        Action::Suspend => admin::suspend(app, req).await,
+        Action::Activate => admin::activate(app, req).await,
+        Action::SetExpire => admin::set_expire(app, req).await,
+    }
+}
+
+/// FastAdmin's answer to a request that needs a signed-in admin (original `Backend`
+/// `_initialize`): the jump page to its front-end login, or the jump JSON for AJAX.
+pub fn login_required(req: &Request) -> Response {
+    let url = format!(
+        "/index/login/url/{}.html",
+        crate::http::php_urlencode(&req.path_and_query())
+    );
+    fastadmin_error(req, "请登录后再操作", &url)
+}
+
+/// FastAdmin's `$this->error()` / `$this->success()`: JSON for AJAX callers, the jump page
+/// for browsers.
+pub fn fastadmin_jump(req: &Request, success: bool, msg: &str, url: &str) -> Response {
+    if req.is_ajax() {
+        let body = serde_json::json!({"code": if success { 1 } else { 0 }, "msg": msg, "data": "", "url": url, "wait": 3});
+        crate::http::json(crate::http::php_json_unescaped_unicode(&body))
+    } else {
+        crate::http::html(crate::pages::fastadmin::jump_page(success, msg, url, 3))
+    }
+}
+
+pub fn fastadmin_error(req: &Request, msg: &str, url: &str) -> Response {
+    fastadmin_jump(req, false, msg, url)
+}
+
+/// Placeholder answer for an action whose issue has not landed yet.
+pub(crate) fn not_built(action: &str) -> Result<Response, AppError> {
+    tracing::warn!(action, "action not built yet");
+    Ok(crate::http::html_status(
+        http::StatusCode::NOT_IMPLEMENTED,
+        crate::pages::fastadmin::error_page("暂未开放", "该功能正在迁移中，请稍后再试。"),
+    ))
+}
+
+/// A path naming no public method of the controller (`render`, `landing.json`, typos): the
+/// original ran FastAdmin's admin check first, so visitors get its login jump.
+pub async fn unknown_action(_app: &App, req: &Request) -> Response {
+    login_required(req)
+}

@@ -1,0 +1,14 @@
+//! chathub: a drop-in replacement for the FastAdmin ChatHub addon.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod pages;
+pub mod routing;
+pub mod session;
+pub mod startup;

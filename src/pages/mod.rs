@@ -1,0 +1,5 @@
+//! HTML pages, written with maud. Each page mirrors what the original showed users: the same
+//! texts, forms, fields and links; markup and styles are our own.
+
+pub mod fastadmin;
+pub mod landing;

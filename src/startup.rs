@@ -1,0 +1,317 @@
+//! Building and running the HTTP server: accept loop, body limits, timeouts, request logs,
+//! graceful shutdown, config hot-reload.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::config::{AddonConfig, Config};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::http::{Request, Response};
+use crate::routing::{self, Route};
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send its body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub struct Application {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Application {
+    /// Bind the listening socket (port 0 picks a free one) and build the shared state.
+    pub async fn build(config: Config, clock: Clock) -> Result<Application, AppError> {
+        let db = Db::new(&config)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.listen)))?;
+        let app = Arc::new(App::new(config, db, clock));
+        Ok(Application { listener, app })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn app(&self) -> Arc<App> {
+        self.app.clone()
+    }
+
+    /// Serve until `shutdown` resolves, then let in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        let Application { listener, app } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        spawn_addon_watcher(app.clone(), stop_rx.clone());
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let app = app.clone();
+                    let service = service_fn(move |req| {
+                        let app = app.clone();
+                        async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+                    });
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        tracing::info!("shutting down: waiting for in-flight requests");
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish in time");
+        }
+        let _ = app.db.pool.clone().disconnect().await;
+    }
+
+    /// Serve until SIGTERM or Ctrl-C.
+    pub async fn run(self) {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn next_request_id() -> String {
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}-{n:06x}", std::process::id())
+}
+
+async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
+    let started = Instant::now();
+    let id = next_request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut resp = respond(&app, req, peer, id.clone()).await;
+    if method == Method::HEAD {
+        // Headers of the GET answer, no body.
+        let (parts, _) = resp.into_parts();
+        resp = http::Response::from_parts(parts, Full::new(Bytes::new()));
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn respond(
+    app: &Arc<App>,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+    id: String,
+) -> Response {
+    let route = routing::resolve(req.uri().path(), &app.config.admin_entry);
+    match route {
+        Route::Health => return crate::http::text("ok"),
+        Route::Ready => {
+            return match app.db.conn().await {
+                Ok(_) => crate::http::text("ready"),
+                Err(_) => crate::http::html_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database unreachable",
+                ),
+            };
+        }
+        _ => {}
+    }
+    let (parts, body) = req.into_parts();
+    let limit = app.config.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return AppError::PayloadTooLarge.into_response();
+    }
+    let body =
+        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return AppError::PayloadTooLarge.into_response();
+            }
+            Ok(Err(_)) => return AppError::BadRequest("请求读取失败").into_response(),
+            Err(_) => {
+                return crate::http::html_status(
+                    StatusCode::REQUEST_TIMEOUT,
+                    crate::pages::fastadmin::error_page("请求超时", "请求发送时间过长，请重试。"),
+                );
+            }
+        };
+    let request = match Request::new(
+        id.clone(),
+        parts,
+        body,
+        peer,
+        &app.config.trusted_proxies,
+        route.clone(),
+    ) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let result = match route {
+        Route::Action { action, .. } => {
+            // Each request runs in its own task so a panic becomes a 500, never a dead server.
+            let app = app.clone();
+            match tokio::spawn(
+                async move { crate::handlers::dispatch(&app, action, &request).await },
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => Err(AppError::internal(format!("handler panicked: {e}"))),
+            }
+        }
+        Route::UnknownAction { .. } => Ok(crate::handlers::unknown_action(app, &request).await),
+        Route::NotFound => Err(AppError::NotFound),
+        Route::Metrics => Ok(crate::http::text("")),
+        Route::Health | Route::Ready => unreachable!("answered above"),
+    };
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status().is_server_error() {
+                tracing::error!(request_id = %id, error = %e, "request failed");
+            }
+            e.into_response()
+        }
+    }
+}
+
+/// With `--fastadmin-root`, an admin editing the addon's settings in FastAdmin changes
+/// `config.php`; the original re-read it on every request, so we notice within seconds.
+/// SIGHUP forces a reload.
+fn spawn_addon_watcher(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let Some(path) = app.config.addon_config_php.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut last: Option<SystemTime> = mtime(&path);
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        loop {
+            #[cfg(unix)]
+            let hup_fut = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup_fut = std::future::pending::<()>();
+            let forced = tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => false,
+                _ = hup_fut => true,
+            };
+            let now = mtime(&path);
+            if !forced && now == last {
+                continue;
+            }
+            last = now;
+            reload_addon(&app, &path);
+        }
+    });
+}
+
+/// Environment overrides (`CHATHUB_ADDON_*`) keep winning over the file after a reload.
+fn reload_addon(app: &App, path: &std::path::Path) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "addon config unreadable; keeping the current one");
+            return;
+        }
+    };
+    let overrides: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("CHATHUB_ADDON_")
+                .map(|ak| (ak.to_ascii_lowercase(), v))
+        })
+        .collect();
+    match AddonConfig::from_config_php(&text, &overrides) {
+        Ok(cfg) => {
+            app.replace_addon(cfg);
+            tracing::info!(path = %path.display(), "addon config reloaded");
+        }
+        Err(errors) => {
+            tracing::warn!(path = %path.display(), ?errors, "addon config invalid; keeping the current one")
+        }
+    }
+}
