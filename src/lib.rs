@@ -9,6 +9,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod pages;
+pub mod provision_stub;
 pub mod routing;
 pub mod session;
 pub mod startup;
