@@ -16,6 +16,8 @@ pub struct App {
     pub sessions: Sessions,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
+    /// Provision-server client (one attempt per call; callers own retries).
+    pub provision: crate::provision::ProvisionClient,
 }
 
 impl App {
@@ -33,6 +35,7 @@ impl App {
             clock,
             sessions,
             http,
+            provision: crate::provision::ProvisionClient::new(),
         }
     }
 

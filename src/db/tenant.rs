@@ -272,3 +272,83 @@ mod tests {
         assert_eq!(php_intval(" -3"), -3);
     }
 }
+
+/// Write what the provision server created and mark the tenant active (the original's
+/// success branch of register / `_provisionAsync`).
+pub async fn apply_provisioned<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    p: &crate::provision::Provisioned,
+    provisioned_at: &str,
+    updatetime: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET status = 'active', provisioned_at = ?, inbox_id = ?, inbox_token = ?, embed_code = ?, \
+             agent_name = ?, team_id = ?, agent_cw_id = ?, agent_cw_password = ?, updatetime = ? WHERE id = ?",
+            t.tenant
+        ),
+        mysql_async::Params::Positional(vec![
+            provisioned_at.into(),
+            p.inbox_id.into(),
+            p.inbox_token.clone().into(),
+            p.embed_code.clone().into(),
+            p.inbox_name.clone().into(),
+            p.team_id.into(),
+            p.agent_cw_id.into(),
+            p.agent_cw_password.clone().into(),
+            updatetime.into(),
+            id.0.into(),
+        ]),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Set the status only (no `updatetime`: the original's `Db::name()->update()` calls did not
+/// touch it).
+pub async fn set_status<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    status: TenantStatus,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!("UPDATE `{}` SET status = ? WHERE id = ?", t.tenant),
+        (status.as_str(), id.0),
+    )
+    .await?;
+    Ok(())
+}
+
+/// As [`apply_provisioned`] but leaving `updatetime` alone (the original's `_provisionAsync`
+/// used a plain `Db::name()->update()`).
+pub async fn apply_provisioned_no_touch<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    p: &crate::provision::Provisioned,
+    provisioned_at: &str,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET status = 'active', provisioned_at = ?, inbox_id = ?, inbox_token = ?, embed_code = ?, \
+             agent_name = ?, team_id = ?, agent_cw_id = ?, agent_cw_password = ? WHERE id = ?",
+            t.tenant
+        ),
+        mysql_async::Params::Positional(vec![
+            provisioned_at.into(),
+            p.inbox_id.into(),
+            p.inbox_token.clone().into(),
+            p.embed_code.clone().into(),
+            p.inbox_name.clone().into(),
+            p.team_id.into(),
+            p.agent_cw_id.into(),
+            p.agent_cw_password.clone().into(),
+            id.0.into(),
+        ]),
+    )
+    .await?;
+    Ok(())
+}

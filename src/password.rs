@@ -1,0 +1,105 @@
+//! Member passwords: every hash a real FastAdmin site holds, and the one we write.
+
+use rand::Rng as _;
+use rand::rngs::OsRng;
+
+/// bcrypt cost for new hashes: PHP's `password_hash()` default.
+const BCRYPT_COST: u32 = 10;
+
+/// Does `plain` match the stored `hash` (with the row's `salt`)?
+///
+/// Accepted, in order: bcrypt (`$2y$`/`$2a$`/`$2b$`, as PHP's `password_hash` writes);
+/// FastAdmin's own `md5(md5(password) . salt)`; the original addon's `md5(password)` for salted
+/// rows (the only kind of row it could sign in on a stock schema).
+pub fn verify(plain: &str, hash: &str, salt: &str) -> bool {
+    if plain.is_empty() || hash.is_empty() {
+        return false;
+    }
+    if is_bcrypt(hash) {
+        return bcrypt::verify(plain, hash).unwrap_or(false);
+    }
+    let fastadmin = md5_hex(&format!("{}{salt}", md5_hex(plain)));
+    if constant_time_eq(fastadmin.as_bytes(), hash.as_bytes()) {
+        return true;
+    }
+    !salt.is_empty() && constant_time_eq(md5_hex(plain).as_bytes(), hash.as_bytes())
+}
+
+pub fn is_bcrypt(hash: &str) -> bool {
+    ["$2y$", "$2a$", "$2b$"].iter().any(|p| hash.starts_with(p))
+}
+
+/// A new hash: bcrypt in PHP's `$2y$` form, so the PHP addon can still verify it after a
+/// rollback. 60 characters: needs the widened `fa_user.password` (MIGRATIONS.md).
+pub fn hash(plain: &str) -> Result<String, bcrypt::BcryptError> {
+    Ok(bcrypt::hash_with_result(plain, BCRYPT_COST)?.format_for_version(bcrypt::Version::TwoY))
+}
+
+/// An initial password for a new member: 10 lowercase hex characters like the original's,
+/// but drawn from the OS CSPRNG instead of md5(email . time()).
+pub fn generate_initial() -> String {
+    let bytes: [u8; 5] = OsRng.r#gen();
+    hex::encode(bytes)
+}
+
+pub fn md5_hex(s: &str) -> String {
+    format!("{:x}", md5::compute(s.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcrypt_as_php_writes_it() {
+        // password_hash('erin-pass-5', PASSWORD_BCRYPT) from the recorded fixture user.
+        let h = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
+        assert!(verify("erin-pass-5", h, ""));
+        assert!(!verify("erin-pass-6", h, ""));
+        for prefix in ["$2a$", "$2b$"] {
+            let other = h.replacen("$2y$", prefix, 1);
+            assert!(verify("erin-pass-5", &other, ""), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn fastadmin_and_addon_md5_schemes() {
+        // FastAdmin: md5(md5('secret') . 'abc123')
+        let fa = md5_hex(&format!("{}abc123", md5_hex("secret")));
+        assert!(verify("secret", &fa, "abc123"));
+        assert!(!verify("secret", &fa, "other"));
+        // Original addon, salted row: md5('alice-pass-1') (recorded fixture user alice)
+        assert!(verify(
+            "alice-pass-1",
+            "8a2552332d39695709a007fbcef16e49",
+            "legacy1"
+        ));
+        assert!(!verify(
+            "alice-pass-2",
+            "8a2552332d39695709a007fbcef16e49",
+            "legacy1"
+        ));
+        // ...but not for unsalted rows, as the original.
+        assert!(!verify(
+            "alice-pass-1",
+            "8a2552332d39695709a007fbcef16e49",
+            ""
+        ));
+        assert!(!verify("", "", ""));
+    }
+
+    #[test]
+    fn new_hashes_are_php_compatible_bcrypt() {
+        let h = hash("n3w-secret").unwrap();
+        assert!(h.starts_with("$2y$10$") && h.len() == 60);
+        assert!(verify("n3w-secret", &h, ""));
+        let p = generate_initial();
+        assert_eq!(p.len(), 10);
+        assert!(p.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(p, generate_initial());
+    }
+}
