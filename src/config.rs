@@ -864,29 +864,28 @@ pub fn parse_config_php(text: &str) -> Vec<(String, String)> {
                 }
             }
             PhpTok::Close => depth -= 1,
-            PhpTok::Str(key) if depth == 2 => {
-                if i + 2 < tokens.len() && tokens[i + 1] == PhpTok::Arrow {
-                    let value = match &tokens[i + 2] {
-                        PhpTok::Str(v) => Some(v.clone()),
-                        PhpTok::Bare(v) => Some(v.clone()),
-                        // A nested array (`'content' => []`): let the main loop track depth.
-                        _ => {
-                            i += 2;
-                            continue;
-                        }
-                    };
-                    match (key.as_str(), value) {
-                        ("name", Some(v)) => name = Some(v),
-                        ("value", Some(v)) => {
-                            if let Some(n) = name.clone() {
-                                out.push((n, v));
-                            }
-                        }
-                        _ => {}
+            PhpTok::Str(key)
+                if depth == 2 && i + 2 < tokens.len() && tokens[i + 1] == PhpTok::Arrow =>
+            {
+                let value = match &tokens[i + 2] {
+                    PhpTok::Str(v) | PhpTok::Bare(v) => v.clone(),
+                    // A nested array (`'content' => []`): let the main loop track depth.
+                    _ => {
+                        i += 2;
+                        continue;
                     }
-                    i += 3;
-                    continue;
+                };
+                match key.as_str() {
+                    "name" => name = Some(value),
+                    "value" => {
+                        if let Some(n) = name.clone() {
+                            out.push((n, value));
+                        }
+                    }
+                    _ => {}
                 }
+                i += 3;
+                continue;
             }
             _ => {}
         }

@@ -133,7 +133,8 @@ impl ProvisionStub {
     pub async fn set_mode(&self, mode: StubMode) {
         let previous = std::mem::replace(&mut lock(&self.state).mode, mode);
         if mode == StubMode::Down && previous != StubMode::Down {
-            if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(t) = task {
                 t.abort();
                 let _ = t.await;
             }

@@ -250,29 +250,6 @@ pub async fn newest_for_user<Q: Queryable>(
     row.as_ref().map(Tenant::from_row).transpose()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_reads_single_and_double_encoded_json() {
-        let single = TenantConfig::parse(Some(r#"{"plan":"pro","price":60}"#));
-        let double = TenantConfig::parse(Some(r#""{\"plan\":\"pro\",\"price\":60}""#));
-        assert_eq!(single, double);
-        assert_eq!(single.plan().as_deref(), Some("pro"));
-        assert_eq!(single.price(), 60);
-        assert_eq!(TenantConfig::parse(Some("garbage")).price(), 0);
-        assert_eq!(TenantConfig::parse(None).plan(), None);
-    }
-
-    #[test]
-    fn php_int_casts() {
-        assert_eq!(php_intval("12abc"), 12);
-        assert_eq!(php_intval("abc"), 0);
-        assert_eq!(php_intval(" -3"), -3);
-    }
-}
-
 /// Write what the provision server created and mark the tenant active (the original's
 /// success branch of register / `_provisionAsync`).
 pub async fn apply_provisioned<Q: Queryable>(
@@ -351,4 +328,27 @@ pub async fn apply_provisioned_no_touch<Q: Queryable>(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_single_and_double_encoded_json() {
+        let single = TenantConfig::parse(Some(r#"{"plan":"pro","price":60}"#));
+        let double = TenantConfig::parse(Some(r#""{\"plan\":\"pro\",\"price\":60}""#));
+        assert_eq!(single, double);
+        assert_eq!(single.plan().as_deref(), Some("pro"));
+        assert_eq!(single.price(), 60);
+        assert_eq!(TenantConfig::parse(Some("garbage")).price(), 0);
+        assert_eq!(TenantConfig::parse(None).plan(), None);
+    }
+
+    #[test]
+    fn php_int_casts() {
+        assert_eq!(php_intval("12abc"), 12);
+        assert_eq!(php_intval("abc"), 0);
+        assert_eq!(php_intval(" -3"), -3);
+    }
 }
