@@ -1,0 +1,769 @@
+//! Golden compatibility suite: replays every fixture in `fixtures/` against the real `chathub`
+//! binary and compares what users and integrations see (see fixtures/README.md).
+//!
+//! Per group: a fresh database with the stock FastAdmin schema + the addon's tables + the group's
+//! seed, one provision stub. Per exchange: the binary is started with the exchange's config and
+//! `CHATHUB_FAKE_NOW` = its recording time, the request is replayed with the client's cookie jar,
+//! the binary is stopped (so every session must survive a restart), and status, headers, page
+//! facts / JSON / text, rows and provision calls are compared.
+//!
+//! `COMPAT_ONLY=<group>[/<NNN>]` runs a subset; `COMPAT_VERBOSE=1` also prints why pending
+//! fixtures fail.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod compare;
+mod normalize;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chathub::provision_stub::{ProvisionStub, StubMode};
+use mysql_async::prelude::*;
+use serde_json::{Value, json};
+
+use compare::{Actual, CompareOptions};
+
+const TABLES: &[&str] = &[
+    "fa_user",
+    "fa_chathub_tenant",
+    "fa_chathub_order",
+    "fa_chathub_channel_account",
+    "fa_chathub_log",
+];
+const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let code = rt.block_on(run());
+    std::process::exit(code);
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    pending: usize,
+    deviations: usize,
+    unexpected: Vec<String>,
+    external: usize,
+}
+
+enum Kind {
+    Pass,
+    Pending,
+    Deviation,
+    External,
+}
+
+fn kind_of(status: &Value) -> Kind {
+    match status {
+        Value::String(s) if s == "pass" => Kind::Pass,
+        Value::Object(m) if m.contains_key("external") => Kind::External,
+        Value::Object(m) if m.contains_key("pending") => Kind::Pending,
+        Value::Object(m) if m.contains_key("deviation") => Kind::Deviation,
+        _ => Kind::Pass,
+    }
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+async fn run() -> i32 {
+    let started = Instant::now();
+    let only = std::env::var("COMPAT_ONLY").ok();
+    let verbose = std::env::var("COMPAT_VERBOSE").is_ok_and(|v| v != "0");
+    let dir = fixtures_dir();
+    let mut tally = Tally::default();
+
+    // Every deviation a fixture claims must be written down in COMPAT.md.
+    let compat_md =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("COMPAT.md"))
+            .unwrap_or_default();
+    let anchors: Vec<String> = compat_md
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|s| s.trim().to_string())
+        .collect();
+
+    let mut groups: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("_group.json").exists())
+        .collect();
+    groups.sort();
+    for gdir in groups {
+        let gname = gdir.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(o) = &only
+            && o.split('/').next() != Some(gname.as_str())
+        {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&gdir)
+            .expect("group dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p.file_name().unwrap().to_string_lossy().starts_with('_')
+            })
+            .collect();
+        files.sort();
+        for f in &files {
+            let fx = read_json(f);
+            if let Some(dev) = fx["status"].get("deviation").and_then(Value::as_str) {
+                for a in dev.split(',') {
+                    if !anchors.iter().any(|x| x == a) {
+                        let rel = format!("{gname}/{}", f.file_name().unwrap().to_string_lossy());
+                        if matches!(kind_of(&fx["status"]), Kind::Deviation) {
+                            println!(
+                                "{rel}: status: deviation anchor {a:?} missing from COMPAT.md"
+                            );
+                            tally.failed += 1;
+                        } else if verbose {
+                            println!(
+                                "{rel}: note: pending fixture names anchor {a:?}, not yet in COMPAT.md"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        run_group(&gdir, &gname, &files, only.as_deref(), verbose, &mut tally).await;
+    }
+    println!(
+        "compat: {} external exchanges not replayed (served by FastAdmin); {:.0}s",
+        tally.external,
+        started.elapsed().as_secs_f64()
+    );
+    for u in &tally.unexpected {
+        println!("unexpected pass: {u} (flip its status to pass)");
+    }
+    let mut line = format!(
+        "compat: {} passed, {} failed, {} pending, {} deviations",
+        tally.passed, tally.failed, tally.pending, tally.deviations
+    );
+    if !tally.unexpected.is_empty() {
+        line.push_str(&format!(", {} unexpected passes", tally.unexpected.len()));
+    }
+    println!("{line}");
+    if tally.failed > 0 { 1 } else { 0 }
+}
+
+/// Cookie jars per logical client: name -> value.
+type Jars = HashMap<String, BTreeMap<String, String>>;
+
+struct GroupEnv {
+    db: support::TestDb,
+    stub: ProvisionStub,
+    php_sessions: tempfile::TempDir,
+    log_path: PathBuf,
+    group: Value,
+}
+
+async fn setup_group(gdir: &Path) -> GroupEnv {
+    let group = read_json(&gdir.join("_group.json"));
+    let db = support::TestDb::with_schema().await;
+    let mut conn = db.conn().await;
+    for stmt in group["seed_sql"].as_array().into_iter().flatten() {
+        let s = stmt.as_str().unwrap_or_default();
+        conn.query_drop(s)
+            .await
+            .unwrap_or_else(|e| panic!("seed: {e}\n{s}"));
+    }
+    for table in TABLES {
+        for row in group["seed_rows"][*table].as_array().into_iter().flatten() {
+            insert_row(&mut conn, table, row).await;
+        }
+    }
+    drop(conn);
+    let stub = ProvisionStub::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        chathub::config::DEFAULT_PROVISION_API_KEY,
+    )
+    .await
+    .expect("provision stub");
+    let php_sessions = tempfile::tempdir().expect("tmp dir");
+    let log_path = php_sessions.path().join("chathub.log");
+    GroupEnv {
+        db,
+        stub,
+        php_sessions,
+        log_path,
+        group,
+    }
+}
+
+fn json_to_mysql(v: &Value) -> mysql_async::Value {
+    match v {
+        Value::Null => mysql_async::Value::NULL,
+        Value::Bool(b) => mysql_async::Value::Int(*b as i64),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => mysql_async::Value::Int(i),
+            (None, Some(u)) => mysql_async::Value::UInt(u),
+            _ => mysql_async::Value::Double(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => mysql_async::Value::Bytes(s.as_bytes().to_vec()),
+        other => mysql_async::Value::Bytes(other.to_string().into_bytes()),
+    }
+}
+
+async fn insert_row(conn: &mut mysql_async::Conn, table: &str, row: &Value) {
+    let obj = row.as_object().expect("row object");
+    let cols: Vec<String> = obj.keys().map(|k| format!("`{k}`")).collect();
+    let marks = vec!["?"; cols.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO `{table}` ({}) VALUES ({marks})",
+        cols.join(", ")
+    );
+    let params: Vec<mysql_async::Value> = obj.values().map(json_to_mysql).collect();
+    conn.exec_drop(&sql, mysql_async::Params::Positional(params))
+        .await
+        .unwrap_or_else(|e| panic!("seed row {table}: {e}"));
+}
+
+/// Every row of the compared tables (`fa_user` id > 1), typed like the recordings.
+async fn dump_db(conn: &mut mysql_async::Conn) -> Value {
+    use mysql_async::consts::ColumnType as T;
+    let mut out = serde_json::Map::new();
+    for table in TABLES {
+        let filter = if *table == "fa_user" {
+            " WHERE id > 1"
+        } else {
+            ""
+        };
+        let rows: Vec<mysql_async::Row> = conn
+            .query(format!("SELECT * FROM `{table}`{filter} ORDER BY id"))
+            .await
+            .unwrap_or_else(|e| panic!("dump {table}: {e}"));
+        let mut list = Vec::new();
+        for row in rows {
+            let mut obj = serde_json::Map::new();
+            for (i, col) in row.columns_ref().iter().enumerate() {
+                let v = match row.as_ref(i) {
+                    None | Some(mysql_async::Value::NULL) => Value::Null,
+                    Some(mysql_async::Value::Bytes(b)) => {
+                        let s = String::from_utf8_lossy(b).to_string();
+                        match col.column_type() {
+                            T::MYSQL_TYPE_TINY
+                            | T::MYSQL_TYPE_SHORT
+                            | T::MYSQL_TYPE_LONG
+                            | T::MYSQL_TYPE_INT24
+                            | T::MYSQL_TYPE_LONGLONG
+                            | T::MYSQL_TYPE_YEAR => s
+                                .parse::<i64>()
+                                .map(Value::from)
+                                .or_else(|_| s.parse::<u64>().map(Value::from))
+                                .unwrap_or(Value::String(s)),
+                            T::MYSQL_TYPE_FLOAT | T::MYSQL_TYPE_DOUBLE => s
+                                .parse::<f64>()
+                                .map(Value::from)
+                                .unwrap_or(Value::String(s)),
+                            _ => Value::String(s),
+                        }
+                    }
+                    Some(mysql_async::Value::Int(i)) => Value::from(*i),
+                    Some(mysql_async::Value::UInt(u)) => Value::from(*u),
+                    Some(other) => Value::String(other.as_sql(true).trim_matches('\'').to_string()),
+                };
+                obj.insert(col.name_str().to_string(), v);
+            }
+            list.push(Value::Object(obj));
+        }
+        out.insert(table.to_string(), Value::Array(list));
+    }
+    Value::Object(out)
+}
+
+struct Snapshot {
+    rows: Value,
+    auto_increment: Vec<(String, u64)>,
+}
+
+async fn snapshot(conn: &mut mysql_async::Conn) -> Snapshot {
+    let rows = dump_db(conn).await;
+    let mut auto_increment = Vec::new();
+    for t in TABLES {
+        let ai: Option<u64> = conn
+            .exec_first(
+                "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (t,),
+            )
+            .await
+            .ok()
+            .flatten();
+        if let Some(ai) = ai {
+            auto_increment.push((t.to_string(), ai));
+        }
+    }
+    Snapshot {
+        rows,
+        auto_increment,
+    }
+}
+
+async fn restore(conn: &mut mysql_async::Conn, s: &Snapshot) {
+    for t in TABLES {
+        let filter = if *t == "fa_user" { " WHERE id > 1" } else { "" };
+        conn.query_drop(format!("DELETE FROM `{t}`{filter}"))
+            .await
+            .expect("restore delete");
+        for row in s.rows[*t].as_array().into_iter().flatten() {
+            insert_row(conn, t, row).await;
+        }
+    }
+    for (t, ai) in &s.auto_increment {
+        conn.query_drop(format!("ALTER TABLE `{t}` AUTO_INCREMENT = {ai}"))
+            .await
+            .expect("restore auto_increment");
+    }
+}
+
+async fn run_group(
+    gdir: &Path,
+    gname: &str,
+    files: &[PathBuf],
+    only: Option<&str>,
+    verbose: bool,
+    tally: &mut Tally,
+) {
+    let env = setup_group(gdir).await;
+    let mut jars: Jars = HashMap::new();
+    for f in files {
+        let fx = read_json(f);
+        let rel = format!(
+            "fixtures/{gname}/{}",
+            f.file_name().unwrap().to_string_lossy()
+        );
+        let kind = kind_of(&fx["status"]);
+        if let Kind::External = kind {
+            tally.external += 1;
+            for action in fx["actions"].as_array().into_iter().flatten() {
+                run_admin_action(&env, &mut jars, action);
+            }
+            continue;
+        }
+        let selected = match only {
+            Some(o) if o.contains('/') => {
+                let n = o.split('/').nth(1).unwrap_or("");
+                f.file_name().unwrap().to_string_lossy().starts_with(n)
+            }
+            _ => true,
+        };
+        let result = replay(&env, &mut jars, &fx).await;
+        if !selected {
+            continue;
+        }
+        let diffs = match result {
+            Ok(d) => d,
+            Err(e) => vec![compare::Difference {
+                path: "replay".into(),
+                expected: "a response".into(),
+                actual: e,
+            }],
+        };
+        match (kind, diffs.is_empty()) {
+            (Kind::Pass, true) => tally.passed += 1,
+            (Kind::Deviation, true) => tally.deviations += 1,
+            (Kind::Pass | Kind::Deviation, false) => {
+                tally.failed += 1;
+                println!("{}", compare::render(&rel, &diffs));
+            }
+            (Kind::Pending, true) => tally.unexpected.push(rel),
+            (Kind::Pending, false) => {
+                tally.pending += 1;
+                if verbose {
+                    println!(
+                        "(pending) {}",
+                        compare::render(&rel, &diffs[..diffs.len().min(5)])
+                    );
+                }
+            }
+            (Kind::External, _) => {}
+        }
+    }
+    if verbose && let Ok(log) = std::fs::read_to_string(&env.log_path) {
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        for l in tail.iter().rev() {
+            println!("  [{gname} server log] {l}");
+        }
+    }
+}
+
+/// FastAdmin signs the admin in (admin/014): write the PHP session it would have written.
+fn run_admin_action(env: &GroupEnv, jars: &mut Jars, action: &Value) {
+    if let Some(a) = action.get("admin_login") {
+        let client = a["client"].as_str().unwrap_or("admin").to_string();
+        let admin = &env.group["admin"];
+        let id = php_session_id();
+        let body = php_admin_session(
+            admin["id"].as_u64().unwrap_or(1),
+            admin["username"].as_str().unwrap_or("admin"),
+            admin["nickname"].as_str().unwrap_or("Admin"),
+            admin["token"].as_str().unwrap_or(""),
+        );
+        std::fs::write(env.php_sessions.path().join(format!("sess_{id}")), body)
+            .expect("write PHP session");
+        jars.entry(client)
+            .or_default()
+            .insert("PHPSESSID".into(), id);
+    } else if let Some(a) = action.get("admin_logout") {
+        let client = a["client"].as_str().unwrap_or("admin").to_string();
+        if let Some(id) = jars.entry(client).or_default().remove("PHPSESSID") {
+            let _ = std::fs::remove_file(env.php_sessions.path().join(format!("sess_{id}")));
+        }
+    }
+}
+
+fn php_session_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut n = support::rand_u64() as u128 | ((support::rand_u64() as u128) << 64);
+    (0..26)
+        .map(|_| {
+            let c = ALPHABET[(n % 32) as usize] as char;
+            n /= 32;
+            c
+        })
+        .collect()
+}
+
+/// PHP's `session_encode()` of ThinkPHP's `think` prefix holding FastAdmin's admin array.
+pub fn php_admin_session(id: u64, username: &str, nickname: &str, token: &str) -> String {
+    let s = |v: &str| format!("s:{}:\"{v}\";", v.len());
+    format!(
+        "think|a:1:{{{}a:4:{{{}i:{id};{}{}{}{}{}{}}}}}",
+        s("admin"),
+        s("id"),
+        s("username"),
+        s(username),
+        s("nickname"),
+        s(nickname),
+        s("token"),
+        s(token),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn resolve_addon_value(v: &str, stub_url: &str) -> String {
+    let keys = fixtures_dir();
+    if v == "@stub" {
+        stub_url.to_string()
+    } else if let Some(p) = v.strip_prefix("@file:") {
+        std::fs::read_to_string(keys.join(p)).unwrap_or_default()
+    } else if let Some(p) = v.strip_prefix("@path:") {
+        keys.join(p).display().to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+async fn start_server(env: &GroupEnv, fx: &Value) -> Result<Server, String> {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chathub"));
+    cmd.arg("serve");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CHATHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&env.log_path)
+        .map_err(|e| e.to_string())?;
+    cmd.env("CHATHUB_DATABASE_URL", &env.db.url)
+        .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+        .env("CHATHUB_ADMIN_ENTRY", ADMIN_ENTRY)
+        .env("CHATHUB_PHP_SESSION_DIR", env.php_sessions.path())
+        .env(
+            "CHATHUB_PUBLIC_BASE_URL",
+            env.group["public_base_url"]
+                .as_str()
+                .unwrap_or("http://127.0.0.1:8088"),
+        )
+        .env("CHATHUB_FAKE_NOW", fx["clock"].as_str().unwrap_or_default())
+        .env("CHATHUB_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    for (k, v) in fx["setup"]["addon"].as_object().into_iter().flatten() {
+        let v = resolve_addon_value(v.as_str().unwrap_or_default(), &env.stub.url());
+        cmd.env(format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase()), v);
+    }
+    for (k, v) in fx["setup"]["env"].as_object().into_iter().flatten() {
+        cmd.env(k, v.as_str().unwrap_or_default());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start chathub: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(Server { child, port });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(&env.log_path).unwrap_or_default();
+            let tail: String = log.lines().rev().take(8).collect::<Vec<_>>().join(" | ");
+            return Err(format!(
+                "chathub exited ({status}) before listening: {tail}"
+            ));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("chathub did not listen within 15 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(90))
+        .build()
+        .expect("client")
+}
+
+fn apply_set_cookies(jar: &mut BTreeMap<String, String>, headers: &[(String, String)]) {
+    for (k, v) in headers {
+        if k != "set-cookie" {
+            continue;
+        }
+        let (name, value) = compare::set_cookie_name_value(v);
+        if compare::cookie_is_clearing(v, &value) {
+            jar.remove(&name);
+        } else {
+            jar.insert(name, value);
+        }
+    }
+}
+
+struct Sent {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+async fn send(
+    port: u16,
+    jar: &mut BTreeMap<String, String>,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Result<Sent, String> {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = http_client().request(method, format!("http://127.0.0.1:{port}{path}"));
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    if !jar.is_empty() {
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        req = req.header("Cookie", cookie);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).to_string(),
+            )
+        })
+        .collect();
+    let body = resp
+        .bytes()
+        .await
+        .map(|b| String::from_utf8_lossy(&b).to_string())
+        .map_err(|e| format!("reading body: {e}"))?;
+    apply_set_cookies(jar, &headers);
+    Ok(Sent {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn stub_call_json(c: &chathub::provision_stub::StubCall) -> Value {
+    let mut v = json!({
+        "method": c.method,
+        "path": c.path,
+        "content_type": c.header("content-type"),
+        "x_api_key": c.header("x-api-key"),
+        "idempotency_key": c.header("idempotency-key"),
+        "mode": c.mode.as_str(),
+    });
+    match c.json() {
+        Some(j) => v["json"] = j,
+        None => v["body"] = json!(c.body),
+    }
+    v
+}
+
+fn clock_epoch(clock: &str) -> i64 {
+    chrono::DateTime::parse_from_str(clock, "%Y-%m-%d %H:%M:%S%:z")
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+async fn replay(
+    env: &GroupEnv,
+    jars: &mut Jars,
+    fx: &Value,
+) -> Result<Vec<compare::Difference>, String> {
+    let setup = &fx["setup"];
+    let mut conn = env.db.conn().await;
+    for sql in setup["before_sql"].as_array().into_iter().flatten() {
+        conn.query_drop(sql.as_str().unwrap_or_default())
+            .await
+            .map_err(|e| format!("before_sql: {e}"))?;
+    }
+    let mode = StubMode::parse(setup["provision_mode"].as_str().unwrap_or("ok"))
+        .ok_or("unknown provision mode")?;
+    env.stub.set_mode(mode).await;
+    env.stub.set_hang_for(Duration::from_secs(
+        setup["stub_hang_for_secs"].as_u64().unwrap_or(6),
+    ));
+    let snap = if fx["restore_db_after"].as_bool() == Some(true) {
+        Some(snapshot(&mut conn).await)
+    } else {
+        None
+    };
+    let server = start_server(env, fx).await?;
+    let client = fx["client"].as_str().unwrap_or("anon").to_string();
+
+    // State a withheld recording left behind (e.g. a member signed in).
+    for action in setup["actions_before"].as_array().into_iter().flatten() {
+        if let Some(l) = action.get("login") {
+            let jar = jars
+                .entry(l["client"].as_str().unwrap_or(&client).to_string())
+                .or_default();
+            let body = serde_urlencoded::to_string([
+                ("email", l["email"].as_str().unwrap_or_default()),
+                ("password", l["password"].as_str().unwrap_or_default()),
+            ])
+            .unwrap_or_default();
+            let r = send(
+                server.port,
+                jar,
+                "POST",
+                "/addons/chathub/index/doLogin",
+                &[(
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                Some(&body),
+            )
+            .await;
+            if !matches!(&r, Ok(s) if s.status == 302) {
+                server.stop();
+                return Err("actions_before: member sign-in did not answer 302".into());
+            }
+        }
+    }
+    let _ = env.stub.take_calls();
+
+    let req = &fx["request"];
+    let headers: Vec<(String, String)> = req["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Some((h[0].as_str()?.to_string(), h[1].as_str()?.to_string())))
+        .collect();
+    let method = req["method"].as_str().unwrap_or("GET");
+    let jar = jars.entry(client).or_default();
+    let sent = send(
+        server.port,
+        jar,
+        method,
+        req["path"].as_str().unwrap_or("/"),
+        &headers,
+        req["body"].as_str(),
+    )
+    .await;
+    server.stop();
+    let sent = sent?;
+    let calls: Vec<Value> = env.stub.take_calls().iter().map(stub_call_json).collect();
+    let db_after = dump_db(&mut conn).await;
+    if let Some(s) = &snap {
+        restore(&mut conn, s).await;
+    }
+    let actual = Actual {
+        status: sent.status,
+        headers: sent.headers,
+        body: sent.body,
+        db_after,
+        provision_calls: calls,
+    };
+    let expected = compare::expected_doc(&fx["expect"]);
+    let actual = compare::actual_doc(&actual, method.eq_ignore_ascii_case("HEAD"));
+    let options = CompareOptions {
+        masks: fx["masks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect(),
+        expected_clock: fx["clock_epoch"].as_f64().unwrap_or(0.0).floor() as i64,
+        actual_clock: clock_epoch(fx["clock"].as_str().unwrap_or_default()),
+        tolerance_s: fx["tolerance_s"].as_f64().unwrap_or(3.0).ceil() as i64,
+        provision_calls_at_most: fx["provision_calls_at_most"].as_bool() == Some(true),
+    };
+    Ok(compare::compare(&expected, &actual, &options))
+}
