@@ -211,10 +211,9 @@ fn inline_data(doc: &Html) -> Value {
                 .value()
                 .attr("type")
                 .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
+            && let Ok(v) = serde_json::from_str::<Value>(&el.text().collect::<String>())
         {
-            if let Ok(v) = serde_json::from_str::<Value>(&el.text().collect::<String>()) {
-                collect_strings(&v, &mut out);
-            }
+            collect_strings(&v, &mut out);
         }
     }
     out.sort();
