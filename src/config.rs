@@ -48,6 +48,9 @@ pub struct Config {
     pub wechat_platform_public_key: Option<String>,
     /// Emit JSON log lines instead of text.
     pub log_json: bool,
+    /// Run the background worker that finishes tenants left in `provisioning` (default on;
+    /// fixture replays turn it off so recorded database states stay still).
+    pub provision_worker: bool,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -123,6 +126,7 @@ const SERVER_KEYS: &[&str] = &[
     "wechat_api_base",
     "wechat_platform_public_key",
     "log_json",
+    "provision_worker",
 ];
 
 impl AddonConfig {
@@ -434,6 +438,7 @@ impl Config {
             "wechat_platform_public_key",
             mask(self.wechat_platform_public_key.is_some()).into(),
         );
+        line("provision_worker", self.provision_worker.to_string());
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
             ("provision_server_url", a.provision_server_url.clone()),
@@ -619,6 +624,11 @@ fn build_server(
         Some(v) => parse_switch(&v, "log_json", errors),
     };
 
+    let provision_worker = match get("provision_worker") {
+        None => true,
+        Some(v) => parse_switch(&v, "provision_worker", errors),
+    };
+
     let wechat_platform_public_key = match get("wechat_platform_public_key") {
         Some(v) if !v.contains("-----BEGIN") && Path::new(&v).exists() => {
             match std::fs::read_to_string(&v) {
@@ -654,6 +664,7 @@ fn build_server(
             .unwrap_or_else(|| "https://api.mch.weixin.qq.com".into()),
         wechat_platform_public_key,
         log_json,
+        provision_worker,
         addon,
         addon_config_php,
     })

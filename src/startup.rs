@@ -63,6 +63,7 @@ impl Application {
         let Application { listener, app } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         spawn_addon_watcher(app.clone(), stop_rx.clone());
+        crate::worker::spawn(app.clone(), stop_rx.clone());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {

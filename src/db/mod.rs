@@ -2,6 +2,7 @@
 //! is parameterised.
 
 pub mod log;
+pub mod order;
 pub mod schema;
 pub mod tenant;
 pub mod user;

@@ -330,6 +330,137 @@ pub async fn apply_provisioned_no_touch<Q: Queryable>(
     Ok(())
 }
 
+/// The tenant row locked for the rest of the transaction.
+pub async fn find_for_update<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+) -> Result<Option<Tenant>, AppError> {
+    let row: Option<Row> = conn
+        .exec_first(
+            format!(
+                "SELECT {COLUMNS} FROM `{}` WHERE id = ? FOR UPDATE",
+                t.tenant
+            ),
+            (id.0,),
+        )
+        .await?;
+    row.as_ref().map(Tenant::from_row).transpose()
+}
+
+/// A payment's effect on the tenant (the original's `_markOrderPaid` update: status and
+/// expiry only, `updatetime` untouched).
+pub async fn set_status_and_expiry<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    status: TenantStatus,
+    expire_at: &str,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET status = ?, expire_at = ? WHERE id = ?",
+            t.tenant
+        ),
+        (status.as_str(), expire_at, id.0),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Tenants the provisioning worker should finish: every `provisioning` tenant, and `pending`
+/// tenants whose registration left a `provision_retry` note and no embed code. Rows another
+/// transaction holds (a payment being recorded) are skipped, not waited for.
+pub async fn provisioning_candidates<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    limit: u32,
+) -> Result<Vec<Tenant>, AppError> {
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT {COLUMNS} FROM `{}` WHERE status = 'provisioning' \
+                 OR (status = 'pending' AND (embed_code IS NULL OR embed_code = '') \
+                     AND config LIKE '%provision\\_retry%') \
+                 ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED",
+                t.tenant
+            ),
+            (),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for row in &rows {
+        match Tenant::from_row(row) {
+            Ok(tenant) => out.push(tenant),
+            Err(e) => tracing::warn!(error = %e, "skipping unreadable tenant row"),
+        }
+    }
+    Ok(out)
+}
+
+/// The worker's durable back-off state for one tenant: how many `reprovision` attempts failed
+/// since the last success, and when the latest one ran (both from `fa_chathub_log`, so a
+/// restart resumes the same schedule).
+pub async fn reprovision_failures<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    since: i64,
+) -> Result<(u32, Option<i64>), AppError> {
+    let row: Option<(i64, Option<i64>)> = conn
+        .exec_first(
+            format!(
+                "SELECT COUNT(*), MAX(createtime) FROM `{}` WHERE tenant_id = ? AND action = 'reprovision' \
+                 AND status = 'failed' AND createtime >= ? AND id > COALESCE((SELECT MAX(id) FROM `{}` \
+                 WHERE tenant_id = ? AND action = 'reprovision' AND status = 'success'), 0)",
+                t.log, t.log
+            ),
+            (id.0, since, id.0),
+        )
+        .await?;
+    Ok(row
+        .map(|(n, last)| (n.max(0) as u32, last))
+        .unwrap_or((0, None)))
+}
+
+/// A cluster-wide, crash-safe "I am provisioning this tenant" flag: MariaDB's named locks
+/// belong to a connection and vanish with it, so a killed instance never leaves one behind.
+fn provisioning_lock_key(t: &Tables, id: TenantId) -> String {
+    format!("{}:{}", t.tenant, id.0)
+}
+
+/// Named locks are server-wide: the database and table names keep two sites on one server
+/// apart; the MD5 keeps the name under MariaDB's 64-character limit.
+const LOCK_NAME_SQL: &str = "CONCAT('chathub_prov_', MD5(CONCAT(DATABASE(), ':', ?)))";
+
+/// `true` when this connection now holds the lock (never waits).
+pub async fn try_lock_provisioning(
+    conn: &mut mysql_async::Conn,
+    t: &Tables,
+    id: TenantId,
+) -> Result<bool, AppError> {
+    let got: Option<Option<i64>> = conn
+        .exec_first(
+            format!("SELECT GET_LOCK({LOCK_NAME_SQL}, 0)"),
+            (provisioning_lock_key(t, id),),
+        )
+        .await?;
+    Ok(matches!(got, Some(Some(1))))
+}
+
+pub async fn unlock_provisioning(
+    conn: &mut mysql_async::Conn,
+    t: &Tables,
+    id: TenantId,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!("SELECT RELEASE_LOCK({LOCK_NAME_SQL})"),
+        (provisioning_lock_key(t, id),),
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

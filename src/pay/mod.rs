@@ -1,0 +1,241 @@
+//! Payment gateways (Alipay page pay, WeChat Pay v3 Native) and the money types they share.
+//!
+//! Everything here is pure: signing, verifying, decrypting and URL building. Talking to the
+//! database lives in `db::order`, HTTP handling in `handlers::pay`.
+
+pub mod alipay;
+pub mod wechat;
+
+use std::fmt;
+
+/// An amount of yuan held as whole fen, so that comparisons between what a gateway reports
+/// and what the order says are exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money {
+    cents: i64,
+}
+
+impl Money {
+    pub fn from_cents(cents: i64) -> Money {
+        Money { cents }
+    }
+
+    pub fn from_yuan(yuan: i64) -> Money {
+        Money { cents: yuan * 100 }
+    }
+
+    pub fn cents(self) -> i64 {
+        self.cents
+    }
+
+    /// Parse a decimal amount as stored in `decimal(10,2)` columns and sent by Alipay
+    /// (`60`, `60.0`, `60.00`). More than two decimals, signs or junk are rejected.
+    pub fn parse(s: &str) -> Option<Money> {
+        let s = s.trim();
+        let (whole, frac) = match s.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (s, ""),
+        };
+        if whole.is_empty()
+            || whole.len() > 12
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || frac.len() > 2
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let frac_cents: i64 = match frac.len() {
+            0 => 0,
+            1 => frac.parse::<i64>().ok()? * 10,
+            _ => frac.parse().ok()?,
+        };
+        Some(Money {
+            cents: whole * 100 + frac_cents,
+        })
+    }
+
+    /// `60.00`: what the database stores and Alipay's `total_amount` wants.
+    pub fn decimal(self) -> String {
+        format!("{}.{:02}", self.cents / 100, self.cents % 100)
+    }
+
+    /// PHP's `number_format($amount, 2)`: thousands separated by commas (`1,234.50`).
+    pub fn number_format(self) -> String {
+        let whole = (self.cents / 100).to_string();
+        let mut grouped = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("{grouped}.{:02}", self.cents % 100)
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.cents > 0
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.decimal())
+    }
+}
+
+/// How an order was (or is being) paid; the `pay_method` column and the `payNotify` path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayMethod {
+    Alipay,
+    Wechat,
+}
+
+impl PayMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayMethod::Alipay => "alipay",
+            PayMethod::Wechat => "wechat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PayMethod> {
+        match s {
+            "alipay" => Some(PayMethod::Alipay),
+            "wechat" => Some(PayMethod::Wechat),
+            _ => None,
+        }
+    }
+}
+
+/// URLs the gateways call back, built from `public_base_url` (the original hard-coded one
+/// domain: COMPAT.md#payment-urls-from-config).
+pub fn notify_url(public_base_url: &str, method: PayMethod) -> String {
+    format!(
+        "{public_base_url}/addons/chathub/index/payNotify/pay_method/{}",
+        method.as_str()
+    )
+}
+
+pub fn return_url(public_base_url: &str, order_no: &str) -> String {
+    format!("{public_base_url}/addons/chathub/index/payReturn/order/{order_no}")
+}
+
+/// Strip PEM armour (any label) and whitespace, leaving the base64 body. Keys pasted into
+/// FastAdmin's settings arrive as PEM, as bare base64 on one line, or with stray spaces.
+pub(crate) fn pem_body(text: &str) -> (Option<String>, String) {
+    let mut label = None;
+    let mut body = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("-----BEGIN ") {
+            label = Some(rest.trim_end_matches('-').trim().to_string());
+            continue;
+        }
+        if line.starts_with("-----END ") {
+            continue;
+        }
+        body.extend(line.chars().filter(|c| !c.is_whitespace()));
+    }
+    (label, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_parses_decimal_columns_exactly() {
+        assert_eq!(Money::parse("60.00"), Some(Money::from_cents(6000)));
+        assert_eq!(Money::parse("0.01"), Some(Money::from_cents(1)));
+        assert_eq!(Money::parse("60"), Some(Money::from_cents(6000)));
+        assert_eq!(Money::parse("60.5"), Some(Money::from_cents(6050)));
+        assert_eq!(Money::parse("60.001"), None);
+        assert_eq!(Money::parse("-1.00"), None);
+        assert_eq!(Money::parse("1e3"), None);
+        assert_eq!(Money::parse(""), None);
+        assert_eq!(Money::from_cents(123456).number_format(), "1,234.56");
+        assert_eq!(Money::from_cents(6000).number_format(), "60.00");
+        assert_eq!(Money::from_cents(5).decimal(), "0.05");
+    }
+}
+
+/// Why a configured key could not be used. The key itself never appears in the message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("key is empty")]
+    Empty,
+    #[error("key is not valid base64")]
+    Base64,
+    #[error("key is not an RSA key in PKCS#1, PKCS#8 or X.509 form")]
+    Format,
+}
+
+/// An RSA private key as Alipay and WeChat Pay hand them out: PEM (`RSA PRIVATE KEY` =
+/// PKCS#1, `PRIVATE KEY` = PKCS#8) or the bare base64 of either DER form.
+pub fn parse_private_key(text: &str) -> Result<rsa::RsaPrivateKey, KeyError> {
+    use base64::Engine as _;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let (_, body) = pem_body(text);
+    if body.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| KeyError::Base64)?;
+    rsa::RsaPrivateKey::from_pkcs8_der(&der)
+        .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(&der))
+        .map_err(|_| KeyError::Format)
+}
+
+/// An RSA public key: PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1), a `CERTIFICATE`
+/// (its subject key), or the bare base64 of SPKI or PKCS#1 DER.
+pub fn parse_public_key(text: &str) -> Result<rsa::RsaPublicKey, KeyError> {
+    use base64::Engine as _;
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    let (label, body) = pem_body(text);
+    if body.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| KeyError::Base64)?;
+    if label.as_deref() == Some("CERTIFICATE") {
+        use x509_cert::der::{Decode as _, Encode as _};
+        let cert = x509_cert::Certificate::from_der(&der).map_err(|_| KeyError::Format)?;
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|_| KeyError::Format)?;
+        return rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| KeyError::Format);
+    }
+    rsa::RsaPublicKey::from_public_key_der(&der)
+        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(&der))
+        .map_err(|_| KeyError::Format)
+}
+
+/// base64(RSA-SHA256 PKCS#1 v1.5 signature): what both gateways call RSA2 / SHA256-RSA.
+pub fn rsa_sha256_sign(key: &rsa::RsaPrivateKey, message: &[u8]) -> String {
+    use base64::Engine as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    let signing = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
+    base64::engine::general_purpose::STANDARD.encode(signing.sign(message).to_bytes())
+}
+
+/// Check a base64 RSA-SHA256 signature. Bad base64 or a wrong length is simply "no".
+pub fn rsa_sha256_verify(key: &rsa::RsaPublicKey, message: &[u8], signature_b64: &str) -> bool {
+    use base64::Engine as _;
+    use rsa::signature::Verifier as _;
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
+        return false;
+    };
+    let Ok(sig) = rsa::pkcs1v15::Signature::try_from(raw.as_slice()) else {
+        return false;
+    };
+    rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.clone())
+        .verify(message, &sig)
+        .is_ok()
+}

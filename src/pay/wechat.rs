@@ -1,0 +1,326 @@
+//! WeChat Pay API v3: Native orders (QR code payments) and payment notifications.
+//!
+//! Requests are signed `WECHATPAY2-SHA256-RSA2048` with the merchant key; notifications are
+//! signed by the platform key and carry the transaction AEAD_AES_256_GCM-encrypted with the
+//! APIv3 key.
+
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::{KeyError, Money};
+
+pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
+/// Notifications older (or newer) than this are refused: a captured one cannot be replayed later.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+const ORDER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The merchant certificate's serial number as WeChat Pay prints it (upper-case hex).
+pub fn cert_serial(pem_text: &str) -> Result<String, KeyError> {
+    use x509_cert::der::Decode as _;
+    let (_, body) = super::pem_body(pem_text);
+    if body.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| KeyError::Base64)?;
+    let cert = x509_cert::Certificate::from_der(&der).map_err(|_| KeyError::Format)?;
+    let mut bytes = cert.tbs_certificate.serial_number.as_bytes();
+    // DER keeps a leading zero byte on positive integers whose top bit is set.
+    while bytes.len() > 1 && bytes[0] == 0 {
+        bytes = &bytes[1..];
+    }
+    Ok(hex::encode_upper(bytes))
+}
+
+/// The string WeChat Pay signs and verifies for a request:
+/// `METHOD\nURL_PATH\nTIMESTAMP\nNONCE\nBODY\n`.
+pub fn request_message(
+    method: &str,
+    url_path: &str,
+    timestamp: i64,
+    nonce: &str,
+    body: &str,
+) -> String {
+    format!("{method}\n{url_path}\n{timestamp}\n{nonce}\n{body}\n")
+}
+
+/// The `Authorization` header value for one request.
+pub fn authorization(
+    mch_id: &str,
+    serial_no: &str,
+    key: &rsa::RsaPrivateKey,
+    message_parts: (&str, &str, i64, &str, &str),
+) -> String {
+    let (method, url_path, timestamp, nonce, body) = message_parts;
+    let signature = super::rsa_sha256_sign(
+        key,
+        request_message(method, url_path, timestamp, nonce, body).as_bytes(),
+    );
+    format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{mch_id}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{serial_no}\""
+    )
+}
+
+/// Everything a Native order needs.
+pub struct NativeOrder<'a> {
+    pub api_base: &'a str,
+    pub app_id: &'a str,
+    pub mch_id: &'a str,
+    pub merchant_key: &'a rsa::RsaPrivateKey,
+    pub serial_no: &'a str,
+    pub notify_url: &'a str,
+    pub order_no: &'a str,
+    pub amount: Money,
+    pub timestamp: i64,
+    pub nonce: &'a str,
+}
+
+impl NativeOrder<'_> {
+    pub fn body(&self) -> String {
+        serde_json::json!({
+            "appid": self.app_id,
+            "mchid": self.mch_id,
+            "description": "ChatHub 续费",
+            "out_trade_no": self.order_no,
+            "notify_url": self.notify_url,
+            "amount": {"total": self.amount.cents(), "currency": "CNY"},
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("WeChat Pay unreachable: {0}")]
+    Transport(String),
+    #[error("WeChat Pay answered HTTP {status}: {code}")]
+    Rejected { status: u16, code: String },
+    #[error("WeChat Pay answered without a code_url")]
+    NoCodeUrl,
+}
+
+/// `POST /v3/pay/transactions/native`: the `code_url` to show as a QR code.
+pub async fn create_native_order(
+    http: &reqwest::Client,
+    order: &NativeOrder<'_>,
+) -> Result<String, OrderError> {
+    let body = order.body();
+    let auth = authorization(
+        order.mch_id,
+        order.serial_no,
+        order.merchant_key,
+        ("POST", NATIVE_PATH, order.timestamp, order.nonce, &body),
+    );
+    let url = format!("{}{NATIVE_PATH}", order.api_base.trim_end_matches('/'));
+    let resp = http
+        .post(url)
+        .timeout(ORDER_TIMEOUT)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .header("User-Agent", "chathub")
+        .header("Authorization", auth)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| OrderError::Transport(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| OrderError::Transport(e.without_url().to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if status != 200 {
+        let code = json
+            .get("code")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_string();
+        return Err(OrderError::Rejected { status, code });
+    }
+    json.get("code_url")
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .ok_or(OrderError::NoCodeUrl)
+}
+
+/// The `Wechatpay-*` headers of a notification.
+pub struct NotifyHeaders<'a> {
+    pub timestamp: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NotifyError {
+    #[error("wechat_platform_public_key is not configured or unusable")]
+    NoPlatformKey,
+    #[error("Wechatpay signature headers missing")]
+    MissingHeaders,
+    #[error("notification timestamp outside the allowed window")]
+    Stale,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("body is not a notification")]
+    Malformed,
+    #[error("resource does not decrypt")]
+    Decrypt,
+}
+
+impl NotifyError {
+    /// HTTP status per WeChat Pay's guidance: 4xx tells it the request itself was bad.
+    pub fn status(&self) -> u16 {
+        match self {
+            NotifyError::NoPlatformKey => 500,
+            NotifyError::MissingHeaders | NotifyError::Stale | NotifyError::BadSignature => 401,
+            NotifyError::Malformed | NotifyError::Decrypt => 400,
+        }
+    }
+}
+
+/// Check the platform signature over `TIMESTAMP\nNONCE\nBODY\n` and the timestamp window.
+pub fn verify_notify_signature(
+    headers: &NotifyHeaders<'_>,
+    body: &[u8],
+    platform_key: Option<&rsa::RsaPublicKey>,
+    now: i64,
+) -> Result<(), NotifyError> {
+    let key = platform_key.ok_or(NotifyError::NoPlatformKey)?;
+    let (Some(ts), Some(nonce), Some(sig)) = (headers.timestamp, headers.nonce, headers.signature)
+    else {
+        return Err(NotifyError::MissingHeaders);
+    };
+    let ts_num: i64 = ts.trim().parse().map_err(|_| NotifyError::MissingHeaders)?;
+    if (now - ts_num).abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(NotifyError::Stale);
+    }
+    let body = std::str::from_utf8(body).map_err(|_| NotifyError::Malformed)?;
+    let message = format!("{ts}\n{nonce}\n{body}\n");
+    if super::rsa_sha256_verify(key, message.as_bytes(), sig) {
+        Ok(())
+    } else {
+        Err(NotifyError::BadSignature)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    resource: Resource,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Resource {
+    #[serde(default)]
+    pub algorithm: String,
+    pub ciphertext: String,
+    #[serde(default)]
+    pub associated_data: String,
+    pub nonce: String,
+}
+
+/// The decrypted transaction (fields we use).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Transaction {
+    #[serde(default)]
+    pub mchid: String,
+    #[serde(default)]
+    pub appid: String,
+    #[serde(default)]
+    pub out_trade_no: String,
+    #[serde(default)]
+    pub transaction_id: String,
+    #[serde(default)]
+    pub trade_state: String,
+    pub amount: Option<TransactionAmount>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct TransactionAmount {
+    pub total: Option<i64>,
+}
+
+impl Transaction {
+    pub fn total(&self) -> Option<Money> {
+        self.amount.as_ref()?.total.map(Money::from_cents)
+    }
+}
+
+/// Decrypt the notification's `resource` with the APIv3 key.
+pub fn decrypt_notification(body: &[u8], api_v3_key: &str) -> Result<Transaction, NotifyError> {
+    let env: Envelope = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
+    let r = env.resource;
+    if !r.algorithm.is_empty() && r.algorithm != "AEAD_AES_256_GCM" {
+        return Err(NotifyError::Malformed);
+    }
+    let key = api_v3_key.as_bytes();
+    if key.len() != 32 || r.nonce.len() != 12 {
+        return Err(NotifyError::Decrypt);
+    }
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| NotifyError::Decrypt)?;
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(r.ciphertext.trim())
+        .map_err(|_| NotifyError::Decrypt)?;
+    let plain = cipher
+        .decrypt(
+            aes_gcm::Nonce::from_slice(r.nonce.as_bytes()),
+            Payload {
+                msg: &ciphertext,
+                aad: r.associated_data.as_bytes(),
+            },
+        )
+        .map_err(|_| NotifyError::Decrypt)?;
+    serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)
+}
+
+/// Encrypt a resource as WeChat Pay does (base64 ciphertext+tag). Used by test fakes.
+pub fn encrypt_resource(
+    plain: &str,
+    api_v3_key: &str,
+    nonce: &str,
+    associated_data: &str,
+) -> Option<String> {
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(api_v3_key.as_bytes()).ok()?;
+    if nonce.len() != 12 {
+        return None;
+    }
+    let ct = cipher
+        .encrypt(
+            aes_gcm::Nonce::from_slice(nonce.as_bytes()),
+            Payload {
+                msg: plain.as_bytes(),
+                aad: associated_data.as_bytes(),
+            },
+        )
+        .ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(ct))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn resource_round_trips_and_tampering_fails() {
+        let plain = r#"{"mchid":"1900000001","appid":"wx0000000000000001","out_trade_no":"CH1","transaction_id":"42","trade_state":"SUCCESS","amount":{"total":6000,"currency":"CNY"}}"#;
+        let ct = encrypt_resource(plain, KEY, "abcdefghijkl", "transaction").unwrap();
+        let body = serde_json::json!({"id":"EV","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":ct,"associated_data":"transaction","nonce":"abcdefghijkl"}}).to_string();
+        let tx = decrypt_notification(body.as_bytes(), KEY).unwrap();
+        assert_eq!(tx.out_trade_no, "CH1");
+        assert_eq!(tx.total(), Some(Money::from_cents(6000)));
+        let tampered = body.replace("\"transaction\"", "\"other\"");
+        assert_eq!(
+            decrypt_notification(tampered.as_bytes(), KEY),
+            Err(NotifyError::Decrypt)
+        );
+        assert_eq!(
+            decrypt_notification(b"{\"out_trade_no\":\"CH1\"}", KEY),
+            Err(NotifyError::Malformed)
+        );
+    }
+}
