@@ -1,21 +1,158 @@
 //! Renewal and payments: renew, payAlipay, payWechat, payNotify, payReturn.
 
-use crate::app::App;
-use crate::error::AppError;
-use crate::http::{Request, Response};
+use http::StatusCode;
 
-pub async fn renew(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("renew")
+use crate::app::App;
+use crate::db::tenant::{TenantId, php_intval};
+use crate::db::user::{self, User};
+use crate::error::AppError;
+use crate::http::{Request, Response, html, html_status, php_exit, php_urlencode, redirect};
+use crate::pages;
+use crate::pay::flow::{self, NotifyOutcome, WechatStart};
+use crate::pay::wechat;
+
+/// The signed-in member, if any. Kept in one place so it can switch to the member area's
+/// shared guard once that lands.
+async fn current_member(app: &App, req: &Request) -> Result<Option<User>, AppError> {
+    let Some(session) = app.sessions.read(req, app.clock.epoch()) else {
+        return Ok(None);
+    };
+    let Some(uid) = session.uid else {
+        return Ok(None);
+    };
+    let mut conn = app.db.conn().await?;
+    let user = user::find_by_id(&mut conn, &app.db.t, uid).await?;
+    // A password change elsewhere ends the session.
+    Ok(user.filter(|u| {
+        session.pwfp.is_empty() || crate::session::password_fingerprint(&u.password) == session.pwfp
+    }))
 }
-pub async fn pay_alipay(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("payAlipay")
+
+const LOGIN: &str = "/addons/chathub/index/login";
+
+pub async fn renew(app: &App, req: &Request) -> Result<Response, AppError> {
+    let Some(member) = current_member(app, req).await? else {
+        return Ok(redirect(LOGIN));
+    };
+    // `(int)$this->request->get('id', 0)`.
+    let id = req.query().get("id").map(php_intval).unwrap_or(0);
+    let renewal = match u32::try_from(id) {
+        Ok(id) if id > 0 => flow::open_renewal(app, member.id, TenantId(id)).await?,
+        _ => None,
+    };
+    let Some(r) = renewal else {
+        return Ok(redirect(&format!(
+            "/addons/chathub/index/my?error={}",
+            php_urlencode("租户不存在")
+        )));
+    };
+    let cfg = app.addon();
+    let expire = r
+        .tenant
+        .expire_at
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .map(|e| e.chars().take(10).collect::<String>())
+        .unwrap_or_else(|| "-".into());
+    Ok(html(pages::renew::render(&pages::renew::RenewView {
+        site_name: &cfg.site_name,
+        order_no: r.order.as_ref().map(|o| o.order_no.as_str()),
+        tenant_name: &r.tenant.tenant_name,
+        plan: &r.plan,
+        seats: r.tenant.max_agents,
+        expire: &expire,
+        price: r.price,
+        alipay_enabled: cfg.alipay_enabled,
+        wechat_enabled: cfg.wechat_enabled,
+    })))
 }
-pub async fn pay_wechat(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("payWechat")
+
+/// `$this->request->get('order')`.
+fn order_query(req: &Request) -> String {
+    req.query().get("order").unwrap_or("").to_string()
 }
-pub async fn pay_notify(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("payNotify")
+
+pub async fn pay_alipay(app: &App, req: &Request) -> Result<Response, AppError> {
+    Ok(match flow::start_alipay(app, &order_query(req)).await? {
+        Ok(url) => redirect(&url),
+        Err(refusal) => php_exit(refusal.message()),
+    })
 }
-pub async fn pay_return(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("payReturn")
+
+pub async fn pay_wechat(app: &App, req: &Request) -> Result<Response, AppError> {
+    Ok(match flow::start_wechat(app, &order_query(req)).await? {
+        WechatStart::Qr(qr) => {
+            let cfg = app.addon();
+            html(pages::pay_wechat::render(&pages::pay_wechat::WechatPayView {
+                site_name: &cfg.site_name,
+                order_no: &qr.order_no,
+                code_url: &qr.code_url,
+                amount: &qr.amount.number_format(),
+            }))
+        }
+        WechatStart::Refused(refusal) => php_exit(refusal.message()),
+        WechatStart::GatewayFailed => html_status(
+            StatusCode::BAD_GATEWAY,
+            pages::fastadmin::error_page(
+                "微信支付下单失败",
+                "微信支付暂时无法创建订单，订单仍未支付。请稍后重试，或返回选择其他支付方式。",
+            ),
+        ),
+    })
+}
+
+pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> {
+    // A body that is not valid UTF-8 cannot carry a method; it still gets logged below.
+    let method = req.param("pay_method").ok().flatten().unwrap_or_default();
+    match method.as_str() {
+        "alipay" => {
+            let params = req.post().map(|p| p.0).unwrap_or_default();
+            let outcome = flow::alipay_notify(app, &params, &req.body).await?;
+            // Alipay reads the literal text `success`; anything else makes it retry.
+            Ok(php_exit(if outcome == NotifyOutcome::Accepted {
+                "success"
+            } else {
+                "fail"
+            }))
+        }
+        "wechat" => {
+            let headers = wechat::NotifyHeaders {
+                timestamp: req.header("wechatpay-timestamp"),
+                nonce: req.header("wechatpay-nonce"),
+                signature: req.header("wechatpay-signature"),
+            };
+            let (outcome, error) = flow::wechat_notify(app, &headers, &req.body).await?;
+            Ok(wechat_answer(outcome, error))
+        }
+        other => {
+            flow::log_notification(app, other, &req.body, false).await?;
+            Ok(php_exit("fail"))
+        }
+    }
+}
+
+/// WeChat Pay's expected answers: 200 to acknowledge, 4xx/5xx with
+/// `{"code":"FAIL","message":…}` to be retried later.
+fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> Response {
+    let (status, message) = match outcome {
+        NotifyOutcome::Accepted => (StatusCode::OK, "成功"),
+        NotifyOutcome::Unauthentic => (
+            error
+                .and_then(|e| StatusCode::from_u16(e.status()).ok())
+                .unwrap_or(StatusCode::UNAUTHORIZED),
+            "签名验证失败",
+        ),
+        NotifyOutcome::Mismatch => (StatusCode::BAD_REQUEST, "订单信息不匹配"),
+        NotifyOutcome::NotConfigured => (StatusCode::INTERNAL_SERVER_ERROR, "验签配置缺失"),
+    };
+    let code = if status == StatusCode::OK { "SUCCESS" } else { "FAIL" };
+    let body = crate::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
+    let mut resp = crate::http::json(body);
+    *resp.status_mut() = status;
+    resp
+}
+
+pub async fn pay_return(app: &App, req: &Request) -> Result<Response, AppError> {
+    let order_no = req.param("order")?.unwrap_or_default();
+    Ok(redirect(&flow::return_location(app, &order_no).await?))
 }

@@ -3,3 +3,5 @@
 
 pub mod fastadmin;
 pub mod landing;
+pub mod pay_wechat;
+pub mod renew;

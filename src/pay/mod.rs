@@ -4,6 +4,7 @@
 //! database lives in `db::order`, HTTP handling in `handlers::pay`.
 
 pub mod alipay;
+pub mod flow;
 pub mod wechat;
 
 use std::fmt;

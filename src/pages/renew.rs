@@ -1,0 +1,98 @@
+//! The renewal page (original `renew`): the order just made (or reused), the tenant's plan,
+//! and one button per enabled payment method.
+
+use maud::{DOCTYPE, Markup, html};
+
+const STYLE: &str = r#"
+*{box-sizing:border-box;margin:0;padding:0}
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",sans-serif;background:#0b1220;color:#dbe4f0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px}
+.panel{width:100%;max-width:470px;background:#141d2e;border:1px solid #263248;border-radius:15px;padding:38px}
+h1{font-size:23px;color:#fff;text-align:center;margin-bottom:6px}
+.order{font-size:13px;color:#97a6bd;text-align:center;margin-bottom:26px}
+.facts{background:#0b1220;border-radius:11px;padding:18px 20px;margin-bottom:22px}
+.fact{display:flex;justify-content:space-between;font-size:14px;padding:7px 0}
+.fact .k{color:#97a6bd}.fact .v{color:#fff;font-weight:500}
+.fact.total{border-top:1px solid #263248;margin-top:8px;padding-top:13px}
+.fact.total .v{color:#19b884;font-size:18px}
+.pay{display:block;text-align:center;text-decoration:none;color:#fff;font-weight:600;font-size:15px;padding:14px;border-radius:10px;margin:9px 0}
+.pay.alipay{background:#1677ff}.pay.alipay:hover{background:#0e5fd6}
+.pay.wechat{background:#07c160}.pay.wechat:hover{background:#05a552}
+.notice{background:#5c2410;color:#fcd9b8;border-radius:9px;padding:12px;text-align:center;font-size:13px;margin:12px 0}
+.back{display:block;text-align:center;margin-top:20px;font-size:13px;color:#97a6bd;text-decoration:none}
+.back:hover{color:#fff}
+"#;
+
+pub struct RenewView<'a> {
+    pub site_name: &'a str,
+    /// `None` when no order could be made (the tenant has no price): only the notice shows.
+    pub order_no: Option<&'a str>,
+    pub tenant_name: &'a str,
+    pub plan: &'a str,
+    pub seats: i64,
+    /// `Y-m-d`, or `-` when the tenant has no expiry.
+    pub expire: &'a str,
+    /// Whole yuan per month, as the original printed `(int)$config['price']`.
+    pub price: i64,
+    pub alipay_enabled: bool,
+    pub wechat_enabled: bool,
+}
+
+/// The original's names for the three plans; anything else is shown as written.
+pub fn plan_name(plan: &str) -> &str {
+    match plan {
+        "basic" => "基础版",
+        "pro" => "专业版",
+        "enterprise" => "企业版",
+        other => other,
+    }
+}
+
+fn pay_buttons(v: &RenewView<'_>) -> Markup {
+    let order = v.order_no.filter(|_| v.alipay_enabled || v.wechat_enabled);
+    html! {
+        @if let Some(no) = order {
+            @if v.alipay_enabled {
+                a class="pay alipay" href={ "/addons/chathub/index/payAlipay?order=" (crate::http::php_urlencode(no)) } {
+                    "💰 支付宝支付 ¥" (v.price)
+                }
+            }
+            @if v.wechat_enabled {
+                a class="pay wechat" href={ "/addons/chathub/index/payWechat?order=" (crate::http::php_urlencode(no)) } {
+                    "💚 微信支付 ¥" (v.price)
+                }
+            }
+        } @else {
+            div class="notice" { "⚠️ 支付功能未开通，请联系客服手动续费" }
+        }
+    }
+}
+
+pub fn render(v: &RenewView<'_>) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "续费 - " (v.site_name) }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                div class="panel" {
+                    h1 { "续费订阅" }
+                    p class="order" { "订单号：" (v.order_no.unwrap_or("-")) }
+                    div class="facts" {
+                        div class="fact" { span class="k" { "租户" } span class="v" { (v.tenant_name) } }
+                        div class="fact" { span class="k" { "套餐" } span class="v" { (plan_name(v.plan)) } }
+                        div class="fact" { span class="k" { "席位数" } span class="v" { (v.seats) } }
+                        div class="fact" { span class="k" { "当前到期" } span class="v" { (v.expire) } }
+                        div class="fact total" { span class="k" { "应付金额" } span class="v" { "¥" (v.price) " /月" } }
+                    }
+                    (pay_buttons(v))
+                    a class="back" href="/addons/chathub/index/my" { "← 返回会员中心" }
+                }
+            }
+        }
+    }
+    .into_string()
+}

@@ -1,0 +1,483 @@
+//! The payment flows behind the handlers: each function takes parsed input, does its
+//! database work, and says what the user (or gateway) should see.
+
+use rand::Rng as _;
+
+use super::{Money, PayMethod, alipay, wechat};
+use crate::app::App;
+use crate::db::log::{self, LogStatus, NewLog};
+use crate::db::order::{self, MarkPaid, NewOrder, Order, OrderStatus, Payment};
+use crate::db::tenant::{self, Tenant, TenantId};
+use crate::error::AppError;
+
+/// An unpaid order younger than this is shown again instead of making a new one.
+pub const ORDER_REUSE_SECS: i64 = 30 * 60;
+/// `plan` is `varchar(20)`.
+const PLAN_COLUMN_CHARS: usize = 20;
+/// `amount` is `decimal(10,2)`.
+const MAX_PRICE_YUAN: i64 = 99_999_999;
+
+/// What the renew page shows.
+pub struct Renewal {
+    pub tenant: Tenant,
+    pub plan: String,
+    pub price: i64,
+    /// `None` when the tenant has no positive price: nothing can be paid online
+    /// (COMPAT.md#renew-reuses-pending-order).
+    pub order: Option<Order>,
+}
+
+/// `renew?id=`: the member's own tenant and a pending order for its plan and price (a recent
+/// unpaid one is reused). `None` when the tenant is not theirs.
+pub async fn open_renewal(
+    app: &App,
+    user_id: u32,
+    tenant_id: TenantId,
+) -> Result<Option<Renewal>, AppError> {
+    let t = &app.db.t;
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::find_owned(&mut conn, t, tenant_id, user_id).await? else {
+        return Ok(None);
+    };
+    // Both encodings of `config` are read, so a register-made tenant renews at its real
+    // price instead of 0.00 (the original's bug 2).
+    let config = tenant.config();
+    let plan = config.plan().unwrap_or_else(|| "basic".into());
+    let price = config.price();
+    if !(1..=MAX_PRICE_YUAN).contains(&price) {
+        return Ok(Some(Renewal {
+            tenant,
+            plan,
+            price,
+            order: None,
+        }));
+    }
+    let amount = Money::from_yuan(price);
+    let plan_col: String = plan.chars().take(PLAN_COLUMN_CHARS).collect();
+    let now = app.clock.epoch();
+    if let Some(existing) = order::find_reusable(
+        &mut conn,
+        t,
+        tenant.id,
+        user_id,
+        &plan_col,
+        amount,
+        now - ORDER_REUSE_SECS,
+    )
+    .await?
+    {
+        return Ok(Some(Renewal {
+            tenant,
+            plan,
+            price,
+            order: Some(existing),
+        }));
+    }
+    // `CH` + YmdHis + 3 random digits, as the original; a clash within the same second draws
+    // again instead of failing on the unique key.
+    let stamp = app.clock.now().format("%Y%m%d%H%M%S").to_string();
+    for _ in 0..10 {
+        let order_no = format!("CH{stamp}{}", rand::thread_rng().gen_range(100..=999));
+        let inserted = order::insert(
+            &mut conn,
+            t,
+            &NewOrder {
+                order_no: &order_no,
+                tenant_id: tenant.id,
+                user_id,
+                plan: &plan_col,
+                amount,
+                createtime: now,
+            },
+        )
+        .await?;
+        if inserted {
+            let order = order::find_by_no(&mut conn, t, &order_no)
+                .await?
+                .ok_or_else(|| AppError::internal("order vanished after insert"))?;
+            return Ok(Some(Renewal {
+                tenant,
+                plan,
+                price,
+                order: Some(order),
+            }));
+        }
+    }
+    Err(AppError::internal("no free order number in this second"))
+}
+
+/// Why a payment cannot start; each is a plain-text answer, as the original's `exit()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayRefusal {
+    UnknownOrder,
+    AlipayDisabled,
+    AlipayUnconfigured,
+    AlipayKeyInvalid,
+    WechatDisabled,
+    WechatUnconfigured,
+    WechatCertificateInvalid,
+    AlreadyPaid,
+    Closed,
+    ZeroAmount,
+}
+
+impl PayRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            PayRefusal::UnknownOrder => "订单不存在",
+            PayRefusal::AlipayDisabled => "支付宝未启用",
+            PayRefusal::AlipayUnconfigured => {
+                "支付宝未配置完成，请在后台「插件管理 → ChatHub → 配置」填写 APPID 和私钥"
+            }
+            PayRefusal::AlipayKeyInvalid => "支付宝私钥格式无效，请在后台「插件管理 → ChatHub → 配置」检查私钥",
+            PayRefusal::WechatDisabled => "微信支付未启用",
+            PayRefusal::WechatUnconfigured => "微信支付未配置完成，请在后台填写 APPID/商户号/APIv3密钥",
+            PayRefusal::WechatCertificateInvalid => {
+                "微信支付商户证书或私钥无法读取，请在后台检查证书路径和私钥路径"
+            }
+            PayRefusal::AlreadyPaid => "订单已支付，无需重复支付",
+            PayRefusal::Closed => "订单已关闭，请重新发起续费",
+            PayRefusal::ZeroAmount => "订单金额无效，请联系客服手动续费",
+        }
+    }
+}
+
+/// An order that may be sent to a gateway: exists, still pending, positive amount
+/// (COMPAT.md#pay-only-pending-orders).
+fn payable(order: Order) -> Result<Order, PayRefusal> {
+    match order.status {
+        OrderStatus::Pending if order.amount.is_positive() => Ok(order),
+        OrderStatus::Pending => Err(PayRefusal::ZeroAmount),
+        OrderStatus::Paid => Err(PayRefusal::AlreadyPaid),
+        OrderStatus::Failed | OrderStatus::Refunded => Err(PayRefusal::Closed),
+    }
+}
+
+async fn load_order(app: &App, order_no: &str) -> Result<Option<Order>, AppError> {
+    if order_no.is_empty() {
+        return Ok(None);
+    }
+    let mut conn = app.db.conn().await?;
+    order::find_by_no(&mut conn, &app.db.t, order_no).await
+}
+
+/// `payAlipay?order=`: the signed gateway URL to redirect to.
+pub async fn start_alipay(app: &App, order_no: &str) -> Result<Result<String, PayRefusal>, AppError> {
+    let Some(order) = load_order(app, order_no).await? else {
+        return Ok(Err(PayRefusal::UnknownOrder));
+    };
+    let cfg = app.addon();
+    if !cfg.alipay_enabled {
+        return Ok(Err(PayRefusal::AlipayDisabled));
+    }
+    let private_key = secrecy::ExposeSecret::expose_secret(&cfg.alipay_merchant_private_key);
+    if cfg.alipay_app_id.is_empty() || private_key.is_empty() {
+        return Ok(Err(PayRefusal::AlipayUnconfigured));
+    }
+    let order = match payable(order) {
+        Ok(o) => o,
+        Err(r) => return Ok(Err(r)),
+    };
+    let gateway = match &app.config.alipay_gateway_url {
+        Some(url) => url.as_str(),
+        None if cfg.alipay_sandbox => alipay::SANDBOX_GATEWAY,
+        None => alipay::PRODUCTION_GATEWAY,
+    };
+    let url = match alipay::page_pay_url(&alipay::PagePay {
+        gateway,
+        app_id: &cfg.alipay_app_id,
+        private_key,
+        public_base_url: &app.config.public_base_url,
+        order_no: &order.order_no,
+        amount: order.amount,
+        timestamp: &app.clock.datetime(),
+    }) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "alipay_merchant_private_key unusable");
+            return Ok(Err(PayRefusal::AlipayKeyInvalid));
+        }
+    };
+    let mut conn = app.db.conn().await?;
+    order::start_payment(&mut conn, &app.db.t, order.id, PayMethod::Alipay, app.clock.epoch())
+        .await?;
+    Ok(Ok(url))
+}
+
+/// A WeChat Native order placed: what the QR page shows.
+pub struct WechatQr {
+    pub order_no: String,
+    pub code_url: String,
+    pub amount: Money,
+}
+
+pub enum WechatStart {
+    Qr(WechatQr),
+    Refused(PayRefusal),
+    /// WeChat Pay did not give a code; the order stays pending.
+    GatewayFailed,
+}
+
+/// `payWechat?order=`: a real v3 Native order (the original crashed here: bug 6).
+pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppError> {
+    let Some(order) = load_order(app, order_no).await? else {
+        return Ok(WechatStart::Refused(PayRefusal::UnknownOrder));
+    };
+    let cfg = app.addon();
+    if !cfg.wechat_enabled {
+        return Ok(WechatStart::Refused(PayRefusal::WechatDisabled));
+    }
+    let v3_key = secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key);
+    if cfg.wechat_app_id.is_empty() || cfg.wechat_mch_id.is_empty() || v3_key.is_empty() {
+        return Ok(WechatStart::Refused(PayRefusal::WechatUnconfigured));
+    }
+    let order = match payable(order) {
+        Ok(o) => o,
+        Err(r) => return Ok(WechatStart::Refused(r)),
+    };
+    let credentials = async {
+        let key_pem = tokio::fs::read_to_string(&cfg.wechat_key_path)
+            .await
+            .map_err(|e| format!("wechat_key_path: {e}"))?;
+        let cert_pem = tokio::fs::read_to_string(&cfg.wechat_cert_path)
+            .await
+            .map_err(|e| format!("wechat_cert_path: {e}"))?;
+        let key = super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
+        let serial = wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
+        Ok::<_, String>((key, serial))
+    }
+    .await;
+    let (key, serial) = match credentials {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "WeChat Pay merchant credentials unusable");
+            return Ok(WechatStart::Refused(PayRefusal::WechatCertificateInvalid));
+        }
+    };
+    {
+        let mut conn = app.db.conn().await?;
+        order::start_payment(&mut conn, &app.db.t, order.id, PayMethod::Wechat, app.clock.epoch())
+            .await?;
+    }
+    let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+    let notify = super::notify_url(&app.config.public_base_url, PayMethod::Wechat);
+    let request = wechat::NativeOrder {
+        api_base: &app.config.wechat_api_base,
+        app_id: &cfg.wechat_app_id,
+        mch_id: &cfg.wechat_mch_id,
+        merchant_key: &key,
+        serial_no: &serial,
+        notify_url: &notify,
+        order_no: &order.order_no,
+        amount: order.amount,
+        timestamp: app.clock.epoch(),
+        nonce: &nonce,
+    };
+    match wechat::create_native_order(&app.http, &request).await {
+        Ok(code_url) => Ok(WechatStart::Qr(WechatQr {
+            order_no: order.order_no,
+            code_url,
+            amount: order.amount,
+        })),
+        Err(e) => {
+            tracing::error!(order_no = %order.order_no, error = %e, "WeChat Pay native order failed");
+            Ok(WechatStart::GatewayFailed)
+        }
+    }
+}
+
+/// `payReturn`: the member-center URL the browser goes back to, with the order's state.
+pub async fn return_location(app: &App, order_no: &str) -> Result<String, AppError> {
+    let mut location = format!(
+        "/addons/chathub/index/my?order={}",
+        crate::http::php_urlencode(order_no)
+    );
+    let Some(order) = load_order(app, order_no).await? else {
+        return Ok(location);
+    };
+    let mut conn = app.db.conn().await?;
+    let tenant = tenant::find(&mut conn, &app.db.t, order.tenant_id).await?;
+    location.push_str(if order.status != OrderStatus::Paid {
+        "&pending=1"
+    } else if tenant.is_some_and(|t| !t.has_embed()) {
+        "&provisioning=1"
+    } else {
+        "&just_paid=1"
+    });
+    Ok(location)
+}
+
+/// `fa_chathub_log.detail` is TEXT (65,535 bytes); `action` is varchar(50).
+fn log_detail(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut end = text.len().min(65_535);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Every notification is kept as the original kept it (tenant 0, `pay_notify_<method>`, the
+/// raw body, operator `system`), but its status says whether it was authentic
+/// (COMPAT.md#notify-log-status).
+pub async fn log_notification(
+    app: &App,
+    method: &str,
+    raw: &[u8],
+    authentic: bool,
+) -> Result<(), AppError> {
+    let action: String = format!("pay_notify_{method}").chars().take(50).collect();
+    let detail = log_detail(raw);
+    let mut conn = app.db.conn().await?;
+    log::insert(
+        &mut conn,
+        &app.db.t,
+        &NewLog {
+            tenant_id: 0,
+            action: &action,
+            detail: &detail,
+            status: if authentic {
+                LogStatus::Success
+            } else {
+                LogStatus::Failed
+            },
+            operator: "system",
+            createtime: app.clock.epoch(),
+        },
+    )
+    .await
+}
+
+/// The answer to a notification, before it is put in the gateway's wire format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyOutcome {
+    /// Handled (paid now, already paid, or a non-final state acknowledged).
+    Accepted,
+    /// Not authentic: bad or missing signature, stale, undecryptable.
+    Unauthentic,
+    /// Authentic but not ours or not matching: wrong app/merchant, unknown order, wrong amount.
+    Mismatch,
+    /// Our side failed (no verification key configured).
+    NotConfigured,
+}
+
+async fn settle(
+    app: &App,
+    order: &Order,
+    method: PayMethod,
+    trade_no: &str,
+) -> Result<NotifyOutcome, AppError> {
+    let mut conn = app.db.conn().await?;
+    let result = order::mark_paid(
+        &mut conn,
+        &app.db.t,
+        &app.clock,
+        &Payment {
+            order_id: order.id,
+            order_no: &order.order_no,
+            amount_text: &order.amount_text,
+            method,
+            trade_no,
+        },
+    )
+    .await?;
+    match result {
+        MarkPaid::Paid {
+            tenant,
+            needs_provisioning,
+        } => tracing::info!(
+            order_no = %order.order_no,
+            tenant_id = tenant.map(|t| t.0),
+            needs_provisioning,
+            "order paid"
+        ),
+        MarkPaid::AlreadyPaid => {
+            tracing::info!(order_no = %order.order_no, "duplicate payment notification")
+        }
+    }
+    Ok(NotifyOutcome::Accepted)
+}
+
+/// `payNotify/pay_method/alipay`.
+pub async fn alipay_notify(
+    app: &App,
+    params: &[(String, String)],
+    raw: &[u8],
+) -> Result<NotifyOutcome, AppError> {
+    let cfg = app.addon();
+    let verified = alipay::verify_notify(params, &cfg.alipay_public_key);
+    log_notification(app, "alipay", raw, verified.is_ok()).await?;
+    let n = match verified {
+        Ok(n) => n,
+        Err(alipay::NotifyError::NoPublicKey | alipay::NotifyError::BadPublicKey(_)) => {
+            tracing::error!("alipay notification cannot be verified: alipay_public_key missing or invalid");
+            return Ok(NotifyOutcome::NotConfigured);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "alipay notification rejected");
+            return Ok(NotifyOutcome::Unauthentic);
+        }
+    };
+    if cfg.alipay_app_id.is_empty() || n.app_id != cfg.alipay_app_id {
+        tracing::warn!(app_id = %n.app_id, "alipay notification for another app");
+        return Ok(NotifyOutcome::Mismatch);
+    }
+    let Some(order) = load_order(app, &n.out_trade_no).await? else {
+        tracing::warn!(out_trade_no = %n.out_trade_no, "alipay notification for an unknown order");
+        return Ok(NotifyOutcome::Mismatch);
+    };
+    if n.total_amount != Some(order.amount) {
+        tracing::error!(order_no = %order.order_no, "alipay notification amount differs from the order");
+        return Ok(NotifyOutcome::Mismatch);
+    }
+    if !n.is_paid() {
+        return Ok(NotifyOutcome::Accepted);
+    }
+    settle(app, &order, PayMethod::Alipay, &n.trade_no).await
+}
+
+/// `payNotify/pay_method/wechat`.
+pub async fn wechat_notify(
+    app: &App,
+    headers: &wechat::NotifyHeaders<'_>,
+    raw: &[u8],
+) -> Result<(NotifyOutcome, Option<wechat::NotifyError>), AppError> {
+    let cfg = app.addon();
+    let platform_key = app
+        .config
+        .wechat_platform_public_key
+        .as_deref()
+        .and_then(|k| super::parse_public_key(k).ok());
+    let checked = wechat::verify_notify_signature(headers, raw, platform_key.as_ref(), app.clock.epoch())
+        .and_then(|()| {
+            wechat::decrypt_notification(raw, secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key))
+        });
+    log_notification(app, "wechat", raw, checked.is_ok()).await?;
+    let tx = match checked {
+        Ok(tx) => tx,
+        Err(wechat::NotifyError::NoPlatformKey) => {
+            tracing::error!("wechat notification cannot be verified: wechat_platform_public_key missing or invalid");
+            return Ok((NotifyOutcome::NotConfigured, Some(wechat::NotifyError::NoPlatformKey)));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "wechat notification rejected");
+            return Ok((NotifyOutcome::Unauthentic, Some(e)));
+        }
+    };
+    if tx.mchid != cfg.wechat_mch_id || tx.appid != cfg.wechat_app_id {
+        tracing::warn!(mchid = %tx.mchid, appid = %tx.appid, "wechat notification for another merchant");
+        return Ok((NotifyOutcome::Mismatch, None));
+    }
+    let Some(order) = load_order(app, &tx.out_trade_no).await? else {
+        tracing::warn!(out_trade_no = %tx.out_trade_no, "wechat notification for an unknown order");
+        return Ok((NotifyOutcome::Mismatch, None));
+    };
+    if tx.total() != Some(order.amount) {
+        tracing::error!(order_no = %order.order_no, "wechat notification amount differs from the order");
+        return Ok((NotifyOutcome::Mismatch, None));
+    }
+    if tx.trade_state != "SUCCESS" {
+        return Ok((NotifyOutcome::Accepted, None));
+    }
+    Ok((settle(app, &order, PayMethod::Wechat, &tx.transaction_id).await?, None))
+}
