@@ -83,12 +83,14 @@ pub async fn pay_wechat(app: &App, req: &Request) -> Result<Response, AppError> 
     Ok(match flow::start_wechat(app, &order_query(req)).await? {
         WechatStart::Qr(qr) => {
             let cfg = app.addon();
-            html(pages::pay_wechat::render(&pages::pay_wechat::WechatPayView {
-                site_name: &cfg.site_name,
-                order_no: &qr.order_no,
-                code_url: &qr.code_url,
-                amount: &qr.amount.number_format(),
-            }))
+            html(pages::pay_wechat::render(
+                &pages::pay_wechat::WechatPayView {
+                    site_name: &cfg.site_name,
+                    order_no: &qr.order_no,
+                    code_url: &qr.code_url,
+                    amount: &qr.amount.number_format(),
+                },
+            ))
         }
         WechatStart::Refused(refusal) => php_exit(refusal.message()),
         WechatStart::GatewayFailed => html_status(
@@ -145,7 +147,11 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
         NotifyOutcome::Mismatch => (StatusCode::BAD_REQUEST, "订单信息不匹配"),
         NotifyOutcome::NotConfigured => (StatusCode::INTERNAL_SERVER_ERROR, "验签配置缺失"),
     };
-    let code = if status == StatusCode::OK { "SUCCESS" } else { "FAIL" };
+    let code = if status == StatusCode::OK {
+        "SUCCESS"
+    } else {
+        "FAIL"
+    };
     let body = crate::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
     let mut resp = crate::http::json(body);
     *resp.status_mut() = status;

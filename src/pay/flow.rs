@@ -129,9 +129,13 @@ impl PayRefusal {
             PayRefusal::AlipayUnconfigured => {
                 "支付宝未配置完成，请在后台「插件管理 → ChatHub → 配置」填写 APPID 和私钥"
             }
-            PayRefusal::AlipayKeyInvalid => "支付宝私钥格式无效，请在后台「插件管理 → ChatHub → 配置」检查私钥",
+            PayRefusal::AlipayKeyInvalid => {
+                "支付宝私钥格式无效，请在后台「插件管理 → ChatHub → 配置」检查私钥"
+            }
             PayRefusal::WechatDisabled => "微信支付未启用",
-            PayRefusal::WechatUnconfigured => "微信支付未配置完成，请在后台填写 APPID/商户号/APIv3密钥",
+            PayRefusal::WechatUnconfigured => {
+                "微信支付未配置完成，请在后台填写 APPID/商户号/APIv3密钥"
+            }
             PayRefusal::WechatCertificateInvalid => {
                 "微信支付商户证书或私钥无法读取，请在后台检查证书路径和私钥路径"
             }
@@ -162,7 +166,10 @@ async fn load_order(app: &App, order_no: &str) -> Result<Option<Order>, AppError
 }
 
 /// `payAlipay?order=`: the signed gateway URL to redirect to.
-pub async fn start_alipay(app: &App, order_no: &str) -> Result<Result<String, PayRefusal>, AppError> {
+pub async fn start_alipay(
+    app: &App,
+    order_no: &str,
+) -> Result<Result<String, PayRefusal>, AppError> {
     let Some(order) = load_order(app, order_no).await? else {
         return Ok(Err(PayRefusal::UnknownOrder));
     };
@@ -199,8 +206,14 @@ pub async fn start_alipay(app: &App, order_no: &str) -> Result<Result<String, Pa
         }
     };
     let mut conn = app.db.conn().await?;
-    order::start_payment(&mut conn, &app.db.t, order.id, PayMethod::Alipay, app.clock.epoch())
-        .await?;
+    order::start_payment(
+        &mut conn,
+        &app.db.t,
+        order.id,
+        PayMethod::Alipay,
+        app.clock.epoch(),
+    )
+    .await?;
     Ok(Ok(url))
 }
 
@@ -242,8 +255,10 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         let cert_pem = tokio::fs::read_to_string(&cfg.wechat_cert_path)
             .await
             .map_err(|e| format!("wechat_cert_path: {e}"))?;
-        let key = super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
-        let serial = wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
+        let key =
+            super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
+        let serial =
+            wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
         Ok::<_, String>((key, serial))
     }
     .await;
@@ -256,8 +271,14 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
     };
     {
         let mut conn = app.db.conn().await?;
-        order::start_payment(&mut conn, &app.db.t, order.id, PayMethod::Wechat, app.clock.epoch())
-            .await?;
+        order::start_payment(
+            &mut conn,
+            &app.db.t,
+            order.id,
+            PayMethod::Wechat,
+            app.clock.epoch(),
+        )
+        .await?;
     }
     let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
     let notify = super::notify_url(&app.config.public_base_url, PayMethod::Wechat);
@@ -410,7 +431,9 @@ pub async fn alipay_notify(
     let n = match verified {
         Ok(n) => n,
         Err(alipay::NotifyError::NoPublicKey | alipay::NotifyError::BadPublicKey(_)) => {
-            tracing::error!("alipay notification cannot be verified: alipay_public_key missing or invalid");
+            tracing::error!(
+                "alipay notification cannot be verified: alipay_public_key missing or invalid"
+            );
             return Ok(NotifyOutcome::NotConfigured);
         }
         Err(e) => {
@@ -448,16 +471,25 @@ pub async fn wechat_notify(
         .wechat_platform_public_key
         .as_deref()
         .and_then(|k| super::parse_public_key(k).ok());
-    let checked = wechat::verify_notify_signature(headers, raw, platform_key.as_ref(), app.clock.epoch())
-        .and_then(|()| {
-            wechat::decrypt_notification(raw, secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key))
-        });
+    let checked =
+        wechat::verify_notify_signature(headers, raw, platform_key.as_ref(), app.clock.epoch())
+            .and_then(|()| {
+                wechat::decrypt_notification(
+                    raw,
+                    secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key),
+                )
+            });
     log_notification(app, "wechat", raw, checked.is_ok()).await?;
     let tx = match checked {
         Ok(tx) => tx,
         Err(wechat::NotifyError::NoPlatformKey) => {
-            tracing::error!("wechat notification cannot be verified: wechat_platform_public_key missing or invalid");
-            return Ok((NotifyOutcome::NotConfigured, Some(wechat::NotifyError::NoPlatformKey)));
+            tracing::error!(
+                "wechat notification cannot be verified: wechat_platform_public_key missing or invalid"
+            );
+            return Ok((
+                NotifyOutcome::NotConfigured,
+                Some(wechat::NotifyError::NoPlatformKey),
+            ));
         }
         Err(e) => {
             tracing::warn!(error = %e, "wechat notification rejected");
@@ -479,5 +511,8 @@ pub async fn wechat_notify(
     if tx.trade_state != "SUCCESS" {
         return Ok((NotifyOutcome::Accepted, None));
     }
-    Ok((settle(app, &order, PayMethod::Wechat, &tx.transaction_id).await?, None))
+    Ok((
+        settle(app, &order, PayMethod::Wechat, &tx.transaction_id).await?,
+        None,
+    ))
 }

@@ -1,0 +1,358 @@
+//! Fixtures shared by the payment and worker tests: the recorded site's users, tenants and
+//! orders, the throw-away gateway keys, signed notifications and a fake WeChat Pay server.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use chathub::pay;
+use mysql_async::prelude::*;
+
+use crate::support::{TestApp, TestDb};
+
+pub const MERCHANT_PRIVATE: &str = include_str!("../fixtures/keys/merchant_private.pem");
+pub const MERCHANT_PUBLIC: &str = include_str!("../fixtures/keys/merchant_public.pem");
+pub const MERCHANT_CERT: &str = include_str!("../fixtures/keys/merchant_cert.pem");
+pub const MERCHANT_CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+pub const PLATFORM_PRIVATE: &str = include_str!("../fixtures/keys/alipay_platform_private.pem");
+pub const PLATFORM_PUBLIC: &str = include_str!("../fixtures/keys/alipay_platform_public.pem");
+
+pub const ALIPAY_APP_ID: &str = "9021000100000001";
+pub const WECHAT_APP_ID: &str = "wx0000000000000001";
+pub const WECHAT_MCH_ID: &str = "1900000001";
+pub const WECHAT_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// The recorded site: alice (2) and bob (3), their tenants and the fixture orders.
+pub const FIXTURE_SQL: &str = r#"
+INSERT INTO fa_user (id, username, nickname, password, salt, email, status) VALUES
+ (2, 'alice', 'Alice Trading Co', 'c5e9a7d0d1b5d3a4d3f5b4a1b2c3d4e5', 'legacy1', 'alice@example.com', 'normal'),
+ (3, 'bob', 'Bob Ltd', 'a5e9a7d0d1b5d3a4d3f5b4a1b2c3d4e5', 'legacy2', 'bob@example.com', 'normal');
+INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, channel_type, status, config, embed_code, expire_at, createtime) VALUES
+ (11, 2, 'Alice Shop', 'alice-shop', 'alice@example.com', 2, 'web_widget', 'active', '{"plan":"pro","price":60}', '<script>w</script>', '2030-01-10 12:00:00', 1779000000),
+ (13, 2, 'Alice Pending', 'alice-pending', 'alice@example.com', 1, 'web_widget', 'pending', '{"plan":"basic","price":50}', NULL, '2020-01-01 12:00:00', 1779000000),
+ (16, 2, 'Alice Registered', 'alice-reg', 'alice@example.com', 3, 'web_widget', 'active', '"{\\"plan\\":\\"enterprise\\",\\"price\\":120}"', '<script>x</script>', NULL, 1779000000),
+ (17, 2, 'Alice <b>Bold</b> & "Co"', 'alice-bold', 'alice@example.com', 8, 'web_widget', 'active', '{"plan":"<i>gold</i>","price":90}', '<script>y</script>', '2030-02-03 12:00:00', 1779000000),
+ (18, 2, 'Alice Free', 'alice-free', 'alice@example.com', 1, 'web_widget', 'active', '{"plan":"basic"}', '<script>z</script>', NULL, 1779000000),
+ (21, 3, 'Bob Store', 'bob-store', 'bob@example.com', 1, 'web_widget', 'active', '{"plan":"pro","price":60}', '<script>b</script>', '2030-01-01 12:00:00', 1779000000);
+INSERT INTO fa_chathub_order (id, order_no, tenant_id, user_id, plan, amount, pay_method, pay_trade_no, status, paid_at, createtime, updatetime) VALUES
+ (1, 'CHTEST0001', 11, 2, 'pro', 60.00, NULL, NULL, 'pending', NULL, 1779000000, NULL),
+ (2, 'CHTEST0002', 13, 2, 'basic', 50.00, NULL, NULL, 'pending', NULL, 1779000000, NULL),
+ (3, 'CHTEST0003', 11, 2, 'basic', 50.00, 'alipay', '2026060122001400000000000003', 'paid', '2026-06-01 10:00:00', 1779000000, 1779000000),
+ (4, 'CHTEST0004', 13, 2, 'pro', 60.00, 'wechat', '4200000000202606010000000004', 'paid', '2026-06-01 10:00:00', 1779000000, 1779000100),
+ (5, 'CHTEST0005', 21, 3, 'pro', 60.00, NULL, NULL, 'pending', NULL, 1779000000, NULL),
+ (6, 'CHTEST0006', 16, 2, 'basic', 0.00, NULL, NULL, 'pending', NULL, 1779000000, NULL)
+"#;
+
+pub async fn seeded_db() -> TestDb {
+    let db = TestDb::with_schema().await;
+    db.run_sql(FIXTURE_SQL).await;
+    db
+}
+
+/// Env for an app with both gateways configured; `extra` adds or overrides.
+pub fn gateway_env(extra: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("CHATHUB_ADDON_ALIPAY_ENABLED".into(), "1".into()),
+        ("CHATHUB_ADDON_ALIPAY_APP_ID".into(), ALIPAY_APP_ID.into()),
+        (
+            "CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY".into(),
+            MERCHANT_PRIVATE.into(),
+        ),
+        (
+            "CHATHUB_ADDON_ALIPAY_PUBLIC_KEY".into(),
+            PLATFORM_PUBLIC.into(),
+        ),
+        ("CHATHUB_ADDON_ALIPAY_SANDBOX".into(), "1".into()),
+        ("CHATHUB_ADDON_WECHAT_ENABLED".into(), "1".into()),
+        ("CHATHUB_ADDON_WECHAT_APP_ID".into(), WECHAT_APP_ID.into()),
+        ("CHATHUB_ADDON_WECHAT_MCH_ID".into(), WECHAT_MCH_ID.into()),
+        (
+            "CHATHUB_ADDON_WECHAT_API_V3_KEY".into(),
+            WECHAT_V3_KEY.into(),
+        ),
+        (
+            "CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY".into(),
+            PLATFORM_PUBLIC.into(),
+        ),
+        (
+            "CHATHUB_PUBLIC_BASE_URL".into(),
+            "https://hub.example.com".into(),
+        ),
+        // Payment tests look at payment rows only; worker tests turn it on themselves.
+        ("CHATHUB_PROVISION_WORKER".into(), "0".into()),
+    ];
+    for (k, v) in extra {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.clone()));
+    }
+    env
+}
+
+pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The `Cookie` header of a signed-in member session.
+pub fn member_cookie(app: &TestApp, uid: u32, email: &str, password_hash: &str) -> String {
+    let now = app.app.clock.epoch();
+    let data = chathub::session::SessionData::signed_in(uid, email, "", password_hash, now);
+    let set = app.app.sessions.set_cookie(&data, false);
+    let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+    // Sent back as a browser would store it: the percent-encoded value decoded (base64
+    // characters are all legal in a Cookie header).
+    let (name, value) = pair.split_once('=').unwrap();
+    let decoded: String = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!(
+        "v={}",
+        value.replace('+', "%2B")
+    ))
+    .unwrap()
+    .remove(0)
+    .1;
+    format!("{name}={decoded}")
+}
+
+pub fn alice_cookie(app: &TestApp) -> String {
+    member_cookie(
+        app,
+        2,
+        "alice@example.com",
+        "c5e9a7d0d1b5d3a4d3f5b4a1b2c3d4e5",
+    )
+}
+
+/// Alipay's notification form for an order, signed with the platform key the way Alipay
+/// signs (sorted, without sign/sign_type, unquoted).
+pub fn alipay_notification(
+    order_no: &str,
+    amount: &str,
+    trade_status: &str,
+    app_id: &str,
+) -> String {
+    let mut params: Vec<(String, String)> = [
+        ("gmt_create", "2026-06-01 10:00:00"),
+        ("charset", "utf-8"),
+        ("seller_email", "merchant@example.com"),
+        ("subject", &format!("ChatHub 续费 - 订单 {order_no}")),
+        ("buyer_id", "2088102177846880"),
+        ("invoice_amount", amount),
+        ("notify_id", "2026060100222100000000000001"),
+        ("notify_type", "trade_status_sync"),
+        ("trade_status", trade_status),
+        ("receipt_amount", amount),
+        ("app_id", app_id),
+        ("seller_id", "2088102177000000"),
+        ("version", "1.0"),
+        ("out_trade_no", order_no),
+        ("total_amount", amount),
+        ("trade_no", &format!("T-{order_no}")),
+        ("buyer_logon_id", "buy***@example.com"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let key = pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
+    let sign = pay::rsa_sha256_sign(&key, pay::alipay::sign_content(&params).as_bytes());
+    params.push(("sign_type".into(), "RSA2".into()));
+    params.push(("sign".into(), sign));
+    serde_urlencoded::to_string(&params).unwrap()
+}
+
+/// A WeChat Pay v3 notification: encrypted transaction plus the platform signature headers.
+pub struct WechatNotification {
+    pub body: String,
+    pub timestamp: String,
+    pub nonce: String,
+    pub signature: String,
+}
+
+pub fn wechat_notification(transaction: serde_json::Value, timestamp: i64) -> WechatNotification {
+    let nonce_r = "r4nd0mn0nce1";
+    let ciphertext = pay::wechat::encrypt_resource(
+        &transaction.to_string(),
+        WECHAT_V3_KEY,
+        nonce_r,
+        "transaction",
+    )
+    .unwrap();
+    let body = serde_json::json!({
+        "id": "EV-2026", "create_time": "2026-06-01T10:00:00+08:00",
+        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
+        "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce_r}
+    })
+    .to_string();
+    let timestamp = timestamp.to_string();
+    let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_string();
+    let key = pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
+    let signature =
+        pay::rsa_sha256_sign(&key, format!("{timestamp}\n{nonce}\n{body}\n").as_bytes());
+    WechatNotification {
+        body,
+        timestamp,
+        nonce,
+        signature,
+    }
+}
+
+pub fn wechat_transaction(order_no: &str, total_cents: i64) -> serde_json::Value {
+    serde_json::json!({
+        "mchid": WECHAT_MCH_ID, "appid": WECHAT_APP_ID, "out_trade_no": order_no,
+        "transaction_id": format!("4200{order_no}"), "trade_type": "NATIVE",
+        "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
+        "amount": {"total": total_cents, "payer_total": total_cents, "currency": "CNY", "payer_currency": "CNY"}
+    })
+}
+
+pub async fn post_wechat(app: &TestApp, n: &WechatNotification) -> reqwest::Response {
+    app.client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/wechat"))
+        .header("Content-Type", "application/json")
+        .header("Wechatpay-Timestamp", &n.timestamp)
+        .header("Wechatpay-Nonce", &n.nonce)
+        .header("Wechatpay-Signature", &n.signature)
+        .header("Wechatpay-Serial", "PLATFORM-SERIAL")
+        .body(n.body.clone())
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn post_alipay(app: &TestApp, form: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/alipay"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// One row as strings (NULL as "NULL").
+pub async fn row(db: &TestDb, sql: &str) -> Vec<String> {
+    let mut conn = db.conn().await;
+    let r: Option<mysql_async::Row> = conn.query_first(sql).await.unwrap();
+    let r = r.expect("row");
+    (0..r.len())
+        .map(|i| chathub::db::text(r.as_ref(i).unwrap()).unwrap_or_else(|| "NULL".into()))
+        .collect()
+}
+
+pub async fn count(db: &TestDb, sql: &str) -> i64 {
+    let mut conn = db.conn().await;
+    conn.query_first::<i64, _>(sql).await.unwrap().unwrap_or(0)
+}
+
+/// A fake WeChat Pay API: `POST /v3/pay/transactions/native` checks the `Authorization`
+/// signature against the merchant public key and answers a `code_url`, as the real one does.
+pub struct FakeWechatPay {
+    pub addr: SocketAddr,
+    pub requests: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl FakeWechatPay {
+    pub async fn start() -> FakeWechatPay {
+        use http_body_util::BodyExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let log = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let log = log.clone();
+                            async move {
+                                let auth = req
+                                    .headers()
+                                    .get("authorization")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("")
+                                    .to_string();
+                                let path = req.uri().path().to_string();
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let body = String::from_utf8_lossy(&body).to_string();
+                                log.lock().unwrap().push((auth.clone(), body.clone()));
+                                let (status, answer) = answer_native(&path, &auth, &body);
+                                let mut resp = hyper::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::from(answer),
+                                ));
+                                *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                                Ok::<_, std::convert::Infallible>(resp)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FakeWechatPay { addr, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+fn auth_field<'a>(auth: &'a str, name: &str) -> Option<&'a str> {
+    let rest = auth.strip_prefix("WECHATPAY2-SHA256-RSA2048 ")?;
+    rest.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+fn answer_native(path: &str, auth: &str, body: &str) -> (u16, String) {
+    if path != "/v3/pay/transactions/native" {
+        return (
+            404,
+            r#"{"code":"NOT_FOUND","message":"no such API"}"#.into(),
+        );
+    }
+    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
+        auth_field(auth, "mchid"),
+        auth_field(auth, "nonce_str"),
+        auth_field(auth, "signature"),
+        auth_field(auth, "timestamp"),
+        auth_field(auth, "serial_no"),
+    ) else {
+        return (
+            401,
+            r#"{"code":"SIGN_ERROR","message":"Authorization malformed"}"#.into(),
+        );
+    };
+    let message = format!("POST\n{path}\n{ts}\n{nonce}\n{body}\n");
+    let key = pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
+    if mchid != WECHAT_MCH_ID
+        || serial != MERCHANT_CERT_SERIAL
+        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
+    {
+        return (
+            401,
+            r#"{"code":"SIGN_ERROR","message":"signature invalid"}"#.into(),
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    if json["appid"] != WECHAT_APP_ID || json["amount"]["currency"] != "CNY" {
+        return (400, r#"{"code":"PARAM_ERROR","message":"bad body"}"#.into());
+    }
+    let code = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json["out_trade_no"].as_str().unwrap_or("").as_bytes());
+    (
+        200,
+        format!(r#"{{"code_url":"weixin://wxpay/bizpayurl?pr={code}"}}"#),
+    )
+}

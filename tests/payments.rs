@@ -1,0 +1,862 @@
+//! Renewal and payments, end to end against the real server and MariaDB, with fake gateways
+//! speaking the real wire formats.
+
+mod pay_support;
+mod support;
+
+use pay_support::*;
+use support::{TestApp, spawn_app_on};
+
+async fn app_with(extra: &[(&str, String)]) -> TestApp {
+    let env = gateway_env(extra);
+    spawn_app_on(seeded_db().await, &env_refs(&env), None).await
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- renew
+
+#[tokio::test]
+async fn renew_without_session_goes_to_login() {
+    let app = app_with(&[]).await;
+    let r = app.get("/addons/chathub/index/renew?id=11").await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(location(&r), "/addons/chathub/index/login");
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_order").await,
+        6
+    );
+}
+
+#[tokio::test]
+async fn renew_of_someone_elses_or_unknown_tenant_is_refused() {
+    let app = app_with(&[]).await;
+    let cookie = alice_cookie(&app);
+    for path in [
+        "/addons/chathub/index/renew?id=21",
+        "/addons/chathub/index/renew?id=999",
+        "/addons/chathub/index/renew",
+        "/addons/chathub/index/renew?id=abc",
+    ] {
+        let r = get_with_cookie(&app, path, &cookie).await;
+        assert_eq!(r.status(), 302, "{path}");
+        assert_eq!(
+            location(&r),
+            "/addons/chathub/index/my?error=%E7%A7%9F%E6%88%B7%E4%B8%8D%E5%AD%98%E5%9C%A8"
+        );
+    }
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_order").await,
+        6
+    );
+}
+
+#[tokio::test]
+async fn renew_creates_one_order_and_reloading_reuses_it() {
+    let app = app_with(&[]).await;
+    let cookie = alice_cookie(&app);
+    let first = get_with_cookie(&app, "/addons/chathub/index/renew?id=11", &cookie).await;
+    assert_eq!(first.status(), 200);
+    let page = first.text().await.unwrap();
+    let order_no = row(
+        &app.db,
+        "SELECT order_no FROM fa_chathub_order WHERE tenant_id = 11 AND id > 6",
+    )
+    .await[0]
+        .clone();
+    assert!(
+        order_no.starts_with("CH") && order_no.len() == 19,
+        "{order_no}"
+    );
+    assert!(page.contains("<title>续费 - ChatHub</title>"));
+    assert!(page.contains(&format!("订单号：{order_no}")));
+    assert!(page.contains("Alice Shop") && page.contains("专业版"));
+    assert!(page.contains("2030-01-10") && page.contains("¥60 /月"));
+    assert!(page.contains(&format!(
+        "href=\"/addons/chathub/index/payAlipay?order={order_no}\""
+    )));
+    assert!(page.contains("💰 支付宝支付 ¥60") && page.contains("💚 微信支付 ¥60"));
+    assert!(page.contains("← 返回会员中心"));
+    let r = row(
+        &app.db,
+        &format!("SELECT user_id, plan, amount, status, pay_method FROM fa_chathub_order WHERE order_no = '{order_no}'"),
+    )
+    .await;
+    assert_eq!(r, ["2", "pro", "60.00", "pending", "NULL"]);
+
+    for _ in 0..3 {
+        let again = get_with_cookie(&app, "/addons/chathub/index/renew?id=11", &cookie).await;
+        assert!(again.text().await.unwrap().contains(&order_no));
+    }
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_order WHERE tenant_id = 11 AND id > 6"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn renew_reads_double_encoded_config_and_never_makes_a_free_order() {
+    let app = app_with(&[
+        ("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into()),
+        ("CHATHUB_ADDON_WECHAT_ENABLED", "0".into()),
+    ])
+    .await;
+    let cookie = alice_cookie(&app);
+    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=16", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("企业版") && page.contains("¥120 /月"));
+    assert!(page.contains("⚠️ 支付功能未开通，请联系客服手动续费"));
+    assert!(!page.contains("payAlipay"));
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT plan, amount FROM fa_chathub_order WHERE tenant_id = 16 AND id > 6"
+        )
+        .await,
+        ["enterprise", "120.00"]
+    );
+    // No price at all: the page shows, no 0.00 order is made.
+    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=18", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Alice Free") && page.contains("¥0 /月"));
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_order WHERE tenant_id = 18"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn renew_escapes_tenant_name_and_plan() {
+    let app = app_with(&[]).await;
+    let cookie = alice_cookie(&app);
+    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=17", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Alice &lt;b&gt;Bold&lt;/b&gt; &amp; &quot;Co&quot;"));
+    assert!(page.contains("&lt;i&gt;gold&lt;/i&gt;"));
+    assert!(!page.contains("<i>gold</i>"));
+    assert!(page.contains("¥90 /月"));
+}
+
+// ---------------------------------------------------------------- payAlipay
+
+#[tokio::test]
+async fn pay_alipay_messages_match_the_original() {
+    let app = app_with(&[]).await;
+    let r = app.get("/addons/chathub/index/payAlipay?order=NOPE").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "订单不存在");
+    let paid = app
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0003")
+        .await;
+    assert_eq!(paid.text().await.unwrap(), "订单已支付，无需重复支付");
+    let zero = app
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0006")
+        .await;
+    assert_eq!(
+        zero.text().await.unwrap(),
+        "订单金额无效，请联系客服手动续费"
+    );
+
+    let off = app_with(&[("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into())]).await;
+    let r = off
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
+        .await;
+    assert_eq!(r.text().await.unwrap(), "支付宝未启用");
+
+    let unconfigured = app_with(&[("CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY", "".into())]).await;
+    let r = unconfigured
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
+        .await;
+    assert_eq!(
+        r.text().await.unwrap(),
+        "支付宝未配置完成，请在后台「插件管理 → ChatHub → 配置」填写 APPID 和私钥"
+    );
+    let broken = app_with(&[(
+        "CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY",
+        "MIIEnot-a-key".into(),
+    )])
+    .await;
+    let r = broken
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("私钥格式无效") && !text.contains("MIIE"));
+    assert_eq!(
+        row(
+            &broken.db,
+            "SELECT pay_method FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
+        ["NULL"]
+    );
+}
+
+#[tokio::test]
+async fn pay_alipay_redirect_is_signed_with_the_merchant_key() {
+    let app = app_with(&[]).await;
+    let r = app
+        .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
+        .await;
+    assert_eq!(r.status(), 302);
+    let loc = location(&r);
+    let (gateway, query) = loc.split_once('?').unwrap();
+    assert_eq!(gateway, "https://openapi.alipaydev.com/gateway.do");
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let get = |k: &str| params.iter().find(|(pk, _)| pk == k).unwrap().1.clone();
+    assert_eq!(get("app_id"), ALIPAY_APP_ID);
+    assert_eq!(get("method"), "alipay.trade.page.pay");
+    assert_eq!(
+        get("notify_url"),
+        "https://hub.example.com/addons/chathub/index/payNotify/pay_method/alipay"
+    );
+    assert_eq!(
+        get("return_url"),
+        "https://hub.example.com/addons/chathub/index/payReturn/order/CHTEST0001"
+    );
+    let biz: serde_json::Value = serde_json::from_str(&get("biz_content")).unwrap();
+    assert_eq!(biz["total_amount"], "60.00");
+    assert_eq!(biz["subject"], "ChatHub 续费 - 订单 CHTEST0001");
+    let key = chathub::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
+    let content = chathub::pay::alipay::sign_content(&params);
+    assert!(chathub::pay::rsa_sha256_verify(
+        &key,
+        content.as_bytes(),
+        &get("sign")
+    ));
+    let order = row(
+        &app.db,
+        "SELECT pay_method, status, updatetime IS NOT NULL FROM fa_chathub_order WHERE id = 1",
+    )
+    .await;
+    assert_eq!(order, ["alipay", "pending", "1"]);
+}
+
+#[test]
+fn alipay_redirect_matches_the_recording_byte_for_byte() {
+    // payments/017: same key, order, time and (recorded) domain give the same signature.
+    let url = chathub::pay::alipay::page_pay_url(&chathub::pay::alipay::PagePay {
+        gateway: chathub::pay::alipay::SANDBOX_GATEWAY,
+        app_id: ALIPAY_APP_ID,
+        private_key: MERCHANT_PRIVATE,
+        public_base_url: "https://hub.275763.xyz",
+        order_no: "CHTEST0001",
+        amount: chathub::pay::Money::from_cents(6000),
+        timestamp: "2026-11-25 07:07:04",
+    })
+    .unwrap();
+    assert_eq!(
+        url,
+        include_str!("fixtures/payalipay_sandbox_location.txt").trim_end()
+    );
+}
+
+#[test]
+fn merchant_keys_load_in_every_form_alipay_hands_out() {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs1::EncodeRsaPublicKey as _;
+    use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+    let key = chathub::pay::parse_private_key(MERCHANT_PRIVATE).unwrap();
+    let pkcs1_pem = key
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let pkcs8_pem = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let bare = |pem: &str| {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    let public = chathub::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
+    for form in [
+        pkcs1_pem.clone(),
+        pkcs8_pem.clone(),
+        bare(&pkcs1_pem),
+        bare(&pkcs8_pem),
+    ] {
+        let k = chathub::pay::parse_private_key(&form).unwrap();
+        let sig = chathub::pay::rsa_sha256_sign(&k, b"a=1&b=2");
+        assert!(chathub::pay::rsa_sha256_verify(&public, b"a=1&b=2", &sig));
+        assert!(!chathub::pay::rsa_sha256_verify(&public, b"a=1&b=3", &sig));
+    }
+    let pub_pkcs1 = public.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+    let pub_spki = public
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    for form in [
+        pub_pkcs1.clone(),
+        pub_spki.clone(),
+        bare(&pub_pkcs1),
+        bare(&pub_spki),
+        MERCHANT_CERT.to_string(),
+    ] {
+        assert_eq!(chathub::pay::parse_public_key(&form).unwrap(), public);
+    }
+    assert!(chathub::pay::parse_private_key("garbage!").is_err());
+    assert!(chathub::pay::parse_private_key("").is_err());
+    assert_eq!(
+        chathub::pay::wechat::cert_serial(MERCHANT_CERT).unwrap(),
+        MERCHANT_CERT_SERIAL
+    );
+}
+
+// ---------------------------------------------------------------- Alipay notifications
+
+async fn tenant_row(app: &TestApp, id: u32) -> Vec<String> {
+    row(
+        &app.db,
+        &format!("SELECT status, expire_at FROM fa_chathub_tenant WHERE id = {id}"),
+    )
+    .await
+}
+
+fn plus_30_days(app: &TestApp, from: &str) -> String {
+    let clock = &app.app.clock;
+    let base = clock
+        .parse_local(from)
+        .unwrap()
+        .timestamp()
+        .max(clock.epoch());
+    clock.format_epoch(base + 30 * 86400, "%Y-%m-%d %H:%M:%S")
+}
+
+#[tokio::test]
+async fn valid_alipay_notification_pays_once_and_extends_the_tenant() {
+    let app = app_with(&[]).await;
+    let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let r = post_alipay(&app, &form).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "success");
+    let order = row(&app.db, "SELECT status, pay_method, pay_trade_no, paid_at IS NOT NULL FROM fa_chathub_order WHERE id = 1").await;
+    assert_eq!(order, ["paid", "alipay", "T-CHTEST0001", "1"]);
+    assert_eq!(
+        tenant_row(&app, 11).await,
+        [
+            "active".to_string(),
+            plus_30_days(&app, "2030-01-10 12:00:00")
+        ]
+    );
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT tenant_id, detail, status, operator FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        [
+            "11",
+            "续费成功，订单 CHTEST0001，金额 ¥60.00",
+            "success",
+            "payment"
+        ]
+    );
+    let log = row(&app.db, "SELECT tenant_id, status, operator, detail FROM fa_chathub_log WHERE action = 'pay_notify_alipay'").await;
+    assert_eq!(log[..3], ["0", "success", "system"]);
+    assert_eq!(log[3], form);
+
+    // Alipay repeats notifications until it reads `success`: a replay changes nothing.
+    let again = post_alipay(&app, &form).await;
+    assert_eq!(again.text().await.unwrap(), "success");
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        tenant_row(&app, 11).await[1],
+        plus_30_days(&app, "2030-01-10 12:00:00")
+    );
+}
+
+#[tokio::test]
+async fn alipay_payment_for_tenant_without_resources_leaves_it_provisioning() {
+    let app = app_with(&[]).await;
+    let form = alipay_notification("CHTEST0002", "50.00", "TRADE_FINISHED", ALIPAY_APP_ID);
+    assert_eq!(
+        post_alipay(&app, &form).await.text().await.unwrap(),
+        "success"
+    );
+    // Expired tenant: 30 days from now.
+    let t = tenant_row(&app, 13).await;
+    assert_eq!(t[0], "provisioning");
+    assert_eq!(t[1], plus_30_days(&app, "2020-01-01 12:00:00"));
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT detail FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        ["续费成功，订单 CHTEST0002，金额 ¥50.00（含资源开通）"]
+    );
+}
+
+async fn assert_untouched(app: &TestApp) {
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT status, pay_trade_no FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
+        ["pending", "NULL"]
+    );
+    assert_eq!(tenant_row(app, 11).await, ["active", "2030-01-10 12:00:00"]);
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn forged_or_mismatched_alipay_notifications_change_nothing() {
+    let app = app_with(&[]).await;
+    let good = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let cases = [
+        // Signed over what Alipay signs, then the amount changed.
+        good.replace("total_amount=60.00", "total_amount=0.01"),
+        // Validly signed, wrong amount.
+        alipay_notification("CHTEST0001", "0.01", "TRADE_SUCCESS", ALIPAY_APP_ID),
+        // Validly signed, another app.
+        alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", "2021000000000000"),
+        // Validly signed, unknown order.
+        alipay_notification("NOPE999", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID),
+        // The original's recorded unsigned shapes.
+        "out_trade_no=CHTEST0001&trade_status=TRADE_SUCCESS&trade_no=T5&sign=AAAA".into(),
+        "out_trade_no=CHTEST0001&sign=AAAA".into(),
+        String::new(),
+        "%FF%FE=%FF".into(),
+    ];
+    for form in &cases {
+        let r = post_alipay(&app, form).await;
+        assert_eq!(r.status(), 200, "{form}");
+        assert_eq!(r.text().await.unwrap(), "fail", "{form}");
+    }
+    assert_untouched(&app).await;
+    // Every notification is logged; only the authentic ones (validly signed) as success.
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'pay_notify_alipay'"
+        )
+        .await,
+        cases.len() as i64
+    );
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'pay_notify_alipay' AND status = 'success'").await,
+        3
+    );
+    // A GET (no body) is a failure too.
+    let r = app
+        .get("/addons/chathub/index/payNotify/pay_method/alipay")
+        .await;
+    assert_eq!(r.text().await.unwrap(), "fail");
+}
+
+#[tokio::test]
+async fn waiting_alipay_trade_is_acknowledged_without_paying() {
+    let app = app_with(&[]).await;
+    let form = alipay_notification("CHTEST0001", "60.00", "WAIT_BUYER_PAY", ALIPAY_APP_ID);
+    assert_eq!(
+        post_alipay(&app, &form).await.text().await.unwrap(),
+        "success"
+    );
+    assert_untouched(&app).await;
+}
+
+#[tokio::test]
+async fn alipay_notification_without_public_key_fails_cleanly() {
+    let app = app_with(&[("CHATHUB_ADDON_ALIPAY_PUBLIC_KEY", "".into())]).await;
+    let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let r = post_alipay(&app, &form).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "fail");
+    assert_untouched(&app).await;
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT status FROM fa_chathub_log WHERE action = 'pay_notify_alipay'"
+        )
+        .await,
+        ["failed"]
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_duplicate_notifications_extend_once() {
+    let app = app_with(&[]).await;
+    let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = TestApp::new_client();
+        let url = app.url("/addons/chathub/index/payNotify/pay_method/alipay");
+        let form = form.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), "success");
+    }
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        tenant_row(&app, 11).await[1],
+        plus_30_days(&app, "2030-01-10 12:00:00")
+    );
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'pay_notify_alipay'"
+        )
+        .await,
+        50
+    );
+}
+
+// ---------------------------------------------------------------- WeChat Pay
+
+#[tokio::test]
+async fn pay_wechat_places_a_signed_native_order_and_shows_our_qr_code() {
+    let fake = FakeWechatPay::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("apiclient_key.pem");
+    let cert_path = dir.path().join("apiclient_cert.pem");
+    std::fs::write(&key_path, MERCHANT_PRIVATE).unwrap();
+    std::fs::write(&cert_path, MERCHANT_CERT).unwrap();
+    let app = app_with(&[
+        ("CHATHUB_WECHAT_API_BASE", fake.url()),
+        (
+            "CHATHUB_ADDON_WECHAT_KEY_PATH",
+            key_path.display().to_string(),
+        ),
+        (
+            "CHATHUB_ADDON_WECHAT_CERT_PATH",
+            cert_path.display().to_string(),
+        ),
+    ])
+    .await;
+    let r = app
+        .get("/addons/chathub/index/payWechat?order=CHTEST0001")
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>微信支付 - ChatHub</title>"));
+    assert!(page.contains("订单 CHTEST0001") && page.contains("¥60.00"));
+    assert!(page.contains("<svg") && !page.contains("qrserver"));
+    assert!(page.contains("使用微信扫描二维码完成支付"));
+    assert!(page.contains("data-return-url=\"/addons/chathub/index/payReturn?order=CHTEST0001\""));
+    let requests = fake.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&requests[0].1).unwrap();
+    assert_eq!(body["amount"]["total"], 6000);
+    assert_eq!(body["out_trade_no"], "CHTEST0001");
+    assert_eq!(body["description"], "ChatHub 续费");
+    assert_eq!(
+        body["notify_url"],
+        "https://hub.example.com/addons/chathub/index/payNotify/pay_method/wechat"
+    );
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT pay_method, status FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
+        ["wechat", "pending"]
+    );
+
+    // The gateway going away gives a clear page and leaves the order payable.
+    let down = app_with(&[
+        ("CHATHUB_WECHAT_API_BASE", "http://127.0.0.1:9".into()),
+        (
+            "CHATHUB_ADDON_WECHAT_KEY_PATH",
+            key_path.display().to_string(),
+        ),
+        (
+            "CHATHUB_ADDON_WECHAT_CERT_PATH",
+            cert_path.display().to_string(),
+        ),
+    ])
+    .await;
+    let r = down
+        .get("/addons/chathub/index/payWechat?order=CHTEST0001")
+        .await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("微信支付下单失败"));
+    assert_eq!(
+        row(&down.db, "SELECT status FROM fa_chathub_order WHERE id = 1").await,
+        ["pending"]
+    );
+}
+
+#[tokio::test]
+async fn pay_wechat_messages_match_the_original() {
+    let app = app_with(&[]).await;
+    let r = app.get("/addons/chathub/index/payWechat?order=NOPE").await;
+    assert_eq!(r.text().await.unwrap(), "订单不存在");
+    let r = app
+        .get("/addons/chathub/index/payWechat?order=CHTEST0001")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("证书"));
+    let off = app_with(&[("CHATHUB_ADDON_WECHAT_ENABLED", "0".into())]).await;
+    let r = off
+        .get("/addons/chathub/index/payWechat?order=CHTEST0001")
+        .await;
+    assert_eq!(r.text().await.unwrap(), "微信支付未启用");
+    let unconfigured = app_with(&[("CHATHUB_ADDON_WECHAT_MCH_ID", "".into())]).await;
+    let r = unconfigured
+        .get("/addons/chathub/index/payWechat?order=CHTEST0001")
+        .await;
+    assert_eq!(
+        r.text().await.unwrap(),
+        "微信支付未配置完成，请在后台填写 APPID/商户号/APIv3密钥"
+    );
+}
+
+#[tokio::test]
+async fn valid_wechat_notification_pays_once() {
+    let app = app_with(&[]).await;
+    let n = wechat_notification(
+        wechat_transaction("CHTEST0001", 6000),
+        app.app.clock.epoch(),
+    );
+    let r = post_wechat(&app, &n).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"code":"SUCCESS","message":"\u6210\u529f"}"#
+    );
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT status, pay_method, pay_trade_no FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
+        ["paid", "wechat", "4200CHTEST0001"]
+    );
+    assert_eq!(
+        tenant_row(&app, 11).await[1],
+        plus_30_days(&app, "2030-01-10 12:00:00")
+    );
+    // Replayed within the window: acknowledged, counted once.
+    assert_eq!(post_wechat(&app, &n).await.status(), 200);
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'renew'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'pay_notify_wechat' AND status = 'success'").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn forged_or_mismatched_wechat_notifications_change_nothing() {
+    let app = app_with(&[]).await;
+    let now = app.app.clock.epoch();
+    let good = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
+
+    let mut bad_sig = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
+    bad_sig.signature = good.signature.replace(&good.signature[..4], "AAAA");
+    let r = post_wechat(&app, &bad_sig).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "FAIL");
+
+    let mut tampered = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
+    tampered.body = tampered.body.replace("EV-2026", "EV-2027");
+    assert_eq!(post_wechat(&app, &tampered).await.status(), 401);
+
+    let stale = wechat_notification(wechat_transaction("CHTEST0001", 6000), now - 600);
+    assert_eq!(post_wechat(&app, &stale).await.status(), 401);
+
+    // Missing headers: the original's unsigned JSON (payments/036).
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/wechat"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"out_trade_no": "CHTEST0001", "transaction_id": "4200000000202606010000000005"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let mut wrong_mch = wechat_transaction("CHTEST0001", 6000);
+    wrong_mch["mchid"] = "1900000002".into();
+    assert_eq!(
+        post_wechat(&app, &wechat_notification(wrong_mch, now))
+            .await
+            .status(),
+        400
+    );
+    let mut wrong_app = wechat_transaction("CHTEST0001", 6000);
+    wrong_app["appid"] = "wx9999".into();
+    assert_eq!(
+        post_wechat(&app, &wechat_notification(wrong_app, now))
+            .await
+            .status(),
+        400
+    );
+    let wrong_amount = wechat_transaction("CHTEST0001", 1);
+    assert_eq!(
+        post_wechat(&app, &wechat_notification(wrong_amount, now))
+            .await
+            .status(),
+        400
+    );
+    let unknown = wechat_transaction("NOPE", 6000);
+    assert_eq!(
+        post_wechat(&app, &wechat_notification(unknown, now))
+            .await
+            .status(),
+        400
+    );
+
+    assert_untouched(&app).await;
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'pay_notify_wechat' AND status = 'failed'").await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn unknown_pay_method_is_logged_and_fails() {
+    let app = app_with(&[]).await;
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/paypal"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"out_trade_no": "CHTEST0001"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "fail");
+    let r = app
+        .post_form("/addons/chathub/index/payNotify", &[("a", "1")])
+        .await;
+    assert_eq!(r.text().await.unwrap(), "fail");
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT action, detail, status, operator FROM fa_chathub_log ORDER BY id LIMIT 1"
+        )
+        .await,
+        [
+            "pay_notify_paypal",
+            r#"{"out_trade_no": "CHTEST0001"}"#,
+            "failed",
+            "system"
+        ]
+    );
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT action, detail FROM fa_chathub_log ORDER BY id DESC LIMIT 1"
+        )
+        .await,
+        ["pay_notify_", "a=1"]
+    );
+    assert_untouched(&app).await;
+}
+
+// ---------------------------------------------------------------- payReturn
+
+#[tokio::test]
+async fn pay_return_redirects_as_recorded() {
+    let app = app_with(&[]).await;
+    for (path, expected) in [
+        (
+            "/addons/chathub/index/payReturn?order=NOPE123",
+            "/addons/chathub/index/my?order=NOPE123",
+        ),
+        (
+            "/addons/chathub/index/payReturn",
+            "/addons/chathub/index/my?order=",
+        ),
+        (
+            "/addons/chathub/index/payReturn?order=CHTEST0001",
+            "/addons/chathub/index/my?order=CHTEST0001&pending=1",
+        ),
+        (
+            "/addons/chathub/index/payReturn?order=CHTEST0003",
+            "/addons/chathub/index/my?order=CHTEST0003&just_paid=1",
+        ),
+        (
+            "/addons/chathub/index/payReturn?order=CHTEST0004",
+            "/addons/chathub/index/my?order=CHTEST0004&provisioning=1",
+        ),
+        (
+            "/addons/chathub/index/payReturn/order/CHTEST0001",
+            "/addons/chathub/index/my?order=CHTEST0001&pending=1",
+        ),
+        (
+            "/addons/chathub/index/payReturn/order/CHTEST0003.html",
+            "/addons/chathub/index/my?order=CHTEST0003&just_paid=1",
+        ),
+        (
+            "/addons/chathub/index/payreturn?order=%3Cb%3E",
+            "/addons/chathub/index/my?order=%3Cb%3E",
+        ),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 302, "{path}");
+        assert_eq!(location(&r), expected, "{path}");
+    }
+}
