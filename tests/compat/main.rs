@@ -400,6 +400,9 @@ async fn start_server(env: &GroupEnv, fx: &Value) -> Result<Server, String> {
         )
         .env("CHATHUB_FAKE_NOW", fx["clock"].as_str().unwrap_or_default())
         .env("CHATHUB_LOG", "warn")
+        // Recorded database states stay still: no background provisioning between exchanges
+        // (COMPAT.md#payment-provisioning-worker).
+        .env("CHATHUB_PROVISION_WORKER", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::from(log));
     for (k, v) in fx["setup"]["addon"].as_object().into_iter().flatten() {
