@@ -1,5 +1,7 @@
 //! chathub: a drop-in replacement for the FastAdmin ChatHub addon.
 
+pub mod admin;
+pub mod admin_auth;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -10,6 +12,7 @@ pub mod handlers;
 pub mod http;
 pub mod pages;
 pub mod password;
+pub mod php_serialize;
 pub mod provision;
 pub mod provision_stub;
 pub mod provisioning;

@@ -1,5 +1,6 @@
 //! HTML pages, written with maud. Each page mirrors what the original showed users: the same
 //! texts, forms, fields and links; markup and styles are our own.
 
+pub mod admin;
 pub mod fastadmin;
 pub mod landing;
