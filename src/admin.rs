@@ -234,13 +234,9 @@ fn single_id(raw: &str) -> Option<TenantId> {
     raw.trim().parse::<u32>().ok().map(TenantId)
 }
 
-pub async fn add(app: &App, params: &Params) -> Result<Result<TenantId, Refusal>, AppError> {
-    let row = match parse_new_tenant(params) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    let id = tenant_admin::insert(&app.db, &row, app.clock.epoch()).await?;
-    Ok(Ok(id))
+/// Insert a checked row (`createtime`/`updatetime` now).
+pub async fn add(app: &App, row: &NewTenant) -> Result<TenantId, AppError> {
+    tenant_admin::insert(&app.db, row, app.clock.epoch()).await
 }
 
 /// `del`: a comma list of ids. Ok(n) is how many rows went.

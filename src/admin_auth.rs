@@ -117,7 +117,9 @@ async fn from_php_session(app: &App, req: &Request) -> Result<Option<SignedInAdm
     let ip = req.client_ip.to_string();
     let accepted = row_is_active(&row)
         && constant_time_eq(row.token.as_bytes(), sess.token.as_bytes())
-        && sess.loginip.as_deref() == Some(ip.as_str());
+        // FastAdmin's `loginip_check`; a session written without `loginip` falls back to the
+        // address FastAdmin stored in `fa_admin` at the same login.
+        && sess.loginip.as_deref().or(row.loginip.as_deref()) == Some(ip.as_str());
     if !accepted {
         tracing::debug!(admin = row.id.0, "PHP session does not match fa_admin");
         return Ok(None);

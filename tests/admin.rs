@@ -713,6 +713,17 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
         }
         rb.send()
     };
+    // An empty form writes nothing, so it gets the original's answer whatever its origin.
+    let r = c
+        .admin(reqwest::Method::POST, "/addons/chathub/index/add")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("x=1")
+        .send()
+        .await
+        .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(page_text(&body).contains("参数不能为空"));
+    assert!(body.contains("href=\"javascript:history.back(-1);\""));
     for origin in [None, Some("https://evil.example"), Some("null")] {
         let body = send(origin).await.unwrap().text().await.unwrap();
         assert!(page_text(&body).contains("请求来源无效"), "{origin:?}");

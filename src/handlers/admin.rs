@@ -42,16 +42,24 @@ async fn gate_change(app: &App, req: &Request, action: Action) -> Result<Gate, A
     let can_change = req.is_post() || action == Action::Del;
     if let Gate::Admin(_) = &gate
         && can_change
-        && !admin_auth::is_same_origin_or_ajax(req, &app.config.public_base_url)
+        && let Some(answer) = cross_site_refusal(app, req)
     {
-        return Ok(Gate::Answer(fastadmin_jump(
-            req,
-            false,
-            "请求来源无效，请在管理后台页面中操作",
-            &error_url(req),
-        )));
+        return Ok(Gate::Answer(answer));
     }
     Ok(gate)
+}
+
+/// The refusal for a state-changing request that did not come from our pages.
+fn cross_site_refusal(app: &App, req: &Request) -> Option<Response> {
+    if admin_auth::is_same_origin_or_ajax(req, &app.config.public_base_url) {
+        return None;
+    }
+    Some(fastadmin_jump(
+        req,
+        false,
+        "请求来源无效，请在管理后台页面中操作",
+        &error_url(req),
+    ))
 }
 
 macro_rules! admin_or_answer {
@@ -145,18 +153,21 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
 }
 
 pub async fn add(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Add).await?);
     if !req.is_post() {
-        let _admin = admin_or_answer!(gate(app, req, Action::Add).await?);
         return Ok(crate::http::html(crate::pages::admin::add_page(entry(app))));
     }
-    let _admin = admin_or_answer!(gate_change(app, req, Action::Add).await?);
-    match admin::add(app, &req.post()?).await? {
-        Ok(_) => {
-            let url = format!("/{}/addons/chathub/index/index", entry(app));
-            Ok(fastadmin_jump(req, true, "添加成功！", &url))
-        }
-        Err(r) => Ok(refused(req, &r.0)),
+    // Input errors first: they write nothing, so they need no cross-site check.
+    let row = match admin::parse_new_tenant(&post_params(req)?) {
+        Ok(row) => row,
+        Err(r) => return Ok(refused(req, &r.0)),
+    };
+    if let Some(answer) = cross_site_refusal(app, req) {
+        return Ok(answer);
     }
+    admin::add(app, &row).await?;
+    let url = format!("/{}/addons/chathub/index/index", entry(app));
+    Ok(fastadmin_jump(req, true, "添加成功！", &url))
 }
 
 pub async fn del(app: &App, req: &Request) -> Result<Response, AppError> {
