@@ -1,5 +1,7 @@
 //! chathub: a drop-in replacement for the FastAdmin ChatHub addon.
 
+pub mod admin;
+pub mod admin_auth;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -11,6 +13,7 @@ pub mod http;
 pub mod pages;
 pub mod password;
 pub mod pay;
+pub mod php_serialize;
 pub mod provision;
 pub mod provision_stub;
 pub mod provisioning;

@@ -1,10 +1,12 @@
 //! MySQL access. The configurable table prefix is applied here and only here; every query
 //! is parameterised.
 
+pub mod admin;
 pub mod log;
 pub mod order;
 pub mod schema;
 pub mod tenant;
+pub mod tenant_admin;
 pub mod user;
 
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, Value};

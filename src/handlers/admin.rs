@@ -1,30 +1,260 @@
 //! FastAdmin admin actions: index, add, del, dashboard, logs, suspend, activate, setExpire.
+//!
+//! Every action first passes the original's `Backend::_initialize()`: a signed-in FastAdmin
+//! admin (`admin_auth`), then the admin's rules for the action. State-changing requests must
+//! also come from our own pages (COMPAT.md#admin-csrf).
 
+use crate::admin::{self, Switch};
+use crate::admin_auth::{self, SignedInAdmin};
 use crate::app::App;
 use crate::error::AppError;
-use crate::http::{Request, Response};
+use crate::http::{Params, Request, Response};
+use crate::routing::{Action, Route};
 
-pub async fn index(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+use super::{fastadmin_jump, login_required};
+
+/// Either the admin to act for, or the answer FastAdmin gave instead.
+enum Gate {
+    Admin(SignedInAdmin),
+    Answer(Response),
 }
-pub async fn add(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+async fn gate(app: &App, req: &Request, action: Action) -> Result<Gate, AppError> {
+    let Some(admin) = admin_auth::recognise(app, req).await? else {
+        return Ok(Gate::Answer(login_required(req)));
+    };
+    if !admin_auth::may(app, &admin, action).await? {
+        // Backend.php: `$this->error(__('You have no permission'), '')`.
+        return Ok(Gate::Answer(fastadmin_jump(
+            req,
+            false,
+            "你没有权限访问",
+            "",
+        )));
+    }
+    Ok(Gate::Admin(admin))
 }
-pub async fn del(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+/// As `gate`, plus the cross-site check for requests that can change something: POSTs, and
+/// `del` whatever its method (it also reads ids from the path and query).
+async fn gate_change(app: &App, req: &Request, action: Action) -> Result<Gate, AppError> {
+    let gate = gate(app, req, action).await?;
+    let can_change = req.is_post() || action == Action::Del;
+    if let Gate::Admin(_) = &gate
+        && can_change
+        && let Some(answer) = cross_site_refusal(app, req)
+    {
+        return Ok(Gate::Answer(answer));
+    }
+    Ok(gate)
 }
-pub async fn dashboard(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+/// The refusal for a state-changing request that did not come from our pages.
+fn cross_site_refusal(app: &App, req: &Request) -> Option<Response> {
+    if admin_auth::is_same_origin_or_ajax(req, &app.config.public_base_url) {
+        return None;
+    }
+    Some(fastadmin_jump(
+        req,
+        false,
+        "请求来源无效，请在管理后台页面中操作",
+        &error_url(req),
+    ))
 }
-pub async fn logs(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+macro_rules! admin_or_answer {
+    ($gate:expr) => {
+        match $gate {
+            Gate::Admin(a) => a,
+            Gate::Answer(r) => return Ok(r),
+        }
+    };
 }
-pub async fn suspend(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+/// ThinkPHP's `error()` without a URL: back in history for browsers, empty for AJAX.
+fn error_url(req: &Request) -> String {
+    if req.is_ajax() {
+        String::new()
+    } else {
+        "javascript:history.back(-1);".into()
+    }
 }
-pub async fn activate(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+/// ThinkPHP's `success()` without a URL: the Referer, else `/<controller>/<action>.html` as
+/// its URL builder made it (`/index/suspend.html` in the recordings).
+fn success_url(req: &Request, action: Action) -> String {
+    match req.header("referer") {
+        Some(r) if r.starts_with("http://") || r.starts_with("https://") => r.to_string(),
+        _ => format!("/index/{}.html", action.name().to_lowercase()),
+    }
 }
-pub async fn set_expire(_app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(super::login_required(req))
+
+/// PHP's `$_POST`: only a POST has one.
+fn post_params(req: &Request) -> Result<Params, AppError> {
+    if req.is_post() {
+        req.post()
+    } else {
+        Ok(Params::default())
+    }
+}
+
+/// ThinkPHP's `param()` without the body for non-POST requests: path, then body, then query.
+fn param(req: &Request, key: &str) -> Result<Option<String>, AppError> {
+    if let Route::Action { path_params, .. } = &req.route
+        && let Some((_, v)) = path_params.iter().rev().find(|(k, _)| k == key)
+    {
+        return Ok(Some(v.clone()));
+    }
+    if let Some(v) = post_params(req)?.get(key) {
+        return Ok(Some(v.to_string()));
+    }
+    Ok(req.query().get(key).map(str::to_string))
+}
+
+fn refused(req: &Request, msg: &str) -> Response {
+    fastadmin_jump(req, false, msg, &error_url(req))
+}
+
+fn entry(app: &App) -> &str {
+    &app.config.admin_entry
+}
+
+pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Index).await?);
+    if req.is_ajax() {
+        // `$this->request->request("filter")`: the body wins over the query string.
+        let filter_raw = match post_params(req)?.get("filter") {
+            Some(f) => Some(f.to_string()),
+            None => req.query().get("filter").map(str::to_string),
+        };
+        let filter = admin::parse_filter(filter_raw.as_deref());
+        let page = admin::parse_page(param(req, "page")?.as_deref());
+        let body = admin::tenant_page(app, &filter, page).await?;
+        return Ok(crate::http::json(crate::http::php_json_unescaped_unicode(
+            &body,
+        )));
+    }
+    let via_entry = matches!(
+        req.route,
+        Route::Action {
+            via_admin_entry: true,
+            ..
+        }
+    );
+    let api_base = if via_entry {
+        format!("/{}/addons/chathub/index", entry(app))
+    } else {
+        "/addons/chathub/index".to_string()
+    };
+    Ok(crate::http::html(crate::pages::admin::index_page(
+        entry(app),
+        &api_base,
+    )))
+}
+
+pub async fn add(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Add).await?);
+    if !req.is_post() {
+        return Ok(crate::http::html(crate::pages::admin::add_page(entry(app))));
+    }
+    // Input errors first: they write nothing, so they need no cross-site check.
+    let row = match admin::parse_new_tenant(&post_params(req)?) {
+        Ok(row) => row,
+        Err(r) => return Ok(refused(req, &r.0)),
+    };
+    if let Some(answer) = cross_site_refusal(app, req) {
+        return Ok(answer);
+    }
+    admin::add(app, &row).await?;
+    let url = format!("/{}/addons/chathub/index/index", entry(app));
+    Ok(fastadmin_jump(req, true, "添加成功！", &url))
+}
+
+pub async fn del(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate_change(app, req, Action::Del).await?);
+    // `post('ids') ?: param('ids')`: the body, then the path (`del/ids/15`) or query.
+    let ids = match post_params(req)?
+        .get("ids")
+        .filter(|v| !v.is_empty() && *v != "0")
+    {
+        Some(v) => Some(v.to_string()),
+        None => param(req, "ids")?,
+    };
+    match admin::delete(app, ids).await? {
+        Ok(_) => Ok(fastadmin_jump(
+            req,
+            true,
+            "删除成功！",
+            &success_url(req, Action::Del),
+        )),
+        Err(r) => Ok(refused(req, &r.0)),
+    }
+}
+
+pub async fn dashboard(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Dashboard).await?);
+    let d = admin::dashboard(app).await?;
+    let clock = &app.clock;
+    Ok(crate::http::html(crate::pages::admin::dashboard_page(
+        entry(app),
+        (d.total, d.active, d.pending),
+        &d.recent,
+        |t| clock.format_epoch(t, "%Y-%m-%d %H:%M"),
+    )))
+}
+
+pub async fn logs(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Logs).await?);
+    let page = admin::parse_page(param(req, "page")?.as_deref());
+    let rows = admin::logs(app, page).await?;
+    let clock = &app.clock;
+    Ok(crate::http::html(crate::pages::admin::logs_page(
+        entry(app),
+        &rows,
+        |t| clock.format_epoch(t, "%Y-%m-%d %H:%M:%S"),
+    )))
+}
+
+async fn switch(
+    app: &App,
+    req: &Request,
+    action: Action,
+    which: Switch,
+) -> Result<Response, AppError> {
+    let admin = admin_or_answer!(gate_change(app, req, action).await?);
+    // Only the body: the original never bound `?ids=` (golden README bug 28).
+    let ids = post_params(req)?.get("ids").map(str::to_string);
+    match admin::switch(app, &admin, which, ids).await? {
+        Ok(()) => Ok(fastadmin_jump(
+            req,
+            true,
+            which.done(),
+            &success_url(req, action),
+        )),
+        Err(r) => Ok(refused(req, &r.0)),
+    }
+}
+
+pub async fn suspend(app: &App, req: &Request) -> Result<Response, AppError> {
+    switch(app, req, Action::Suspend, Switch::Suspend).await
+}
+
+pub async fn activate(app: &App, req: &Request) -> Result<Response, AppError> {
+    switch(app, req, Action::Activate, Switch::Activate).await
+}
+
+pub async fn set_expire(app: &App, req: &Request) -> Result<Response, AppError> {
+    let admin = admin_or_answer!(gate_change(app, req, Action::SetExpire).await?);
+    let post = post_params(req)?;
+    let ids = post.get("ids").map(str::to_string);
+    let expire = post.get("expire_at").map(str::to_string);
+    match admin::set_expire(app, &admin, ids, expire).await? {
+        Ok(()) => Ok(fastadmin_jump(
+            req,
+            true,
+            "到期时间已设置",
+            &success_url(req, Action::SetExpire),
+        )),
+        Err(r) => Ok(refused(req, &r.0)),
+    }
 }

@@ -77,7 +77,15 @@ pub(crate) fn not_built(action: &str) -> Result<Response, AppError> {
 }
 
 /// A path naming no public method of the controller (`render`, `landing.json`, typos): the
-/// original ran FastAdmin's admin check first, so visitors get its login jump.
-pub async fn unknown_action(_app: &App, req: &Request) -> Response {
-    login_required(req)
+/// original ran FastAdmin's admin check first, so visitors get its login jump; a signed-in
+/// admin then got the addon router's 404 (no such callable method), so do we.
+pub async fn unknown_action(app: &App, req: &Request) -> Response {
+    match crate::admin_auth::recognise(app, req).await {
+        Ok(Some(_)) => AppError::NotFound.into_response(),
+        Ok(None) => login_required(req),
+        Err(e) => {
+            tracing::error!(error = %e, "admin recognition failed");
+            e.into_response()
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! HTML pages, written with maud. Each page mirrors what the original showed users: the same
 //! texts, forms, fields and links; markup and styles are our own.
 
+pub mod admin;
 pub mod fastadmin;
 pub mod landing;
 pub mod pay_wechat;

@@ -1,0 +1,659 @@
+//! The FastAdmin admin console's domain: inputs parsed into types, the tenant list as the
+//! original's model serialised it, and the tenant actions (add, delete, suspend, activate,
+//! set expiry) with the original's messages.
+
+use std::time::Duration;
+
+use mysql_async::Row;
+use secrecy::ExposeSecret as _;
+use serde_json::{Map, Value};
+
+use crate::admin_auth::SignedInAdmin;
+use crate::app::App;
+use crate::db::log::{LogStatus, NewLog};
+use crate::db::tenant::{self, TenantId, TenantStatus, php_intval};
+use crate::db::tenant_admin::{self, LogRow, NewTenant, TenantFilter};
+use crate::error::AppError;
+use crate::http::Params;
+use crate::provision::CallError;
+
+/// ThinkPHP's `paginate()` default (`paginate.list_rows`).
+pub const TENANTS_PER_PAGE: u64 = 15;
+/// The original's `logs()` used `paginate(20)`.
+pub const LOGS_PER_PAGE: u64 = 20;
+/// The dashboard's "最近操作".
+pub const DASHBOARD_LOGS: u64 = 10;
+/// The original's curl timeout on `/suspend` and `/activate`.
+pub const PROVISION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound on ids in one delete.
+pub const MAX_DELETE_IDS: usize = 1000;
+/// Pages past this are empty anyway; bounding keeps OFFSET arithmetic small.
+const MAX_PAGE: u64 = 1_000_000;
+
+/// The message of an action that did not go through (`$this->error()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl Refusal {
+    fn new(msg: impl Into<String>) -> Refusal {
+        Refusal(msg.into())
+    }
+}
+
+/// `page` as ThinkPHP's paginator reads it: `(int)`, at least 1.
+pub fn parse_page(raw: Option<&str>) -> u64 {
+    let n = raw.map(php_intval).unwrap_or(1);
+    (n.max(1) as u64).min(MAX_PAGE)
+}
+
+/// The list's `filter` JSON. Anything that is not a JSON object, and any value that is not a
+/// non-empty string (or a number), filters nothing — the original's `(array)json_decode()`
+/// plus `!empty()`.
+pub fn parse_filter(raw: Option<&str>) -> TenantFilter {
+    let Some(Value::Object(m)) = raw.and_then(|r| serde_json::from_str::<Value>(r).ok()) else {
+        return TenantFilter::default();
+    };
+    let text = |k: &str| -> Option<String> {
+        match m.get(k)? {
+            Value::String(s) if !s.is_empty() && s != "0" => Some(s.clone()),
+            Value::Number(n) if n.as_f64() != Some(0.0) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    TenantFilter {
+        status: text("status"),
+        channel_type: text("channel_type"),
+        search: text("search"),
+    }
+}
+
+/// One tenant as the original's `ChathubTenant` model serialised it for the list: every
+/// column in schema order, `config` and `api_credentials` through `json_decode($v, true)`,
+/// then `status_text`, `channel_type_text`, `team_id_text`, `email_text`.
+pub fn tenant_json(row: &Row) -> Value {
+    let mut m = crate::db::row_to_json(row);
+    for key in ["config", "api_credentials"] {
+        let decoded = match m.get(key) {
+            Some(Value::String(s)) if php_truthy(s) => serde_json::from_str::<Value>(s)
+                .map(php_assoc_roundtrip)
+                .unwrap_or(Value::Null),
+            _ => Value::Array(Vec::new()),
+        };
+        m.insert(key.into(), decoded);
+    }
+    let text = |m: &Map<String, Value>, k: &str| -> String {
+        match m.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    };
+    let status_text = match text(&m, "status").as_str() {
+        "pending" => "待开通",
+        "active" => "正常",
+        "suspended" => "已暂停",
+        "disabled" => "已禁用",
+        // The original has no label for `provisioning` (kept: golden README bug 14).
+        _ => "",
+    };
+    let channel_type_text = match text(&m, "channel_type").as_str() {
+        "web_widget" => "网页组件",
+        "api" => "API接口",
+        _ => "",
+    };
+    let team = text(&m, "team_id");
+    let team_id_text = if php_truthy(&team) {
+        format!("#{team}")
+    } else {
+        "-".into()
+    };
+    let email_text = mask_email(&text(&m, "email"));
+    m.insert("status_text".into(), status_text.into());
+    m.insert("channel_type_text".into(), channel_type_text.into());
+    m.insert("team_id_text".into(), team_id_text.into());
+    m.insert("email_text".into(), email_text.into());
+    Value::Object(m)
+}
+
+/// PHP's truthiness of a string: "" and "0" are false.
+fn php_truthy(s: &str) -> bool {
+    !s.is_empty() && s != "0"
+}
+
+/// What `json_encode(json_decode($s, true))` gives back: objects whose keys are exactly
+/// 0..n-1 in order (including `{}`) become lists, as PHP arrays do.
+fn php_assoc_roundtrip(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sequential = m.keys().enumerate().all(|(i, k)| *k == i.to_string());
+            if sequential {
+                Value::Array(m.into_iter().map(|(_, v)| php_assoc_roundtrip(v)).collect())
+            } else {
+                Value::Object(
+                    m.into_iter()
+                        .map(|(k, v)| (k, php_assoc_roundtrip(v)))
+                        .collect(),
+                )
+            }
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(php_assoc_roundtrip).collect()),
+        other => other,
+    }
+}
+
+/// `bob@example.com` → `bo*@example.com` (the model's `getEmailTextAttr`: first two bytes of
+/// the local part kept, one `*` per further byte).
+pub fn mask_email(email: &str) -> String {
+    if !php_truthy(email) {
+        return "-".into();
+    }
+    let parts: Vec<&str> = email.split('@').collect();
+    let [name, domain] = parts.as_slice() else {
+        return email.to_string();
+    };
+    let mut keep = name.len().min(2);
+    // PHP cuts bytes; we stop at a character boundary so the JSON stays valid UTF-8.
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!(
+        "{}{}@{domain}",
+        &name[..keep],
+        "*".repeat(name.len().saturating_sub(2))
+    )
+}
+
+/// The add form's `row[...]` as a tenant, checked before anything is written
+/// (COMPAT.md#admin-add-validation).
+pub fn parse_new_tenant(params: &Params) -> Result<NewTenant, Refusal> {
+    let row = params.array("row");
+    if row.is_empty() {
+        return Err(Refusal::new("参数不能为空"));
+    }
+    let get = |k: &str| {
+        row.iter()
+            .rev()
+            .find(|(rk, _)| rk == k)
+            .map(|(_, v)| v.clone())
+    };
+    let bounded = |k: &str, max: usize, label: &str| -> Result<Option<String>, Refusal> {
+        match get(k) {
+            Some(v) if v.chars().count() > max => {
+                Err(Refusal::new(format!("{label}不能超过 {max} 个字符")))
+            }
+            other => Ok(other),
+        }
+    };
+    let channel_type = match get("channel_type") {
+        None => None,
+        Some(c) if CHANNEL_TYPES.contains(&c.as_str()) => Some(c),
+        Some(_) => return Err(Refusal::new("通道类型无效")),
+    };
+    let status = match get("status") {
+        None => None,
+        Some(s) => Some(TenantStatus::parse(&s).ok_or_else(|| Refusal::new("状态无效"))?),
+    };
+    let max_agents = match get("max_agents") {
+        None => None,
+        Some(s) => Some(
+            s.trim()
+                .parse::<i32>()
+                .map_err(|_| Refusal::new("客服席位必须是整数"))? as i64,
+        ),
+    };
+    Ok(NewTenant {
+        tenant_name: bounded("tenant_name", 100, "租户名称")?,
+        domain: bounded("domain", 255, "域名")?,
+        email: bounded("email", 255, "管理员邮箱")?,
+        channel_type,
+        max_agents,
+        agent_name: bounded("agent_name", 100, "Agent 名称")?,
+        status,
+    })
+}
+
+/// Values of the `channel_type` enum column.
+const CHANNEL_TYPES: [&str; 7] = [
+    "web_widget",
+    "api",
+    "amazon",
+    "jd",
+    "taobao",
+    "pdd",
+    "tiktok",
+];
+
+/// PHP's `if (!$ids)`: missing, "" and "0" count as no ids.
+fn present(raw: Option<String>) -> Option<String> {
+    raw.filter(|v| php_truthy(v))
+}
+
+/// One tenant id from `ids` (the original's `Model::get($ids)`); text that names no tenant
+/// id is simply not found.
+fn single_id(raw: &str) -> Option<TenantId> {
+    raw.trim().parse::<u32>().ok().map(TenantId)
+}
+
+/// Insert a checked row (`createtime`/`updatetime` now).
+pub async fn add(app: &App, row: &NewTenant) -> Result<TenantId, AppError> {
+    tenant_admin::insert(&app.db, row, app.clock.epoch()).await
+}
+
+/// `del`: a comma list of ids. Ok(n) is how many rows went.
+pub async fn delete(app: &App, raw_ids: Option<String>) -> Result<Result<u64, Refusal>, AppError> {
+    let Some(raw) = present(raw_ids) else {
+        return Ok(Err(Refusal::new("参数不能为空")));
+    };
+    let mut ids: Vec<TenantId> = raw.split(',').filter_map(single_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() > MAX_DELETE_IDS {
+        return Ok(Err(Refusal::new(format!(
+            "一次最多删除 {MAX_DELETE_IDS} 条记录"
+        ))));
+    }
+    let n = tenant_admin::delete(&app.db, &ids).await?;
+    if n == 0 {
+        return Ok(Err(Refusal::new("没有删除任何记录")));
+    }
+    Ok(Ok(n))
+}
+
+/// Which way a status change goes, with the original's texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    Suspend,
+    Activate,
+}
+
+impl Switch {
+    fn from(self) -> TenantStatus {
+        match self {
+            Switch::Suspend => TenantStatus::Active,
+            Switch::Activate => TenantStatus::Suspended,
+        }
+    }
+    fn to(self) -> TenantStatus {
+        match self {
+            Switch::Suspend => TenantStatus::Suspended,
+            Switch::Activate => TenantStatus::Active,
+        }
+    }
+    fn wrong_state(self) -> &'static str {
+        match self {
+            Switch::Suspend => "只能暂停已开通的租户",
+            Switch::Activate => "只能恢复已暂停的租户",
+        }
+    }
+    fn failed(self) -> &'static str {
+        match self {
+            Switch::Suspend => "暂停失败：",
+            Switch::Activate => "恢复失败：",
+        }
+    }
+    pub fn done(self) -> &'static str {
+        match self {
+            Switch::Suspend => "已暂停",
+            Switch::Activate => "已恢复",
+        }
+    }
+    fn log_action(self) -> &'static str {
+        match self {
+            Switch::Suspend => "suspend",
+            Switch::Activate => "activate",
+        }
+    }
+}
+
+/// What the provision server's answer means for a suspend/activate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProvisionVerdict {
+    Accepted,
+    /// The message after "暂停失败：" / "恢复失败：".
+    Rejected(String),
+}
+
+/// The original accepted any JSON object with a `success` key and otherwise showed the
+/// `error` field or the raw body. We show the `error` text when there is one, and a generic
+/// text instead of a raw body (COMPAT.md#suspend-error-body); `success: false` is a failure.
+pub fn judge_provision_answer(status: u16, body: &str) -> ProvisionVerdict {
+    let parsed = serde_json::from_str::<Value>(body).ok();
+    let obj = parsed.as_ref().and_then(Value::as_object);
+    if let Some(o) = obj
+        && matches!(o.get("success"), Some(v) if !v.is_null() && *v != Value::Bool(false))
+    {
+        return ProvisionVerdict::Accepted;
+    }
+    match obj.and_then(|o| o.get("error")) {
+        Some(Value::String(e)) if !e.is_empty() => ProvisionVerdict::Rejected(e.clone()),
+        _ => ProvisionVerdict::Rejected(format!(
+            "Provision 服务返回了无法识别的响应（HTTP {status}）"
+        )),
+    }
+}
+
+/// `suspend` / `activate`: ids only from the POST body (golden README bug 28).
+pub async fn switch(
+    app: &App,
+    admin: &SignedInAdmin,
+    which: Switch,
+    raw_ids: Option<String>,
+) -> Result<Result<(), Refusal>, AppError> {
+    let Some(raw) = present(raw_ids) else {
+        return Ok(Err(Refusal::new("参数不能为空")));
+    };
+    let tenant = match single_id(&raw) {
+        Some(id) => {
+            let mut conn = app.db.conn().await?;
+            tenant::find(&mut conn, &app.db.t, id).await?
+        }
+        None => None,
+    };
+    let Some(tenant) = tenant else {
+        return Ok(Err(Refusal::new("记录不存在")));
+    };
+    if tenant.status != which.from() {
+        return Ok(Err(Refusal::new(which.wrong_state())));
+    }
+    let addon = app.addon();
+    let key = addon.provision_api_key.expose_secret();
+    let answer = match which {
+        Switch::Suspend => {
+            app.provision
+                .suspend(
+                    &addon.provision_server_url,
+                    key,
+                    tenant.inbox_id,
+                    &tenant.tenant_name,
+                    &tenant.domain,
+                    PROVISION_TIMEOUT,
+                )
+                .await
+        }
+        // The original sent no API key here, so it always failed (COMPAT.md#activate-api-key).
+        Switch::Activate => {
+            app.provision
+                .activate(
+                    &addon.provision_server_url,
+                    key,
+                    tenant.inbox_id,
+                    PROVISION_TIMEOUT,
+                )
+                .await
+        }
+    };
+    let (status, body) = match answer {
+        Ok(x) => x,
+        Err(CallError::Transport(msg)) => {
+            return Ok(Err(Refusal::new(format!(
+                "{}无法连接 Provision 服务（{msg}）",
+                which.failed()
+            ))));
+        }
+        Err(CallError::Http { status, body }) => (status, body),
+    };
+    if let ProvisionVerdict::Rejected(msg) = judge_provision_answer(status, &body) {
+        return Ok(Err(Refusal::new(format!("{}{msg}", which.failed()))));
+    }
+    let entry = NewLog {
+        tenant_id: tenant.id.0,
+        action: which.log_action(),
+        detail: &body,
+        status: LogStatus::Success,
+        operator: &admin.username,
+        createtime: app.clock.epoch(),
+    };
+    let changed =
+        tenant_admin::transition_logged(&app.db, tenant.id, which.from(), which.to(), &entry)
+            .await?;
+    if !changed {
+        // Another admin changed it while the provision server answered.
+        return Ok(Err(Refusal::new(which.wrong_state())));
+    }
+    Ok(Ok(()))
+}
+
+/// A valid `expire_at`: the value as given (for the log) and as the DATETIME stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpireAt {
+    pub given: String,
+    pub stored: String,
+}
+
+/// `Y-m-d`, `Y-m-d H:i` or `Y-m-d H:i:s`, a real calendar date in DATETIME's range
+/// (COMPAT.md#set-expire-validation).
+pub fn parse_expire_at(raw: &str) -> Option<ExpireAt> {
+    let s = raw.trim();
+    let dt = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .ok()?;
+    use chrono::Datelike as _;
+    if !(1000..=9999).contains(&dt.year()) {
+        return None;
+    }
+    Some(ExpireAt {
+        given: raw.to_string(),
+        stored: dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+    })
+}
+
+pub async fn set_expire(
+    app: &App,
+    admin: &SignedInAdmin,
+    raw_ids: Option<String>,
+    raw_expire: Option<String>,
+) -> Result<Result<(), Refusal>, AppError> {
+    let Some(raw) = present(raw_ids) else {
+        return Ok(Err(Refusal::new("参数不能为空")));
+    };
+    let Some(raw_expire) = present(raw_expire) else {
+        return Ok(Err(Refusal::new("请输入到期时间")));
+    };
+    let exists = match single_id(&raw) {
+        Some(id) => {
+            let mut conn = app.db.conn().await?;
+            tenant::find(&mut conn, &app.db.t, id).await?.map(|t| t.id)
+        }
+        None => None,
+    };
+    let Some(id) = exists else {
+        return Ok(Err(Refusal::new("记录不存在")));
+    };
+    let Some(expire) = parse_expire_at(&raw_expire) else {
+        return Ok(Err(Refusal::new(
+            "到期时间格式错误，请按 2026-12-31 或 2026-12-31 08:00:00 的格式填写",
+        )));
+    };
+    let detail = format!("设置到期: {}", expire.given);
+    let entry = NewLog {
+        tenant_id: id.0,
+        action: "set_expire",
+        detail: &detail,
+        status: LogStatus::Success,
+        operator: &admin.username,
+        createtime: app.clock.epoch(),
+    };
+    if !tenant_admin::set_expire_logged(&app.db, id, &expire.stored, &entry).await? {
+        return Ok(Err(Refusal::new("记录不存在")));
+    }
+    Ok(Ok(()))
+}
+
+/// The dashboard's numbers and recent log rows.
+pub struct Dashboard {
+    pub total: u64,
+    pub active: u64,
+    pub pending: u64,
+    pub recent: Vec<LogRow>,
+}
+
+pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
+    let mut conn = app.db.conn().await?;
+    let (total, active, pending) = tenant_admin::counts(&mut conn, &app.db.t).await?;
+    let recent = tenant_admin::logs(&mut conn, &app.db.t, 1, DASHBOARD_LOGS).await?;
+    Ok(Dashboard {
+        total,
+        active,
+        pending,
+        recent,
+    })
+}
+
+pub async fn logs(app: &App, page: u64) -> Result<Vec<LogRow>, AppError> {
+    let mut conn = app.db.conn().await?;
+    tenant_admin::logs(&mut conn, &app.db.t, page, LOGS_PER_PAGE).await
+}
+
+/// The list JSON: `{"total": N, "rows": [...]}` as bootstrap-table reads it.
+pub async fn tenant_page(app: &App, filter: &TenantFilter, page: u64) -> Result<Value, AppError> {
+    let mut conn = app.db.conn().await?;
+    let (total, rows) =
+        tenant_admin::page(&mut conn, &app.db.t, filter, page, TENANTS_PER_PAGE).await?;
+    let mut out = Map::new();
+    out.insert("total".into(), total.into());
+    out.insert(
+        "rows".into(),
+        Value::Array(rows.iter().map(tenant_json).collect()),
+    );
+    Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_masked_like_the_model() {
+        assert_eq!(mask_email("bob@example.com"), "bo*@example.com");
+        assert_eq!(mask_email("alice@example.com"), "al***@example.com");
+        assert_eq!(mask_email("a@x.y"), "a@x.y");
+        assert_eq!(mask_email(""), "-");
+        assert_eq!(mask_email("no-at-sign"), "no-at-sign");
+        assert_eq!(mask_email("a@b@c"), "a@b@c");
+        // Multi-byte local part: never a broken character.
+        assert_eq!(mask_email("张三@x.cn"), "****@x.cn");
+    }
+
+    #[test]
+    fn filters_take_non_empty_strings_only() {
+        let f = parse_filter(Some(
+            r#"{"status":"active","channel_type":"","search":"ali"}"#,
+        ));
+        assert_eq!(f.status.as_deref(), Some("active"));
+        assert_eq!(f.channel_type, None);
+        assert_eq!(f.search.as_deref(), Some("ali"));
+        for raw in [
+            None,
+            Some(""),
+            Some("{"),
+            Some("5"),
+            Some("\"x\""),
+            Some("[1]"),
+        ] {
+            assert_eq!(parse_filter(raw), TenantFilter::default(), "{raw:?}");
+        }
+        assert_eq!(
+            parse_filter(Some(r#"{"status":["like","%"]}"#)).status,
+            None
+        );
+        assert_eq!(parse_filter(Some(r#"{"status":"0"}"#)).status, None);
+    }
+
+    #[test]
+    fn pages_are_php_ints_at_least_one() {
+        assert_eq!(parse_page(None), 1);
+        assert_eq!(parse_page(Some("2")), 2);
+        assert_eq!(parse_page(Some("2abc")), 2);
+        assert_eq!(parse_page(Some("-3")), 1);
+        assert_eq!(parse_page(Some("abc")), 1);
+        assert_eq!(parse_page(Some("99999999999999999999")), 1);
+        assert_eq!(parse_page(Some("9999999999")), MAX_PAGE);
+    }
+
+    #[test]
+    fn expiry_dates_are_checked() {
+        let e = parse_expire_at("2026-12-31").unwrap();
+        assert_eq!(e.stored, "2026-12-31 00:00:00");
+        assert_eq!(e.given, "2026-12-31");
+        assert_eq!(
+            parse_expire_at("2027-01-31 08:00:00").unwrap().stored,
+            "2027-01-31 08:00:00"
+        );
+        assert_eq!(
+            parse_expire_at("2027-01-31 08:00").unwrap().stored,
+            "2027-01-31 08:00:00"
+        );
+        for bad in [
+            "not-a-date",
+            "2026-02-30",
+            "2026-13-01",
+            "0999-01-01",
+            "2026-12-31x",
+            "",
+        ] {
+            assert!(parse_expire_at(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn provision_answers_are_judged_without_leaking_raw_bodies() {
+        assert_eq!(
+            judge_provision_answer(200, r#"{"success": true, "message": "Inbox 1 suspended"}"#),
+            ProvisionVerdict::Accepted
+        );
+        assert_eq!(
+            judge_provision_answer(
+                500,
+                r#"{"error": "Chatwoot API error: simulated internal failure"}"#
+            ),
+            ProvisionVerdict::Rejected("Chatwoot API error: simulated internal failure".into())
+        );
+        let ProvisionVerdict::Rejected(m) = judge_provision_answer(200, "<html><b>oops</b>") else {
+            panic!()
+        };
+        assert!(!m.contains("<html>") && m.contains("HTTP 200"), "{m}");
+        assert!(matches!(
+            judge_provision_answer(200, r#"{"success": false}"#),
+            ProvisionVerdict::Rejected(_)
+        ));
+    }
+
+    #[test]
+    fn add_rows_are_validated() {
+        let p = |s: &str| parse_new_tenant(&Params::parse_urlencoded(s.as_bytes()).unwrap());
+        assert_eq!(p("x=1").unwrap_err().0, "参数不能为空");
+        assert_eq!(p("row[status]=bogus").unwrap_err().0, "状态无效");
+        assert_eq!(p("row[channel_type]=fax").unwrap_err().0, "通道类型无效");
+        assert_eq!(
+            p("row[max_agents]=many").unwrap_err().0,
+            "客服席位必须是整数"
+        );
+        let long = format!("row[tenant_name]={}", "x".repeat(101));
+        assert!(p(&long).unwrap_err().0.contains("100"));
+        let ok = p("row[tenant_name]=A&row[max_agents]=4&row[status]=active&row[agent_name]=&row[unknown]=z").unwrap();
+        assert_eq!(ok.max_agents, Some(4));
+        assert_eq!(ok.agent_name.as_deref(), Some(""));
+        assert_eq!(ok.status, Some(TenantStatus::Active));
+        assert_eq!(ok.channel_type, None);
+    }
+
+    #[test]
+    fn decoded_json_round_trips_like_php_arrays() {
+        assert_eq!(
+            php_assoc_roundtrip(serde_json::json!({})),
+            serde_json::json!([])
+        );
+        assert_eq!(
+            php_assoc_roundtrip(serde_json::json!({"0": "a", "1": "b"})),
+            serde_json::json!(["a", "b"])
+        );
+        assert_eq!(
+            php_assoc_roundtrip(serde_json::json!({"plan": "pro"})),
+            serde_json::json!({"plan": "pro"})
+        );
+    }
+}

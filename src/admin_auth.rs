@@ -1,0 +1,406 @@
+//! Recognising the admin FastAdmin (PHP) signed in, without a second login.
+//!
+//! Two ways, as FastAdmin's `app\admin\library\Auth` has them:
+//! - the PHP session (`PHPSESSID` → `sess_<id>` in `php_session_dir`, `php` serialiser,
+//!   ThinkPHP prefix `think` → `admin` array), confirmed against `fa_admin`: same `token`
+//!   (FastAdmin rotates it at login and blanks it at logout), status `normal`, and the
+//!   session's `loginip` equal to the client address (FastAdmin's `loginip_check`);
+//! - the "keep login" cookie `keeplogin = id|keeptime|expiretime|key` with
+//!   `key = md5(md5(id) . md5(keeptime) . md5(expiretime) . token . token.key)`, not expired,
+//!   `fa_admin.loginip` equal to the client address, status `normal` (`Auth::autologin()`).
+//!
+//! We only read: `PHPSESSID` and `keeplogin` are never set, changed or cleared here.
+
+use std::path::Path;
+
+use secrecy::ExposeSecret as _;
+use tokio::io::AsyncReadExt as _;
+
+use crate::app::App;
+use crate::db::admin::{self as admin_db, AdminId, AdminRow, Grants};
+use crate::error::AppError;
+use crate::http::Request;
+use crate::php_serialize::{self, PhpValue};
+use crate::routing::Action;
+
+/// An admin FastAdmin has signed in, confirmed against `fa_admin`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedInAdmin {
+    pub id: AdminId,
+    /// Written as `operator` in the addon's log, as the original's `session('admin.username')`.
+    pub username: String,
+}
+
+/// Largest session file we read (PHP sessions are a few hundred bytes).
+const MAX_SESSION_FILE: u64 = 256 * 1024;
+
+/// The admin signed in on this request, if any.
+pub async fn recognise(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+    if let Some(admin) = from_php_session(app, req).await? {
+        return Ok(Some(admin));
+    }
+    from_keeplogin(app, req).await
+}
+
+/// PHP's session ids (`session.sid_bits_per_character` 4–6) use `[0-9a-v]`, `[0-9a-zA-Z,-]`;
+/// anything else is refused so a cookie can never name a path.
+pub fn is_safe_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'-')
+}
+
+/// What a session file says about its admin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionAdmin {
+    pub id: AdminId,
+    pub token: String,
+    pub loginip: Option<String>,
+}
+
+/// The `admin` entry of a FastAdmin session file (`think|a:{admin:…}`, or a top-level
+/// `admin|…` when the site configured an empty session prefix).
+pub fn session_admin(file: &[u8]) -> Option<SessionAdmin> {
+    let vars = php_serialize::parse_session(file).ok()?;
+    let find = |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+    let admin: &PhpValue = find("think")
+        .and_then(|think| think.get("admin"))
+        .or_else(|| find("admin"))?;
+    let id = admin.get("id")?.as_int()?;
+    let id = u32::try_from(id).ok().filter(|i| *i > 0)?;
+    let token = admin.get("token")?.as_text()?;
+    let loginip = admin.get("loginip").and_then(PhpValue::as_text);
+    Some(SessionAdmin {
+        id: AdminId(id),
+        token,
+        loginip,
+    })
+}
+
+async fn read_session_file(dir: &Path, id: &str) -> Option<Vec<u8>> {
+    let path = dir.join(format!("sess_{id}"));
+    let file = tokio::fs::File::open(&path).await.ok()?;
+    let meta = file.metadata().await.ok()?;
+    if !meta.is_file() || meta.len() > MAX_SESSION_FILE {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SESSION_FILE)
+        .read_to_end(&mut buf)
+        .await
+        .ok()?;
+    Some(buf)
+}
+
+async fn from_php_session(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+    let Some(dir) = app.config.php_session_dir.as_deref() else {
+        return Ok(None);
+    };
+    let Some(sid) = req.cookie("PHPSESSID") else {
+        return Ok(None);
+    };
+    if !is_safe_session_id(&sid) {
+        tracing::debug!("PHPSESSID is not a valid session id");
+        return Ok(None);
+    }
+    let Some(file) = read_session_file(dir, &sid).await else {
+        return Ok(None);
+    };
+    let Some(sess) = session_admin(&file) else {
+        return Ok(None);
+    };
+    let mut conn = app.db.conn().await?;
+    let Some(row) = admin_db::find(&mut conn, &app.db.t, sess.id).await? else {
+        return Ok(None);
+    };
+    let ip = req.client_ip.to_string();
+    let accepted = row_is_active(&row)
+        && constant_time_eq(row.token.as_bytes(), sess.token.as_bytes())
+        // FastAdmin's `loginip_check`; a session written without `loginip` falls back to the
+        // address FastAdmin stored in `fa_admin` at the same login.
+        && sess.loginip.as_deref().or(row.loginip.as_deref()) == Some(ip.as_str());
+    if !accepted {
+        tracing::debug!(admin = row.id.0, "PHP session does not match fa_admin");
+        return Ok(None);
+    }
+    Ok(Some(SignedInAdmin {
+        id: row.id,
+        username: row.username,
+    }))
+}
+
+/// A parsed `keeplogin` cookie, fields kept as the text that was hashed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeepLogin {
+    pub id: AdminId,
+    pub id_text: String,
+    pub keeptime: String,
+    pub expiretime: i64,
+    pub expiretime_text: String,
+    pub key: String,
+}
+
+impl KeepLogin {
+    /// `id|keeptime|expiretime|key` (PHP's `setcookie` percent-encodes the `|`).
+    pub fn parse(cookie_value: &str) -> Option<KeepLogin> {
+        let decoded = percent_decode(cookie_value)?;
+        let parts: Vec<&str> = decoded.split('|').collect();
+        let [id, keeptime, expiretime, key] = parts.as_slice() else {
+            return None;
+        };
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(id) || !digits(keeptime) || !digits(expiretime) || key.is_empty() {
+            return None;
+        }
+        let id_num: u32 = id.parse().ok().filter(|i| *i > 0)?;
+        // PHP treats "0" as false: `if ($id && $keeptime && $expiretime && $key ...)`.
+        if keeptime.trim_start_matches('0').is_empty() {
+            return None;
+        }
+        Some(KeepLogin {
+            id: AdminId(id_num),
+            id_text: id.to_string(),
+            keeptime: keeptime.to_string(),
+            expiretime: expiretime.parse().ok()?,
+            expiretime_text: expiretime.to_string(),
+            key: key.to_string(),
+        })
+    }
+
+    /// FastAdmin's `Auth::keeplogin()` key for this cookie and the admin's current token.
+    pub fn expected_key(&self, admin_token: &str, token_key: &str) -> String {
+        keeplogin_key(
+            &self.id_text,
+            &self.keeptime,
+            &self.expiretime_text,
+            admin_token,
+            token_key,
+        )
+    }
+}
+
+/// `md5(md5($id) . md5($keeptime) . md5($expiretime) . $token . config('token.key'))`.
+pub fn keeplogin_key(
+    id: &str,
+    keeptime: &str,
+    expiretime: &str,
+    admin_token: &str,
+    token_key: &str,
+) -> String {
+    let md5 = |s: &str| format!("{:x}", md5::compute(s.as_bytes()));
+    md5(&format!(
+        "{}{}{}{admin_token}{token_key}",
+        md5(id),
+        md5(keeptime),
+        md5(expiretime)
+    ))
+}
+
+async fn from_keeplogin(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+    let Some(token_key) = app.config.fastadmin_token_key.as_ref() else {
+        return Ok(None);
+    };
+    let Some(raw) = req.cookie("keeplogin") else {
+        return Ok(None);
+    };
+    let Some(kl) = KeepLogin::parse(&raw) else {
+        tracing::debug!("keeplogin cookie is malformed");
+        return Ok(None);
+    };
+    if kl.expiretime <= app.clock.epoch() {
+        return Ok(None);
+    }
+    let mut conn = app.db.conn().await?;
+    let Some(row) = admin_db::find(&mut conn, &app.db.t, kl.id).await? else {
+        return Ok(None);
+    };
+    let expected = kl.expected_key(&row.token, token_key.expose_secret());
+    let ip = req.client_ip.to_string();
+    let accepted = row_is_active(&row)
+        && constant_time_eq(expected.as_bytes(), kl.key.as_bytes())
+        && row.loginip.as_deref() == Some(ip.as_str());
+    if !accepted {
+        tracing::debug!(admin = row.id.0, "keeplogin cookie does not match fa_admin");
+        return Ok(None);
+    }
+    Ok(Some(SignedInAdmin {
+        id: row.id,
+        username: row.username,
+    }))
+}
+
+/// A signed-out admin has an empty token; a disabled one a status other than `normal`.
+fn row_is_active(row: &AdminRow) -> bool {
+    row.status == "normal" && !row.token.is_empty()
+}
+
+/// Rule names that grant `action` to a non-super admin. FastAdmin checked `index/<action>`
+/// (the addon route sets controller `index`); the addon's menu rules are named
+/// `chathub/index/<action>`, and `addons/chathub/index/<action>` is the URL path. Any of them
+/// grants the action (COMPAT.md#admin-permissions).
+pub fn rule_names(action: Action) -> Vec<String> {
+    let a = action.name().to_lowercase();
+    vec![
+        format!("index/{a}"),
+        format!("chathub/index/{a}"),
+        format!("addons/chathub/index/{a}"),
+    ]
+}
+
+/// Whether the admin's groups grant `action`.
+pub async fn may(app: &App, admin: &SignedInAdmin, action: Action) -> Result<bool, AppError> {
+    let mut conn = app.db.conn().await?;
+    let grants: Grants = admin_db::grants(&mut conn, &app.db.t, admin.id).await?;
+    Ok(grants.allows_any(&rule_names(action)))
+}
+
+/// Cross-site request forgery guard for state-changing admin requests
+/// (COMPAT.md#admin-csrf): an AJAX request (`X-Requested-With` cannot be sent cross-origin
+/// without a CORS preflight, which we never grant), or an `Origin` — else a `Referer` — naming
+/// this host or the configured public base URL.
+pub fn is_same_origin_or_ajax(req: &Request, public_base_url: &str) -> bool {
+    if req.is_ajax() {
+        return true;
+    }
+    let source = match req.header("origin") {
+        Some(o) if o != "null" => o,
+        Some(_) => return false,
+        None => match req.header("referer") {
+            Some(r) => r,
+            None => return false,
+        },
+    };
+    let Some(source_host) = url_host(source) else {
+        return false;
+    };
+    let own_host = req.header("host").map(strip_port);
+    let base_host = url_host(public_base_url);
+    own_host.is_some_and(|h| h.eq_ignore_ascii_case(&source_host))
+        || base_host.is_some_and(|h| h.eq_ignore_ascii_case(&source_host))
+}
+
+/// Host (without port) of an absolute http(s) URL.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    Some(strip_port(authority))
+}
+
+fn strip_port(authority: &str) -> String {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        return rest.split(']').next().unwrap_or("").to_string();
+    }
+    authority
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(authority)
+        .to_string()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else if b[i] == b'+' {
+            out.push(b' ');
+            i += 1;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_that_could_name_a_path_are_refused() {
+        assert!(is_safe_session_id("ce7jl30isfkjk61mrckpn13vln"));
+        assert!(is_safe_session_id("a,b-C9"));
+        for bad in [
+            "",
+            "../etc/passwd",
+            "a/b",
+            "a.b",
+            "a\0b",
+            "a b",
+            &"x".repeat(129),
+        ] {
+            assert!(!is_safe_session_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn keeplogin_key_is_fastadmins_md5_chain() {
+        // md5(md5("1").md5("86400").md5("1795648047")."tok".“key”) computed step by step.
+        let m = |s: &str| format!("{:x}", md5::compute(s));
+        let expected = m(&format!(
+            "{}{}{}tokkey",
+            m("1"),
+            m("86400"),
+            m("1795648047")
+        ));
+        assert_eq!(
+            keeplogin_key("1", "86400", "1795648047", "tok", "key"),
+            expected
+        );
+        // A fixed vector: md5("c4ca4238a0b923820dcc509a6f75849b" . md5("86400") . md5("0")...)
+        assert_eq!(m("1"), "c4ca4238a0b923820dcc509a6f75849b");
+    }
+
+    #[test]
+    fn keeplogin_cookie_parses_encoded_and_plain() {
+        let k = KeepLogin::parse("1%7C86400%7C1795648047%7Cabc").unwrap();
+        assert_eq!(k.id, AdminId(1));
+        assert_eq!(k.expiretime, 1795648047);
+        assert_eq!(KeepLogin::parse("1|86400|1795648047|abc"), Some(k));
+        for bad in [
+            "",
+            "1|86400|1795648047",
+            "1|86400|1795648047|abc|x",
+            "0|86400|1795648047|abc",
+            "1|0|1795648047|abc",
+            "1|86400|x|abc",
+            "-1|86400|1795648047|abc",
+            "1|86400|1795648047|",
+            "1%ZZ86400",
+        ] {
+            assert!(KeepLogin::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origin_hosts_compare_without_port() {
+        assert_eq!(
+            url_host("http://127.0.0.1:8088/x").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            url_host("https://Example.com").as_deref(),
+            Some("Example.com")
+        );
+        assert_eq!(url_host("https://a@evil.com/").as_deref(), None);
+        assert_eq!(url_host("javascript:alert(1)"), None);
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+}

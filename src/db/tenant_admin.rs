@@ -1,0 +1,250 @@
+//! Tenant and log queries behind the FastAdmin admin actions.
+
+use mysql_async::prelude::*;
+use mysql_async::{Row, TxOpts, Value};
+
+use crate::db::log::{self, NewLog};
+use crate::db::tenant::{COLUMNS, TenantId, TenantStatus};
+use crate::db::{Db, Tables, col_int, col_text};
+use crate::error::AppError;
+
+/// The admin list's filter (the original's `filter` JSON: status, channel_type, search).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantFilter {
+    pub status: Option<String>,
+    pub channel_type: Option<String>,
+    /// Matched with `LIKE %search%` against tenant_name or domain (wildcards kept, as the
+    /// original built the pattern the same way).
+    pub search: Option<String>,
+}
+
+impl TenantFilter {
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut parts = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        if let Some(s) = &self.status {
+            parts.push("status = ?");
+            params.push(s.clone().into());
+        }
+        if let Some(c) = &self.channel_type {
+            parts.push("channel_type = ?");
+            params.push(c.clone().into());
+        }
+        if let Some(q) = &self.search {
+            parts.push("(tenant_name LIKE ? OR domain LIKE ?)");
+            let pat = format!("%{q}%");
+            params.push(pat.clone().into());
+            params.push(pat.into());
+        }
+        if parts.is_empty() {
+            (String::new(), params)
+        } else {
+            (format!(" WHERE {}", parts.join(" AND ")), params)
+        }
+    }
+}
+
+/// One page of tenants, newest first, as raw rows, and the total matching.
+pub async fn page<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    filter: &TenantFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<(u64, Vec<Row>), AppError> {
+    let (clause, params) = filter.where_clause();
+    let total: Option<u64> = conn
+        .exec_first(
+            format!("SELECT COUNT(*) FROM `{}`{clause}", t.tenant),
+            mysql_async::Params::Positional(params.clone()),
+        )
+        .await?;
+    let offset = page.saturating_sub(1).saturating_mul(per_page);
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT {COLUMNS} FROM `{}`{clause} ORDER BY id DESC LIMIT {per_page} OFFSET {offset}",
+                t.tenant
+            ),
+            mysql_async::Params::Positional(params),
+        )
+        .await?;
+    Ok((total.unwrap_or(0), rows))
+}
+
+/// Tenant counts for the dashboard: all, active, pending.
+pub async fn counts<Q: Queryable>(conn: &mut Q, t: &Tables) -> Result<(u64, u64, u64), AppError> {
+    let row: Option<(Option<u64>, Option<u64>, Option<u64>)> = conn
+        .query_first(format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(status = 'active'), 0) AS UNSIGNED), \
+             CAST(COALESCE(SUM(status = 'pending'), 0) AS UNSIGNED) FROM `{}`",
+            t.tenant
+        ))
+        .await?;
+    let (a, b, c) = row.unwrap_or_default();
+    Ok((a.unwrap_or(0), b.unwrap_or(0), c.unwrap_or(0)))
+}
+
+/// A tenant the admin adds by hand (the add form's columns only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTenant {
+    pub tenant_name: Option<String>,
+    pub domain: Option<String>,
+    pub email: Option<String>,
+    pub channel_type: Option<String>,
+    pub max_agents: Option<i64>,
+    pub agent_name: Option<String>,
+    pub status: Option<TenantStatus>,
+}
+
+/// Insert with `createtime`/`updatetime` (the model's autoWriteTimestamp); columns not sent
+/// keep their defaults, as the original's `allowField(true)->save()`.
+pub async fn insert(db: &Db, row: &NewTenant, now: i64) -> Result<TenantId, AppError> {
+    let mut cols: Vec<&str> = Vec::new();
+    let mut vals: Vec<Value> = Vec::new();
+    let mut push = |c: &'static str, v: Option<Value>| {
+        if let Some(v) = v {
+            cols.push(c);
+            vals.push(v);
+        }
+    };
+    push("tenant_name", row.tenant_name.clone().map(Into::into));
+    push("domain", row.domain.clone().map(Into::into));
+    push("email", row.email.clone().map(Into::into));
+    push("channel_type", row.channel_type.clone().map(Into::into));
+    push("max_agents", row.max_agents.map(Into::into));
+    push("agent_name", row.agent_name.clone().map(Into::into));
+    push("status", row.status.map(|s| s.as_str().into()));
+    push("createtime", Some(now.into()));
+    push("updatetime", Some(now.into()));
+    let placeholders = vec!["?"; cols.len()].join(", ");
+    let mut conn = db.conn().await?;
+    conn.exec_drop(
+        format!(
+            "INSERT INTO `{}` ({}) VALUES ({placeholders})",
+            db.t.tenant,
+            cols.join(", ")
+        ),
+        mysql_async::Params::Positional(vals),
+    )
+    .await?;
+    let id = conn.last_insert_id().unwrap_or_default();
+    Ok(TenantId(id as u32))
+}
+
+/// Delete the listed tenants in one statement; returns how many went.
+pub async fn delete(db: &Db, ids: &[TenantId]) -> Result<u64, AppError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders = vec!["?"; ids.len()].join(",");
+    let mut conn = db.conn().await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    tx.exec_drop(
+        format!("DELETE FROM `{}` WHERE id IN ({placeholders})", db.t.tenant),
+        ids.iter().map(|i| i.0).collect::<Vec<_>>(),
+    )
+    .await?;
+    let n = tx.affected_rows();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Move a tenant `from` → `to` and log it, only if it is still in `from` (two admins clicking
+/// at once change and log it once). Returns whether this call made the change.
+pub async fn transition_logged(
+    db: &Db,
+    id: TenantId,
+    from: TenantStatus,
+    to: TenantStatus,
+    log_entry: &NewLog<'_>,
+) -> Result<bool, AppError> {
+    let mut conn = db.conn().await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    tx.exec_drop(
+        format!(
+            "UPDATE `{}` SET status = ?, updatetime = ? WHERE id = ? AND status = ?",
+            db.t.tenant
+        ),
+        (to.as_str(), log_entry.createtime, id.0, from.as_str()),
+    )
+    .await?;
+    if tx.affected_rows() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    log::insert(&mut tx, &db.t, log_entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Set `expire_at` (with `updatetime`, as the model's save did) and log it. Returns false
+/// when the tenant no longer exists.
+pub async fn set_expire_logged(
+    db: &Db,
+    id: TenantId,
+    expire_at: &str,
+    log_entry: &NewLog<'_>,
+) -> Result<bool, AppError> {
+    let mut conn = db.conn().await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let exists: Option<u32> = tx
+        .exec_first(
+            format!("SELECT id FROM `{}` WHERE id = ? FOR UPDATE", db.t.tenant),
+            (id.0,),
+        )
+        .await?;
+    if exists.is_none() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.exec_drop(
+        format!(
+            "UPDATE `{}` SET expire_at = ?, updatetime = ? WHERE id = ?",
+            db.t.tenant
+        ),
+        (expire_at, log_entry.createtime, id.0),
+    )
+    .await?;
+    log::insert(&mut tx, &db.t, log_entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// One `fa_chathub_log` row as the admin pages show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRow {
+    pub tenant_id: i64,
+    pub action: String,
+    pub status: String,
+    pub operator: String,
+    pub createtime: i64,
+}
+
+/// Newest first. Rows written in the same second come in id order, as the original's
+/// MariaDB returned them in the recordings.
+pub async fn logs<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    page: u64,
+    per_page: u64,
+) -> Result<Vec<LogRow>, AppError> {
+    let offset = page.saturating_sub(1).saturating_mul(per_page);
+    let rows: Vec<Row> = conn
+        .query(format!(
+            "SELECT tenant_id, action, status, operator, createtime FROM `{}` \
+             ORDER BY createtime DESC, id ASC LIMIT {per_page} OFFSET {offset}",
+            t.log
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LogRow {
+            tenant_id: col_int(r, "tenant_id").unwrap_or_default(),
+            action: col_text(r, "action").unwrap_or_default(),
+            status: col_text(r, "status").unwrap_or_default(),
+            operator: col_text(r, "operator").unwrap_or_default(),
+            createtime: col_int(r, "createtime").unwrap_or_default(),
+        })
+        .collect())
+}

@@ -1,0 +1,237 @@
+//! The addon's admin pages: tenant list shell, add form, dashboard, operation log. Same
+//! titles, texts, links and form fields as the original; our own styles, no CDN, and every
+//! stored value escaped (the original printed log `status` raw and built list rows with
+//! innerHTML).
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::db::tenant_admin::LogRow;
+
+const STYLE: &str = "body{background:#f0f2f5;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,sans-serif;margin:0;padding:20px}\
+.container{max-width:1200px;margin:0 auto}\
+.card{background:#fff;border-radius:12px;box-shadow:0 2px 8px rgba(0,0,0,.06);margin-bottom:20px;overflow:hidden}\
+.card-header{padding:16px 24px;border-bottom:1px solid #f0f0f0;display:flex;justify-content:space-between;align-items:center}\
+.card-header h2{margin:0;font-size:18px;font-weight:600;color:#1a1a1a}.card-body{padding:24px}\
+.btn{display:inline-flex;align-items:center;gap:6px;padding:8px 16px;border-radius:8px;font-size:14px;border:none;cursor:pointer;text-decoration:none}\
+.btn-primary{background:#4f46e5;color:#fff}.btn-secondary{background:#fff;color:#374151;border:1px solid #d1d5db}\
+.btn-danger{background:#ef4444;color:#fff}.btn-sm{padding:4px 10px;font-size:12px}\
+.form-group{margin-bottom:16px}.form-group label{display:block;font-size:14px;font-weight:500;color:#374151;margin-bottom:6px}\
+.form-control{width:100%;padding:8px 12px;border:1px solid #d1d5db;border-radius:6px;font-size:14px;box-sizing:border-box}\
+.form-row{display:grid;grid-template-columns:1fr 1fr;gap:16px}\
+table{width:100%;border-collapse:collapse}th,td{padding:12px 16px;text-align:left;border-bottom:1px solid #f0f0f0;font-size:14px}\
+th{background:#fafafa;font-weight:600;color:#6b7280;font-size:12px}\
+.badge{display:inline-block;padding:2px 8px;border-radius:4px;font-size:12px}\
+.badge-success{background:#d1fae5;color:#065f46}.badge-warning{background:#fef3c7;color:#92400e}.badge-danger{background:#fee2e2;color:#991b1b}\
+.actions{display:flex;gap:8px}.nav{display:flex;gap:8px;margin-bottom:20px}\
+.nav a{padding:8px 16px;border-radius:8px;text-decoration:none;font-size:14px;color:#374151;background:#fff;border:1px solid #d1d5db}\
+.nav a.active{background:#4f46e5;color:#fff;border-color:#4f46e5}\
+.stats{display:grid;grid-template-columns:repeat(4,1fr);gap:16px;margin-bottom:24px}\
+.stat-card{background:#fff;border-radius:12px;padding:20px;box-shadow:0 2px 8px rgba(0,0,0,.06)}\
+.stat-card .number{font-size:32px;font-weight:700;color:#1a1a1a}.stat-card .label{font-size:14px;color:#6b7280;margin-top:4px}\
+.empty{text-align:center;color:#9ca3af;padding:40px}";
+
+fn layout(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                style { (PreEscaped(STYLE)) }
+            }
+            body { div class="container" { (body) } }
+        }
+    }
+    .into_string()
+}
+
+/// Links the original printed point into the admin entry (`/<entry>/addons/chathub/index/…`).
+fn admin_link(entry: &str, action: &str) -> String {
+    format!("/{entry}/addons/chathub/index/{action}")
+}
+
+/// The tenant list: a shell whose script loads the JSON from `api_base` (the path this page
+/// was served under) and builds rows with DOM text nodes only.
+pub fn index_page(entry: &str, api_base: &str) -> String {
+    let body = html! {
+        div class="card" {
+            div class="card-header" {
+                h2 { "租户管理" }
+                div { a href=(admin_link(entry, "dashboard")) class="btn btn-secondary" { "控制面板" } }
+            }
+            div class="card-body" id="tenants" data-base=(api_base) {
+                table {
+                    thead { tr {
+                        th { "租户" } th { "域名" } th { "邮箱" } th { "通道" }
+                        th { "席位" } th { "状态" } th { "到期时间" } th { "操作" }
+                    } }
+                    tbody id="list" {}
+                }
+                div id="empty" class="empty" style="display:none" { p { "暂无租户" } }
+                div id="pager" style="display:flex;justify-content:space-between;align-items:center;padding-top:16px;margin-top:16px" {
+                    span id="page-info" {} div id="pagination" {}
+                }
+            }
+        }
+        script { (PreEscaped(INDEX_SCRIPT)) }
+    };
+    layout("租户列表", body)
+}
+
+/// Vanilla script for the list. Values from the server only ever reach the page through
+/// `textContent`; ids are numbers from the JSON, sent back as form fields.
+const INDEX_SCRIPT: &str = r#"(function(){
+var root=document.getElementById('tenants');var base=root.getAttribute('data-base');
+var list=document.getElementById('list'),empty=document.getElementById('empty'),table=root.querySelector('table'),
+pager=document.getElementById('pager'),info=document.getElementById('page-info'),nav=document.getElementById('pagination');
+var current=1,per=15;
+function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined&&text!==null)e.textContent=String(text);return e;}
+function post(action,data,done){var body=Object.keys(data).map(function(k){return encodeURIComponent(k)+'='+encodeURIComponent(data[k]);}).join('&');
+var x=new XMLHttpRequest();x.open('POST',base+'/'+action);x.setRequestHeader('Content-Type','application/x-www-form-urlencoded');
+x.setRequestHeader('X-Requested-With','XMLHttpRequest');x.onload=function(){var r={};try{r=JSON.parse(x.responseText);}catch(e){r={msg:'请求失败（HTTP '+x.status+'）'};}alert(r.msg);load(current);};
+x.onerror=function(){alert('网络错误');};x.send(body);}
+function button(label,cls,onclick){var b=el('button','btn btn-sm '+cls,label);b.type='button';b.addEventListener('click',onclick);return b;}
+function row(t){var tr=document.createElement('tr');
+var c1=el('td');c1.appendChild(el('strong',null,t.tenant_name));if(t.agent_name){c1.appendChild(document.createElement('br'));c1.appendChild(el('small',null,t.agent_name));}tr.appendChild(c1);
+tr.appendChild(el('td',null,t.domain));tr.appendChild(el('td',null,t.email||'-'));
+tr.appendChild(el('td',null,t.channel_type==='web_widget'?'网页组件':'API'));tr.appendChild(el('td',null,t.max_agents));
+var sc='badge-'+(t.status==='active'?'success':t.status==='pending'?'warning':'danger');var c6=el('td');c6.appendChild(el('span','badge '+sc,t.status_text));tr.appendChild(c6);
+tr.appendChild(el('td',null,t.expire_at||'未设置'));
+var acts=el('div','actions');var id=Number(t.id);
+if(t.status==='active'){acts.appendChild(button('暂停','btn-secondary',function(){if(confirm('暂停该租户？'))post('suspend',{ids:id});}));}
+else if(t.status==='suspended'){acts.appendChild(button('恢复','btn-primary',function(){if(confirm('恢复该租户？'))post('activate',{ids:id});}));}
+acts.appendChild(button('到期','btn-secondary',function(){var d=prompt('设置到期时间 (格式: 2026-12-31)');if(d)post('setExpire',{ids:id,expire_at:d});}));
+acts.appendChild(button('删除','btn-danger',function(){if(confirm('确定删除？'))post('del',{ids:id});}));
+var c8=el('td');c8.appendChild(acts);tr.appendChild(c8);return tr;}
+function load(p){current=p||1;var x=new XMLHttpRequest();x.open('GET',base+'/index?page='+current+'&filter=%7B%7D');
+x.setRequestHeader('X-Requested-With','XMLHttpRequest');x.onload=function(){var r;try{r=JSON.parse(x.responseText);}catch(e){return;}
+while(list.firstChild)list.removeChild(list.firstChild);while(nav.firstChild)nav.removeChild(nav.firstChild);
+if(r.rows&&r.rows.length>0){r.rows.forEach(function(t){list.appendChild(row(t));});empty.style.display='none';table.style.display='';pager.style.display='flex';
+var pages=Math.max(1,Math.ceil(r.total/per));info.textContent=pages>1?('第 '+current+' / '+pages+' 页，共 '+r.total+' 条'):'';
+if(current>1)nav.appendChild(button('上一页','btn-secondary',function(){load(current-1);}));
+if(current<pages)nav.appendChild(button('下一页','btn-secondary',function(){load(current+1);}));}
+else{empty.style.display='';table.style.display='none';pager.style.display='none';}};x.send();}
+load(1);})();"#;
+
+/// The add form, fields as the original's.
+pub fn add_page(entry: &str) -> String {
+    let body = html! {
+        div class="nav" { a href=(admin_link(entry, "index")) { "← 返回列表" } }
+        div class="card" {
+            div class="card-header" { h2 { "添加租户" } }
+            div class="card-body" {
+                form method="post" {
+                    div class="form-row" {
+                        div class="form-group" { label { "租户名称 *" } input name="row[tenant_name]" class="form-control" required; }
+                        div class="form-group" { label { "域名 *" } input name="row[domain]" class="form-control" required; }
+                    }
+                    div class="form-group" { label { "管理员邮箱 *" } input name="row[email]" type="email" class="form-control" required; }
+                    div class="form-row" {
+                        div class="form-group" {
+                            label { "通道类型" }
+                            select name="row[channel_type]" class="form-control" {
+                                option value="web_widget" { "网页组件" }
+                                option value="api" { "API" }
+                            }
+                        }
+                        div class="form-group" { label { "客服席位" } input name="row[max_agents]" type="number" class="form-control" value="3"; }
+                    }
+                    div class="form-group" { label { "Agent 名称" } input name="row[agent_name]" class="form-control" placeholder="留空自动生成"; }
+                    div class="form-group" {
+                        label { "状态" }
+                        select name="row[status]" class="form-control" {
+                            option value="pending" { "待开通" }
+                            option value="active" { "正常" }
+                        }
+                    }
+                    button type="submit" class="btn btn-primary" { "保存" }
+                }
+            }
+        }
+    };
+    layout("添加租户", body)
+}
+
+fn badge(status: &str) -> &'static str {
+    if status == "success" {
+        "badge badge-success"
+    } else {
+        "badge badge-danger"
+    }
+}
+
+/// Counts and the ten newest log rows (time as `Y-m-d H:i`).
+pub fn dashboard_page(
+    entry: &str,
+    counts: (u64, u64, u64),
+    recent: &[LogRow],
+    format_time: impl Fn(i64) -> String,
+) -> String {
+    let (total, active, pending) = counts;
+    let body = html! {
+        div class="nav" {
+            a href=(admin_link(entry, "index")) class="active" { "租户列表" }
+            a href=(admin_link(entry, "add")) { "添加租户" }
+        }
+        div class="stats" {
+            div class="stat-card" { div class="number" { (total) } div class="label" { "总租户" } }
+            div class="stat-card" { div class="number" { (active) } div class="label" { "已开通" } }
+            div class="stat-card" { div class="number" { (pending) } div class="label" { "待开通" } }
+            div class="stat-card" { div class="number" { "24/7" } div class="label" { "AI 在线" } }
+        }
+        div class="card" {
+            div class="card-header" { h2 { "最近操作" } }
+            div class="card-body" {
+                @if recent.is_empty() {
+                    p class="empty" { "暂无操作记录" }
+                } @else {
+                    table {
+                        thead { tr { th { "操作" } th { "状态" } th { "时间" } } }
+                        tbody {
+                            @for log in recent {
+                                tr {
+                                    td { (log.action) }
+                                    td { span class=(badge(&log.status)) { (log.status) } }
+                                    td { (format_time(log.createtime)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout("控制面板", body)
+}
+
+/// One page of the operation log (time as `Y-m-d H:i:s`).
+pub fn logs_page(entry: &str, rows: &[LogRow], format_time: impl Fn(i64) -> String) -> String {
+    let body = html! {
+        div class="nav" { a href=(admin_link(entry, "dashboard")) { "← 控制面板" } }
+        div class="card" {
+            div class="card-header" { h2 { "操作日志" } }
+            div class="card-body" {
+                @if rows.is_empty() {
+                    p class="empty" { "暂无记录" }
+                } @else {
+                    table {
+                        thead { tr { th { "租户ID" } th { "操作" } th { "状态" } th { "操作人" } th { "时间" } } }
+                        tbody {
+                            @for log in rows {
+                                tr {
+                                    td { (log.tenant_id) }
+                                    td { (log.action) }
+                                    td { span class=(badge(&log.status)) { (log.status) } }
+                                    td { (log.operator) }
+                                    td { (format_time(log.createtime)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout("操作日志", body)
+}
