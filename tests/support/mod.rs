@@ -92,6 +92,20 @@ impl Drop for TestDb {
                 .expect("runtime");
             rt.block_on(async move {
                 if let Ok(mut c) = mysql_async::Conn::from_url(server.as_str()).await {
+                    // The test's runtime is blocked in this drop, so a server task it left in
+                    // the middle of a transaction can never finish: end those connections
+                    // instead of waiting for their metadata locks forever.
+                    let ids: Vec<u64> = c
+                        .exec(
+                            "SELECT id FROM information_schema.processlist WHERE db = ?",
+                            (name.as_str(),),
+                        )
+                        .await
+                        .unwrap_or_default();
+                    for id in ids {
+                        let _ = c.query_drop(format!("KILL {id}")).await;
+                    }
+                    let _ = c.query_drop("SET SESSION lock_wait_timeout = 10").await;
                     let _ = c
                         .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
                         .await;
@@ -168,6 +182,9 @@ pub fn test_config(db: &TestDb, env: &[(&str, &str)]) -> Config {
         "CHATHUB_ADDON_PROVISION_SERVER_URL".into(),
         "http://127.0.0.1:9".into(),
     );
+    // The provisioning worker would act on seeded tenants behind a test's back; tests that
+    // exercise it turn it on explicitly.
+    vars.insert("CHATHUB_PROVISION_WORKER".into(), "0".into());
     for (k, v) in env {
         vars.insert(k.to_string(), v.to_string());
     }
