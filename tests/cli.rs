@@ -90,7 +90,10 @@ async fn a_ready_site_passes_every_check() {
     assert!(out.line("alipay").ends_with("disabled"));
     // No AES key: a warning, not a failure.
     let aes = out.line("gateway_aes_key");
-    assert!(aes.starts_with("WARN") && aes.contains("plain JSON"), "{aes}");
+    assert!(
+        aes.starts_with("WARN") && aes.contains("plain JSON"),
+        "{aes}"
+    );
     assert_eq!(stub.calls()[0].path, "/health");
 }
 
@@ -103,7 +106,10 @@ async fn stock_fastadmin_schema_fails_on_the_narrow_password_column() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     let l = out.line("fa_user.password");
     assert!(l.starts_with("FAIL"), "{l}");
-    assert!(l.contains("varchar(32)") && l.contains("chathub migrate"), "{l}");
+    assert!(
+        l.contains("varchar(32)") && l.contains("chathub migrate"),
+        "{l}"
+    );
     assert!(out.line("schema").starts_with("ok"), "{}", out.stdout);
 }
 
@@ -208,8 +214,14 @@ async fn payment_keys_are_parsed_when_payments_are_enabled() {
             "CHATHUB_ADDON_WECHAT_API_V3_KEY",
             "0123456789abcdef0123456789abcdef",
         ),
-        ("CHATHUB_ADDON_WECHAT_CERT_PATH", "/nonexistent/apiclient_cert.pem"),
-        ("CHATHUB_ADDON_WECHAT_KEY_PATH", "/nonexistent/apiclient_key.pem"),
+        (
+            "CHATHUB_ADDON_WECHAT_CERT_PATH",
+            "/nonexistent/apiclient_cert.pem",
+        ),
+        (
+            "CHATHUB_ADDON_WECHAT_KEY_PATH",
+            "/nonexistent/apiclient_key.pem",
+        ),
     ]);
     let out = chathub(&["check"], &env).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
@@ -236,7 +248,11 @@ async fn print_config_masks_secrets() {
     env.push(("CHATHUB_ADDON_WECHAT_API_V3_KEY", "v3-key-very-secret"));
     env.push(("CHATHUB_ADDON_SITE_NAME", "Acme客服"));
     let out = chathub(&["check", "--print-config"], &env).await;
-    assert!(out.stdout.contains("addon.site_name = Acme客服"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("addon.site_name = Acme客服"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("database_url = mysql://root:******@"));
     for secret in ["hunter2", support::SESSION_SECRET, "v3-key-very-secret"] {
         assert!(!out.stdout.contains(secret), "{secret} leaked");
@@ -288,7 +304,11 @@ async fn serve_refuses_an_invalid_config_before_binding() {
     )
     .await;
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("invalid configuration"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid configuration"),
+        "{}",
+        out.stderr
+    );
     for key in ["database_url", "session_secret", "timezone"] {
         assert!(out.stderr.contains(key), "{key} missing in {}", out.stderr);
     }
