@@ -324,7 +324,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     // New connections are refused once shutdown began...
     assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
     // ...but the request in flight completes.
-    stream.write_all(body[5..].as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[5..]).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(
         Duration::from_secs(10),
