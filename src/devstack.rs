@@ -368,12 +368,12 @@ impl PrivateMariaDb {
     /// SIGTERM, then wait for mariadbd to flush and exit (a clean shutdown, no recovery
     /// needed next time). Killed only if it does not exit in time.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = tokio::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
+        #[cfg(unix)]
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
         }
         match tokio::time::timeout(MARIADB_STOP_TIMEOUT, self.child.wait()).await {
             Ok(_) => {}

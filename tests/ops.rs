@@ -21,14 +21,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn signal(child: &tokio::process::Child, sig: &str) {
-    let pid = child.id().expect("running");
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {pid}");
+fn signal(child: &tokio::process::Child, sig: i32) {
+    let pid = child.id().expect("running") as i32;
+    // SAFETY: kill(2) on a child of this test that has not been reaped.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
 }
 
 async fn wait_for_port(port: u16, child: &mut tokio::process::Child) {
@@ -215,7 +212,7 @@ async fn dev_stack_starts_serves_stops_and_keeps_its_data() {
         }
         assert!(landing_text(port).await.contains("AI 智能客服"));
 
-        signal(&child, "TERM");
+        signal(&child, libc::SIGTERM);
         let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
             .await
             .expect("dev stack stops")
@@ -284,7 +281,7 @@ async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one(
     let text = landing_text(port).await;
     assert!(text.contains("After客服") && !text.contains("Broken客服"));
 
-    signal(&child, "TERM");
+    signal(&child, libc::SIGTERM);
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .unwrap()
@@ -319,7 +316,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&child, "TERM");
+    signal(&child, libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(700)).await;
     // New connections are refused once shutdown began...
     assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
@@ -350,7 +347,7 @@ async fn a_fake_clock_is_announced_at_start() {
     cmd.env("CHATHUB_FAKE_NOW", "2026-05-17T10:00:00+08:00");
     let mut child = cmd.spawn().unwrap();
     wait_for_port(port, &mut child).await;
-    signal(&child, "TERM");
+    signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().await.unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     let line = log
@@ -366,7 +363,7 @@ async fn a_fake_clock_is_announced_at_start() {
     let port = free_port();
     let mut child = serve_cmd(&db, port).spawn().unwrap();
     wait_for_port(port, &mut child).await;
-    signal(&child, "TERM");
+    signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().await.unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("CHATHUB_FAKE_NOW"));
 }
