@@ -25,8 +25,8 @@ pub const DEMO_MEMBER_PASSWORD: &str = "chathub-demo-1";
 
 /// FastAdmin's admin password hash: `md5(md5(password) . salt)`.
 pub fn fastadmin_admin_hash(password: &str, salt: &str) -> String {
-    let inner = format!("{:x}", md5::compute(password.as_bytes()));
-    format!("{:x}", md5::compute(format!("{inner}{salt}").as_bytes()))
+    let inner = crate::password::md5_hex(password);
+    crate::password::md5_hex(&format!("{inner}{salt}"))
 }
 
 fn random_salt(len: usize) -> String {
@@ -125,9 +125,7 @@ pub async fn seed_member(
     let (id, created) = match existing {
         Some(id) => (id, false),
         None => {
-            let hash = bcrypt::hash_with_result(DEMO_MEMBER_PASSWORD, 10)
-                .map_err(AppError::internal)?
-                .format_for_version(bcrypt::Version::TwoY);
+            let hash = crate::password::hash(DEMO_MEMBER_PASSWORD).map_err(AppError::internal)?;
             tx.exec_drop(
                 format!(
                     "INSERT INTO `{}` (group_id, username, nickname, password, salt, email, \
