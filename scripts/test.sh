@@ -11,6 +11,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# tests/nginx.rs runs the repo's nginx.conf in a real nginx (skipped without one, except
+# under CI). Install Debian's package when it is missing and we may.
+ensure_nginx() {
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "[test] nginx missing; its tests will be skipped" >&2; return 0; }
+    sudo="sudo"
+  fi
+  echo "[test] installing nginx" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx >/dev/null
+}
+
 trap stop_private_mariadb EXIT
 ensure_test_mariadb
+ensure_nginx
 cargo test --all-targets --no-fail-fast "$@"
