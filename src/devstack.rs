@@ -39,6 +39,8 @@ pub enum DevError {
     Database(String),
     #[error("{0}")]
     Config(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 fn io(what: &str, e: impl std::fmt::Display) -> DevError {
@@ -57,6 +59,9 @@ pub async fn run(cli: &Cli) -> i32 {
 }
 
 async fn run_inner(cli: &Cli) -> Result<(), DevError> {
+    // Listen for Ctrl-C/SIGTERM from the start: from here on a signal never kills us before
+    // we have stopped the MariaDB we started.
+    let mut interrupt = Interrupt::new()?;
     let var = PathBuf::from("var");
     std::fs::create_dir_all(&var).map_err(|e| io("cannot create var/", e))?;
     let mut env: BTreeMap<String, String> = std::env::vars()
@@ -65,13 +70,27 @@ async fn run_inner(cli: &Cli) -> Result<(), DevError> {
 
     let mut mariadb = None;
     if !database_configured(cli, &env) {
+        // Bounded (MARIADB_START_TIMEOUT); a signal meanwhile is acted on right after.
         let server = PrivateMariaDb::start(&var.join("dev-mariadb")).await?;
-        let url = format!("mysql://root@127.0.0.1:{}/{DEV_DATABASE}", server.port);
-        create_database(server.port).await?;
-        env.insert("CHATHUB_DATABASE_URL".into(), url);
+        env.insert(
+            "CHATHUB_DATABASE_URL".into(),
+            format!("mysql://root@127.0.0.1:{}/{DEV_DATABASE}", server.port),
+        );
         mariadb = Some(server);
     }
-    let result = serve_with(cli, &var, env).await;
+    let prepared = tokio::select! {
+        r = prepare(cli, &var, env, mariadb.as_ref().map(|m| m.port)) => r,
+        _ = interrupt.recv() => Err(DevError::Interrupted),
+    };
+    let result = match prepared {
+        Ok(site) => {
+            print_banner(&site);
+            site.app.run().await;
+            drop(site.stub);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
     if let Some(server) = mariadb {
         println!("stopping MariaDB (data kept in {})", server.dir.display());
         server.stop().await;
@@ -79,11 +98,47 @@ async fn run_inner(cli: &Cli) -> Result<(), DevError> {
     result
 }
 
-async fn serve_with(
+/// SIGINT and SIGTERM, registered at once (unlike `tokio::signal::ctrl_c`, which registers
+/// when first polled).
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> Result<Interrupt, DevError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).map_err(|e| io("signal handler", e))?,
+            term: signal(SignalKind::terminate()).map_err(|e| io("signal handler", e))?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+    }
+}
+
+/// Everything `dev` runs, ready to serve.
+struct DevSite {
+    app: Application,
+    config: Config,
+    stub: Option<ProvisionStub>,
+    logins: Vec<(&'static str, demo::DemoLogin)>,
+}
+
+async fn prepare(
     cli: &Cli,
     var: &Path,
     mut env: BTreeMap<String, String>,
-) -> Result<(), DevError> {
+    private_mariadb_port: Option<u16>,
+) -> Result<DevSite, DevError> {
+    if let Some(port) = private_mariadb_port {
+        create_database(port).await?;
+    }
     if !env.contains_key("CHATHUB_SESSION_SECRET") {
         env.insert(
             "CHATHUB_SESSION_SECRET".into(),
@@ -105,16 +160,16 @@ async fn serve_with(
     let config =
         Config::load_with_env(&cli.sources(), &env).map_err(|e| DevError::Config(e.to_string()))?;
     let clock = Clock::from_env(config.timezone).map_err(DevError::Config)?;
-
     let logins = prepare_database(&config, &clock).await?;
     let app = Application::build(config.clone(), clock)
         .await
         .map_err(|e| DevError::Config(e.to_string()))?;
-    let base = format!("http://{}", app.local_addr());
-    print_banner(&base, &config, stub.as_ref(), &logins);
-    app.run().await;
-    drop(stub);
-    Ok(())
+    Ok(DevSite {
+        app,
+        config,
+        stub,
+        logins,
+    })
 }
 
 /// A database is configured when the operator said where one is; otherwise we start ours.
@@ -189,12 +244,9 @@ pub async fn prepare_database(
     Ok(vec![("admin (FastAdmin)", admin), ("member", member)])
 }
 
-fn print_banner(
-    base: &str,
-    config: &Config,
-    stub: Option<&ProvisionStub>,
-    logins: &[(&'static str, demo::DemoLogin)],
-) {
+fn print_banner(site: &DevSite) {
+    let base = format!("http://{}", site.app.local_addr());
+    let (config, stub, logins) = (&site.config, site.stub.as_ref(), &site.logins);
     println!();
     println!("chathub dev is running. Ctrl-C stops everything it started.");
     println!("  landing:   {base}/addons/chathub/index/landing");
