@@ -130,6 +130,9 @@ async fn database_checks(config: &Config) -> Vec<CheckLine> {
                 )
             });
             out.push(user_password_check(&live, prefix));
+            if let Some(l) = user_username_check(&live, prefix) {
+                out.push(l);
+            }
         }
     }
     drop(conn);
@@ -164,6 +167,24 @@ fn user_password_check(live: &schema::LiveSchema, prefix: &str) -> CheckLine {
             Outcome::Ok(format!("{} holds bcrypt hashes", col.column_type)),
         ),
     }
+}
+
+/// A stock `username varchar(32)` only stops emails longer than 32 characters: a warning.
+fn user_username_check(live: &schema::LiveSchema, prefix: &str) -> Option<CheckLine> {
+    let table = format!("{prefix}user");
+    let col = live.tables.get(&table)?.column("username")?;
+    Some(match schema::varchar_width(&col.column_type) {
+        Some(w) if w < schema::USER_USERNAME_WIDTH => line(
+            "fa_user.username",
+            Outcome::Warn(format!(
+                "{table}.username is varchar({w}): emails longer than {w} characters cannot register; run `chathub migrate`"
+            )),
+        ),
+        _ => line(
+            "fa_user.username",
+            Outcome::Ok(format!("{} holds long emails", col.column_type)),
+        ),
+    })
 }
 
 async fn provision_check(config: &Config) -> CheckLine {

@@ -81,6 +81,7 @@ async fn a_ready_site_passes_every_check() {
         "database",
         "schema",
         "fa_user.password",
+        "fa_user.username",
         "provision",
         "alipay",
         "wechat",
@@ -111,6 +112,8 @@ async fn stock_fastadmin_schema_fails_on_the_narrow_password_column() {
         "{l}"
     );
     assert!(out.line("schema").starts_with("ok"), "{}", out.stdout);
+    let u = out.line("fa_user.username");
+    assert!(u.starts_with("WARN") && u.contains("varchar(32)"), "{u}");
 }
 
 #[tokio::test]
