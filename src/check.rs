@@ -96,17 +96,17 @@ async fn database_checks(config: &Config) -> Vec<CheckLine> {
             return v;
         }
     };
-    let version: Option<String> =
-        mysql_async::prelude::Queryable::query_first(&mut conn, "SELECT VERSION()")
-            .await
-            .ok()
-            .flatten();
+    let version = match schema::server_version(&mut conn).await {
+        Ok(v) => v,
+        Err(e) => {
+            let mut v = vec![line("database", Outcome::Fail(e.to_string()))];
+            v.extend(skipped("database unusable"));
+            return v;
+        }
+    };
     let mut out = vec![line(
         "database",
-        Outcome::Ok(format!(
-            "reachable (server {})",
-            version.unwrap_or_else(|| "?".into())
-        )),
+        Outcome::Ok(format!("reachable (server {version})")),
     )];
     let prefix = &config.table_prefix;
     match schema::inspect(&mut conn, prefix).await {

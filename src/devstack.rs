@@ -10,7 +10,6 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::*;
 use rand::Rng as _;
 use secrecy::ExposeSecret as _;
 
@@ -395,7 +394,7 @@ impl PrivateMariaDb {
             }
             let url = format!("mysql://root@127.0.0.1:{port}");
             if let Ok(mut c) = mysql_async::Conn::from_url(url.as_str()).await
-                && c.query_drop("SELECT 1").await.is_ok()
+                && schema::server_version(&mut c).await.is_ok()
             {
                 let _ = c.disconnect().await;
                 break;
@@ -442,11 +441,9 @@ async fn create_database(port: u16) -> Result<(), DevError> {
     let mut c = mysql_async::Conn::from_url(url.as_str())
         .await
         .map_err(|e| DevError::Database(e.to_string()))?;
-    c.query_drop(format!(
-        "CREATE DATABASE IF NOT EXISTS `{DEV_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    ))
-    .await
-    .map_err(|e| DevError::Database(e.to_string()))?;
+    demo::create_database(&mut c, DEV_DATABASE)
+        .await
+        .map_err(|e| DevError::Database(e.to_string()))?;
     let _ = c.disconnect().await;
     Ok(())
 }

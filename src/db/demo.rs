@@ -168,6 +168,15 @@ pub async fn run_script<Q: Queryable>(
     Ok(())
 }
 
+/// The dev stack's database in its private MariaDB (`name` is our constant, not input).
+pub async fn create_database<Q: Queryable>(conn: &mut Q, name: &str) -> Result<(), AppError> {
+    conn.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ))
+    .await?;
+    Ok(())
+}
+
 /// FastAdmin's own tables the addon reads, for a database that has none (the dev stack).
 pub const FASTADMIN_BASE_SQL: &str = include_str!("../../sql/fastadmin_base.sql");
 

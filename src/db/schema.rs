@@ -244,6 +244,12 @@ pub struct LiveSchema {
     pub tables: BTreeMap<String, LiveTable>,
 }
 
+/// The server's version string (`10.11.19-MariaDB-...`), which also proves a working session.
+pub async fn server_version<Q: Queryable>(conn: &mut Q) -> Result<String, SchemaError> {
+    let v: Option<String> = conn.query_first("SELECT VERSION()").await?;
+    Ok(v.unwrap_or_default())
+}
+
 /// Read the addon's tables and `fa_user` from `information_schema`.
 pub async fn inspect<Q: Queryable>(conn: &mut Q, prefix: &str) -> Result<LiveSchema, SchemaError> {
     let database: Option<Option<String>> = conn.query_first("SELECT DATABASE()").await?;
