@@ -253,9 +253,10 @@ fn print_banner(site: &DevSite) {
     println!("  login:     {base}/addons/chathub/index/login");
     println!("  admin:     {base}/addons/chathub/index/index");
     println!(
-        "             (also {base}/{}/addons/chathub/index/index)",
+        "             (also {base}/{}/addons/chathub/index/index; needs a FastAdmin admin",
         config.admin_entry
     );
+    println!("             session: README \"Admin recognition\")");
     match stub {
         Some(s) => println!("  provision: {} (stub)", s.url()),
         None => println!("  provision: {}", config.addon.provision_server_url),

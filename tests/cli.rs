@@ -318,3 +318,18 @@ async fn serve_refuses_an_invalid_config_before_binding() {
     assert!(!out.stderr.contains("cannot listen"), "{}", out.stderr);
     drop(held);
 }
+
+#[tokio::test]
+async fn migrate_reports_an_unreachable_database() {
+    let out = chathub(
+        &["migrate", "--dry-run"],
+        &[
+            ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
+            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with("migrate: "), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
