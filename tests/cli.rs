@@ -333,3 +333,28 @@ async fn migrate_reports_an_unreachable_database() {
     assert!(out.stderr.starts_with("migrate: "), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
+
+/// The README's configuration reference names every key the server knows.
+#[tokio::test]
+async fn readme_documents_every_config_key() {
+    let out = chathub(
+        &["check", "--print-config"],
+        &[
+            ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
+            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ],
+    )
+    .await;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let keys: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k))
+        .map(|k| k.strip_prefix("addon.").unwrap_or(k))
+        .collect();
+    assert!(keys.len() > 30, "{}", out.stdout);
+    for key in keys {
+        assert!(readme.contains(&format!("`{key}`")), "README lacks `{key}`");
+    }
+}
