@@ -374,3 +374,58 @@ async fn a_fake_clock_is_announced_at_start() {
     let out = child.wait_with_output().await.unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("CHATHUB_FAKE_NOW"));
 }
+
+/// scripts/test.sh's fallback, for real: with no usable MariaDB on the configured port it
+/// starts a private one, exports its URL, and stops it cleanly.
+#[tokio::test]
+async fn test_script_falls_back_to_a_private_mariadb_and_stops_it() {
+    if !Path::new("/usr/sbin/mariadbd").exists() && !Path::new("/usr/sbin/mysqld").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mariadbd missing under CI"
+        );
+        eprintln!("SKIPPED: mariadbd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+        set -euo pipefail
+        source scripts/lib/mariadb.sh
+        ensure_test_mariadb
+        echo "URL=$CHATHUB_TEST_MYSQL_URL"
+        port=${CHATHUB_TEST_MYSQL_URL##*:}
+        mariadb --no-defaults --protocol=tcp -uroot -h127.0.0.1 -P"$port" -N -e 'SELECT 40+2'
+        stop_private_mariadb
+        if mariadb_pid_alive=$(pgrep -f "datadir=$CHATHUB_TEST_MARIADB_DIR/data" || true); [ -n "$mariadb_pid_alive" ]; then
+          echo STILL-RUNNING
+        fi
+    "#;
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CHATHUB_TEST_MYSQL_URL")
+        .env("CHATHUB_TEST_MYSQL_PORT", "1") // nothing answers there
+        .env("CHATHUB_TEST_MARIADB_DIR", dir.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("URL="))
+        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"));
+    assert!(url.starts_with("mysql://root@127.0.0.1:"), "{url}");
+    assert!(!url.ends_with(":1") && !url.ends_with(":3306"), "{url}");
+    assert!(stdout.lines().any(|l| l.trim() == "42"), "{stdout}");
+    assert!(!stdout.contains("STILL-RUNNING"), "{stdout}");
+    assert!(stderr.contains("starting private mariadbd"), "{stderr}");
+    let log = std::fs::read_to_string(dir.path().join("mysqld.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.trim_end().ends_with("Shutdown complete")),
+        "{log}"
+    );
+}
