@@ -1,5 +1,8 @@
--- FastAdmin's own tables that the addon reads (stock FastAdmin 1.4 definitions), for the dev
--- stack and tests. A real site already has them. `__PREFIX__` = table prefix.
+-- FastAdmin's own tables that the addon reads, for the dev stack and tests (a real site already
+-- has them). Definitions as FastAdmin 1.4's installer creates them
+-- (application/admin/command/Install/fastadmin.sql): same columns, types, defaults, comments,
+-- keys, charset and collation. Its sample rows are left out: tests insert their own fixtures and
+-- `chathub dev` seeds its demo admin and member. `__PREFIX__` = table prefix.
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__user` (
   `id` int(10) unsigned NOT NULL AUTO_INCREMENT COMMENT 'ID',
@@ -34,7 +37,7 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__user` (
   KEY `username` (`username`),
   KEY `email` (`email`),
   KEY `mobile` (`mobile`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='会员表';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='会员表';
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__admin` (
   `id` int(10) unsigned NOT NULL AUTO_INCREMENT COMMENT 'ID',
@@ -54,7 +57,7 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__admin` (
   `status` varchar(30) NOT NULL DEFAULT 'normal' COMMENT '状态',
   PRIMARY KEY (`id`),
   UNIQUE KEY `username` (`username`) USING BTREE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='管理员表';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='管理员表';
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__auth_group` (
   `id` int(10) unsigned NOT NULL AUTO_INCREMENT,
@@ -65,7 +68,7 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__auth_group` (
   `updatetime` bigint(16) DEFAULT NULL COMMENT '更新时间',
   `status` varchar(30) DEFAULT '' COMMENT '状态',
   PRIMARY KEY (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='分组表';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='分组表';
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__auth_group_access` (
   `uid` int(10) unsigned NOT NULL COMMENT '会员ID',
@@ -73,7 +76,7 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__auth_group_access` (
   UNIQUE KEY `uid_group_id` (`uid`,`group_id`),
   KEY `uid` (`uid`),
   KEY `group_id` (`group_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='权限分组表';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='权限分组表';
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__auth_rule` (
   `id` int(10) unsigned NOT NULL AUTO_INCREMENT,
@@ -98,4 +101,4 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__auth_rule` (
   UNIQUE KEY `name` (`name`) USING BTREE,
   KEY `pid` (`pid`),
   KEY `weigh` (`weigh`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='节点表';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='节点表';

@@ -86,6 +86,76 @@ pub fn load_config(cli: &Cli) -> Result<(Config, Clock), i32> {
     Ok((config, clock))
 }
 
+/// `chathub migrate [--dry-run]`: bring the addon's tables (and `fa_user`'s widths) to what
+/// this server needs, by what `information_schema` shows. Prints what it does.
+pub async fn migrate(config: &Config, dry_run: bool) -> i32 {
+    let db = match crate::db::Db::new(config) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("migrate: {e}");
+            return 1;
+        }
+    };
+    let result = async {
+        let mut conn = db.conn().await.map_err(|e| e.to_string())?;
+        crate::db::schema::migrate(&mut conn, &config.table_prefix, dry_run)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let _ = db.pool.disconnect().await;
+    let plan = match result {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("migrate: {e}");
+            return 1;
+        }
+    };
+    for problem in &plan.unresolved {
+        eprintln!("WARN not migrated (needs a human): {problem}");
+    }
+    if plan.is_noop() {
+        println!("schema is current: nothing to do");
+    } else if dry_run {
+        println!("-- dry run: {} statement(s) would run\n", plan.steps.len());
+        print!("{}", plan.script());
+    } else {
+        for step in &plan.steps {
+            println!("applied: {}", step.why);
+        }
+        println!("{} statement(s) applied", plan.steps.len());
+    }
+    0
+}
+
+/// `chathub check`: an invalid config is one FAIL line per problem (each names its key),
+/// since nothing else can be checked without it.
+pub async fn check_command(cli: &Cli, print_config: bool) -> i32 {
+    match Config::load(&cli.sources()) {
+        Ok(config) => check(&config, print_config).await,
+        Err(errors) => {
+            for problem in &errors.0 {
+                println!("FAIL config: {problem}");
+            }
+            1
+        }
+    }
+}
+
+/// `chathub check [--print-config]`: one line per check; exit 1 if any failed.
+pub async fn check(config: &Config, print_config: bool) -> i32 {
+    if print_config {
+        print!("{}", config.describe());
+    }
+    let lines = crate::check::run_checks(config).await;
+    let mut failed = false;
+    for l in &lines {
+        println!("{l}");
+        failed |= matches!(l.outcome, crate::check::Outcome::Fail(_));
+    }
+    i32::from(failed)
+}
+
 pub async fn serve(config: Config, clock: Clock) -> i32 {
     init_tracing(config.log_json);
     if clock.is_fake() {

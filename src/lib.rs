@@ -3,10 +3,12 @@
 pub mod admin;
 pub mod admin_auth;
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod devstack;
 pub mod error;
 pub mod handlers;
 pub mod http;

@@ -10,10 +10,12 @@ async fn main() {
             Ok((config, clock)) => chathub::cli::serve(config, clock).await,
             Err(code) => code,
         },
-        Command::Dev | Command::Migrate { .. } | Command::Check { .. } => {
-            eprintln!("not built yet");
-            1
-        }
+        Command::Migrate { dry_run } => match chathub::cli::load_config(&cli) {
+            Ok((config, _)) => chathub::cli::migrate(&config, *dry_run).await,
+            Err(code) => code,
+        },
+        Command::Check { print_config } => chathub::cli::check_command(&cli, *print_config).await,
+        Command::Dev => chathub::devstack::run(&cli).await,
     };
     std::process::exit(code);
 }

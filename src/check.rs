@@ -1,0 +1,348 @@
+//! `chathub check`: one line per pre-flight check, so an operator sees every problem of a
+//! site at once before switching nginx over.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use secrecy::ExposeSecret as _;
+
+use crate::config::Config;
+use crate::db::{Db, schema};
+
+/// How long one network check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Ok(String),
+    Warn(String),
+    Fail(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckLine {
+    pub name: &'static str,
+    pub outcome: Outcome,
+}
+
+impl std::fmt::Display for CheckLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (tag, detail) = match &self.outcome {
+            Outcome::Ok(d) => ("ok  ", d),
+            Outcome::Warn(d) => ("WARN", d),
+            Outcome::Fail(d) => ("FAIL", d),
+        };
+        write!(f, "{tag} {}: {detail}", self.name)
+    }
+}
+
+fn line(name: &'static str, outcome: Outcome) -> CheckLine {
+    CheckLine { name, outcome }
+}
+
+/// Run every check against a valid config (config problems are reported before this).
+pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
+    let mut out = vec![line("config", Outcome::Ok("valid".into()))];
+    out.extend(database_checks(config).await);
+    out.push(provision_check(config).await);
+    out.extend(payment_checks(config));
+    out.push(match config.gateway_aes_key {
+        Some(_) => line("gateway_aes_key", Outcome::Ok("set".into())),
+        None => line(
+            "gateway_aes_key",
+            Outcome::Warn(
+                "not set: channel credentials are stored as plain JSON in credentials_encrypted"
+                    .into(),
+            ),
+        ),
+    });
+    out
+}
+
+async fn database_checks(config: &Config) -> Vec<CheckLine> {
+    let skipped = |why: &str| {
+        vec![
+            line("schema", Outcome::Fail(format!("not checked: {why}"))),
+            line(
+                "fa_user.password",
+                Outcome::Fail(format!("not checked: {why}")),
+            ),
+        ]
+    };
+    let db = match Db::new(config) {
+        Ok(db) => db,
+        Err(e) => {
+            let mut v = vec![line("database", Outcome::Fail(e.to_string()))];
+            v.extend(skipped("database unreachable"));
+            return v;
+        }
+    };
+    let mut conn = match tokio::time::timeout(CHECK_TIMEOUT, db.pool.get_conn()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            let mut v = vec![line("database", Outcome::Fail(format!("unreachable: {e}")))];
+            v.extend(skipped("database unreachable"));
+            return v;
+        }
+        Err(_) => {
+            let mut v = vec![line(
+                "database",
+                Outcome::Fail(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
+            )];
+            v.extend(skipped("database unreachable"));
+            return v;
+        }
+    };
+    let version = match schema::server_version(&mut conn).await {
+        Ok(v) => v,
+        Err(e) => {
+            let mut v = vec![line("database", Outcome::Fail(e.to_string()))];
+            v.extend(skipped("database unusable"));
+            return v;
+        }
+    };
+    let mut out = vec![line(
+        "database",
+        Outcome::Ok(format!("reachable (server {version})")),
+    )];
+    let prefix = &config.table_prefix;
+    match schema::inspect(&mut conn, prefix).await {
+        Err(e) => {
+            out.push(line("schema", Outcome::Fail(e.to_string())));
+            out.push(line("fa_user.password", Outcome::Fail(e.to_string())));
+        }
+        Ok(live) => {
+            let problems = schema::verify(&live, prefix);
+            out.push(if problems.is_empty() {
+                line(
+                    "schema",
+                    Outcome::Ok(
+                        "every addon table, column and enum value matches install.sql".into(),
+                    ),
+                )
+            } else {
+                line(
+                    "schema",
+                    Outcome::Fail(format!("{} (run `chathub migrate`)", problems.join("; "))),
+                )
+            });
+            out.push(user_password_check(&live, prefix));
+            if let Some(l) = user_username_check(&live, prefix) {
+                out.push(l);
+            }
+        }
+    }
+    drop(conn);
+    let _ = db.pool.disconnect().await;
+    out
+}
+
+fn user_password_check(live: &schema::LiveSchema, prefix: &str) -> CheckLine {
+    let table = format!("{prefix}user");
+    let Some(user) = live.tables.get(&table) else {
+        return line(
+            "fa_user.password",
+            Outcome::Fail(format!("table {table} missing (not a FastAdmin database?)")),
+        );
+    };
+    let Some(col) = user.column("password") else {
+        return line(
+            "fa_user.password",
+            Outcome::Fail(format!("{table}.password missing")),
+        );
+    };
+    match schema::varchar_width(&col.column_type) {
+        Some(w) if w < schema::BCRYPT_HASH_LEN => line(
+            "fa_user.password",
+            Outcome::Fail(format!(
+                "{table}.password is varchar({w}) (stock FastAdmin): bcrypt hashes ({} chars) do not fit, new members and password changes fail; run `chathub migrate`",
+                schema::BCRYPT_HASH_LEN
+            )),
+        ),
+        _ => line(
+            "fa_user.password",
+            Outcome::Ok(format!("{} holds bcrypt hashes", col.column_type)),
+        ),
+    }
+}
+
+/// A stock `username varchar(32)` only stops emails longer than 32 characters: a warning.
+fn user_username_check(live: &schema::LiveSchema, prefix: &str) -> Option<CheckLine> {
+    let table = format!("{prefix}user");
+    let col = live.tables.get(&table)?.column("username")?;
+    Some(match schema::varchar_width(&col.column_type) {
+        Some(w) if w < schema::USER_USERNAME_WIDTH => line(
+            "fa_user.username",
+            Outcome::Warn(format!(
+                "{table}.username is varchar({w}): emails longer than {w} characters cannot register; run `chathub migrate`"
+            )),
+        ),
+        _ => line(
+            "fa_user.username",
+            Outcome::Ok(format!("{} holds long emails", col.column_type)),
+        ),
+    })
+}
+
+async fn provision_check(config: &Config) -> CheckLine {
+    let addon = &config.addon;
+    let url = format!(
+        "{}/health",
+        addon.provision_server_url.trim_end_matches('/')
+    );
+    let client = match reqwest::Client::builder().timeout(CHECK_TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return line("provision", Outcome::Fail(e.to_string())),
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => line(
+            "provision",
+            Outcome::Ok(format!("{url} answers {}", r.status())),
+        ),
+        Ok(r) => line(
+            "provision",
+            Outcome::Fail(format!("{url} answers {}", r.status())),
+        ),
+        Err(e) if e.is_timeout() => line(
+            "provision",
+            Outcome::Fail(format!(
+                "{url}: no answer within {}s",
+                CHECK_TIMEOUT.as_secs()
+            )),
+        ),
+        Err(e) if e.is_connect() => {
+            line("provision", Outcome::Fail(format!("{url}: cannot connect")))
+        }
+        Err(e) => line("provision", Outcome::Fail(format!("{url}: {e}"))),
+    }
+}
+
+fn payment_checks(config: &Config) -> Vec<CheckLine> {
+    let a = &config.addon;
+    let mut out = Vec::new();
+    if a.alipay_enabled {
+        let mut problems = Vec::new();
+        if a.alipay_app_id.trim().is_empty() {
+            problems.push("alipay_app_id empty".to_string());
+        }
+        if let Err(e) = parse_rsa_private_key(a.alipay_merchant_private_key.expose_secret()) {
+            problems.push(format!("alipay_merchant_private_key: {e}"));
+        }
+        if let Err(e) = parse_rsa_public_key(&a.alipay_public_key) {
+            problems.push(format!("alipay_public_key: {e}"));
+        }
+        out.push(if problems.is_empty() {
+            line("alipay", Outcome::Ok("keys parse".into()))
+        } else {
+            line("alipay", Outcome::Fail(problems.join("; ")))
+        });
+    } else {
+        out.push(line("alipay", Outcome::Ok("disabled".into())));
+    }
+    if a.wechat_enabled {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("wechat_app_id", &a.wechat_app_id),
+            ("wechat_mch_id", &a.wechat_mch_id),
+        ] {
+            if value.trim().is_empty() {
+                problems.push(format!("{key} empty"));
+            }
+        }
+        if a.wechat_api_v3_key.expose_secret().len() != 32 {
+            problems.push("wechat_api_v3_key must be 32 characters".to_string());
+        }
+        for (key, path) in [
+            ("wechat_cert_path", &a.wechat_cert_path),
+            ("wechat_key_path", &a.wechat_key_path),
+        ] {
+            if path.trim().is_empty() {
+                problems.push(format!("{key} empty"));
+                continue;
+            }
+            match std::fs::read_to_string(path) {
+                Err(e) => problems.push(format!("{key}: cannot read {path}: {e}")),
+                Ok(text) if key == "wechat_key_path" => {
+                    if let Err(e) = parse_rsa_private_key(&text) {
+                        problems.push(format!("{key}: {path}: {e}"));
+                    }
+                }
+                Ok(text) => {
+                    if !text.contains("-----BEGIN CERTIFICATE-----") {
+                        problems.push(format!("{key}: {path} is not a PEM certificate"));
+                    }
+                }
+            }
+        }
+        out.push(if problems.is_empty() {
+            line("wechat", Outcome::Ok("key and certificate readable".into()))
+        } else {
+            line("wechat", Outcome::Fail(problems.join("; ")))
+        });
+    } else {
+        out.push(line("wechat", Outcome::Ok("disabled".into())));
+    }
+    out
+}
+
+/// Body of a PEM block or bare base64 (what FastAdmin's settings form holds), as DER.
+fn der_of(text: &str) -> Result<Vec<u8>, String> {
+    let body: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if body.is_empty() {
+        return Err("empty".into());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| "not base64 / PEM".to_string())
+}
+
+/// An RSA private key given as PEM or bare base64, PKCS#1 or PKCS#8.
+pub fn parse_rsa_private_key(text: &str) -> Result<RsaPrivateKey, String> {
+    let der = der_of(text)?;
+    RsaPrivateKey::from_pkcs8_der(&der)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
+        .map_err(|_| "not an RSA private key (PKCS#1 or PKCS#8)".to_string())
+}
+
+/// An RSA public key given as PEM or bare base64, SubjectPublicKeyInfo or PKCS#1.
+pub fn parse_rsa_public_key(text: &str) -> Result<RsaPublicKey, String> {
+    let der = der_of(text)?;
+    RsaPublicKey::from_public_key_der(&der)
+        .or_else(|_| RsaPublicKey::from_pkcs1_der(&der))
+        .map_err(|_| "not an RSA public key".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    #[test]
+    fn keys_parse_in_every_form_the_settings_form_accepts() {
+        let mut rng = rand::thread_rng();
+        let key = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+        let pkcs8 = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let pkcs1 = key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string();
+        let bare: String = pkcs1.lines().filter(|l| !l.starts_with("-----")).collect();
+        for text in [&pkcs8, &pkcs1, &bare] {
+            assert!(parse_rsa_private_key(text).is_ok(), "{text}");
+        }
+        let public = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        assert!(parse_rsa_public_key(&public).is_ok());
+        assert!(parse_rsa_private_key("").is_err());
+        assert!(parse_rsa_private_key("not a key !!").is_err());
+        assert!(parse_rsa_public_key(&bare).is_err());
+    }
+}
