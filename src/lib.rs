@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod member;
 pub mod pages;
 pub mod password;
 pub mod pay;
