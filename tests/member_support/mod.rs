@@ -298,18 +298,23 @@ pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
         .find(|v| v.starts_with("chathub_session="))
 }
 
+/// Visible text of the body (script and style contents left out), whitespace collapsed.
 pub fn page_text(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
-    let body = scraper::Selector::parse("body").unwrap();
-    let root = doc
-        .select(&body)
-        .next()
-        .map(|b| b.text().collect::<Vec<_>>())
-        .unwrap_or_default();
-    root.join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut parts: Vec<String> = Vec::new();
+    for node in doc.root_element().descendants() {
+        if let Some(text) = node.value().as_text() {
+            let hidden = node.ancestors().any(|a| {
+                a.value()
+                    .as_element()
+                    .is_some_and(|e| matches!(e.name(), "script" | "style" | "head"))
+            });
+            if !hidden {
+                parts.push(text.to_string());
+            }
+        }
+    }
+    parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub fn select_all(html: &str, css: &str) -> Vec<String> {
