@@ -472,3 +472,22 @@ async fn hostile_sign_in_input_never_breaks_the_server() {
         assert!(session_cookie(&r).is_none());
     }
 }
+
+#[tokio::test]
+async fn cookies_are_secure_behind_a_trusted_https_proxy() {
+    let app = spawn_seeded(&[("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "198.51.100.7")
+        .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), MY);
+    assert!(session_cookie(&r).unwrap().contains("Secure"));
+    // The client address recorded is the one the proxy saw.
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<String, _>("loginip").unwrap(), "198.51.100.7");
+}

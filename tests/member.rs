@@ -552,3 +552,49 @@ async fn hostile_change_password_input_never_breaks_the_server() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_simultaneous_changes_with_the_same_old_password_succeed_once() {
+    let app = spawn_seeded(&[]).await;
+    widen_password_column(&app.db).await;
+    login(&app, "alice@example.com", "alice-pass-1").await;
+    let token = token_in(&app.get(CHANGE).await.text().await.unwrap());
+    // The loser either lost the conditional update (原密码错误) or, if it arrived after the
+    // winner committed, found its session ended (302 login). Never two changes.
+    let attempt = |new: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let r = app
+                .post_form(
+                    CHANGE,
+                    &[
+                        ("__token__", token.as_str()),
+                        ("old_password", "alice-pass-1"),
+                        ("new_password", new),
+                        ("confirm_password", new),
+                    ],
+                )
+                .await;
+            if r.status() == 302 {
+                return format!("redirect {}", location(&r));
+            }
+            let body = r.text().await.unwrap();
+            select_all(&body, ".alert")
+                .iter()
+                .map(|a| page_text(&format!("<body>{a}</body>")))
+                .collect::<Vec<_>>()
+                .join("|")
+        }
+    };
+    let (a, b) = tokio::join!(attempt("first-pass-1"), attempt("second-pass-2"));
+    let won: Vec<&String> = [&a, &b]
+        .into_iter()
+        .filter(|o| *o == "密码修改成功")
+        .collect();
+    assert_eq!(won.len(), 1, "{a} / {b}");
+    let loser = if a == "密码修改成功" { &b } else { &a };
+    assert!(
+        loser == "原密码错误" || loser == &format!("redirect {LOGIN}"),
+        "{loser}"
+    );
+}

@@ -314,7 +314,11 @@ pub fn page_text(html: &str) -> String {
             }
         }
     }
-    parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    parts
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn select_all(html: &str, css: &str) -> Vec<String> {
