@@ -42,7 +42,7 @@ impl Member {
         self.user.id
     }
 
-    /// The session's CSRF token, for forms (`__token__`) and state-changing links
+    /// The session's CSRF token, for forms (`csrf_token`) and state-changing links
     /// (`&token=`).
     pub fn csrf(&self) -> &str {
         &self.session.csrf
@@ -158,7 +158,8 @@ pub enum SignIn {
 
 /// FastAdmin's admin-account rule, applied to members: after this many failures...
 pub const ACCOUNT_MAX_FAILURES: i64 = 10;
-/// ...within this window the account refuses every password until the window has passed.
+/// ...and the account then refuses every password for this long after the failure that
+/// locked it.
 pub const ACCOUNT_LOCK_SECS: i64 = 86_400;
 
 /// A bcrypt hash of no one's password: verified against when the email is unknown, so a
@@ -204,7 +205,15 @@ pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignI
         return Ok(SignIn::Refused);
     }
     if !verify_password(&creds.password, &found.password, &found.salt).await {
-        user::record_login_failure(&mut conn, t, found.id, now, ACCOUNT_LOCK_SECS).await?;
+        user::record_login_failure(
+            &mut conn,
+            t,
+            found.id,
+            now,
+            ACCOUNT_MAX_FAILURES,
+            ACCOUNT_LOCK_SECS,
+        )
+        .await?;
         app.login_throttle.record_failure(ip, now);
         return Ok(SignIn::Refused);
     }
@@ -478,7 +487,7 @@ pub async fn change_password(
     member: &Member,
     form: &Params,
 ) -> Result<PasswordChange, AppError> {
-    if !member.csrf_matches(form.get("__token__").unwrap_or("")) {
+    if !member.csrf_matches(form.get("csrf_token").unwrap_or("")) {
         return Ok(PasswordChange::Refused(MSG_STALE_FORM));
     }
     let old = form.get("old_password").unwrap_or("");

@@ -107,6 +107,18 @@ async fn unknown_email_and_wrong_password_get_the_same_message() {
     assert_eq!(row.get::<u32, _>("loginfailure"), Some(1));
     assert_eq!(row.get::<Option<i64>, _>("logintime"), Some(None));
     assert_eq!(row.get::<String, _>("password").unwrap(), ALICE_HASH);
+    assert_eq!(
+        row.get::<Option<i64>, _>("updatetime").unwrap(),
+        Some(1779000000)
+    );
+    // A successful sign-in resets the count: the row reads as the original left it.
+    login(&app, "alice@example.com", "alice-pass-1").await;
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(0));
+    assert_eq!(
+        row.get::<Option<i64>, _>("updatetime").unwrap(),
+        Some(1779000000)
+    );
 }
 
 #[tokio::test]
@@ -383,6 +395,8 @@ async fn ten_failures_lock_the_account_for_a_day() {
     assert!(session_cookie(&r).is_none());
     let row = user_row(&app.db, 3).await.unwrap();
     assert_eq!(row.get::<u32, _>("loginfailure"), Some(10));
+    let locked_at = row.get::<Option<i64>, _>("updatetime").unwrap().unwrap();
+    assert!((locked_at - app.app.clock.epoch()).abs() <= 2);
     // Other accounts are unaffected.
     assert_eq!(
         location(&login(&app, "alice@example.com", "alice-pass-1").await),

@@ -30,7 +30,7 @@ async fn my_page(app: &TestApp, path: &str) -> String {
 
 /// The CSRF token the page put into its links and forms.
 fn token_in(body: &str) -> String {
-    attr_all(body, "input[name=__token__]", "value")
+    attr_all(body, "input[name=csrf_token]", "value")
         .pop()
         .or_else(|| {
             attr_all(body, "a", "href")
@@ -360,7 +360,7 @@ async fn change_password_form_has_the_originals_fields_and_a_token() {
     assert_eq!(
         attr_all(&body, "form input", "name"),
         vec![
-            "__token__",
+            "csrf_token",
             "old_password",
             "new_password",
             "confirm_password"
@@ -376,7 +376,7 @@ async fn post_change(app: &TestApp, token: &str, old: &str, new: &str, confirm: 
         .post_form(
             CHANGE,
             &[
-                ("__token__", token),
+                ("csrf_token", token),
                 ("old_password", old),
                 ("new_password", new),
                 ("confirm_password", confirm),
@@ -469,7 +469,7 @@ async fn changing_the_password_ends_every_other_session() {
         .post_form(
             CHANGE,
             &[
-                ("__token__", token.as_str()),
+                ("csrf_token", token.as_str()),
                 ("old_password", "alice-pass-1"),
                 ("new_password", "alice-new-22"),
                 ("confirm_password", "alice-new-22"),
@@ -568,7 +568,7 @@ async fn two_simultaneous_changes_with_the_same_old_password_succeed_once() {
                 .post_form(
                     CHANGE,
                     &[
-                        ("__token__", token.as_str()),
+                        ("csrf_token", token.as_str()),
                         ("old_password", "alice-pass-1"),
                         ("new_password", new),
                         ("confirm_password", new),

@@ -107,22 +107,26 @@ pub async fn record_login<Q: Queryable>(
     Ok(())
 }
 
-/// One more failed sign-in. A counter older than `window_secs` starts again at 1; the
-/// column is a TINYINT UNSIGNED, so it stops at 255.
+/// One more failed sign-in. The failure that reaches `lock_at` stamps `updatetime` (the
+/// lock's start, as FastAdmin's admin accounts use it); earlier failures touch nothing else,
+/// so a mistyped password leaves the row as the original left it apart from the counter. A
+/// lock older than `window_secs` starts the count again. TINYINT UNSIGNED: stops at 255.
 pub async fn record_login_failure<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: u32,
     now: i64,
+    lock_at: i64,
     window_secs: i64,
 ) -> Result<(), AppError> {
+    // MySQL applies single-table SET clauses left to right: `updatetime` sees the new count.
     conn.exec_drop(
         format!(
-            "UPDATE `{}` SET loginfailure = IF(updatetime IS NULL OR updatetime < ?, 1, LEAST(loginfailure + 1, 255)), \
-             updatetime = ? WHERE id = ?",
+            "UPDATE `{}` SET loginfailure = IF(loginfailure >= ? AND (updatetime IS NULL OR updatetime < ?), 1, \
+             LEAST(loginfailure + 1, 255)), updatetime = IF(loginfailure = ?, ?, updatetime) WHERE id = ?",
             t.user
         ),
-        (now - window_secs, now, id),
+        (lock_at, now - window_secs, lock_at, now, id),
     )
     .await?;
     Ok(())

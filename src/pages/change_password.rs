@@ -29,7 +29,7 @@ pub enum Notice<'a> {
     Success(&'a str),
 }
 
-/// `csrf` goes into a hidden `__token__` field; the original's three fields are unchanged.
+/// `csrf` goes into a hidden `csrf_token` field; the original's three fields are unchanged.
 pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> String {
     let page: Markup = html! {
         (DOCTYPE)
@@ -59,7 +59,7 @@ pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> String
                             None => {},
                         }
                         form method="POST" {
-                            input type="hidden" name="__token__" value=(csrf);
+                            input type="hidden" name="csrf_token" value=(csrf);
                             div class="field" {
                                 label { "原密码" }
                                 input type="password" name="old_password" required;

@@ -43,7 +43,7 @@ table{width:100%;border-collapse:collapse}
 th{background:#0b1220;color:#93a1b8;font-size:12px;text-align:left;padding:12px 16px}
 td{padding:14px 16px;border-bottom:1px solid #2b3850;color:#c3cede;vertical-align:top}
 td.name{color:#fff;font-weight:500}
-td small{display:block;color:#6b7a93;font-size:12px;font-weight:400}
+td .sub{color:#6b7a93;font-size:12px;font-weight:400}
 td.ops{text-align:right;white-space:nowrap}
 th.ops{text-align:right}
 td.empty{text-align:center;padding:60px 20px;color:#6b7a93}
@@ -119,16 +119,16 @@ fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
     let id = t.id.0;
     html! {
         tr {
-            td class="name" { (t.name) small { (t.domain) } }
+            td class="name" { (t.name) br; span class="sub" { (t.domain) } }
             td { span class={ "badge s-" (t.status.as_str()) } { (status_label(t.status)) } }
-            td { (t.plan_label) small { "¥" (t.price_label) "/月 · " (t.seats) "席" } }
-            td { (t.expire_label) small { "剩 " (t.days_left) " 天" } }
+            td { (t.plan_label) br; span class="sub" { "¥" (t.price_label) "/月 · " (t.seats) "席" } }
+            td { (t.expire_label) br; span class="sub" { "剩 " (t.days_left) " 天" } }
             td class="ops" {
                 @if t.embed_code.is_none() {
                     a class="op reprov" href={ "/addons/chathub/index/reprovision?ids=" (id) "&token=" (csrf) }
                         data-confirm="确认重新开通资源？" { "重新开通" }
                 }
-                button type="button" class="op embed" data-embed=(t.embed_code.as_deref().unwrap_or("暂未生成")) { "嵌入代码" }
+                button class="op embed" data-embed=(t.embed_code.as_deref().unwrap_or("暂未生成")) { "嵌入代码" }
                 @if t.renewable() {
                     a class="op renew" href={ "/addons/chathub/index/renew?id=" (id) } { "续费" }
                 }
@@ -198,7 +198,7 @@ pub fn render(p: &MyPage<'_>) -> String {
                 }
                 div class="dialog" id="embedModal" {
                     div class="inner" {
-                        button type="button" class="x" data-close { "×" }
+                        button class="x" data-close { "×" }
                         h3 { "嵌入代码" }
                         p { "复制以下代码到您的网站 </body> 之前：" }
                         pre id="embedCode" {}
