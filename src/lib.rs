@@ -12,6 +12,7 @@ pub mod devstack;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod member;
 pub mod pages;
 pub mod password;
 pub mod pay;

@@ -5,12 +5,12 @@
 //! `keeplogin` are never touched: they belong to the admin panel.
 
 use cookie::{Cookie, CookieJar, Key, SameSite};
-use http::HeaderValue;
+use http::{HeaderValue, header};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::http::Request;
+use crate::http::{Request, Response};
 
 pub const COOKIE_NAME: &str = "chathub_session";
 
@@ -110,8 +110,10 @@ impl Sessions {
     /// The session carried by the request, if its cookie decrypts and is not idle too long.
     pub fn read(&self, req: &Request, now: i64) -> Option<SessionData> {
         let raw = req.cookie(COOKIE_NAME)?;
+        // The value was percent-encoded when set (`encoded()`); decode before opening it.
+        let parsed = Cookie::parse_encoded(format!("{COOKIE_NAME}={raw}")).ok()?;
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(COOKIE_NAME, raw));
+        jar.add_original(Cookie::new(COOKIE_NAME, parsed.value().to_string()));
         let plain = jar.private(&self.key).get(COOKIE_NAME)?;
         let data: SessionData = serde_json::from_str(plain.value()).ok()?;
         if now - data.seen > IDLE_LIFETIME_SECS || data.seen > now + 60 {
@@ -144,5 +146,153 @@ impl Sessions {
             if secure { "; Secure" } else { "" }
         );
         HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+impl Sessions {
+    /// Sliding idle expiry: when the request carried a live session that has not been
+    /// re-issued for a while, send it back with a fresh `seen`, unless the handler already
+    /// set or cleared the cookie (sign-in, sign-out, password change).
+    pub fn refresh(&self, req: &Request, now: i64, mut resp: Response) -> Response {
+        if sets_session_cookie(&resp) {
+            return resp;
+        }
+        if let Some(mut data) = self.read(req, now)
+            && data.needs_refresh(now)
+        {
+            data.seen = now;
+            resp.headers_mut()
+                .append(header::SET_COOKIE, self.set_cookie(&data, req.https));
+        }
+        resp
+    }
+
+    /// `resp` carrying `data` as the new session.
+    pub fn with_session(&self, mut resp: Response, data: &SessionData, secure: bool) -> Response {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, self.set_cookie(data, secure));
+        resp
+    }
+
+    /// `resp` removing the session cookie.
+    pub fn without_session(&self, mut resp: Response, secure: bool) -> Response {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, self.clear_cookie(secure));
+        resp
+    }
+}
+
+fn sets_session_cookie(resp: &Response) -> bool {
+    let prefix = format!("{COOKIE_NAME}=");
+    resp.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+}
+
+/// The cache headers PHP sends whenever a session is active: member pages hold private
+/// data and must never be stored by a browser or proxy cache.
+pub fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Thu, 19 Nov 1981 08:52:00 GMT"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, must-revalidate"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_with_cookie(cookie: Option<&str>) -> Request {
+        let mut b = http::Request::builder().uri("/addons/chathub/index/my");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        let (parts, _) = b.body(()).unwrap().into_parts();
+        Request::new(
+            "t".into(),
+            parts,
+            bytes::Bytes::new(),
+            "127.0.0.1:1".parse().unwrap(),
+            &[],
+            crate::routing::Route::NotFound,
+        )
+        .unwrap()
+    }
+
+    fn cookie_pair(v: &HeaderValue) -> String {
+        v.to_str().unwrap().split(';').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_cookie_round_trips_and_tampering_is_rejected() {
+        let s = Sessions::new("k1-0123456789abcdef0123456789abcdef");
+        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let pair = cookie_pair(&s.set_cookie(&data, false));
+        let got = s.read(&request_with_cookie(Some(&pair)), 1001).unwrap();
+        assert_eq!(got, data);
+
+        // Flip one character of the sealed value.
+        let (name, value) = pair.split_once('=').unwrap();
+        let mut bytes = value.as_bytes().to_vec();
+        let i = bytes.len() / 2;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let forged = format!("{name}={}", String::from_utf8(bytes).unwrap());
+        assert!(s.read(&request_with_cookie(Some(&forged)), 1001).is_none());
+
+        // Another server secret cannot read it.
+        let other = Sessions::new("k2-0123456789abcdef0123456789abcdef");
+        assert!(
+            other
+                .read(&request_with_cookie(Some(&pair)), 1001)
+                .is_none()
+        );
+        assert!(
+            s.read(&request_with_cookie(Some("chathub_session=%%%")), 1001)
+                .is_none()
+        );
+        assert!(s.read(&request_with_cookie(None), 1001).is_none());
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_live_ones_are_refreshed() {
+        let s = Sessions::new("k1-0123456789abcdef0123456789abcdef");
+        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let pair = cookie_pair(&s.set_cookie(&data, true));
+        let req = request_with_cookie(Some(&pair));
+        assert!(s.read(&req, 1000 + IDLE_LIFETIME_SECS + 1).is_none());
+
+        let fresh = s.refresh(&req, 1010, crate::http::html("x"));
+        assert!(fresh.headers().get(header::SET_COOKIE).is_none());
+        let later = s.refresh(&req, 1000 + REFRESH_AFTER_SECS, crate::http::html("x"));
+        let set = later.headers().get(header::SET_COOKIE).unwrap();
+        assert!(!set.to_str().unwrap().contains("Secure"));
+        let again = s
+            .read(
+                &request_with_cookie(Some(&cookie_pair(set))),
+                1000 + REFRESH_AFTER_SECS + IDLE_LIFETIME_SECS,
+            )
+            .unwrap();
+        assert_eq!(again.uid, Some(7));
+    }
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_over_https() {
+        let s = Sessions::new("k1-0123456789abcdef0123456789abcdef");
+        let data = SessionData::anonymous(5);
+        let v = s.set_cookie(&data, true).to_str().unwrap().to_string();
+        assert!(
+            v.contains("HttpOnly") && v.contains("SameSite=Lax") && v.contains("Secure"),
+            "{v}"
+        );
+        let v = s.set_cookie(&data, false).to_str().unwrap().to_string();
+        assert!(!v.contains("Secure"), "{v}");
     }
 }

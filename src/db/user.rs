@@ -18,10 +18,12 @@ pub struct User {
     pub logintime: Option<i64>,
     pub successions: i64,
     pub loginfailure: i64,
+    /// FastAdmin's `updatetime`; also the time of the last failed sign-in (as FastAdmin's
+    /// admin accounts use it for their lockout).
+    pub updatetime: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, username, nickname, password, salt, email, status, logintime, successions, loginfailure";
+const COLUMNS: &str = "id, username, nickname, password, salt, email, status, logintime, successions, loginfailure, updatetime";
 
 impl User {
     fn from_row(row: &Row) -> User {
@@ -36,6 +38,7 @@ impl User {
             logintime: col_int(row, "logintime"),
             successions: col_int(row, "successions").unwrap_or_default(),
             loginfailure: col_int(row, "loginfailure").unwrap_or_default(),
+            updatetime: col_int(row, "updatetime"),
         }
     }
 
@@ -78,4 +81,100 @@ pub async fn find_by_email<Q: Queryable>(
         )
         .await?;
     Ok(row.as_ref().map(User::from_row))
+}
+
+/// Successful sign-in bookkeeping, as the original `doLogin` wrote it (`prevtime` = the
+/// previous `logintime`, or now for a first sign-in; `successions` + 1), plus FastAdmin's
+/// reset of the failure counter.
+pub async fn record_login<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: u32,
+    now: i64,
+    ip: &str,
+) -> Result<(), AppError> {
+    // MySQL applies single-table SET clauses left to right: `prevtime` must read the old
+    // `logintime` before it is overwritten.
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET prevtime = IF(logintime IS NULL OR logintime = 0, ?, logintime), \
+             logintime = ?, loginip = ?, successions = successions + 1, loginfailure = 0 WHERE id = ?",
+            t.user
+        ),
+        (now, now, ip, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One more failed sign-in. The failure that reaches `lock_at` stamps `updatetime` (the
+/// lock's start, as FastAdmin's admin accounts use it); earlier failures touch nothing else,
+/// so a mistyped password leaves the row as the original left it apart from the counter. A
+/// lock older than `window_secs` starts the count again. TINYINT UNSIGNED: stops at 255.
+pub async fn record_login_failure<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: u32,
+    now: i64,
+    lock_at: i64,
+    window_secs: i64,
+) -> Result<(), AppError> {
+    // MySQL applies single-table SET clauses left to right: `updatetime` sees the new count.
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET loginfailure = IF(loginfailure >= ? AND (updatetime IS NULL OR updatetime < ?), 1, \
+             LEAST(loginfailure + 1, 255)), updatetime = IF(loginfailure = ?, ?, updatetime) WHERE id = ?",
+            t.user
+        ),
+        (lock_at, now - window_secs, lock_at, now, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// What became of a password change.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordUpdate {
+    Changed,
+    /// The stored hash is no longer the one the old password was checked against (a
+    /// concurrent change won).
+    Stale,
+    /// The stock `fa_user.password` is VARCHAR(32) and cannot hold a bcrypt hash until the
+    /// schema migration widens it.
+    ColumnTooNarrow,
+}
+
+/// Store a new hash (salt cleared, as the original), only if the row still holds
+/// `old_hash`.
+pub async fn update_password<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: u32,
+    old_hash: &str,
+    new_hash: &str,
+    now: i64,
+) -> Result<PasswordUpdate, AppError> {
+    let result = conn
+        .exec_iter(
+            format!(
+                "UPDATE `{}` SET password = ?, salt = '', updatetime = ? WHERE id = ? AND password = ?",
+                t.user
+            ),
+            (new_hash, now, id, old_hash),
+        )
+        .await;
+    match result {
+        Ok(r) => {
+            let changed = r.affected_rows() == 1;
+            r.drop_result().await?;
+            Ok(if changed {
+                PasswordUpdate::Changed
+            } else {
+                PasswordUpdate::Stale
+            })
+        }
+        // ER_DATA_TOO_LONG: strict mode refuses to truncate the hash.
+        Err(mysql_async::Error::Server(e)) if e.code == 1406 => Ok(PasswordUpdate::ColumnTooNarrow),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -2,20 +2,111 @@
 
 use crate::app::App;
 use crate::error::AppError;
-use crate::http::{Request, Response};
+use crate::http::{Params, Request, Response, html, redirect};
+use crate::member::{self, Credentials, Flash, PasswordChange, SignIn};
+use crate::pages;
+use crate::session::no_store;
 
-pub async fn login(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("login")
+/// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only).
+pub async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
+    if member::has_session(app, req) {
+        return Ok(no_store(redirect(member::MY_URL)));
+    }
+    let error = req
+        .query()
+        .get("error")
+        .filter(|e| !e.is_empty() && *e != "0");
+    Ok(no_store(html(pages::login::render(
+        &app.addon().site_name,
+        error,
+    ))))
 }
-pub async fn do_login(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("doLogin")
+
+/// Original `doLogin`: form or JSON body (ThinkPHP's `post()`), 302 to `my` with a brand
+/// new session, or back to `login?error=…`.
+pub async fn do_login(app: &App, req: &Request) -> Result<Response, AppError> {
+    // A body that does not parse is treated as an empty form, as PHP would see it.
+    let form = req.post().unwrap_or_default();
+    let Some(creds) = Credentials::parse(&form) else {
+        return Ok(no_store(redirect(&member::login_error_url(
+            "请填写邮箱和密码",
+        ))));
+    };
+    match member::sign_in(app, &creds, req.client_ip).await? {
+        SignIn::Refused => Ok(no_store(redirect(&member::login_error_url(
+            "邮箱或密码错误",
+        )))),
+        SignIn::Accepted(user) => {
+            let session = member::new_session(&user, app.clock.epoch());
+            Ok(no_store(app.sessions.with_session(
+                redirect(member::MY_URL),
+                &session,
+                req.https,
+            )))
+        }
+    }
 }
-pub async fn logout(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("logout")
+
+/// Original `logout`: ends our session only (FastAdmin's `PHPSESSID`/`keeplogin` are the
+/// admin panel's), then the landing page.
+pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
+    let resp = no_store(redirect(member::LANDING_URL));
+    if req.cookie(crate::session::COOKIE_NAME).is_some() {
+        return Ok(app.sessions.without_session(resp, req.https));
+    }
+    Ok(resp)
 }
-pub async fn my(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("my")
+
+/// Original `my`: the member center.
+pub async fn my(app: &App, req: &Request) -> Result<Response, AppError> {
+    let member = match member::require_member(app, req).await {
+        Ok(m) => m,
+        Err(resp) => return Ok(resp),
+    };
+    let flash = Flash::from_request(req);
+    let overview = member::overview(app, &member).await?;
+    let page = pages::my::render(&pages::my::MyPage {
+        site_name: &app.addon().site_name,
+        nick: member.display_name(),
+        csrf: member.csrf(),
+        flash: flash.as_ref(),
+        overview: &overview,
+    });
+    Ok(no_store(html(page)))
 }
-pub async fn change_password(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("changePassword")
+
+/// Original `changePassword`: the form, and on POST the original's checks plus a CSRF
+/// token; success re-issues this session and ends every other one.
+pub async fn change_password(app: &App, req: &Request) -> Result<Response, AppError> {
+    let member = match member::require_member(app, req).await {
+        Ok(m) => m,
+        Err(resp) => return Ok(resp),
+    };
+    let site = app.addon();
+    if !req.is_post() {
+        return Ok(no_store(html(pages::change_password::render(
+            &site.site_name,
+            member.csrf(),
+            None,
+        ))));
+    }
+    let form: Params = req.post().unwrap_or_default();
+    use pages::change_password::Notice;
+    let resp = match member::change_password(app, &member, &form).await? {
+        PasswordChange::Refused(msg) => html(pages::change_password::render(
+            &site.site_name,
+            member.csrf(),
+            Some(Notice::Error(msg)),
+        )),
+        PasswordChange::Changed(session) => app.sessions.with_session(
+            html(pages::change_password::render(
+                &site.site_name,
+                &session.csrf,
+                Some(Notice::Success(member::MSG_CHANGED)),
+            )),
+            &session,
+            req.https,
+        ),
+    };
+    Ok(no_store(resp))
 }

@@ -13,7 +13,7 @@ use crate::routing::Action;
 
 /// Route an addon action to its handler.
 pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Response, AppError> {
-    match action {
+    let resp = match action {
         Action::Landing => public::landing(app, req).await,
         Action::RegisterPage => public::register_page(app, req).await,
         Action::Register => public::register(app, req).await,
@@ -39,7 +39,10 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
         Action::Suspend => admin::suspend(app, req).await,
         Action::Activate => admin::activate(app, req).await,
         Action::SetExpire => admin::set_expire(app, req).await,
-    }
+    }?;
+    // Sliding idle expiry of the member session (PHP's session lifetime counted from the
+    // last request, not from sign-in).
+    Ok(app.sessions.refresh(req, app.clock.epoch(), resp))
 }
 
 /// FastAdmin's answer to a request that needs a signed-in admin (original `Backend`

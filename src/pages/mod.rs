@@ -2,7 +2,10 @@
 //! texts, forms, fields and links; markup and styles are our own.
 
 pub mod admin;
+pub mod change_password;
 pub mod fastadmin;
 pub mod landing;
+pub mod login;
+pub mod my;
 pub mod pay_wechat;
 pub mod renew;

@@ -1,0 +1,671 @@
+//! The member area's domain: who is signed in, signing in and out, the member center's
+//! figures, and password changes.
+//!
+//! The original kept `chathub_user_id/email/nick` in PHP's session and trusted them until the
+//! session died. We keep the same facts in our own cookie (`crate::session`) and check them
+//! against `fa_user` on every member request: a deleted, locked or re-passworded account
+//! loses its sessions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::db::tenant::{self, Tenant, TenantId, TenantStatus};
+use crate::db::user::{self, PasswordUpdate, User};
+use crate::error::AppError;
+use crate::http::{Params, Request, Response, php_urlencode, redirect};
+use crate::password;
+use crate::session::{SessionData, password_fingerprint};
+
+pub const LOGIN_URL: &str = "/addons/chathub/index/login";
+pub const MY_URL: &str = "/addons/chathub/index/my";
+pub const LANDING_URL: &str = "/addons/chathub/index/landing";
+
+/// `login?error=<msg>` as the original built it (PHP `urlencode`).
+pub fn login_error_url(msg: &str) -> String {
+    format!("{LOGIN_URL}?error={}", php_urlencode(msg))
+}
+
+/// A signed-in member whose session was checked against the database on this request.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user: User,
+    pub session: SessionData,
+}
+
+impl Member {
+    /// `fa_user.id`: scope every query of a member page with it.
+    pub fn id(&self) -> u32 {
+        self.user.id
+    }
+
+    /// The session's CSRF token, for forms (`csrf_token`) and state-changing links
+    /// (`&token=`).
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf
+    }
+
+    /// Constant-time check of a submitted CSRF token.
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        self.session.csrf_matches(submitted)
+    }
+
+    /// nickname, else username, else email (the member center's greeting).
+    pub fn display_name(&self) -> &str {
+        self.user.display_name()
+    }
+}
+
+/// FastAdmin's notion of an account that may sign in.
+pub fn is_active(user: &User) -> bool {
+    user.status == "normal"
+}
+
+/// The member behind this request, or the response that sends the visitor to sign in.
+///
+/// - no session (or an expired or forged cookie): 302 to the addon's `login`
+///   (COMPAT.md#member-login-redirect);
+/// - the account row is gone: the session is ended and 302 to
+///   `login?error=账号不存在`, as the original `my`;
+/// - the account is locked or its password changed since sign-in: the session is ended
+///   and 302 to `login`.
+///
+/// Database failures answer the generic error page (cause logged).
+pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response> {
+    let now = app.clock.epoch();
+    let Some(session) = app.sessions.read(req, now) else {
+        return Err(crate::session::no_store(redirect(LOGIN_URL)));
+    };
+    let Some(uid) = session.uid else {
+        return Err(crate::session::no_store(redirect(LOGIN_URL)));
+    };
+    let found = async {
+        let mut conn = app.db.conn().await?;
+        user::find_by_id(&mut conn, &app.db.t, uid).await
+    }
+    .await;
+    let user = match found {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(request_id = %req.id, error = %e, "loading the member failed");
+            return Err(e.into_response());
+        }
+    };
+    let end_session =
+        |to: &str| crate::session::no_store(app.sessions.without_session(redirect(to), req.https));
+    match user {
+        None => Err(end_session(&login_error_url("账号不存在"))),
+        Some(u) if !is_active(&u) => Err(end_session(LOGIN_URL)),
+        Some(u) if session.pwfp != password_fingerprint(&u.password) => Err(end_session(LOGIN_URL)),
+        Some(user) => Ok(Member { user, session }),
+    }
+}
+
+/// Whether the request carries a signed-in session (no database check: the original's
+/// `login` only looked at the session too; `my` does the full check).
+pub fn has_session(app: &App, req: &Request) -> bool {
+    app.sessions
+        .read(req, app.clock.epoch())
+        .is_some_and(|s| s.uid.is_some())
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing in
+
+/// What `doLogin` received. The password never appears in `Debug` output.
+pub struct Credentials {
+    pub email: String,
+    password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// PHP's truthiness of a request string: empty and "0" are false.
+fn php_truthy(s: &str) -> bool {
+    !s.is_empty() && s != "0"
+}
+
+/// PHP's `trim()` default character set.
+fn php_trim(s: &str) -> &str {
+    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\x0B'))
+}
+
+impl Credentials {
+    /// The original: `trim(email)`, password as sent; either missing → 请填写邮箱和密码.
+    pub fn parse(form: &Params) -> Option<Credentials> {
+        let email = php_trim(form.get("email").unwrap_or("")).to_string();
+        let password = form.get("password").unwrap_or("").to_string();
+        (php_truthy(&email) && php_truthy(&password)).then_some(Credentials { email, password })
+    }
+}
+
+/// How `doLogin` ended. Every refusal shows the same message, so a visitor cannot tell an
+/// unknown email from a wrong password, a locked account or a throttled attempt.
+pub enum SignIn {
+    Accepted(User),
+    Refused,
+}
+
+/// FastAdmin's admin-account rule, applied to members: after this many failures...
+pub const ACCOUNT_MAX_FAILURES: i64 = 10;
+/// ...and the account then refuses every password for this long after the failure that
+/// locked it.
+pub const ACCOUNT_LOCK_SECS: i64 = 86_400;
+
+/// A bcrypt hash of no one's password: verified against when the email is unknown, so a
+/// wrong email costs the same time as a wrong password.
+const DECOY_HASH: &str = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
+
+fn account_locked(user: &User, now: i64) -> bool {
+    user.loginfailure >= ACCOUNT_MAX_FAILURES
+        && user.updatetime.is_some_and(|t| now - t < ACCOUNT_LOCK_SECS)
+}
+
+/// bcrypt is deliberately slow: keep it off the async workers.
+async fn verify_password(plain: &str, hash: &str, salt: &str) -> bool {
+    let (plain, hash, salt) = (plain.to_string(), hash.to_string(), salt.to_string());
+    tokio::task::spawn_blocking(move || password::verify(&plain, &hash, &salt))
+        .await
+        .unwrap_or(false)
+}
+
+/// Check the credentials and, when they are right, write the original's sign-in
+/// bookkeeping. Failures count against the account (`fa_user.loginfailure`) and the client
+/// address (`LoginThrottle`).
+pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignIn, AppError> {
+    let now = app.clock.epoch();
+    if app.login_throttle.is_blocked(ip, now) {
+        tracing::warn!(%ip, "sign-in refused: too many failures from this address");
+        return Ok(SignIn::Refused);
+    }
+    let t = &app.db.t;
+    let mut conn = app.db.conn().await?;
+    let Some(found) = user::find_by_email(&mut conn, t, &creds.email).await? else {
+        drop(conn);
+        verify_password(&creds.password, DECOY_HASH, "").await;
+        app.login_throttle.record_failure(ip, now);
+        return Ok(SignIn::Refused);
+    };
+    if account_locked(&found, now) {
+        tracing::warn!(
+            user_id = found.id,
+            "sign-in refused: account locked after failures"
+        );
+        app.login_throttle.record_failure(ip, now);
+        return Ok(SignIn::Refused);
+    }
+    if !verify_password(&creds.password, &found.password, &found.salt).await {
+        user::record_login_failure(
+            &mut conn,
+            t,
+            found.id,
+            now,
+            ACCOUNT_MAX_FAILURES,
+            ACCOUNT_LOCK_SECS,
+        )
+        .await?;
+        app.login_throttle.record_failure(ip, now);
+        return Ok(SignIn::Refused);
+    }
+    if !is_active(&found) {
+        tracing::info!(user_id = found.id, status = %found.status, "sign-in refused: account not active");
+        return Ok(SignIn::Refused);
+    }
+    user::record_login(&mut conn, t, found.id, now, &ip.to_string()).await?;
+    Ok(SignIn::Accepted(found))
+}
+
+/// A brand-new session for `user` (new CSRF token: nothing from a previous session
+/// survives sign-in).
+pub fn new_session(user: &User, now: i64) -> SessionData {
+    let nick = if user.nickname.is_empty() {
+        &user.username
+    } else {
+        &user.nickname
+    };
+    SessionData::signed_in(user.id, &user.email, nick, &user.password, now)
+}
+
+/// Per-address failure window, in memory. One process serves a site, so a restart only
+/// forgives the addresses' recent failures; accounts keep their `loginfailure` count.
+/// Behind a proxy that is not in `trusted_proxies` every client shares the proxy's address,
+/// so the limit is generous.
+pub struct LoginThrottle {
+    windows: Mutex<HashMap<IpAddr, FailureWindow>>,
+}
+
+#[derive(Clone, Copy)]
+struct FailureWindow {
+    started: i64,
+    failures: u32,
+}
+
+pub const ADDRESS_MAX_FAILURES: u32 = 30;
+pub const ADDRESS_WINDOW_SECS: i64 = 900;
+/// Bound on remembered addresses, so a spray of addresses cannot grow memory without end.
+const ADDRESS_TRACK_LIMIT: usize = 50_000;
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle::new()
+    }
+}
+
+impl LoginThrottle {
+    pub fn new() -> LoginThrottle {
+        LoginThrottle {
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, FailureWindow>> {
+        match self.windows.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn is_blocked(&self, ip: IpAddr, now: i64) -> bool {
+        self.lock().get(&ip).is_some_and(|w| {
+            now - w.started < ADDRESS_WINDOW_SECS && w.failures >= ADDRESS_MAX_FAILURES
+        })
+    }
+
+    pub fn record_failure(&self, ip: IpAddr, now: i64) {
+        let mut map = self.lock();
+        if map.len() >= ADDRESS_TRACK_LIMIT && !map.contains_key(&ip) {
+            map.retain(|_, w| now - w.started < ADDRESS_WINDOW_SECS);
+            if map.len() >= ADDRESS_TRACK_LIMIT {
+                // Still full of live windows: forget them rather than refuse to track.
+                map.clear();
+            }
+        }
+        let w = map.entry(ip).or_insert(FailureWindow {
+            started: now,
+            failures: 0,
+        });
+        if now - w.started >= ADDRESS_WINDOW_SECS {
+            *w = FailureWindow {
+                started: now,
+                failures: 0,
+            };
+        }
+        w.failures = w.failures.saturating_add(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The member center (`my`)
+
+/// The notice at the top of the member center, in the original's order of precedence.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Flash {
+    JustPaid,
+    Provisioning { order: String },
+    Pending { order: String },
+    Error(String),
+}
+
+impl Flash {
+    /// From `param()` (path, then body, then query), as the original read it.
+    pub fn from_request(req: &Request) -> Option<Flash> {
+        let param = |k: &str| req.param(k).ok().flatten().unwrap_or_default();
+        let order = param("order");
+        if php_truthy(&param("just_paid")) {
+            Some(Flash::JustPaid)
+        } else if php_truthy(&param("provisioning")) {
+            Some(Flash::Provisioning { order })
+        } else if php_truthy(&param("pending")) {
+            Some(Flash::Pending { order })
+        } else {
+            let err = param("error");
+            php_truthy(&err).then_some(Flash::Error(err))
+        }
+    }
+}
+
+/// One row of the member center's tenant table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantSummary {
+    pub id: TenantId,
+    pub name: String,
+    pub domain: String,
+    pub status: TenantStatus,
+    /// 基础版/专业版/企业版, else the stored plan as is (shown escaped), else "-".
+    pub plan_label: String,
+    /// The stored price as PHP echoed it.
+    pub price_label: String,
+    pub seats: i64,
+    /// `Y-m-d`, or "-" without an expiry.
+    pub expire_label: String,
+    pub days_left: i64,
+    /// `None`: no embed code yet ("重新开通" is offered).
+    pub embed_code: Option<String>,
+}
+
+impl TenantSummary {
+    pub fn from_tenant(t: &Tenant, clock: &Clock) -> TenantSummary {
+        let config = t.config();
+        let plan_label = match config.plan() {
+            None => "-".to_string(),
+            Some(p) => plan_name(&p).map(str::to_string).unwrap_or(p),
+        };
+        let price_label = match config.0.get("price") {
+            None | Some(serde_json::Value::Null) => "0".to_string(),
+            Some(v) => php_echo(v),
+        };
+        let expiry = t.expire_at.as_deref().and_then(|e| clock.parse_local(e));
+        let (expire_label, days_left) = match expiry {
+            Some(at) => {
+                let secs = at.timestamp() - clock.epoch();
+                (at.format("%Y-%m-%d").to_string(), secs.max(0) / 86_400)
+            }
+            None => ("-".to_string(), 0),
+        };
+        TenantSummary {
+            id: t.id,
+            name: t.tenant_name.clone(),
+            domain: t.domain.clone(),
+            status: t.status,
+            plan_label,
+            price_label,
+            seats: t.max_agents,
+            expire_label,
+            days_left,
+            embed_code: t.embed_code.clone().filter(|e| !e.is_empty()),
+        }
+    }
+
+    /// "续费" is offered under a week before expiry (and without an expiry, as the
+    /// original: 0 days left).
+    pub fn renewable(&self) -> bool {
+        self.days_left < 7
+    }
+}
+
+pub fn plan_name(plan: &str) -> Option<&'static str> {
+    match plan {
+        "basic" => Some("基础版"),
+        "pro" => Some("专业版"),
+        "enterprise" => Some("企业版"),
+        _ => None,
+    }
+}
+
+/// A JSON scalar as PHP's `echo` prints the decoded value.
+fn php_echo(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "1".into(),
+        serde_json::Value::Bool(false) | serde_json::Value::Null => String::new(),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        serde_json::Value::Array(_) => "Array".into(),
+        serde_json::Value::Object(_) => "Array".into(),
+    }
+}
+
+/// The four figures above the table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub tenants: usize,
+    pub active: usize,
+    pub seats: i64,
+    pub monthly: i64,
+}
+
+/// Everything the member center shows.
+pub struct Overview {
+    pub totals: Totals,
+    pub tenants: Vec<TenantSummary>,
+}
+
+/// The member's tenants, newest first, with the totals.
+pub async fn overview(app: &App, member: &Member) -> Result<Overview, AppError> {
+    let mut conn = app.db.conn().await?;
+    let tenants = tenant::list_for_user(&mut conn, &app.db.t, member.id()).await?;
+    let totals = Totals {
+        tenants: tenants.len(),
+        active: tenants
+            .iter()
+            .filter(|t| t.status == TenantStatus::Active)
+            .count(),
+        seats: tenants.iter().map(|t| t.max_agents).sum(),
+        monthly: tenants.iter().map(|t| t.config().price()).sum(),
+    };
+    let rows = tenants
+        .iter()
+        .map(|t| TenantSummary::from_tenant(t, &app.clock))
+        .collect();
+    Ok(Overview {
+        totals,
+        tenants: rows,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Changing the password
+
+/// What the change-password form shows after a POST.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PasswordChange {
+    /// A message in the original's wording (or ours for the two new refusals).
+    Refused(&'static str),
+    /// Stored; the current session must be re-issued with the new fingerprint.
+    Changed(SessionData),
+}
+
+pub const MSG_FIELDS_MISSING: &str = "请填写所有字段";
+pub const MSG_MISMATCH: &str = "两次输入的新密码不一致";
+pub const MSG_TOO_SHORT: &str = "新密码至少 6 位";
+pub const MSG_WRONG_OLD: &str = "原密码错误";
+pub const MSG_CHANGED: &str = "密码修改成功";
+/// Ours: the form's token did not match the session (forged cross-site POST or a page
+/// left open across sign-ins).
+pub const MSG_STALE_FORM: &str = "页面已过期，请刷新后重试";
+/// Ours: the stock schema cannot store the new hash (the original answered a 500).
+pub const MSG_SCHEMA_TOO_OLD: &str =
+    "暂时无法修改密码：会员表的密码字段过短，请联系网站管理员升级数据库后再试";
+
+/// The original's checks, in its order, then a conditional update so two concurrent
+/// changes cannot both succeed against the same old password.
+pub async fn change_password(
+    app: &App,
+    member: &Member,
+    form: &Params,
+) -> Result<PasswordChange, AppError> {
+    if !member.csrf_matches(form.get("csrf_token").unwrap_or("")) {
+        return Ok(PasswordChange::Refused(MSG_STALE_FORM));
+    }
+    let old = form.get("old_password").unwrap_or("");
+    let new = form.get("new_password").unwrap_or("");
+    let confirm = form.get("confirm_password").unwrap_or("");
+    if !php_truthy(old) || !php_truthy(new) || !php_truthy(confirm) {
+        return Ok(PasswordChange::Refused(MSG_FIELDS_MISSING));
+    }
+    if new != confirm {
+        return Ok(PasswordChange::Refused(MSG_MISMATCH));
+    }
+    // PHP's strlen counts bytes.
+    if new.len() < 6 {
+        return Ok(PasswordChange::Refused(MSG_TOO_SHORT));
+    }
+    let current = &member.user;
+    if !verify_password(old, &current.password, &current.salt).await {
+        return Ok(PasswordChange::Refused(MSG_WRONG_OLD));
+    }
+    let plain = new.to_string();
+    let new_hash = tokio::task::spawn_blocking(move || password::hash(&plain))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let now = app.clock.epoch();
+    let mut conn = app.db.conn().await?;
+    match user::update_password(
+        &mut conn,
+        &app.db.t,
+        current.id,
+        &current.password,
+        &new_hash,
+        now,
+    )
+    .await?
+    {
+        PasswordUpdate::Changed => {
+            let mut session = member.session.clone();
+            session.pwfp = password_fingerprint(&new_hash);
+            session.seen = now;
+            Ok(PasswordChange::Changed(session))
+        }
+        PasswordUpdate::Stale => Ok(PasswordChange::Refused(MSG_WRONG_OLD)),
+        PasswordUpdate::ColumnTooNarrow => {
+            tracing::warn!(
+                user_id = current.id,
+                "password change refused: fa_user.password is too narrow for bcrypt; run the schema migration"
+            );
+            Ok(PasswordChange::Refused(MSG_SCHEMA_TOO_OLD))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, FixedOffset, Utc};
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn credentials_follow_phps_trim_and_truthiness() {
+        let c =
+            Credentials::parse(&params(&[("email", "  a@b.c \t"), ("password", " p ")])).unwrap();
+        assert_eq!(c.email, "a@b.c");
+        assert_eq!(c.password, " p ");
+        assert!(Credentials::parse(&params(&[("email", "a@b.c"), ("password", "")])).is_none());
+        assert!(Credentials::parse(&params(&[("email", "   "), ("password", "x")])).is_none());
+        assert!(Credentials::parse(&params(&[("email", "a@b.c"), ("password", "0")])).is_none());
+        assert!(Credentials::parse(&params(&[])).is_none());
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains(" p "), "{dbg}");
+    }
+
+    #[test]
+    fn address_throttle_blocks_after_the_limit_and_forgives_after_the_window() {
+        let t = LoginThrottle::new();
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let other: IpAddr = "203.0.113.6".parse().unwrap();
+        for i in 0..ADDRESS_MAX_FAILURES {
+            assert!(!t.is_blocked(ip, 1000 + i as i64));
+            t.record_failure(ip, 1000 + i as i64);
+        }
+        assert!(t.is_blocked(ip, 1100));
+        assert!(!t.is_blocked(other, 1100));
+        assert!(!t.is_blocked(ip, 1000 + ADDRESS_WINDOW_SECS));
+        t.record_failure(ip, 1000 + ADDRESS_WINDOW_SECS);
+        assert!(!t.is_blocked(ip, 1001 + ADDRESS_WINDOW_SECS));
+    }
+
+    fn tenant(config: &str, expire: Option<&str>, embed: Option<&str>) -> Tenant {
+        Tenant {
+            id: TenantId(5),
+            user_id: Some(2),
+            tenant_name: "T".into(),
+            domain: "d".into(),
+            email: "e".into(),
+            inbox_id: None,
+            inbox_token: None,
+            team_id: None,
+            agent_id: None,
+            agent_cw_id: None,
+            agent_cw_password: None,
+            agent_name: None,
+            max_agents: 3,
+            channel_type: "web_widget".into(),
+            status: TenantStatus::Active,
+            config_raw: Some(config.into()),
+            embed_code: embed.map(str::to_string),
+            api_credentials: None,
+            provisioned_at: None,
+            expire_at: expire.map(str::to_string),
+            last_active_at: None,
+            createtime: None,
+            updatetime: None,
+        }
+    }
+
+    fn clock_at(local: &str) -> Clock {
+        let tz = FixedOffset::east_opt(8 * 3600).unwrap();
+        let t = DateTime::parse_from_rfc3339(local).unwrap();
+        Clock::fake(tz, t.with_timezone(&Utc))
+    }
+
+    #[test]
+    fn tenant_rows_read_like_the_original() {
+        let clock = clock_at("2026-11-25T07:06:38+08:00");
+        let s = TenantSummary::from_tenant(
+            &tenant(
+                r#"{"plan":"pro","price":60}"#,
+                Some("2026-12-15 12:00:00"),
+                Some("<s>"),
+            ),
+            &clock,
+        );
+        assert_eq!(
+            (
+                s.plan_label.as_str(),
+                s.price_label.as_str(),
+                s.expire_label.as_str(),
+                s.days_left
+            ),
+            ("专业版", "60", "2026-12-15", 20)
+        );
+        assert!(!s.renewable());
+        // Double-encoded config, unknown plan kept as is, expired → 0 days.
+        let s = TenantSummary::from_tenant(
+            &tenant(
+                r#""{\"plan\":\"<i>gold</i>\",\"price\":\"90\"}""#,
+                Some("2026-11-23 12:00:00"),
+                Some(""),
+            ),
+            &clock,
+        );
+        assert_eq!(
+            (s.plan_label.as_str(), s.price_label.as_str(), s.days_left),
+            ("<i>gold</i>", "90", 0)
+        );
+        assert!(s.renewable() && s.embed_code.is_none());
+        // No config, no expiry.
+        let s = TenantSummary::from_tenant(&tenant("", None, None), &clock);
+        assert_eq!(
+            (
+                s.plan_label.as_str(),
+                s.price_label.as_str(),
+                s.expire_label.as_str()
+            ),
+            ("-", "0", "-")
+        );
+        assert!(s.renewable());
+        assert_eq!(php_echo(&serde_json::json!(60.0)), "60");
+        assert_eq!(php_echo(&serde_json::json!(59.5)), "59.5");
+    }
+}

@@ -1,0 +1,507 @@
+//! Signing in and out: the original's redirects and messages, every password scheme a
+//! FastAdmin site holds, sessions that cannot be fixed, forged or kept after sign-out, and
+//! throttling of guessing.
+
+mod member_support;
+mod support;
+
+use member_support::*;
+use mysql_async::prelude::*;
+use support::TestApp;
+
+const LOGIN_FILL_IN: &str = "/addons/chathub/index/login?error=%E8%AF%B7%E5%A1%AB%E5%86%99%E9%82%AE%E7%AE%B1%E5%92%8C%E5%AF%86%E7%A0%81";
+const LOGIN_WRONG: &str = "/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF";
+const MY: &str = "/addons/chathub/index/my";
+
+#[tokio::test]
+async fn login_page_shows_the_form_and_follows_site_name() {
+    let app = spawn_seeded(&[("CHATHUB_ADDON_SITE_NAME", "Acme客服")]).await;
+    let r = app.get("/addons/chathub/index/login").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "no-store, no-cache, must-revalidate"
+    );
+    let body = r.text().await.unwrap();
+    assert_eq!(
+        select_all(&body, "title"),
+        vec!["<title>登录 - Acme客服</title>"]
+    );
+    assert_eq!(
+        page_text(&body),
+        "登录 Acme客服 登录后查看您的 AI 客服订阅 邮箱 密码 登录 还没账号？立即注册 · 返回首页"
+    );
+    assert_eq!(
+        attr_all(&body, "form", "action"),
+        vec!["/addons/chathub/index/doLogin"]
+    );
+    assert_eq!(attr_all(&body, "form", "method"), vec!["POST"]);
+    assert_eq!(
+        attr_all(&body, "form input", "name"),
+        vec!["email", "password"]
+    );
+    assert_eq!(
+        attr_all(&body, "a", "href"),
+        vec![
+            "/addons/chathub/index/registerpage",
+            "/addons/chathub/index/landing"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn login_page_shows_the_error_escaped() {
+    let app = spawn_seeded(&[]).await;
+    let r = app
+        .get("/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF")
+        .await;
+    let body = r.text().await.unwrap();
+    assert!(page_text(&body).contains("登录后查看您的 AI 客服订阅 邮箱或密码错误 邮箱"));
+
+    let r = app
+        .get("/addons/chathub/index/login?error=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E")
+        .await;
+    let body = r.text().await.unwrap();
+    assert!(select_all(&body, "img").is_empty(), "{body}");
+    assert!(page_text(&body).contains("<img src=x onerror=alert(1)>"));
+}
+
+#[tokio::test]
+async fn missing_credentials_send_back_the_fill_in_message() {
+    let app = spawn_seeded(&[]).await;
+    for form in [
+        vec![("email", ""), ("password", "")],
+        vec![("email", "alice@example.com"), ("password", "")],
+        vec![("email", "   "), ("password", "alice-pass-1")],
+        vec![],
+    ] {
+        let r = app.post_form("/addons/chathub/index/doLogin", &form).await;
+        assert_eq!(r.status(), 302, "{form:?}");
+        assert_eq!(location(&r), LOGIN_FILL_IN, "{form:?}");
+        assert_eq!(r.headers()["content-type"], "text/html; charset=UTF-8");
+        assert!(session_cookie(&r).is_none());
+    }
+    // GET without a body, too.
+    let r = app.get("/addons/chathub/index/doLogin").await;
+    assert_eq!(location(&r), LOGIN_FILL_IN);
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_message() {
+    let app = spawn_seeded(&[]).await;
+    let r = login(&app, "nobody@example.com", "whatever").await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (302, LOGIN_WRONG.to_string())
+    );
+    let r = login(&app, "alice@example.com", "wrong-pass").await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (302, LOGIN_WRONG.to_string())
+    );
+    assert!(session_cookie(&r).is_none());
+    // The failure is counted against the account (FastAdmin's loginfailure), nothing else
+    // about the row changes.
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(1));
+    assert_eq!(row.get::<Option<i64>, _>("logintime"), Some(None));
+    assert_eq!(row.get::<String, _>("password").unwrap(), ALICE_HASH);
+    assert_eq!(
+        row.get::<Option<i64>, _>("updatetime").unwrap(),
+        Some(1779000000)
+    );
+    // A successful sign-in resets the count: the row reads as the original left it.
+    login(&app, "alice@example.com", "alice-pass-1").await;
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(0));
+    assert_eq!(
+        row.get::<Option<i64>, _>("updatetime").unwrap(),
+        Some(1779000000)
+    );
+}
+
+#[tokio::test]
+async fn salted_md5_user_signs_in_with_the_originals_bookkeeping() {
+    let app = spawn_seeded(&[]).await;
+    let r = login(&app, "alice@example.com", "alice-pass-1").await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(location(&r), MY);
+    let cookie = session_cookie(&r).expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP here");
+
+    let now = app.app.clock.epoch();
+    let row = user_row(&app.db, 2).await.unwrap();
+    let logintime: i64 = row.get::<Option<i64>, _>("logintime").unwrap().unwrap();
+    assert!((logintime - now).abs() <= 2);
+    // First sign-in: prevtime = now, as the original (`logintime ?: time()`).
+    assert_eq!(
+        row.get::<Option<i64>, _>("prevtime").unwrap(),
+        Some(logintime)
+    );
+    assert_eq!(row.get::<String, _>("loginip").unwrap(), "127.0.0.1");
+    assert_eq!(row.get::<u32, _>("successions"), Some(2));
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(0));
+    assert_eq!(
+        row.get::<Option<i64>, _>("updatetime").unwrap(),
+        Some(1779000000)
+    );
+
+    // The member center opens with that session.
+    let r = app.get(MY).await;
+    assert_eq!(r.status(), 200);
+    assert!(page_text(&r.text().await.unwrap()).contains("欢迎回来，Alice Trading Co"));
+
+    // A later sign-in moves logintime to prevtime.
+    {
+        let mut c = app.db.conn().await;
+        c.query_drop("UPDATE fa_user SET logintime = 1790000000 WHERE id = 2")
+            .await
+            .unwrap();
+    }
+    let r = login(&app, "alice@example.com", "alice-pass-1").await;
+    assert_eq!(location(&r), MY);
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(
+        row.get::<Option<i64>, _>("prevtime").unwrap(),
+        Some(1790000000)
+    );
+    assert_eq!(row.get::<u32, _>("successions"), Some(3));
+}
+
+#[tokio::test]
+async fn email_is_trimmed_and_json_and_ajax_bodies_sign_in_too() {
+    let app = spawn_seeded(&[]).await;
+    let r = login(&app, "  alice@example.com ", "alice-pass-1").await;
+    assert_eq!(location(&r), MY);
+
+    let c = TestApp::new_client();
+    let r = c
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("content-type", "application/json")
+        .body(r#"{"email": "alice@example.com", "password": "alice-pass-1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), location(&r)), (302, MY.to_string()));
+    assert!(session_cookie(&r).is_some());
+
+    let r = c
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), location(&r)), (302, MY.to_string()));
+}
+
+#[tokio::test]
+async fn every_hash_scheme_signs_in_with_its_own_password_only() {
+    let app = spawn_seeded(&[]).await;
+    seed_erin(&app.db).await;
+    // bcrypt written by PHP's password_hash (widened-schema/015).
+    let r = login(&app, "erin@example.com", "erin-pass-6").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+    let r = login(&app, "erin@example.com", "erin-pass-5").await;
+    assert_eq!(location(&r), MY);
+    // FastAdmin's own md5(md5(p).salt): its default user can now sign in
+    // (COMPAT.md#password-schemes) — but not with a guess (auth/006).
+    let r = login(&app, FA_ADMIN_EMAIL, "123456").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+    let r = login(&app, FA_ADMIN_EMAIL, FA_ADMIN_PASSWORD).await;
+    assert_eq!(location(&r), MY);
+    // The addon's md5(p) for salted rows (auth/008).
+    let r = login(&app, "bob@example.com", "bob-pass-2").await;
+    assert_eq!(location(&r), MY);
+    // md5(p) is not accepted for a FastAdmin row: that would let a leaked md5 sign in.
+    let r = login(&app, FA_ADMIN_EMAIL, "f92ad8ee3bcc28ea4487af25c228c6a5").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+}
+
+#[tokio::test]
+async fn inactive_users_are_refused_with_the_same_message() {
+    let app = spawn_seeded(&[]).await;
+    {
+        let mut c = app.db.conn().await;
+        c.query_drop("UPDATE fa_user SET status = 'hidden' WHERE id = 3")
+            .await
+            .unwrap();
+    }
+    let r = login(&app, "bob@example.com", "bob-pass-2").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+    assert!(session_cookie(&r).is_none());
+    let row = user_row(&app.db, 3).await.unwrap();
+    assert_eq!(row.get::<Option<i64>, _>("logintime"), Some(None));
+}
+
+#[tokio::test]
+async fn sign_in_always_issues_a_fresh_session() {
+    let app = spawn_seeded(&[]).await;
+    let first = session_cookie(&login(&app, "alice@example.com", "alice-pass-1").await).unwrap();
+    // Already signed in: login sends to my (auth/009).
+    let r = app.get("/addons/chathub/index/login").await;
+    assert_eq!((r.status().as_u16(), location(&r)), (302, MY.to_string()));
+    // Signing in again as someone else replaces the session (auth/011-012).
+    let second = session_cookie(&login(&app, "bob@example.com", "bob-pass-2").await).unwrap();
+    assert_ne!(first, second);
+    let body = app.get(MY).await.text().await.unwrap();
+    assert!(page_text(&body).contains("欢迎回来，Bob Ltd"));
+    assert!(!body.contains("Alice Shop"));
+    // Same user again: still a new cookie and a new CSRF token.
+    let third = session_cookie(&login(&app, "bob@example.com", "bob-pass-2").await).unwrap();
+    assert_ne!(second, third);
+}
+
+#[tokio::test]
+async fn logout_ends_our_session_only() {
+    let app = spawn_seeded(&[]).await;
+    // Without a session: just the redirect (public/017).
+    let r = app.get("/addons/chathub/index/logout").await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (302, "/addons/chathub/index/landing".to_string())
+    );
+    assert!(r.headers().get("set-cookie").is_none());
+
+    let ours = session_cookie(&login(&app, "alice@example.com", "alice-pass-1").await).unwrap();
+    let ours = ours.split(';').next().unwrap();
+    let browser = TestApp::new_client();
+    let r = browser
+        .get(app.url("/addons/chathub/index/logout"))
+        .header(
+            "cookie",
+            format!("PHPSESSID=adminsession; {ours}; keeplogin=1"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/addons/chathub/index/landing");
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].starts_with("chathub_session=") && cookies[0].contains("Max-Age=0"));
+    // The browser drops the cookie; the app's own client signs out the same way.
+    let r = app.get("/addons/chathub/index/logout").await;
+    assert!(session_cookie(&r).unwrap().contains("Max-Age=0"));
+    let r = app.get(MY).await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (302, "/addons/chathub/index/login".to_string())
+    );
+}
+
+#[tokio::test]
+async fn email_is_trimmed_like_phps_trim_including_nul() {
+    let app = spawn_seeded(&[]).await;
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=%00%0Balice%40example.com%0D%0A&password=alice-pass-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), MY);
+}
+
+#[tokio::test]
+async fn forged_and_expired_cookies_count_as_signed_out() {
+    let app = spawn_seeded(&[]).await;
+    let cookie = session_cookie(&login(&app, "alice@example.com", "alice-pass-1").await).unwrap();
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let (name, value) = pair.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    let i = bytes.len() - 5;
+    bytes[i] = if bytes[i] == b'x' { b'y' } else { b'x' };
+    let forged = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    let plain = TestApp::new_client();
+    for c in [
+        forged.as_str(),
+        "chathub_session=",
+        "chathub_session=%FF%FE",
+        "chathub_session=a%ZZ",
+    ] {
+        let r = plain
+            .get(app.url(MY))
+            .header("cookie", c)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status().as_u16(), location(&r)),
+            (302, "/addons/chathub/index/login".to_string()),
+            "{c}"
+        );
+    }
+    // The genuine cookie works...
+    let r = plain
+        .get(app.url(MY))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // ...but not once it has been idle longer than PHP's 1440 s.
+    let now = app.app.clock.epoch();
+    let mut stale = chathub::session::SessionData::signed_in(
+        2,
+        "alice@example.com",
+        "Alice",
+        ALICE_HASH,
+        now - 2000,
+    );
+    stale.seen = now - 1441;
+    let v = app.app.sessions.set_cookie(&stale, false);
+    let stale_pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = plain
+        .get(app.url(MY))
+        .header("cookie", &stale_pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/addons/chathub/index/login");
+    stale.seen = now - 1000;
+    let v = app.app.sessions.set_cookie(&stale, false);
+    let live_pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = plain
+        .get(app.url(MY))
+        .header("cookie", &live_pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Idle for a while: the answer re-issues the cookie so activity keeps it alive.
+    assert!(session_cookie(&r).is_some());
+}
+
+#[tokio::test]
+async fn ten_failures_lock_the_account_for_a_day() {
+    let app = spawn_seeded(&[]).await;
+    for _ in 0..10 {
+        let r = login(&app, "bob@example.com", "guess").await;
+        assert_eq!(location(&r), LOGIN_WRONG);
+    }
+    // The right password is refused too, with the same message.
+    let r = login(&app, "bob@example.com", "bob-pass-2").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+    assert!(session_cookie(&r).is_none());
+    let row = user_row(&app.db, 3).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(10));
+    let locked_at = row.get::<Option<i64>, _>("updatetime").unwrap().unwrap();
+    assert!((locked_at - app.app.clock.epoch()).abs() <= 2);
+    // Other accounts are unaffected.
+    assert_eq!(
+        location(&login(&app, "alice@example.com", "alice-pass-1").await),
+        MY
+    );
+    // A day after the last failure the account opens again and the count resets.
+    {
+        let mut c = app.db.conn().await;
+        c.query_drop("UPDATE fa_user SET updatetime = updatetime - 86401 WHERE id = 3")
+            .await
+            .unwrap();
+    }
+    let r = login(&app, "bob@example.com", "bob-pass-2").await;
+    assert_eq!(location(&r), MY);
+    let row = user_row(&app.db, 3).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(0));
+}
+
+#[tokio::test]
+async fn an_address_with_many_failures_is_refused_for_a_while() {
+    let app = spawn_seeded(&[]).await;
+    let now = app.app.clock.epoch();
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    // One failure through HTTP counts for the address...
+    login(&app, "nobody@example.com", "x").await;
+    // ...and with the window full, even a right password is refused.
+    for _ in 1..chathub::member::ADDRESS_MAX_FAILURES {
+        app.app.login_throttle.record_failure(ip, now);
+    }
+    let r = login(&app, "alice@example.com", "alice-pass-1").await;
+    assert_eq!(location(&r), LOGIN_WRONG);
+    assert!(session_cookie(&r).is_none());
+    // The account itself was not charged for the address's failures.
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<u32, _>("loginfailure"), Some(0));
+}
+
+#[tokio::test]
+async fn hostile_sign_in_input_never_breaks_the_server() {
+    let app = spawn_seeded(&[]).await;
+    let long = "a".repeat(5000);
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "application/x-www-form-urlencoded",
+            b"email=%FF%FE&password=%C3".to_vec(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"email=\xff\xfe&password=x".to_vec(),
+        ),
+        ("application/json", b"[1,2,3]".to_vec()),
+        (
+            "application/json",
+            b"{\"email\": {\"a\": 1}, \"password\": [1]}".to_vec(),
+        ),
+        ("application/json", b"{not json".to_vec()),
+        ("application/json", b"\xff\xfe".to_vec()),
+        ("multipart/form-data; boundary=x", b"--x--".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            format!("email={long}&password={long}").into_bytes(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"email[]=a&password[]=b".to_vec(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"email=%27+OR+1%3D1+--+&password=x".to_vec(),
+        ),
+    ];
+    for (ct, body) in bodies {
+        let r = app
+            .client
+            .post(app.url("/addons/chathub/index/doLogin"))
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{ct} {:?}", String::from_utf8_lossy(&body));
+        assert!(
+            [LOGIN_FILL_IN, LOGIN_WRONG].contains(&location(&r).as_str()),
+            "{ct}: {}",
+            location(&r)
+        );
+        assert!(session_cookie(&r).is_none());
+    }
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_a_trusted_https_proxy() {
+    let app = spawn_seeded(&[("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "198.51.100.7")
+        .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), MY);
+    assert!(session_cookie(&r).unwrap().contains("Secure"));
+    // The client address recorded is the one the proxy saw.
+    let row = user_row(&app.db, 2).await.unwrap();
+    assert_eq!(row.get::<String, _>("loginip").unwrap(), "198.51.100.7");
+}
