@@ -3,9 +3,11 @@
 pub mod admin;
 pub mod admin_auth;
 pub mod app;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod handlers;

@@ -2,6 +2,7 @@
 //! is parameterised.
 
 pub mod admin;
+pub mod channel_account;
 pub mod log;
 pub mod order;
 pub mod schema;

@@ -2,6 +2,7 @@
 //! texts, forms, fields and links; markup and styles are our own.
 
 pub mod admin;
+pub mod channels;
 pub mod fastadmin;
 pub mod landing;
 pub mod pay_wechat;
