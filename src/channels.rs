@@ -168,6 +168,10 @@ fn php_trim(s: &str) -> &str {
     s.trim_matches([' ', '\t', '\n', '\r', '\0', '\x0B'])
 }
 
+/// Logged at start-up when no `gateway_aes_key` is configured.
+pub const PLAINTEXT_WARNING: &str = "gateway_aes_key is not set: channel credentials are stored as plain JSON \
+(set CHATHUB_GATEWAY_AES_KEY to the gateway's GATEWAY_AES_KEY to encrypt them)";
+
 /// Size of `credentials_encrypted` (varbinary(2048)).
 pub const STORED_MAX: usize = 2048;
 
@@ -411,7 +415,7 @@ mod tests {
             app_secret: "s".repeat(n),
             refresh_token: String::new(),
         };
-        let fixed = make(0).to_json().len() - 0;
+        let fixed = make(0).to_json().len();
         let fits_sealed = make(STORED_MAX - OVERHEAD - fixed);
         assert_eq!(fits_sealed.to_stored(Some(&key)).unwrap().len(), STORED_MAX);
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Member pages for channel credentials (original `channelList`, `channelAuth`) and the
 //! reprovision confirmation. Texts, fields and links are the original's; markup is ours.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::channels::{AccountChannel, Binding, ChannelState, MARKETPLACES};
 
@@ -32,7 +32,8 @@ fn layout(title: &str, body: Markup) -> String {
                 meta charset="UTF-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                style { (STYLE) }
+                // A constant of ours: escaping would break its quoted font names.
+                style { (PreEscaped(STYLE)) }
             }
             body { div class="wrap" { (body) } }
         }
