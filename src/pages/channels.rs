@@ -172,3 +172,27 @@ pub fn reprovision_confirm_page(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::Channel;
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let states = vec![ChannelState {
+            channel: Channel::WebWidget,
+            binding: Binding::Bound {
+                active: false,
+                refreshed: "<b>x</b>".into(),
+            },
+        }];
+        let list = channel_list_page("<i>S</i>", &states, Some("不支持的渠道"));
+        assert!(list.contains("<title>渠道管理 - &lt;i&gt;S&lt;/i&gt;</title>"));
+        assert!(list.contains("&lt;b&gt;x&lt;/b&gt;"));
+        assert!(list.contains("font-family:-apple-system,BlinkMacSystemFont,\"Segoe UI\""));
+        let auth = channel_auth_page("S", AccountChannel::Jd, "tok\"en", None);
+        assert!(auth.contains(r#"value="tok&quot;en""#));
+        assert!(auth.contains(r#"action="/addons/chathub/index/channelAuth?channel=jd""#));
+    }
+}
