@@ -1200,3 +1200,40 @@ async fn a_hanging_provision_server_does_not_hold_the_request_past_its_bound() {
     assert_eq!(tenant_status(&f.app, 13).await, "provisioning");
     assert_eq!(logs(&f.app).await[0].3, "failed");
 }
+
+#[tokio::test]
+async fn a_json_body_is_read_like_a_form() {
+    let f = fixture(&[]).await;
+    let alice = Browser::signed_in(&f.app, ALICE);
+    let body = serde_json::json!({
+        "__token__": alice.csrf,
+        "app_id": "json-app",
+        "app_secret": "json-secret",
+    });
+    let r = alice
+        .client
+        .post(f.app.url(&format!("{BASE}/channelAuth?channel=pdd")))
+        .header("cookie", &alice.cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/addons/chathub/index/channelList");
+    let rows = accounts(&f.app).await;
+    assert_eq!(
+        String::from_utf8(rows[0].credentials.clone()).unwrap(),
+        r#"{"app_id":"json-app","app_secret":"json-secret","refresh_token":""}"#
+    );
+    // Malformed JSON: nothing to read, the required-field message, no write.
+    let r = alice
+        .client
+        .post(f.app.url(&format!("{BASE}/channelAuth?channel=jd")))
+        .header("cookie", &alice.cookie)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(accounts(&f.app).await.len(), 1);
+}
