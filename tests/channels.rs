@@ -52,6 +52,9 @@ async fn fixture(extra_env: &[(&str, &str)]) -> Fixture {
     let mut env: Vec<(&str, &str)> = vec![
         ("CHATHUB_ADDON_SITE_NAME", "Acme客服"),
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", url.as_str()),
+        // These tests count provision calls and log rows of the request alone; the
+        // background worker would pick up the fixture's `provisioning` tenant too.
+        ("CHATHUB_PROVISION_WORKER", "0"),
     ];
     env.extend_from_slice(extra_env);
     let app = spawn_app_on(db, &env, None).await;
