@@ -41,6 +41,10 @@ impl Application {
     /// Bind the listening socket (port 0 picks a free one) and build the shared state.
     pub async fn build(config: Config, clock: Clock) -> Result<Application, AppError> {
         let db = Db::new(&config)?;
+        if config.gateway_aes_key.is_none() {
+            // Channel credentials then stay plain JSON, as the original stored them.
+            tracing::warn!("{}", crate::channels::PLAINTEXT_WARNING);
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod demo;
+pub mod channel_account;
 pub mod log;
 pub mod order;
 pub mod schema;

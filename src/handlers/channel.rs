@@ -1,18 +1,237 @@
 //! Channel credentials and reprovision: channelList, channelAuth, channelCallback, reprovision.
 
-use crate::app::App;
-use crate::error::AppError;
-use crate::http::{Request, Response};
+use std::time::Duration;
 
-pub async fn channel_list(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("channelList")
+use crate::app::App;
+use crate::channels::{self, AccountChannel, Channel, Credentials};
+use crate::crypto::GatewayKey;
+use crate::db::channel_account;
+use crate::db::tenant::{self, TenantId, TenantStatus};
+use crate::error::AppError;
+use crate::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
+use crate::pages::channels as page;
+
+const LOGIN: &str = "/addons/chathub/index/login";
+const CHANNEL_LIST: &str = "/addons/chathub/index/channelList";
+
+/// The reprovision request's own bound: the original gave curl 30 s, nginx gives up at 60 s
+/// (COMPAT.md#reprovision-link-token keeps the page answering well before that).
+pub const REPROVISION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The signed-in member as these pages need them.
+struct Member {
+    uid: u32,
+    csrf: String,
 }
-pub async fn channel_auth(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("channelAuth")
+
+/// The one place these handlers read the session (to become `crate::member::require_member`).
+fn member(app: &App, req: &Request) -> Option<Member> {
+    let s = app.sessions.read(req, app.clock.epoch())?;
+    Some(Member {
+        uid: s.uid?,
+        csrf: s.csrf,
+    })
 }
+
+fn my_error(msg: &str) -> Response {
+    redirect(&format!(
+        "/addons/chathub/index/my?error={}",
+        php_urlencode(msg)
+    ))
+}
+
+fn auth_error(channel: AccountChannel, msg: &str) -> Response {
+    redirect(&format!(
+        "/addons/chathub/index/channelAuth?channel={}&error={}",
+        php_urlencode(channel.as_str()),
+        php_urlencode(msg)
+    ))
+}
+
+/// Constant-time comparison of a submitted token with the session's.
+fn token_matches(expected: &str, submitted: Option<&str>) -> bool {
+    let Some(s) = submitted else { return false };
+    let (a, b) = (expected.as_bytes(), s.as_bytes());
+    !a.is_empty()
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn gateway_key(app: &App) -> Result<Option<GatewayKey>, AppError> {
+    app.config
+        .gateway_aes_key
+        .as_ref()
+        .map(|k| GatewayKey::from_bytes(k.expose()).map_err(AppError::internal))
+        .transpose()
+}
+
+/// `channelList`: the six channels of the member's newest tenant.
+pub async fn channel_list(app: &App, req: &Request) -> Result<Response, AppError> {
+    let Some(m) = member(app, req) else {
+        return Ok(redirect(LOGIN));
+    };
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.uid).await? else {
+        return Ok(my_error("请先开通租户"));
+    };
+    let accounts = channel_account::list_for_tenant(&mut conn, &app.db.t, tenant.id).await?;
+    let notice = channels::notice(&channels::LIST_NOTICES, req.query().get("error"));
+    Ok(html(page::channel_list_page(
+        &app.addon().site_name,
+        &channels::overview(&accounts),
+        notice,
+    )))
+}
+
+/// `channelAuth?channel=`: the credentials form (GET) and saving it (POST).
+pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError> {
+    let Some(m) = member(app, req) else {
+        return Ok(redirect(LOGIN));
+    };
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.uid).await? else {
+        return Ok(my_error("请先开通租户"));
+    };
+    // The channel comes from the query only (`input('get.channel', 'amazon')`).
+    let requested = req.query().get("channel");
+    let Some(channel) = requested.map_or(Some(Channel::DEFAULT), Channel::parse) else {
+        return Ok(redirect(&format!(
+            "{CHANNEL_LIST}?error={}",
+            php_urlencode(channels::UNSUPPORTED_CHANNEL)
+        )));
+    };
+    let site_name = app.addon().site_name.clone();
+    let channel = match channel {
+        // Nothing to store for the widget (COMPAT.md#web-widget-channel).
+        Channel::WebWidget if req.is_post() => {
+            return Ok(redirect(
+                "/addons/chathub/index/channelAuth?channel=web_widget",
+            ));
+        }
+        Channel::WebWidget => return Ok(html(page::web_widget_page(&site_name))),
+        Channel::Account(a) => a,
+    };
+    if !req.is_post() {
+        let notice = channels::notice(&channels::AUTH_NOTICES, req.query().get("error"));
+        return Ok(html(page::channel_auth_page(
+            &site_name, channel, &m.csrf, notice,
+        )));
+    }
+    let form = req.post()?;
+    if !token_matches(&m.csrf, form.get("__token__")) {
+        return Ok(auth_error(channel, channels::FORM_EXPIRED));
+    }
+    let key = gateway_key(app)?;
+    let stored =
+        match Credentials::from_form(channel, &form).and_then(|c| c.to_stored(key.as_ref())) {
+            Ok(s) => s,
+            Err(e) => return Ok(auth_error(channel, e.message())),
+        };
+    match channel_account::save(
+        &mut conn,
+        &app.db.t,
+        tenant.id,
+        channel,
+        &stored,
+        app.clock.epoch(),
+    )
+    .await?
+    {
+        Some(_) => Ok(redirect(CHANNEL_LIST)),
+        // The tenant was deleted meanwhile: as if it never existed.
+        None => Ok(my_error("请先开通租户")),
+    }
+}
+
+/// `channelCallback`: OAuth is not used; the text points to the form
+/// (COMPAT.md#channel-callback-public).
 pub async fn channel_callback(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("channelCallback")
+    Ok(text(
+        "未启用 OAuth 回调。请使用 /addons/chathub/index/channelAuth 表单直接绑定 App Secret。",
+    ))
 }
-pub async fn reprovision(_app: &App, _req: &Request) -> Result<Response, AppError> {
-    super::not_built("reprovision")
+
+/// What `ids` asked for, read like the original's `!$ids` check.
+enum TenantParam {
+    Missing,
+    Id(TenantId),
+    Invalid,
+}
+
+fn tenant_param(raw: Option<&str>) -> TenantParam {
+    match raw {
+        None | Some("") | Some("0") => TenantParam::Missing,
+        Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => match s.parse::<u32>() {
+            Ok(id) => TenantParam::Id(TenantId(id)),
+            Err(_) => TenantParam::Invalid,
+        },
+        Some(_) => TenantParam::Invalid,
+    }
+}
+
+/// `reprovision?ids=`: one provision attempt for the member's own tenant, only with the
+/// session's token (COMPAT.md#reprovision-link-token).
+pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError> {
+    let Some(m) = member(app, req) else {
+        return Ok(redirect(LOGIN));
+    };
+    let id = match tenant_param(req.param("ids")?.as_deref()) {
+        TenantParam::Missing => return Ok(my_error("缺少租户 ID")),
+        TenantParam::Invalid => return Ok(my_error("租户不存在或无权操作")),
+        TenantParam::Id(id) => id,
+    };
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, m.uid).await? else {
+        return Ok(my_error("租户不存在或无权操作"));
+    };
+    if !token_matches(&m.csrf, req.param("token")?.as_deref()) {
+        return Ok(html_status(
+            http::StatusCode::FORBIDDEN,
+            page::reprovision_confirm_page(
+                &app.addon().site_name,
+                &tenant.tenant_name,
+                tenant.id.0,
+                &m.csrf,
+            ),
+        ));
+    }
+    tenant::set_status(&mut conn, &app.db.t, tenant.id, TenantStatus::Provisioning).await?;
+    drop(conn);
+    let ok = crate::provisioning::reprovision_once(app, tenant.id, REPROVISION_TIMEOUT).await?;
+    Ok(redirect(if ok {
+        "/addons/chathub/index/my?just_paid=1"
+    } else {
+        "/addons/chathub/index/my?provisioning=1"
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_read_like_the_original() {
+        assert!(matches!(tenant_param(None), TenantParam::Missing));
+        assert!(matches!(tenant_param(Some("0")), TenantParam::Missing));
+        assert!(matches!(tenant_param(Some("")), TenantParam::Missing));
+        assert!(matches!(
+            tenant_param(Some("13")),
+            TenantParam::Id(TenantId(13))
+        ));
+        assert!(matches!(tenant_param(Some("13abc")), TenantParam::Invalid));
+        assert!(matches!(
+            tenant_param(Some("99999999999")),
+            TenantParam::Invalid
+        ));
+        assert!(matches!(tenant_param(Some("-1")), TenantParam::Invalid));
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(token_matches("abc", Some("abc")));
+        assert!(!token_matches("abc", Some("abd")));
+        assert!(!token_matches("abc", Some("ab")));
+        assert!(!token_matches("abc", None));
+        assert!(!token_matches("", Some("")));
+    }
 }

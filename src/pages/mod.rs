@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod change_password;
+pub mod channels;
 pub mod fastadmin;
 pub mod landing;
 pub mod login;
