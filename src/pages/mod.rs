@@ -5,4 +5,5 @@ pub mod admin;
 pub mod fastadmin;
 pub mod landing;
 pub mod pay_wechat;
+pub mod register;
 pub mod renew;
