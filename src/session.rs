@@ -110,8 +110,10 @@ impl Sessions {
     /// The session carried by the request, if its cookie decrypts and is not idle too long.
     pub fn read(&self, req: &Request, now: i64) -> Option<SessionData> {
         let raw = req.cookie(COOKIE_NAME)?;
+        // The value was percent-encoded when set (`encoded()`); decode before opening it.
+        let parsed = Cookie::parse_encoded(format!("{COOKIE_NAME}={raw}")).ok()?;
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(COOKIE_NAME, raw));
+        jar.add_original(Cookie::new(COOKIE_NAME, parsed.value().to_string()));
         let plain = jar.private(&self.key).get(COOKIE_NAME)?;
         let data: SessionData = serde_json::from_str(plain.value()).ok()?;
         if now - data.seen > IDLE_LIFETIME_SECS || data.seen > now + 60 {
