@@ -1048,3 +1048,183 @@ async fn concurrent_duplicate_sign_ups_make_one_account() {
     assert_eq!(s.tenants().await.len(), 1);
     assert_eq!(s.stub.calls().len(), 1);
 }
+
+// ---------------------------------------------------------------- the page's script
+
+/// Runs the served page's inline script in Node with a minimal DOM made from the served form
+/// (no browser on the test machines); the script's request reaches the real server.
+async fn run_page_script(s: &Site, fill: &[(&str, &str)], choose: Option<&str>) -> Option<Value> {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("node not installed: skipping the register page script test");
+        return None;
+    }
+    let body = s
+        .app
+        .get("/addons/chathub/index/registerpage")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&body);
+    let sel = |q: &str| scraper::Selector::parse(q).unwrap();
+    let script = doc
+        .select(&sel("script"))
+        .flat_map(|e| e.text())
+        .collect::<String>();
+    let options: Vec<Value> = doc
+        .select(&sel(".plan-option"))
+        .map(|o| {
+            let radio = o.select(&sel("input")).next().unwrap();
+            json!({
+                "plan": o.value().attr("data-plan"),
+                "class": o.value().attr("class"),
+                "checked": radio.value().attr("checked").is_some(),
+            })
+        })
+        .collect();
+    let fields: Vec<Value> = doc
+        .select(&sel("form input:not([type=radio]), form textarea"))
+        .map(|e| {
+            json!({
+                "tag": e.value().name(),
+                "name": e.value().attr("name"),
+                "type": e.value().attr("type"),
+                "value": e.value().attr("value"),
+            })
+        })
+        .collect();
+    let form = doc.select(&sel("form")).next().unwrap();
+    let input = json!({
+        "base": s.app.url(""),
+        "action": form.value().attr("action"),
+        "script": script,
+        "options": options,
+        "seatsRowClass": doc.select(&sel("#seats-row")).next().unwrap().value().attr("class"),
+        "fields": fields,
+        "fill": fill.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "choose": choose,
+    });
+    let harness = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/register_page_harness.js"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(harness)
+        .arg(input.to_string())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Every text of the card, in document order.
+fn card_texts(node: &Value, out: &mut Vec<String>) {
+    if let Some(t) = node["text"].as_str().filter(|t| !t.is_empty()) {
+        out.push(t.to_string());
+    }
+    for c in node["children"].as_array().into_iter().flatten() {
+        card_texts(c, out);
+    }
+}
+
+#[tokio::test]
+async fn the_register_page_script_shows_embed_code_and_password() {
+    let s = site().await;
+    let Some(result) = run_page_script(
+        &s,
+        &[
+            ("company_name", "Script <b>Co</b>"),
+            ("email", "script@example.com"),
+            ("domain", "scriptco"),
+        ],
+        Some("enterprise"),
+    )
+    .await
+    else {
+        return;
+    };
+    let req = &result["request"];
+    assert_eq!(req["headers"]["X-Requested-With"], "XMLHttpRequest");
+    assert_eq!(req["url"], REGISTER);
+    assert_eq!(
+        req["body"],
+        "plan=enterprise&seats=3&company_name=Script+%3Cb%3ECo%3C%2Fb%3E&email=script%40example.com&domain=scriptco&notes="
+    );
+    assert_eq!(result["submitDisabled"], true);
+    let mut texts = Vec::new();
+    card_texts(&result["card"], &mut texts);
+    let users = s.users().await;
+    let hash = users[2]["password"].as_str().unwrap();
+    let pw_index = texts
+        .iter()
+        .position(|t| t == "⚠️ 您的登录密码（请保存，登录后可修改）：")
+        .expect("password box");
+    let password = &texts[pw_index + 1];
+    assert!(chathub::password::verify(password, hash, ""));
+    let embed = s.tenants().await[0]["embed_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        texts,
+        [
+            "✓",
+            "注册成功",
+            "注册成功！AI 客服已开通，请查收邮件获取嵌入代码。",
+            &embed,
+            "公司名称",
+            "Script <b>Co</b>",
+            "套餐",
+            "enterprise",
+            "席位",
+            "6",
+            "到期时间",
+            &today_plus_30(&s.app),
+            "⚠️ 您的登录密码（请保存，登录后可修改）：",
+            password,
+            "登录邮箱：script@example.com",
+            "继续注册",
+            "返回首页",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_register_page_script_shows_a_refusal() {
+    let s = site().await;
+    let Some(result) = run_page_script(
+        &s,
+        &[
+            ("company_name", "Not Alice"),
+            ("email", "alice@example.com"),
+            ("domain", "x"),
+        ],
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut texts = Vec::new();
+    card_texts(&result["card"], &mut texts);
+    assert_eq!(
+        texts,
+        [
+            "✗",
+            "注册失败",
+            "该邮箱已注册，请先登录后再开通",
+            "继续注册",
+            "返回首页"
+        ]
+    );
+    assert!(s.tenants().await.is_empty());
+}
