@@ -185,11 +185,13 @@ async fn register_page_preselects_the_plan_and_follows_site_name() {
         let body = r.text().await.unwrap();
         let doc = scraper::Html::parse_document(&body);
         let sel = |q: &str| scraper::Selector::parse(q).unwrap();
-        let checked: Vec<_> = doc
-            .select(&sel("input[name=plan][checked]"))
-            .map(|e| e.value().attr("value").unwrap().to_string())
+        // Marked server-side; the page's script checks its radio (see the script tests).
+        let selected: Vec<_> = doc
+            .select(&sel(".plan-option.selected"))
+            .map(|e| e.value().attr("data-plan").unwrap().to_string())
             .collect();
-        assert_eq!(checked, vec![plan.to_string()], "{query}");
+        assert_eq!(selected, vec![plan.to_string()], "{query}");
+        assert!(doc.select(&sel("input[checked]")).next().is_none());
         let seats_row = doc.select(&sel("#seats-row")).next().unwrap();
         assert_eq!(
             seats_row.value().classes().any(|c| c == "show"),
@@ -1053,7 +1055,12 @@ async fn concurrent_duplicate_sign_ups_make_one_account() {
 
 /// Runs the served page's inline script in Node with a minimal DOM made from the served form
 /// (no browser on the test machines); the script's request reaches the real server.
-async fn run_page_script(s: &Site, fill: &[(&str, &str)], choose: Option<&str>) -> Option<Value> {
+async fn run_page_script(
+    s: &Site,
+    query: &str,
+    fill: &[(&str, &str)],
+    choose: Option<&str>,
+) -> Option<Value> {
     if std::process::Command::new("node")
         .arg("--version")
         .output()
@@ -1064,7 +1071,7 @@ async fn run_page_script(s: &Site, fill: &[(&str, &str)], choose: Option<&str>) 
     }
     let body = s
         .app
-        .get("/addons/chathub/index/registerpage")
+        .get(&format!("/addons/chathub/index/registerpage{query}"))
         .await
         .text()
         .await
@@ -1141,6 +1148,7 @@ async fn the_register_page_script_shows_embed_code_and_password() {
     let s = site().await;
     let Some(result) = run_page_script(
         &s,
+        "",
         &[
             ("company_name", "Script <b>Co</b>"),
             ("email", "script@example.com"),
@@ -1201,8 +1209,10 @@ async fn the_register_page_script_shows_embed_code_and_password() {
 #[tokio::test]
 async fn the_register_page_script_shows_a_refusal() {
     let s = site().await;
+    // `?plan=pro` preselects pro: the script checks its radio.
     let Some(result) = run_page_script(
         &s,
+        "?plan=pro",
         &[
             ("company_name", "Not Alice"),
             ("email", "alice@example.com"),

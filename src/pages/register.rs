@@ -63,7 +63,10 @@ opt.classList.add('selected');
 var input=opt.querySelector('input');if(input)input.checked=true;
 if(opt.getAttribute('data-plan')==='enterprise')seatsRow.classList.add('show');else seatsRow.classList.remove('show');
 }
-for(var i=0;i<options.length;i++)options[i].addEventListener('click',function(){choose(this);});
+for(var i=0;i<options.length;i++){
+options[i].addEventListener('click',function(){choose(this);});
+if(options[i].classList.contains('selected'))choose(options[i]);
+}
 function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined&&text!==null)e.textContent=String(text);return e;}
 function row(label,value){var r=el('div','row');r.appendChild(el('span','label',label));r.appendChild(el('span','value',value));return r;}
 function link(href,text,extra){var a=el('a','btn-secondary',text);a.href=href;if(extra)a.style.marginTop='8px';return a;}
@@ -136,7 +139,8 @@ fn plan_options() -> [PlanOption; 3] {
     ]
 }
 
-/// The sign-up form with `selected` preselected. Every "ChatHub" of the original follows
+/// The sign-up form with `selected` preselected (marked `selected`; the script checks its
+/// radio, so the served form, like the original's, has none checked). Every "ChatHub" of the original follows
 /// `site_name` (title, logo, heading), as its string replacement did.
 pub fn form_page(site_name: &str, selected: &Plan) -> String {
     let page: Markup = html! {
@@ -169,7 +173,9 @@ pub fn form_page(site_name: &str, selected: &Plan) -> String {
                                     @for o in plan_options() {
                                         @let on = &o.plan == selected;
                                         label class={ "plan-option" @if on { " selected" } } data-plan=(o.plan.as_str()) {
-                                            input type="radio" name="plan" value=(o.plan.as_str()) checked[on];
+                                            // Checked by the script from the `selected` class, as the
+                                            // original's script did from `?plan=`.
+                                            input type="radio" name="plan" value=(o.plan.as_str());
                                             div class="name" { (o.plan.display_name()) }
                                             div class="price" { (o.price) }
                                         }
@@ -297,10 +303,11 @@ mod tests {
     #[test]
     fn form_preselects_the_plan_and_shows_seats_for_enterprise() {
         let basic = form_page("ChatHub", &Plan::Basic);
-        assert!(basic.contains(r#"<input type="radio" name="plan" value="basic" checked>"#));
+        assert!(basic.contains(r#"<label class="plan-option selected" data-plan="basic">"#));
+        assert!(!basic.contains(r#"value="basic" checked"#));
         assert!(basic.contains(r#"class="form-group seats-row" id="seats-row""#));
         let ent = form_page("Acme客服", &Plan::Enterprise);
-        assert!(ent.contains(r#"value="enterprise" checked"#));
+        assert!(ent.contains(r#"<label class="plan-option selected" data-plan="enterprise">"#));
         assert!(ent.contains(r#"class="form-group seats-row show""#));
         assert!(ent.contains("<title>注册 Acme客服 - AI 智能客服</title>"));
         assert!(!ent.contains("ChatHub"));
