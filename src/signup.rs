@@ -8,16 +8,17 @@
 //! contract with the background worker (`src/worker.rs`) and the member's `reprovision`
 //! (COMPAT.md#register-bounded-time):
 //!
-//! * `provisioning`, `updatetime` older than the register budget: register was interrupted
-//!   (crash, restart) between writing the row and recording the outcome;
+//! * `provisioning`: register was interrupted (crash, restart) between writing the row and
+//!   recording the outcome;
 //! * `pending`, no `embed_code`, `config.provision_retry` present: every attempt failed or the
 //!   time budget ran out; `config.last_error` holds the last curl-style error;
 //! * `pending` without `provision_retry`: the provision server answered 200 with a body that
 //!   is not a provision result. It may have created resources, so nothing retries it blindly;
 //!   the member's `reprovision` (or support) finishes it, as in the original.
 //!
-//! A tenant that register is still working on is `provisioning` with a fresh `updatetime`
-//! (touched after every failed attempt); the worker leaves those alone.
+//! While register works on a tenant it holds the worker's per-tenant provisioning lock
+//! (`db::tenant::try_lock_provisioning`), taken before the row is committed, so the worker
+//! skips it until register has recorded the outcome.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -190,8 +191,15 @@ pub async fn register(
 ) -> Result<Registration, SignupError> {
     let deadline = started + app.config.register_timeout;
     let pricing = form.plan.pricing(form.extra_seats);
-    let created = create_rows(app, &form, pricing, member.as_ref(), client_ip).await?;
-    let outcome = provision(app, &form, pricing, &created, deadline).await?;
+    let mut created = create_rows(app, &form, pricing, member.as_ref(), client_ip).await?;
+    let outcome = provision(app, &form, pricing, &created, deadline).await;
+    if let Err(e) =
+        tenant::unlock_provisioning(&mut created.claim, &app.db.t, created.tenant_id).await
+    {
+        // The lock dies with the connection; the pool resets it on return.
+        tracing::warn!(error = %e, "could not release the provisioning lock");
+    }
+    let outcome = outcome?;
     Ok(Registration {
         tenant_id: created.tenant_id,
         form,
@@ -204,6 +212,10 @@ pub async fn register(
 
 struct CreatedRows {
     tenant_id: TenantId,
+    /// Holds the worker's per-tenant provisioning lock (`tenant::try_lock_provisioning`)
+    /// from before the row is visible until the outcome is recorded, so the background
+    /// worker never provisions a tenant register is still working on.
+    claim: mysql_async::Conn,
     expire_at: String,
     config: Map<String, Value>,
     initial_password: Option<String>,
@@ -307,8 +319,14 @@ async fn create_rows_locked(
             },
         )
         .await?;
+        // Taken before commit: no other instance can see the row without the lock held.
+        let mut claim = app.db.conn().await?;
+        if !tenant::try_lock_provisioning(&mut claim, t, tenant_id).await? {
+            return Err(SignupError::Busy);
+        }
         Ok(CreatedRows {
             tenant_id,
+            claim,
             expire_at,
             config,
             initial_password,

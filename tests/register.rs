@@ -1238,3 +1238,33 @@ async fn the_register_page_script_shows_a_refusal() {
     );
     assert!(s.tenants().await.is_empty());
 }
+
+#[tokio::test]
+async fn the_worker_cannot_claim_a_tenant_register_is_still_provisioning() {
+    let s = site().await;
+    s.stub.set_mode(StubMode::Http500).await;
+    let t = chathub::db::Tables::new("fa_");
+    let id = chathub::db::tenant::TenantId(1);
+    let probe = async {
+        // Inside register's 1 s + 2 s back-off.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut conn = s.app.db.conn().await;
+        let rows = s.tenants().await;
+        assert_eq!(rows[0]["status"], "provisioning");
+        chathub::db::tenant::try_lock_provisioning(&mut conn, &t, id)
+            .await
+            .unwrap()
+    };
+    let ((r, _), claimed_during) =
+        tokio::join!(signed_in_alice_ajax(&s, "Alice Busy", "busy"), probe);
+    assert!(!claimed_during, "register holds the provisioning lock");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 1);
+    let mut conn = s.app.db.conn().await;
+    assert!(
+        chathub::db::tenant::try_lock_provisioning(&mut conn, &t, id)
+            .await
+            .unwrap(),
+        "released once the outcome is recorded"
+    );
+    assert_eq!(s.tenants().await[0]["status"], "pending");
+}
