@@ -461,6 +461,88 @@ pub async fn unlock_provisioning(
     Ok(())
 }
 
+/// A tenant as the public sign-up first writes it: `provisioning`, before the provision call.
+pub struct NewSignupTenant<'a> {
+    pub user_id: u32,
+    pub tenant_name: &'a str,
+    pub domain: &'a str,
+    pub email: &'a str,
+    pub max_agents: i64,
+    pub expire_at: &'a str,
+    /// Serialised once (COMPAT.md#tenant-config-encoding).
+    pub config: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert_provisioning<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    n: &NewSignupTenant<'_>,
+) -> Result<TenantId, AppError> {
+    conn.exec_drop(
+        format!(
+            "INSERT INTO `{}` (user_id, tenant_name, domain, email, channel_type, max_agents, status, config, expire_at, createtime, updatetime) \
+             VALUES (?, ?, ?, ?, 'web_widget', ?, 'provisioning', ?, ?, ?, ?)",
+            t.tenant
+        ),
+        mysql_async::Params::Positional(vec![
+            n.user_id.into(),
+            n.tenant_name.into(),
+            n.domain.into(),
+            n.email.into(),
+            n.max_agents.into(),
+            n.config.into(),
+            n.expire_at.into(),
+            n.now.into(),
+            n.now.into(),
+        ]),
+    )
+    .await?;
+    let id: Option<u64> = conn.query_first("SELECT LAST_INSERT_ID()").await?;
+    id.and_then(|i| u32::try_from(i).ok())
+        .map(TenantId)
+        .ok_or_else(|| AppError::internal("no id for the new tenant"))
+}
+
+/// Replace `config` (already serialised) and touch `updatetime`, as the original's model
+/// `save()` did.
+pub async fn update_config<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    config: &str,
+    updatetime: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET config = ?, updatetime = ? WHERE id = ?",
+            t.tenant
+        ),
+        (config, updatetime, id.0),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Set the status and touch `updatetime` (the original's model `save()`).
+pub async fn set_status_touch<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    status: TenantStatus,
+    updatetime: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET status = ?, updatetime = ? WHERE id = ?",
+            t.tenant
+        ),
+        (status.as_str(), updatetime, id.0),
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,14 +70,6 @@ pub fn fastadmin_error(req: &Request, msg: &str, url: &str) -> Response {
     fastadmin_jump(req, false, msg, url)
 }
 
-/// Placeholder answer for an action whose issue has not landed yet.
-pub(crate) fn not_built(action: &str) -> Result<Response, AppError> {
-    tracing::warn!(action, "action not built yet");
-    Ok(crate::http::html_status(
-        http::StatusCode::NOT_IMPLEMENTED,
-        crate::pages::fastadmin::error_page("暂未开放", "该功能正在迁移中，请稍后再试。"),
-    ))
-}
 
 /// A path naming no public method of the controller (`render`, `landing.json`, typos): the
 /// original ran FastAdmin's admin check first, so visitors get its login jump; a signed-in

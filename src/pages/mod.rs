@@ -9,4 +9,5 @@ pub mod landing;
 pub mod login;
 pub mod my;
 pub mod pay_wechat;
+pub mod register;
 pub mod renew;
