@@ -5,6 +5,7 @@ pub mod admin_auth;
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -10,6 +10,7 @@ async fn main() {
             Ok((config, clock)) => chathub::cli::serve(config, clock).await,
             Err(code) => code,
         },
+        Command::Compat { command } => chathub::compat::cli::run(command).await,
         Command::Dev | Command::Migrate { .. } | Command::Check { .. } => {
             eprintln!("not built yet");
             1

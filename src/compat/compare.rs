@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use crate::normalize;
+use super::normalize;
 
 /// Our session cookie, standing for PHP's `PHPSESSID` (see fixtures/README.md "Session cookie").
 pub const SESSION_COOKIE: &str = "chathub_session";
@@ -145,7 +145,7 @@ pub fn cookie_is_clearing(header: &str, value: &str) -> bool {
     value.is_empty() || value == "deleted" || l.contains("max-age=0") || l.contains("1970")
 }
 
-fn canonical_header(k: &str) -> String {
+pub fn canonical_header(k: &str) -> String {
     k.split('-')
         .map(|p| {
             let mut c = p.chars();
