@@ -187,6 +187,7 @@ impl Recorder {
         };
         let default_client = ex["client"].as_str().unwrap_or("anon").to_string();
         let mut error = None;
+        let mut warning = None;
         // State a withheld recording left behind (a member signed in).
         for action in setup["actions_before"].as_array().into_iter().flatten() {
             if let Some(l) = action.get("login") {
@@ -212,7 +213,10 @@ impl Recorder {
                 )
                 .await;
                 if !matches!(&r, Ok(s) if s.status == 302) {
-                    error = Some("actions_before: member sign-in did not answer 302".to_string());
+                    warning = Some(
+                        "actions_before: the member sign-in did not answer 302; the exchange ran signed out"
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -281,6 +285,9 @@ impl Recorder {
         }
         if let Some(e) = error {
             file["error"] = json!(e);
+        }
+        if let Some(w) = warning {
+            file["warning"] = json!(w);
         }
         Ok(file)
     }
