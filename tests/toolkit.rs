@@ -161,6 +161,11 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
     assert!(landing["expect"]["db_after"]["fa_user"].is_array());
     assert!(landing["expect"]["provision_calls"].is_array());
 
+    // The tester's admin session signs the admin exchanges in.
+    let dashboard = std::fs::read_to_string(r1.join("admin/034-dashboard.json")).unwrap();
+    assert!(!dashboard.contains("请登录后再操作"), "{dashboard}");
+    assert!(dashboard.contains("\"status\": 200"), "{dashboard}");
+
     let load = |p: &Path| diff::load_recording(p).unwrap();
     let (old1, old2, new, renamed) = (load(&r1), load(&r2), load(&r3), load(&r4));
     assert_eq!(old1.len(), new.len());
