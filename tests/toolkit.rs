@@ -372,3 +372,112 @@ fn admin_cookie_argument_is_name_and_value() {
         "mysql://root:***@db:3306/site"
     );
 }
+
+// ---- shadow mode
+
+#[test]
+fn shadow_forwards_only_reads() {
+    use chathub::compat::shadow::{action_of, forwardable};
+    assert_eq!(action_of("/addons/chathub/index").as_deref(), Some("index"));
+    assert_eq!(
+        action_of("/addons/chathub/index/landing").as_deref(),
+        Some("landing")
+    );
+    assert_eq!(
+        action_of("/addons/chathub/index/registerPage.html?plan=pro").as_deref(),
+        Some("registerpage")
+    );
+    assert_eq!(action_of("/index/user/login"), None);
+    assert!(forwardable("GET", "/addons/chathub/index/login"));
+    assert!(forwardable("HEAD", "/addons/chathub/index"));
+    assert!(!forwardable("POST", "/addons/chathub/index/login"));
+    assert!(!forwardable("GET", "/addons/chathub/index/logout"));
+    assert!(!forwardable(
+        "GET",
+        "/addons/chathub/index/payReturn?out_trade_no=X"
+    ));
+    assert!(!forwardable("GET", "/addons/chathub/index/renew/id/11"));
+    assert!(!forwardable("GET", "/other"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
+    let primary = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let candidate = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let shadow = chathub::compat::shadow::start(chathub::compat::shadow::ShadowOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        primary: format!("http://{}", primary.addr),
+        shadow: format!("http://{}", candidate.addr),
+        sample: 1,
+        max_in_flight: 4,
+    })
+    .await
+    .unwrap();
+    let mirror = format!("http://{}", shadow.addr());
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{mirror}/addons/chathub/index/landing"))
+        .header("Cookie", "PHPSESSID=secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    client
+        .post(format!("{mirror}/addons/chathub/index/register"))
+        .form(&[
+            ("plan", "pro"),
+            ("company_name", "X"),
+            ("email", "x@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{mirror}/addons/chathub/index/logout"))
+        .send()
+        .await
+        .unwrap();
+    let report = shadow.report.clone();
+    let mut landing = None;
+    for _ in 0..200 {
+        landing = report.route("landing");
+        if landing.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let landing = landing.expect("landing compared");
+    assert_eq!((landing.compared, landing.different), (1, 1));
+    assert!(
+        landing.examples[0]
+            .1
+            .iter()
+            .any(|d| d.path == "body.page.title" && d.actual.contains("ChatHub Pro")),
+        "{:?}",
+        landing.examples
+    );
+    assert_eq!(
+        report
+            .skipped_unsafe
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert!(report.route("register").is_none());
+    assert!(
+        report
+            .render()
+            .contains("route landing: 1 compared, 1 different")
+    );
+    // The mirrored POST reached neither site.
+    use mysql_async::prelude::*;
+    for site in [&primary, &candidate] {
+        let n: Option<u64> = site
+            .db
+            .conn()
+            .await
+            .query_first("SELECT COUNT(*) FROM fa_chathub_tenant")
+            .await
+            .unwrap();
+        assert_eq!(n, Some(0));
+    }
+}

@@ -52,6 +52,25 @@ pub enum CompatCommand {
         #[arg(long)]
         noise: Vec<PathBuf>,
     },
+    /// Receive nginx `mirror` copies, replay safe GETs to both sites, report differences per
+    /// route (every `--report-secs` and at Ctrl-C). Never forwards a POST or a writing action.
+    Shadow {
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        /// The site users are served by (old).
+        #[arg(long)]
+        primary: String,
+        /// The candidate (new).
+        #[arg(long)]
+        shadow: String,
+        /// Compare one request in N.
+        #[arg(long, default_value_t = 1)]
+        sample: u64,
+        #[arg(long, default_value_t = 8)]
+        max_in_flight: usize,
+        #[arg(long, default_value_t = 300)]
+        report_secs: u64,
+    },
     /// Regenerate the built-in catalogue from a fixtures tree (prints JSON).
     #[command(hide = true)]
     Catalogue {
@@ -163,6 +182,40 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             let report = diff::diff_recordings(&ra, &rb, &rn, catalogue::compat_md());
             print!("{}", report.render());
             Ok(if report.unexplained() > 0 { 1 } else { 0 })
+        }
+        CompatCommand::Shadow {
+            listen,
+            primary,
+            shadow,
+            sample,
+            max_in_flight,
+            report_secs,
+        } => {
+            let s = super::shadow::start(super::shadow::ShadowOptions {
+                listen: *listen,
+                primary: primary.clone(),
+                shadow: shadow.clone(),
+                sample: *sample,
+                max_in_flight: *max_in_flight,
+            })
+            .await?;
+            println!(
+                "shadow: listening on {} (primary {primary}, shadow {shadow})",
+                s.addr()
+            );
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs((*report_secs).max(1)));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => print!("{}", s.report.render()),
+                    _ = tokio::signal::ctrl_c() => {
+                        print!("{}", s.report.render());
+                        let different: u64 = s.report.routes.lock().map(|r| r.values().map(|x| x.different).sum()).unwrap_or(0);
+                        return Ok(if different > 0 { 1 } else { 0 });
+                    }
+                }
+            }
         }
         CompatCommand::Catalogue { fixtures } => {
             let c = catalogue::from_fixtures(fixtures)?;

@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod normalize;
 pub mod php_session;
 pub mod record;
+pub mod shadow;
 
 /// What can stop a toolkit command. The message names the step; no secret is ever part of it
 /// (database URLs are shown without their password).
