@@ -239,7 +239,7 @@ fn receive(state: &Arc<State>, req: &hyper::Request<hyper::body::Incoming>) {
         return;
     }
     let n = state.counter.fetch_add(1, Ordering::Relaxed);
-    if n % state.opts.sample.max(1) != 0 {
+    if !n.is_multiple_of(state.opts.sample.max(1)) {
         r.skipped_sampling.fetch_add(1, Ordering::Relaxed);
         return;
     }
