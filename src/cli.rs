@@ -43,6 +43,11 @@ pub enum Command {
         #[arg(long)]
         print_config: bool,
     },
+    /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
+    Compat {
+        #[command(subcommand)]
+        command: crate::compat::cli::CompatCommand,
+    },
 }
 
 impl Cli {

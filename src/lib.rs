@@ -3,10 +3,11 @@
 pub mod admin;
 pub mod admin_auth;
 pub mod app;
-pub mod check;
 pub mod channels;
+pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -3,19 +3,11 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "compat/compare.rs"]
-mod compare;
-#[allow(dead_code)]
-#[path = "compat/dbstate.rs"]
-mod dbstate;
-#[path = "compat/normalize.rs"]
-mod normalize;
-#[path = "compat/php_session.rs"]
-mod php_session;
-
 use chathub::clock::Clock;
-use compare::{Actual, CompareOptions, Difference, actual_doc, compare, expected_doc};
+use chathub::compat::compare::{
+    Actual, CompareOptions, Difference, actual_doc, compare, expected_doc,
+};
+use chathub::compat::{dbstate, normalize, php_session};
 use serde_json::{Value, json};
 
 fn fixture(rel: &str) -> Value {
@@ -45,7 +37,9 @@ async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
     let fx = fixture("public/001-landing.json");
     let group = fixture("public/_group.json");
     let db = support::TestDb::with_schema().await;
-    dbstate::seed_group(&db, &group).await;
+    dbstate::seed_group(&mut db.conn().await, &group)
+        .await
+        .unwrap();
     let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let now =
         chrono::DateTime::parse_from_str(fx["clock"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S%:z")
@@ -61,7 +55,7 @@ async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
         .collect();
     let body = resp.text().await.unwrap();
     let mut conn = app.db.conn().await;
-    let db_after = dbstate::dump_db(&mut conn).await;
+    let db_after = dbstate::dump_db(&mut conn).await.unwrap();
     let actual = Actual {
         status,
         headers,

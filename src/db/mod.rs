@@ -2,8 +2,8 @@
 //! is parameterised.
 
 pub mod admin;
-pub mod demo;
 pub mod channel_account;
+pub mod demo;
 pub mod log;
 pub mod order;
 pub mod schema;

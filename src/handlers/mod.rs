@@ -70,7 +70,6 @@ pub fn fastadmin_error(req: &Request, msg: &str, url: &str) -> Response {
     fastadmin_jump(req, false, msg, url)
 }
 
-
 /// A path naming no public method of the controller (`render`, `landing.json`, typos): the
 /// original ran FastAdmin's admin check first, so visitors get its login jump; a signed-in
 /// admin then got the addon router's 404 (no such callable method), so do we.

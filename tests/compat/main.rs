@@ -13,22 +13,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod compare;
-mod dbstate;
-mod normalize;
-mod php_session;
-
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chathub::compat::catalogue::{exchange_files, group_dirs};
+use chathub::compat::compare::{self, Actual, CompareOptions};
+use chathub::compat::dbstate::{dump_db, restore, seed_group, snapshot};
+use chathub::compat::exchange::{Jar, Jars, clock_epoch, http_client, stub_call_json};
+use chathub::compat::php_session;
 use chathub::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
-use serde_json::{Value, json};
-
-use compare::{Actual, CompareOptions};
-use dbstate::{TABLES, dump_db, insert_row, seed_group};
+use serde_json::Value;
 
 const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
 
@@ -95,12 +91,7 @@ async fn run() -> i32 {
         .map(|s| s.trim().to_string())
         .collect();
 
-    let mut groups: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("_group.json").exists())
-        .collect();
-    groups.sort();
+    let groups = group_dirs(&dir).expect("fixtures dir");
     for gdir in groups {
         let gname = gdir.file_name().unwrap().to_string_lossy().to_string();
         if let Some(o) = &only
@@ -108,15 +99,7 @@ async fn run() -> i32 {
         {
             continue;
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&gdir)
-            .expect("group dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "json")
-                    && !p.file_name().unwrap().to_string_lossy().starts_with('_')
-            })
-            .collect();
-        files.sort();
+        let files = exchange_files(&gdir).expect("group dir");
         for f in &files {
             let fx = read_json(f);
             if let Some(dev) = fx["status"].get("deviation").and_then(Value::as_str) {
@@ -158,9 +141,6 @@ async fn run() -> i32 {
     if tally.failed > 0 { 1 } else { 0 }
 }
 
-/// Cookie jars per logical client: name -> value.
-type Jars = HashMap<String, BTreeMap<String, String>>;
-
 struct GroupEnv {
     db: support::TestDb,
     stub: ProvisionStub,
@@ -172,7 +152,9 @@ struct GroupEnv {
 async fn setup_group(gdir: &Path) -> GroupEnv {
     let group = read_json(&gdir.join("_group.json"));
     let db = support::TestDb::with_schema().await;
-    seed_group(&db, &group).await;
+    seed_group(&mut db.conn().await, &group)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let stub = ProvisionStub::start(
         "127.0.0.1:0".parse().expect("addr"),
         chathub::config::DEFAULT_PROVISION_API_KEY,
@@ -190,50 +172,6 @@ async fn setup_group(gdir: &Path) -> GroupEnv {
     }
 }
 
-struct Snapshot {
-    rows: Value,
-    auto_increment: Vec<(String, u64)>,
-}
-
-async fn snapshot(conn: &mut mysql_async::Conn) -> Snapshot {
-    let rows = dump_db(conn).await;
-    let mut auto_increment = Vec::new();
-    for t in TABLES {
-        let ai: Option<u64> = conn
-            .exec_first(
-                "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-                (t,),
-            )
-            .await
-            .ok()
-            .flatten();
-        if let Some(ai) = ai {
-            auto_increment.push((t.to_string(), ai));
-        }
-    }
-    Snapshot {
-        rows,
-        auto_increment,
-    }
-}
-
-async fn restore(conn: &mut mysql_async::Conn, s: &Snapshot) {
-    for t in TABLES {
-        let filter = if *t == "fa_user" { " WHERE id > 1" } else { "" };
-        conn.query_drop(format!("DELETE FROM `{t}`{filter}"))
-            .await
-            .expect("restore delete");
-        for row in s.rows[*t].as_array().into_iter().flatten() {
-            insert_row(conn, t, row).await;
-        }
-    }
-    for (t, ai) in &s.auto_increment {
-        conn.query_drop(format!("ALTER TABLE `{t}` AUTO_INCREMENT = {ai}"))
-            .await
-            .expect("restore auto_increment");
-    }
-}
-
 async fn run_group(
     gdir: &Path,
     gname: &str,
@@ -243,7 +181,7 @@ async fn run_group(
     tally: &mut Tally,
 ) {
     let env = setup_group(gdir).await;
-    let mut jars: Jars = HashMap::new();
+    let mut jars = Jars::new();
     for f in files {
         let fx = read_json(f);
         let rel = format!(
@@ -438,106 +376,25 @@ async fn start_server(env: &GroupEnv, fx: &Value) -> Result<Server, String> {
     }
 }
 
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(90))
-        .build()
-        .expect("client")
-}
-
-fn apply_set_cookies(jar: &mut BTreeMap<String, String>, headers: &[(String, String)]) {
-    for (k, v) in headers {
-        if k != "set-cookie" {
-            continue;
-        }
-        let (name, value) = compare::set_cookie_name_value(v);
-        if compare::cookie_is_clearing(v, &value) {
-            jar.remove(&name);
-        } else {
-            jar.insert(name, value);
-        }
-    }
-}
-
-struct Sent {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
+/// One request to the server on `port` (see `chathub::compat::exchange::send`).
 async fn send(
     port: u16,
-    jar: &mut BTreeMap<String, String>,
+    jar: &mut Jar,
     method: &str,
     path: &str,
     headers: &[(String, String)],
     body: Option<&str>,
-) -> Result<Sent, String> {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut req = http_client().request(method, format!("http://127.0.0.1:{port}{path}"));
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    if !jar.is_empty() {
-        let cookie = jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        req = req.header("Cookie", cookie);
-    }
-    if let Some(b) = body {
-        req = req.body(b.to_string());
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).to_string(),
-            )
-        })
-        .collect();
-    let body = resp
-        .bytes()
-        .await
-        .map(|b| String::from_utf8_lossy(&b).to_string())
-        .map_err(|e| format!("reading body: {e}"))?;
-    apply_set_cookies(jar, &headers);
-    Ok(Sent {
-        status,
+) -> Result<chathub::compat::exchange::Sent, String> {
+    chathub::compat::exchange::send(
+        &http_client(),
+        &format!("http://127.0.0.1:{port}"),
+        jar,
+        method,
+        path,
         headers,
         body,
-    })
-}
-
-fn stub_call_json(c: &chathub::provision_stub::StubCall) -> Value {
-    let mut v = json!({
-        "method": c.method,
-        "path": c.path,
-        "content_type": c.header("content-type"),
-        "x_api_key": c.header("x-api-key"),
-        "idempotency_key": c.header("idempotency-key"),
-        "mode": c.mode.as_str(),
-    });
-    match c.json() {
-        Some(j) => v["json"] = j,
-        None => v["body"] = json!(c.body),
-    }
-    v
-}
-
-fn clock_epoch(clock: &str) -> i64 {
-    chrono::DateTime::parse_from_str(clock, "%Y-%m-%d %H:%M:%S%:z")
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
+    )
+    .await
 }
 
 async fn replay(
@@ -559,7 +416,7 @@ async fn replay(
         setup["stub_hang_for_secs"].as_u64().unwrap_or(6),
     ));
     let snap = if fx["restore_db_after"].as_bool() == Some(true) {
-        Some(snapshot(&mut conn).await)
+        Some(snapshot(&mut conn).await.map_err(|e| e.to_string())?)
     } else {
         None
     };
@@ -618,9 +475,9 @@ async fn replay(
     server.stop();
     let sent = sent?;
     let calls: Vec<Value> = env.stub.take_calls().iter().map(stub_call_json).collect();
-    let db_after = dump_db(&mut conn).await;
+    let db_after = dump_db(&mut conn).await.map_err(|e| e.to_string())?;
     if let Some(s) = &snap {
-        restore(&mut conn, s).await;
+        restore(&mut conn, s).await.map_err(|e| e.to_string())?;
     }
     let actual = Actual {
         status: sent.status,

@@ -1,8 +1,10 @@
-//! The PHP session FastAdmin writes when an admin signs in (the runner plays FastAdmin).
+//! The PHP session FastAdmin writes when an admin signs in (the runner and the toolkit's tests
+//! play FastAdmin).
 
 pub fn php_session_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
-    let mut n = crate::support::rand_u64() as u128 | ((crate::support::rand_u64() as u128) << 64);
+    use rand::Rng as _;
+    let mut n: u128 = rand::thread_rng().r#gen();
     (0..26)
         .map(|_| {
             let c = ALPHABET[(n % 32) as usize] as char;

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use crate::normalize;
+use super::normalize;
 
 /// Our session cookie, standing for PHP's `PHPSESSID` (see fixtures/README.md "Session cookie").
 pub const SESSION_COOKIE: &str = "chathub_session";
@@ -145,7 +145,7 @@ pub fn cookie_is_clearing(header: &str, value: &str) -> bool {
     value.is_empty() || value == "deleted" || l.contains("max-age=0") || l.contains("1970")
 }
 
-fn canonical_header(k: &str) -> String {
+pub fn canonical_header(k: &str) -> String {
     k.split('-')
         .map(|p| {
             let mut c = p.chars();
@@ -216,9 +216,12 @@ fn normalize_db(db: &Value) -> Value {
 
 // ---------------------------------------------------------------- masks
 
-/// A masked leaf: text with placeholders, plus the clock offsets it carried.
-fn masked(text: String, times: Vec<(i64, i64)>) -> Value {
-    json!({"$masked": text, "$times": times.into_iter().map(|(o, p)| json!([o, p])).collect::<Vec<_>>()})
+/// A masked leaf: text with placeholders, plus the times it carried as [offset from the
+/// side's clock, precision, absolute]. Two times agree when their offsets do (a "now" value of
+/// either run) or when they are the same instant (a seeded row both sides kept; recordings made
+/// at different real times see it at different offsets).
+fn masked(text: String, times: Vec<(i64, i64)>, clock: i64) -> Value {
+    json!({"$masked": text, "$times": times.into_iter().map(|(o, p)| json!([o, p, o + clock])).collect::<Vec<_>>()})
 }
 
 static DATETIME: LazyLock<Regex> =
@@ -342,7 +345,7 @@ impl Masker<'_> {
             changed = true;
         }
         if changed {
-            masked(text, times)
+            masked(text, times, self.clock)
         } else {
             Value::String(text)
         }
@@ -357,7 +360,7 @@ impl Masker<'_> {
                     && column.is_some_and(|c| EPOCH_COLUMNS.contains(&c))
                     && let Some(i) = n.as_i64()
                 {
-                    return masked("<EPOCH>".into(), vec![(i - self.clock, 1)]);
+                    return masked("<EPOCH>".into(), vec![(i - self.clock, 1)], self.clock);
                 }
                 v.clone()
             }
@@ -536,7 +539,8 @@ fn diff(e: &Value, a: &Value, path: &str, tol: i64, out: &mut Vec<Difference>) {
         for (x, y) in et.iter().zip(at.iter()) {
             let (xo, xp) = (x[0].as_i64().unwrap_or(0), x[1].as_i64().unwrap_or(1));
             let (yo, yp) = (y[0].as_i64().unwrap_or(0), y[1].as_i64().unwrap_or(1));
-            if (xo - yo).abs() > tol + xp.max(yp) - 1 {
+            let same_instant = x.get(2).is_some() && x.get(2) == y.get(2);
+            if !same_instant && (xo - yo).abs() > tol + xp.max(yp) - 1 {
                 return push(out, path, e, a);
             }
         }

@@ -1,0 +1,483 @@
+//! The migration toolkit proves what it claims: `compat record` against our own server twice
+//! gives recordings `compat diff` finds equal, and a planted behavioural change (another site
+//! name, a mutated recorded answer) is reported with its route and field.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chathub::clock::Clock;
+use chathub::compat::catalogue;
+use chathub::compat::diff::{self, Verdict};
+use chathub::compat::php_session;
+use chathub::compat::record::{RecordOptions, Recorder};
+use serde_json::{Value, json};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn builtin_catalogue_is_generated_from_the_fixtures() {
+    let fresh = catalogue::from_fixtures(&fixtures_dir()).expect("fixtures");
+    if std::env::var("TOOLKIT_BLESS").is_ok_and(|v| v == "1") {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/compat/catalogue.json");
+        std::fs::write(path, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+        return;
+    }
+    assert!(
+        catalogue::builtin().unwrap() == fresh,
+        "src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test toolkit"
+    );
+    // Every route and branch the fixtures cover is in the catalogue.
+    let exchanges: usize = fresh["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["exchanges"].as_array().unwrap().len())
+        .sum();
+    assert!(exchanges >= 200, "{exchanges}");
+}
+
+/// A site under test: our server on its own database, configured like a tester configures
+/// the PHP addon (provision stub at `stub`, the catalogue's payment test keys), with an admin
+/// signed in through a FastAdmin session file.
+struct Site {
+    app: support::TestApp,
+    admin_cookie: (String, String),
+    _sessions: tempfile::TempDir,
+}
+
+async fn site(stub_port: u16, site_name: &str) -> Site {
+    let sessions = tempfile::tempdir().unwrap();
+    let admin = &catalogue::builtin().unwrap()["groups"][0]["group"]["admin"];
+    let sid = php_session::php_session_id();
+    std::fs::write(
+        sessions.path().join(format!("sess_{sid}")),
+        php_session::php_admin_session(
+            admin["id"].as_u64().unwrap(),
+            admin["username"].as_str().unwrap(),
+            admin["nickname"].as_str().unwrap(),
+            admin["token"].as_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "CHATHUB_ADDON_PROVISION_SERVER_URL".into(),
+            format!("http://127.0.0.1:{stub_port}"),
+        ),
+        ("CHATHUB_ADDON_SITE_NAME".into(), site_name.into()),
+        (
+            "CHATHUB_PHP_SESSION_DIR".into(),
+            sessions.path().display().to_string(),
+        ),
+        ("CHATHUB_REGISTER_TIMEOUT_SECS".into(), "4".into()),
+        // The background provisioning worker (COMPAT.md#payment-provisioning-worker) would
+        // change seeded tenants at its own pace, between exchanges: off, as in tests/compat.
+        ("CHATHUB_PROVISION_WORKER".into(), "0".into()),
+    ];
+    for (k, v) in catalogue::site_profile_values() {
+        env.push((format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase()), v));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let db = support::TestDb::with_schema().await;
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let clock = Clock::system(tz);
+    let app = support::spawn_app_on(db, &env, Some(clock)).await;
+    Site {
+        app,
+        admin_cookie: ("PHPSESSID".into(), sid),
+        _sessions: sessions,
+    }
+}
+
+/// Every group but the hanging provision server (it waits out a timeout by design).
+fn test_subset() -> Vec<String> {
+    catalogue::builtin().unwrap()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .filter(|g| g != "register-hang")
+        .collect()
+}
+
+async fn record(site: &Site, stub_port: u16, out: &Path) {
+    let recorder = Recorder::start(RecordOptions {
+        target: format!("http://{}", site.app.addr),
+        out: out.to_path_buf(),
+        db: Some(site.app.db.url.clone()),
+        admin_cookie: Some(site.admin_cookie.clone()),
+        only: test_subset(),
+        stub_listen: format!("127.0.0.1:{stub_port}").parse().unwrap(),
+        provision_api_key: chathub::config::DEFAULT_PROVISION_API_KEY.into(),
+        verbose: false,
+    })
+    .await
+    .expect("recorder");
+    let summary = recorder.run().await.expect("record");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert!(summary.recorded > 150, "{summary:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is_reported() {
+    // Each recording gets a fresh server (its HTTP client must not keep a connection to the
+    // previous recorder's provision stub) on its own database, all on one stub port.
+    let stub_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let [r1, r2, r3, r4] = ["old1", "old2", "new", "renamed"].map(|n| dir.path().join(n));
+    for (out, name) in [
+        (&r1, "ChatHub"),
+        (&r2, "ChatHub"),
+        (&r3, "ChatHub"),
+        (&r4, "ChatHub Pro"),
+    ] {
+        let s = site(stub_port, name).await;
+        record(&s, stub_port, out).await;
+    }
+
+    // One recorded exchange has the fixture's shape: request, recorded answer, rows, calls.
+    let landing: Value =
+        serde_json::from_str(&std::fs::read_to_string(r1.join("public/001-landing.json")).unwrap())
+            .unwrap();
+    assert_eq!(landing["route"], "landing");
+    assert_eq!(landing["expect"]["status"], 200);
+    assert!(
+        landing["expect"]["html"]
+            .as_str()
+            .unwrap()
+            .contains("ChatHub")
+    );
+    assert!(landing["expect"]["db_after"]["fa_user"].is_array());
+    assert!(landing["expect"]["provision_calls"].is_array());
+
+    // The tester's admin session signs the admin exchanges in.
+    let dashboard = std::fs::read_to_string(r1.join("admin/034-dashboard.json")).unwrap();
+    assert!(!dashboard.contains("请登录后再操作"), "{dashboard}");
+    assert!(dashboard.contains("\"status\": 200"), "{dashboard}");
+
+    let load = |p: &Path| diff::load_recording(p).unwrap();
+    let (old1, old2, new, renamed) = (load(&r1), load(&r2), load(&r3), load(&r4));
+    assert_eq!(old1.len(), new.len());
+
+    // Noise (times inside signed payment URLs, ...) is learnt from the two old recordings.
+    let noise = std::slice::from_ref(&old2);
+    let same = diff::diff_recordings(&old1, &new, noise, catalogue::compat_md());
+    assert_eq!(same.unexplained(), 0, "{}", same.render());
+
+    let report = diff::diff_recordings(&old1, &renamed, noise, catalogue::compat_md());
+    let different: Vec<&diff::ExchangeDiff> = report.different().collect();
+    assert!(!different.is_empty(), "{}", report.render());
+    let landing = different
+        .iter()
+        .find(|e| e.recording == "public/001-landing.json")
+        .unwrap_or_else(|| panic!("landing not reported:\n{}", report.render()));
+    assert_eq!(landing.route, "landing");
+    assert!(
+        landing
+            .differences
+            .iter()
+            .any(|d| d.path.starts_with("body.page.title") && d.actual.contains("ChatHub Pro")),
+        "{:?}",
+        landing.differences
+    );
+    // Nothing but the site name changed.
+    for e in &different {
+        for d in &e.differences {
+            assert!(
+                d.actual.contains("ChatHub Pro") || d.expected.contains("ChatHub"),
+                "{}: {d:?}",
+                e.recording
+            );
+        }
+    }
+    let text = report.render();
+    assert!(text.contains("route landing:"), "{text}");
+    assert!(
+        text.contains("DIFFERENT: public/001-landing.json"),
+        "{text}"
+    );
+}
+
+// ---- diff on recordings without a server (fixtures are recordings of the original)
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
+    let p = root.join(rel);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+fn chathub(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chathub"))
+        .args(["compat", "diff"])
+        .args(args)
+        .output()
+        .expect("run chathub");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming_route_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    copy_tree(&fixtures_dir(), &a);
+    copy_tree(&fixtures_dir(), &b);
+
+    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 0 different"), "{out}");
+
+    edit(&b, "payments/027-paynotify-alipay-valid-embed.json", |v| {
+        v["expect"]["text"] = json!("fail")
+    });
+    edit(&b, "auth/005-dologin-wrong-password.json", |v| {
+        v["expect"]["status"] = json!(200)
+    });
+    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("route paynotify:"), "{out}");
+    assert!(
+        out.contains("DIFFERENT: payments/027-paynotify-alipay-valid-embed.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("body.text\n      old: success\n      new: fail"),
+        "{out}"
+    );
+    assert!(out.contains("route dologin:"), "{out}");
+    assert!(
+        out.contains("status\n      old: 302\n      new: 200"),
+        "{out}"
+    );
+    assert!(out.contains(" 2 different"), "{out}");
+}
+
+#[test]
+fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (old1, old2, new) = (
+        tmp.path().join("old1"),
+        tmp.path().join("old2"),
+        tmp.path().join("new"),
+    );
+    for d in [&old1, &old2, &new] {
+        copy_tree(&fixtures_dir().join("public"), &d.join("public"));
+    }
+    // The old site shows a counter that changes per request: noise.
+    let counter = |n: &'static str| {
+        move |v: &mut Value| {
+            let h = v["expect"]["html"].as_str().unwrap();
+            v["expect"]["html"] =
+                json!(h.replacen("</body>", &format!("<p>visits {n}</p></body>"), 1));
+        }
+    };
+    edit(&old1, "public/001-landing.json", counter("17"));
+    edit(&old2, "public/001-landing.json", counter("18"));
+    edit(&new, "public/001-landing.json", counter("99"));
+    let load = |p: &Path| diff::load_recording(p).unwrap();
+    let report = diff::diff_recordings(&load(&old1), &load(&new), &[load(&old2)], "");
+    assert_eq!(report.unexplained(), 0, "{}", report.render());
+    assert!(report.noise_fields >= 1);
+
+    // Without the second old recording the counter is a difference.
+    let report = diff::diff_recordings(&load(&old1), &load(&new), &[], "");
+    assert_eq!(report.unexplained(), 1, "{}", report.render());
+
+    // A change next to the noise is still reported.
+    edit(&new, "public/001-landing.json", |v| {
+        let h = v["expect"]["html"].as_str().unwrap();
+        v["expect"]["html"] = json!(h.replacen("visits 99", "visitors 99", 1));
+    });
+    let report = diff::diff_recordings(&load(&old1), &load(&new), &[load(&old2)], "");
+    let d: Vec<_> = report.different().collect();
+    assert_eq!(d.len(), 1, "{}", report.render());
+    assert!(d[0].differences[0].path.starts_with("body.page.text"));
+    assert!(d[0].differences[0].actual.contains("visitors"));
+}
+
+#[test]
+fn a_difference_on_a_documented_deviation_is_reported_as_that_deviation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    copy_tree(&fixtures_dir().join("admin"), &a.join("admin"));
+    copy_tree(&fixtures_dir().join("admin"), &b.join("admin"));
+    // The original answers FastAdmin's 404 at the admin entry; we serve the action.
+    edit(&a, "admin/002-nosession-entry-index.json", |v| {
+        v["expect"]["status"] = json!(404)
+    });
+    let load = |p: &Path| diff::load_recording(p).unwrap();
+    let report = diff::diff_recordings(&load(&a), &load(&b), &[], catalogue::compat_md());
+    assert_eq!(report.unexplained(), 0, "{}", report.render());
+    let e = report
+        .exchanges
+        .iter()
+        .find(|e| e.recording == "admin/002-nosession-entry-index.json")
+        .unwrap();
+    assert_eq!(
+        e.verdict,
+        Verdict::KnownDeviation(vec!["admin-entry-links".into()])
+    );
+    assert!(
+        report
+            .render()
+            .contains("known deviation (admin-entry-links)")
+    );
+    // Without COMPAT.md's anchor the same difference fails.
+    let report = diff::diff_recordings(&load(&a), &load(&b), &[], "");
+    assert_eq!(report.unexplained(), 1);
+}
+
+#[test]
+fn admin_cookie_argument_is_name_and_value() {
+    use chathub::compat::cli::parse_admin_cookie;
+    assert_eq!(
+        parse_admin_cookie("PHPSESSID=abc").unwrap(),
+        ("PHPSESSID".into(), "abc".into())
+    );
+    assert_eq!(
+        parse_admin_cookie("abc").unwrap(),
+        ("PHPSESSID".into(), "abc".into())
+    );
+    assert!(parse_admin_cookie("PHPSESSID=").is_err());
+    assert!(parse_admin_cookie("PHPSESSID=a; path=/").is_err());
+    assert_eq!(
+        chathub::compat::redact_url("mysql://root:s3cret@db:3306/site"),
+        "mysql://root:***@db:3306/site"
+    );
+}
+
+// ---- shadow mode
+
+#[test]
+fn shadow_forwards_only_reads() {
+    use chathub::compat::shadow::{action_of, forwardable};
+    assert_eq!(action_of("/addons/chathub/index").as_deref(), Some("index"));
+    assert_eq!(
+        action_of("/addons/chathub/index/landing").as_deref(),
+        Some("landing")
+    );
+    assert_eq!(
+        action_of("/addons/chathub/index/registerPage.html?plan=pro").as_deref(),
+        Some("registerpage")
+    );
+    assert_eq!(action_of("/index/user/login"), None);
+    assert!(forwardable("GET", "/addons/chathub/index/login"));
+    assert!(forwardable("HEAD", "/addons/chathub/index"));
+    assert!(!forwardable("POST", "/addons/chathub/index/login"));
+    assert!(!forwardable("GET", "/addons/chathub/index/logout"));
+    assert!(!forwardable(
+        "GET",
+        "/addons/chathub/index/payReturn?out_trade_no=X"
+    ));
+    assert!(!forwardable("GET", "/addons/chathub/index/renew/id/11"));
+    assert!(!forwardable("GET", "/other"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
+    let primary = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let candidate = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let shadow = chathub::compat::shadow::start(chathub::compat::shadow::ShadowOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        primary: format!("http://{}", primary.addr),
+        shadow: format!("http://{}", candidate.addr),
+        sample: 1,
+        max_in_flight: 4,
+    })
+    .await
+    .unwrap();
+    let mirror = format!("http://{}", shadow.addr());
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{mirror}/addons/chathub/index/landing"))
+        .header("Cookie", "PHPSESSID=secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    client
+        .post(format!("{mirror}/addons/chathub/index/register"))
+        .form(&[
+            ("plan", "pro"),
+            ("company_name", "X"),
+            ("email", "x@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{mirror}/addons/chathub/index/logout"))
+        .send()
+        .await
+        .unwrap();
+    let report = shadow.report.clone();
+    let mut landing = None;
+    for _ in 0..200 {
+        landing = report.route("landing");
+        if landing.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let landing = landing.expect("landing compared");
+    assert_eq!((landing.compared, landing.different), (1, 1));
+    assert!(
+        landing.examples[0]
+            .1
+            .iter()
+            .any(|d| d.path == "body.page.title" && d.actual.contains("ChatHub Pro")),
+        "{:?}",
+        landing.examples
+    );
+    assert_eq!(
+        report
+            .skipped_unsafe
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert!(report.route("register").is_none());
+    assert!(
+        report
+            .render()
+            .contains("route landing: 1 compared, 1 different")
+    );
+    // The mirrored POST reached neither site.
+    use mysql_async::prelude::*;
+    for site in [&primary, &candidate] {
+        let n: Option<u64> = site
+            .db
+            .conn()
+            .await
+            .query_first("SELECT COUNT(*) FROM fa_chathub_tenant")
+            .await
+            .unwrap();
+        assert_eq!(n, Some(0));
+    }
+}
