@@ -155,12 +155,15 @@ async fn setup_group(gdir: &Path) -> GroupEnv {
     seed_group(&mut db.conn().await, &group)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let stub = ProvisionStub::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        chathub::config::DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .expect("provision stub");
+    // The recordings' provision server listened on 127.0.0.1:5566 and its port shows up in
+    // curl's messages; use it when free so those messages replay exactly.
+    let key = chathub::config::DEFAULT_PROVISION_API_KEY;
+    let stub = match ProvisionStub::start("127.0.0.1:5566".parse().expect("addr"), key).await {
+        Ok(s) => s,
+        Err(_) => ProvisionStub::start("127.0.0.1:0".parse().expect("addr"), key)
+            .await
+            .expect("provision stub"),
+    };
     let php_sessions = tempfile::tempdir().expect("tmp dir");
     let log_path = php_sessions.path().join("chathub.log");
     GroupEnv {
