@@ -20,6 +20,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
     pub provision: crate::provision::ProvisionClient,
+    /// Counters behind `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -30,6 +32,7 @@ impl App {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         App {
             addon: RwLock::new(Arc::new(config.addon.clone())),
             config,
@@ -38,7 +41,8 @@ impl App {
             sessions,
             login_throttle: crate::member::LoginThrottle::new(),
             http,
-            provision: crate::provision::ProvisionClient::new(),
+            provision: crate::provision::ProvisionClient::with_metrics(metrics.clone()),
+            metrics,
         }
     }
 

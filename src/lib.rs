@@ -17,6 +17,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod member;
+pub mod metrics;
 pub mod pages;
 pub mod password;
 pub mod pay;

@@ -108,6 +108,7 @@ impl Provisioned {
 #[derive(Clone)]
 pub struct ProvisionClient {
     http: reqwest::Client,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Connect timeout the original gave curl on `/provision` from register.
@@ -115,13 +116,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ProvisionClient {
     pub fn new() -> ProvisionClient {
+        ProvisionClient::with_metrics(Default::default())
+    }
+
+    /// A client that counts its calls by outcome in `metrics`.
+    pub fn with_metrics(metrics: std::sync::Arc<crate::metrics::Metrics>) -> ProvisionClient {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(4)
             .build()
             .unwrap_or_default();
-        ProvisionClient { http }
+        ProvisionClient { http, metrics }
     }
 
     /// One `POST {base}/provision` attempt, bounded by `timeout`.
@@ -250,15 +256,30 @@ impl ProvisionClient {
             req = req.header("Idempotency-Key", k);
         }
         let started = Instant::now();
+        let result = self.send(req, &url, started).await;
+        self.metrics.record_provision(match &result {
+            Ok((200, _)) => "ok",
+            Ok(_) => "http_error",
+            Err(_) => "transport_error",
+        });
+        result
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+        started: Instant,
+    ) -> Result<(u16, String), CallError> {
         let resp = req
             .send()
             .await
-            .map_err(|e| CallError::Transport(curl_message(&e, &url, started.elapsed())))?;
+            .map_err(|e| CallError::Transport(curl_message(&e, url, started.elapsed())))?;
         let status = resp.status().as_u16();
         let text = resp
             .text()
             .await
-            .map_err(|e| CallError::Transport(curl_message(&e, &url, started.elapsed())))?;
+            .map_err(|e| CallError::Transport(curl_message(&e, url, started.elapsed())))?;
         Ok((status, text))
     }
 }

@@ -158,6 +158,16 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    let route = match routing::resolve(&path, &app.config.admin_entry) {
+        Route::Action { action, .. } => action.name(),
+        Route::UnknownAction { .. } => "unknown_action",
+        Route::Health => "healthz",
+        Route::Ready => "readyz",
+        Route::Metrics => "metrics",
+        Route::NotFound => "not_found",
+    };
+    app.metrics
+        .record_request(route, resp.status().as_u16(), started.elapsed());
     tracing::info!(
         request_id = %id,
         method = %method,
@@ -242,7 +252,7 @@ async fn respond(
         }
         Route::UnknownAction { .. } => Ok(crate::handlers::unknown_action(app, &request).await),
         Route::NotFound => Err(AppError::NotFound),
-        Route::Metrics => Ok(crate::http::text("")),
+        Route::Metrics => Ok(crate::http::text(app.metrics.render(&app.db).await)),
         Route::Health | Route::Ready => unreachable!("answered above"),
     };
     match result {

@@ -119,3 +119,46 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn probes_and_prometheus_metrics() {
+    let app = spawn_app(&[]).await;
+    assert_eq!(app.get("/healthz").await.text().await.unwrap(), "ok");
+    assert_eq!(app.get("/readyz").await.text().await.unwrap(), "ready");
+    app.get("/addons/chathub/index/landing").await;
+    app.get("/addons/chathub/index/landing").await;
+    app.get("/addons/chathub/nosuch/x").await;
+    let mut conn = app.db.conn().await;
+    mysql_async::prelude::Queryable::query_drop(
+        &mut conn,
+        "INSERT INTO fa_chathub_tenant (tenant_name, domain, email, status, config) \
+         VALUES ('Q', 'q', 'q@example.com', 'provisioning', '{}')",
+    )
+    .await
+    .unwrap();
+    mysql_async::prelude::Queryable::query_drop(
+        &mut conn,
+        "INSERT INTO fa_chathub_log (tenant_id, action, detail, status, operator, createtime) \
+         VALUES (0, 'pay_notify_alipay', 'x', 'failed', 'system', 1)",
+    )
+    .await
+    .unwrap();
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("chathub_requests_total{route=\"landing\",status=\"200\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chathub_requests_total{route=\"not_found\",status=\"404\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chathub_request_duration_seconds_count "),
+        "{text}"
+    );
+    assert!(text.contains("chathub_provisioning_queue 1"), "{text}");
+    assert!(
+        text.contains("chathub_webhook_notifications{method=\"alipay\",status=\"failed\"} 1"),
+        "{text}"
+    );
+}

@@ -1,0 +1,159 @@
+//! Prometheus-format metrics at `/metrics`: requests by route and status, a latency histogram,
+//! provision calls by outcome (counted in-process), and, read from the database at scrape
+//! time so several instances agree, webhook outcomes and the provisioning backlog.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    provision: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    /// One answered request. `route` is the action name (bounded set), never a raw path.
+    pub fn record_request(&self, route: &str, status: u16, latency: Duration) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((route.to_string(), status)).or_default() += 1;
+        drop(map);
+        let secs = latency.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// One call to the provision server: `ok`, `http_error`, `invalid_body`, `transport_error`.
+    pub fn record_provision(&self, outcome: &'static str) {
+        let mut map = self.provision.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(outcome).or_default() += 1;
+    }
+
+    /// The exposition text. Database-derived series are skipped (with a comment) when the
+    /// database is unreachable, so a scrape still shows the in-process ones.
+    pub async fn render(&self, db: &Db) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP chathub_requests_total Requests answered, by action and status.\n");
+        out.push_str("# TYPE chathub_requests_total counter\n");
+        for ((route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "chathub_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP chathub_request_duration_seconds Time to answer a request.\n");
+        out.push_str("# TYPE chathub_request_duration_seconds histogram\n");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let n = self.latency_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "chathub_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "chathub_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "chathub_request_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "chathub_request_duration_seconds_count {count}");
+        out.push_str(
+            "# HELP chathub_provision_calls_total Calls to the provision server, by outcome.\n",
+        );
+        out.push_str("# TYPE chathub_provision_calls_total counter\n");
+        for (outcome, n) in self
+            .provision
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "chathub_provision_calls_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        match database_series(db).await {
+            Ok(text) => out.push_str(&text),
+            Err(_) => out.push_str("# database unreachable: webhook and backlog series skipped\n"),
+        }
+        out
+    }
+}
+
+async fn database_series(db: &Db) -> Result<String, AppError> {
+    let mut conn = db.conn().await?;
+    let mut out = String::new();
+    let webhooks: Vec<(String, String, i64)> = conn
+        .query(format!(
+            "SELECT action, status, COUNT(*) FROM `{}` WHERE action LIKE 'pay\\_notify\\_%' GROUP BY action, status",
+            db.t.log
+        ))
+        .await?;
+    out.push_str("# HELP chathub_webhook_notifications Payment notifications logged, by method and verification.\n");
+    out.push_str("# TYPE chathub_webhook_notifications gauge\n");
+    for (action, status, n) in webhooks {
+        let method: String = action
+            .trim_start_matches("pay_notify_")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let _ = writeln!(
+            out,
+            "chathub_webhook_notifications{{method=\"{method}\",status=\"{status}\"}} {n}"
+        );
+    }
+    let backlog: Option<i64> = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM `{}` WHERE status = 'provisioning' OR (status = 'pending' \
+             AND (embed_code IS NULL OR embed_code = '') AND config LIKE '%provision\\_retry%')",
+            db.t.tenant
+        ))
+        .await?;
+    out.push_str(
+        "# HELP chathub_provisioning_queue Tenants waiting for the provisioning worker.\n",
+    );
+    out.push_str("# TYPE chathub_provisioning_queue gauge\n");
+    let _ = writeln!(out, "chathub_provisioning_queue {}", backlog.unwrap_or(0));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_lands_in_every_bucket_at_or_above_it() {
+        let m = Metrics::default();
+        m.record_request("landing", 200, Duration::from_millis(30));
+        m.record_request("landing", 200, Duration::from_millis(2));
+        m.record_provision("ok");
+        assert_eq!(m.latency_buckets[0].load(Ordering::Relaxed), 1); // <= 5 ms
+        assert_eq!(m.latency_buckets[3].load(Ordering::Relaxed), 2); // <= 50 ms
+        assert_eq!(m.requests.lock().unwrap()[&("landing".to_string(), 200)], 2);
+    }
+}
