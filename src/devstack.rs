@@ -321,6 +321,11 @@ fn free_port() -> Result<u16, DevError> {
 
 impl PrivateMariaDb {
     pub async fn start(dir: &Path) -> Result<PrivateMariaDb, DevError> {
+        PrivateMariaDb::start_on(dir, None).await
+    }
+
+    /// As [`PrivateMariaDb::start`], on a given port (a restart keeps its address).
+    pub async fn start_on(dir: &Path, port: Option<u16>) -> Result<PrivateMariaDb, DevError> {
         let mariadbd = find_program(
             &["mariadbd", "mysqld"],
             &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"],
@@ -357,7 +362,10 @@ impl PrivateMariaDb {
                 )));
             }
         }
-        let port = free_port()?;
+        let port = match port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         // Unix socket paths are limited to ~107 bytes; fall back to the temp dir.
         let mut socket = dir.join("mysqld.sock");
         if socket.as_os_str().len() > 100 {
