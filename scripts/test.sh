@@ -11,21 +11,23 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# tests/nginx.rs runs the repo's nginx.conf in a real nginx (skipped without one, except
-# under CI). Install Debian's package when it is missing and we may.
-ensure_nginx() {
-  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
+# tests/nginx.rs runs the repo's nginx.conf in a real nginx, tests/browser.rs drives headless
+# Chromium (both skipped without the program, except under CI). Install Debian's packages when
+# they are missing and we may.
+ensure_package() { # program package
+  if command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; then return 0; fi
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "[test] nginx missing; its tests will be skipped" >&2; return 0; }
+    command -v sudo >/dev/null 2>&1 || { echo "[test] $1 missing; its tests will be skipped" >&2; return 0; }
     sudo="sudo"
   fi
-  echo "[test] installing nginx" >&2
+  echo "[test] installing $2" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
 trap stop_private_mariadb EXIT
 ensure_test_mariadb
-ensure_nginx
+ensure_package nginx nginx
+ensure_package chromium chromium
 cargo test --all-targets --no-fail-fast "$@"
