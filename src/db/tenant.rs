@@ -251,7 +251,7 @@ pub async fn newest_for_user<Q: Queryable>(
 }
 
 /// Write what the provision server created and mark the tenant active (the original's
-/// success branch of register / `_provisionAsync`).
+/// success branch of register, a model `save()` that also stamps `updatetime`).
 pub async fn apply_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
@@ -260,27 +260,19 @@ pub async fn apply_provisioned<Q: Queryable>(
     provisioned_at: &str,
     updatetime: i64,
 ) -> Result<(), AppError> {
-    conn.exec_drop(
-        format!(
-            "UPDATE `{}` SET status = 'active', provisioned_at = ?, inbox_id = ?, inbox_token = ?, embed_code = ?, \
-             agent_name = ?, team_id = ?, agent_cw_id = ?, agent_cw_password = ?, updatetime = ? WHERE id = ?",
-            t.tenant
-        ),
-        mysql_async::Params::Positional(vec![
-            provisioned_at.into(),
-            p.inbox_id.into(),
-            p.inbox_token.clone().into(),
-            p.embed_code.clone().into(),
-            p.inbox_name.clone().into(),
-            p.team_id.into(),
-            p.agent_cw_id.into(),
-            p.agent_cw_password.clone().into(),
-            updatetime.into(),
-            id.0.into(),
-        ]),
-    )
-    .await?;
-    Ok(())
+    write_provisioned(conn, t, id, p, provisioned_at, Some(updatetime)).await
+}
+
+/// As [`apply_provisioned`] but leaving `updatetime` alone (the original's `_provisionAsync`
+/// used a plain `Db::name()->update()`).
+pub async fn apply_provisioned_no_touch<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    p: &crate::provision::Provisioned,
+    provisioned_at: &str,
+) -> Result<(), AppError> {
+    write_provisioned(conn, t, id, p, provisioned_at, None).await
 }
 
 /// Set the status only (no `updatetime`: the original's `Db::name()->update()` calls did not
@@ -299,32 +291,40 @@ pub async fn set_status<Q: Queryable>(
     Ok(())
 }
 
-/// As [`apply_provisioned`] but leaving `updatetime` alone (the original's `_provisionAsync`
-/// used a plain `Db::name()->update()`).
-pub async fn apply_provisioned_no_touch<Q: Queryable>(
+async fn write_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
     p: &crate::provision::Provisioned,
     provisioned_at: &str,
+    updatetime: Option<i64>,
 ) -> Result<(), AppError> {
+    let touch = if updatetime.is_some() {
+        ", updatetime = ?"
+    } else {
+        ""
+    };
+    let mut params: Vec<mysql_async::Value> = vec![
+        provisioned_at.into(),
+        p.inbox_id.into(),
+        p.inbox_token.clone().into(),
+        p.embed_code.clone().into(),
+        p.inbox_name.clone().into(),
+        p.team_id.into(),
+        p.agent_cw_id.into(),
+        p.agent_cw_password.clone().into(),
+    ];
+    if let Some(u) = updatetime {
+        params.push(u.into());
+    }
+    params.push(id.0.into());
     conn.exec_drop(
         format!(
             "UPDATE `{}` SET status = 'active', provisioned_at = ?, inbox_id = ?, inbox_token = ?, embed_code = ?, \
-             agent_name = ?, team_id = ?, agent_cw_id = ?, agent_cw_password = ? WHERE id = ?",
+             agent_name = ?, team_id = ?, agent_cw_id = ?, agent_cw_password = ?{touch} WHERE id = ?",
             t.tenant
         ),
-        mysql_async::Params::Positional(vec![
-            provisioned_at.into(),
-            p.inbox_id.into(),
-            p.inbox_token.clone().into(),
-            p.embed_code.clone().into(),
-            p.inbox_name.clone().into(),
-            p.team_id.into(),
-            p.agent_cw_id.into(),
-            p.agent_cw_password.clone().into(),
-            id.0.into(),
-        ]),
+        mysql_async::Params::Positional(params),
     )
     .await?;
     Ok(())
