@@ -1,0 +1,236 @@
+//! The README's cut-over and roll-back, followed once for real: a FastAdmin site whose nginx
+//! sends everything to PHP; `migrate --dry-run`, `migrate`, `check`, `serve`; the include
+//! flipped on (smoke list answered by chathub); flipped off again (PHP answers, nothing lost).
+
+mod nginx_support;
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chathub::provision_stub::ProvisionStub;
+use mysql_async::prelude::*;
+use nginx_support::*;
+use support::{SESSION_SECRET, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chathub");
+
+fn chathub(db: &TestDb, stub: &ProvisionStub, listen: &str) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CHATHUB_DATABASE_URL", &db.url)
+        .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
+        .env("CHATHUB_ADMIN_ENTRY", ADMIN_ENTRY)
+        .env("CHATHUB_LISTEN", listen)
+        .env("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")
+        .env("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url())
+        .stdin(Stdio::null());
+    c
+}
+
+async fn column_type(db: &TestDb, table: &str, column: &str) -> String {
+    let mut conn = db.conn().await;
+    conn.exec_first(
+        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        (table, column),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn cutover_and_rollback_as_the_readme_says() {
+    let Some(nginx) = nginx_binary() else { return };
+    // A stock FastAdmin site with the PHP addon installed and in use.
+    let db = TestDb::with_schema().await;
+    db.run_sql(
+        "INSERT INTO fa_user (id, username, nickname, password, salt, email, status, jointime, createtime, updatetime) \
+         VALUES (2, 'alice@example.com', 'Alice Trading Co', '8a2552332d39695709a007fbcef16e49', 'legacy1', \
+         'alice@example.com', 'normal', 1779000000, 1779000000, 1779000000);\n\
+         INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, status, config, expire_at, createtime, updatetime) \
+         VALUES (11, 2, 'Alice Shop', 'alice-shop', 'alice@example.com', 2, 'active', \
+         '\"{\\\\\"plan\\\\\":\\\\\"pro\\\\\",\\\\\"price\\\\\":60}\"', '2030-01-01 12:00:00', 1779000000, 1779000000);\n",
+    )
+    .await;
+    let stub = ProvisionStub::start(
+        "127.0.0.1:0".parse().unwrap(),
+        chathub::config::DEFAULT_PROVISION_API_KEY,
+    )
+    .await
+    .unwrap();
+    let php = start_echo("php").await;
+    let http = client();
+
+    // Before: nginx sends the addon's URLs to PHP.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let ours: std::net::SocketAddr = listen.parse().unwrap();
+    let before = start_nginx_with(&nginx, ours, php, false).await;
+    let r = http
+        .get(before.url("/addons/chathub/index/landing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-upstream"], "php");
+    drop(before);
+
+    // 1. migrate --dry-run prints the SQL and changes nothing.
+    assert_eq!(column_type(&db, "fa_user", "password").await, "varchar(32)");
+    let out = chathub(&db, &stub, &listen)
+        .args(["migrate", "--dry-run"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("ALTER TABLE `fa_user`"), "{plan}");
+    assert_eq!(
+        column_type(&db, "fa_user", "password").await,
+        "varchar(32)",
+        "dry run wrote nothing"
+    );
+    // 2. migrate, then again: nothing left to do.
+    let out = chathub(&db, &stub, &listen)
+        .arg("migrate")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        column_type(&db, "fa_user", "password").await,
+        "varchar(255)"
+    );
+    let out = chathub(&db, &stub, &listen)
+        .args(["migrate", "--dry-run"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ALTER TABLE"),
+        "second run is a no-op"
+    );
+    // 3. check: every line ok (warnings allowed), exit 0.
+    let out = chathub(&db, &stub, &listen)
+        .arg("check")
+        .output()
+        .await
+        .unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    assert!(!report.contains("FAIL"), "{report}");
+    // 4. serve.
+    let mut server = chathub(&db, &stub, &listen)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while http
+        .get(format!("http://{listen}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "chathub did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // 5. Flip the include on: the smoke list is answered by chathub, FastAdmin still by PHP.
+    let after = start_nginx_with(&nginx, ours, php, true).await;
+    let r = http
+        .get(after.url("/addons/chathub/index/landing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().contains_key("x-request-id"),
+        "answered by chathub"
+    );
+    let r = http
+        .get(after.url("/addons/chathub/index/my"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/addons/chathub/index/login");
+    let r = http
+        .get(after.url("/addons/chathub/index/channelCallback"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().starts_with("未启用 OAuth 回调"));
+    let r = http.get(after.url("/index.php")).send().await.unwrap();
+    assert_eq!(r.headers()["x-upstream"], "php");
+    // A member of the PHP era signs in with her old password and sees her tenant.
+    let member = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = member
+        .post(after.url("/addons/chathub/index/doLogin"))
+        .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/addons/chathub/index/my");
+    let page = member
+        .get(after.url("/addons/chathub/index/my"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Alice Shop") && page.contains("专业版"),
+        "old double-encoded config reads: {page}"
+    );
+    drop(after);
+
+    // 6. Roll back: the include removed, PHP answers again and every row is still there.
+    let _ = server.start_kill();
+    let _ = server.wait().await;
+    let rolled_back = start_nginx_with(&nginx, ours, php, false).await;
+    let r = http
+        .get(rolled_back.url("/addons/chathub/index/my"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-upstream"], "php");
+    let mut conn = db.conn().await;
+    let tenants: Vec<(u32, String)> = conn
+        .query("SELECT id, tenant_name FROM fa_chathub_tenant")
+        .await
+        .unwrap();
+    assert_eq!(tenants, vec![(11, "Alice Shop".to_string())]);
+    let (password, logins): (String, u32) = conn
+        .query_first("SELECT password, successions FROM fa_user WHERE id = 2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        password, "8a2552332d39695709a007fbcef16e49",
+        "the PHP addon's own rule still signs her in"
+    );
+    assert_eq!(
+        logins, 2,
+        "chathub's sign-in bookkeeping is in the shared row"
+    );
+}
