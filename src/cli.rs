@@ -42,6 +42,16 @@ pub enum Command {
         /// Print the effective configuration, secrets masked.
         #[arg(long)]
         print_config: bool,
+        /// After a switch: webhook outcomes, provisioning backlog and failures, stuck tenants
+        /// (from the tables) and error rates (from `--metrics-url`).
+        #[arg(long)]
+        live: bool,
+        /// How many hours `--live` looks back.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// A running server's `/metrics`, for error rates by route.
+        #[arg(long)]
+        metrics_url: Option<String>,
     },
     /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
     Compat {
@@ -145,6 +155,21 @@ pub async fn check_command(cli: &Cli, print_config: bool) -> i32 {
             1
         }
     }
+}
+
+/// `chathub check --live`: one line per observation; exit 1 if any is a failure.
+pub async fn live_command(cli: &Cli, hours: u32, metrics_url: Option<&str>) -> i32 {
+    let (config, clock) = match load_config(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let lines = crate::live::live_report(&config, &clock, hours, metrics_url).await;
+    let mut failed = false;
+    for l in &lines {
+        println!("{l}");
+        failed |= matches!(l.outcome, crate::check::Outcome::Fail(_));
+    }
+    i32::from(failed)
 }
 
 /// `chathub check [--print-config]`: one line per check; exit 1 if any failed.

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod live;
 pub mod member;
 pub mod metrics;
 pub mod pages;

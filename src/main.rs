@@ -14,7 +14,15 @@ async fn main() {
             Ok((config, _)) => chathub::cli::migrate(&config, *dry_run).await,
             Err(code) => code,
         },
-        Command::Check { print_config } => chathub::cli::check_command(&cli, *print_config).await,
+        Command::Check {
+            live: true,
+            hours,
+            metrics_url,
+            ..
+        } => chathub::cli::live_command(&cli, *hours, metrics_url.as_deref()).await,
+        Command::Check { print_config, .. } => {
+            chathub::cli::check_command(&cli, *print_config).await
+        }
         Command::Dev => chathub::devstack::run(&cli).await,
         Command::Compat { command } => chathub::compat::cli::run(command).await,
     };

@@ -1,0 +1,217 @@
+//! `chathub check --live`: the first days after a switch, summarised from the shared tables
+//! (so every instance's work counts) and, when given, a running server's `/metrics`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+
+use crate::check::{CheckLine, Outcome};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+
+/// A tenant in `provisioning` longer than this is stuck (the worker retries within minutes).
+const STUCK_AFTER_SECS: i64 = 3600;
+
+pub async fn live_report(
+    config: &Config,
+    clock: &Clock,
+    hours: u32,
+    metrics_url: Option<&str>,
+) -> Vec<CheckLine> {
+    let mut out = Vec::new();
+    let since = clock.epoch() - i64::from(hours) * 3600;
+    match Db::new(config) {
+        Ok(db) => match tables_report(&db, since, clock.epoch(), hours).await {
+            Ok(lines) => out.extend(lines),
+            Err(e) => out.push(line(
+                "database",
+                Outcome::Fail(format!("cannot read the tables: {e}")),
+            )),
+        },
+        Err(e) => out.push(line("database", Outcome::Fail(e.to_string()))),
+    }
+    if let Some(url) = metrics_url {
+        out.push(metrics_report(url).await);
+    }
+    out
+}
+
+fn line(name: &'static str, outcome: Outcome) -> CheckLine {
+    CheckLine { name, outcome }
+}
+
+async fn tables_report(
+    db: &Db,
+    since: i64,
+    now: i64,
+    hours: u32,
+) -> Result<Vec<CheckLine>, crate::error::AppError> {
+    let mut conn = db.conn().await?;
+    let t = &db.t;
+    let mut out = Vec::new();
+
+    let rows: Vec<(String, String, i64)> = conn
+        .exec(
+            format!(
+                "SELECT action, status, COUNT(*) FROM `{}` WHERE action LIKE 'pay\\_notify\\_%' AND createtime >= ? \
+                 GROUP BY action, status ORDER BY action, status",
+                t.log
+            ),
+            (since,),
+        )
+        .await?;
+    let mut by_method: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (action, status, n) in rows {
+        let e = by_method
+            .entry(action.trim_start_matches("pay_notify_").to_string())
+            .or_default();
+        if status == "success" {
+            e.0 += n
+        } else {
+            e.1 += n
+        }
+    }
+    let failed: i64 = by_method.values().map(|v| v.1).sum();
+    let summary = if by_method.is_empty() {
+        format!("no payment notifications in the last {hours} h")
+    } else {
+        by_method
+            .iter()
+            .map(|(m, (ok, bad))| format!("{m}: {ok} verified, {bad} refused"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    out.push(line(
+        "webhooks",
+        if failed > 0 {
+            Outcome::Warn(summary)
+        } else {
+            Outcome::Ok(summary)
+        },
+    ));
+
+    let backlog: Vec<(u32, String, Option<i64>, Option<i64>)> = conn
+        .query(format!(
+            "SELECT t.id, t.status, t.updatetime, (SELECT MAX(l.createtime) FROM `{log}` l WHERE l.tenant_id = t.id) \
+             FROM `{tenant}` t WHERE t.status = 'provisioning' OR (t.status = 'pending' \
+             AND (t.embed_code IS NULL OR t.embed_code = '') AND t.config LIKE '%provision\\_retry%') ORDER BY t.id",
+            log = t.log,
+            tenant = t.tenant
+        ))
+        .await?;
+    let stuck: Vec<u32> = backlog
+        .iter()
+        .filter(|(_, status, updated, logged)| {
+            let last = updated.unwrap_or(0).max(logged.unwrap_or(0));
+            status == "provisioning" && now - last > STUCK_AFTER_SECS
+        })
+        .map(|(id, ..)| *id)
+        .collect();
+    out.push(line(
+        "provisioning backlog",
+        if backlog.is_empty() {
+            Outcome::Ok("no tenant waits for provisioning".into())
+        } else {
+            Outcome::Warn(format!("{} tenant(s) wait for the worker", backlog.len()))
+        },
+    ));
+    out.push(line(
+        "stuck tenants",
+        if stuck.is_empty() {
+            Outcome::Ok("none in provisioning for over an hour".into())
+        } else {
+            Outcome::Fail(format!(
+                "in provisioning for over an hour: tenant ids {stuck:?}"
+            ))
+        },
+    ));
+
+    let failures: Vec<(String, i64)> = conn
+        .exec(
+            format!(
+                "SELECT action, COUNT(*) FROM `{}` WHERE status = 'failed' AND createtime >= ? \
+                 AND action IN ('register', 'reprovision', 'suspend', 'activate') GROUP BY action ORDER BY action",
+                t.log
+            ),
+            (since,),
+        )
+        .await?;
+    out.push(line(
+        "provisioning failures",
+        if failures.is_empty() {
+            Outcome::Ok(format!("none logged in the last {hours} h"))
+        } else {
+            Outcome::Warn(
+                failures
+                    .iter()
+                    .map(|(a, n)| format!("{a}: {n} failed"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        },
+    ));
+    Ok(out)
+}
+
+/// Server errors by route from a running instance's `/metrics` (counts since it started).
+async fn metrics_report(url: &str) -> CheckLine {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default();
+    let text = match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+        Ok(r) => {
+            return line(
+                "error rates",
+                Outcome::Fail(format!("{url} answered {}", r.status())),
+            );
+        }
+        Err(_) => return line("error rates", Outcome::Fail(format!("{url} unreachable"))),
+    };
+    let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| l.starts_with("chathub_requests_total{"))
+    {
+        let route = l
+            .split("route=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("");
+        let status: u16 = l
+            .split("status=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let n: u64 = l
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let e = totals.entry(route.to_string()).or_default();
+        e.0 += n;
+        if status >= 500 {
+            e.1 += n;
+        }
+    }
+    let bad: Vec<String> = totals
+        .iter()
+        .filter(|(_, (_, errors))| *errors > 0)
+        .map(|(route, (all, errors))| format!("{route}: {errors}/{all} server errors"))
+        .collect();
+    if bad.is_empty() {
+        line(
+            "error rates",
+            Outcome::Ok(format!(
+                "no server errors over {} route(s) since start",
+                totals.len()
+            )),
+        )
+    } else {
+        line("error rates", Outcome::Warn(bad.join("; ")))
+    }
+}

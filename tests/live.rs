@@ -1,0 +1,68 @@
+//! `chathub check --live`: after the switch, what the tables and a running server say.
+
+mod support;
+
+use support::{SESSION_SECRET, spawn_app};
+
+#[tokio::test]
+async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
+    let app = spawn_app(&[]).await;
+    app.db
+        .run_sql(
+            "INSERT INTO fa_chathub_log (tenant_id, action, detail, status, operator, createtime) VALUES \
+             (0, 'pay_notify_alipay', 'a', 'success', 'system', UNIX_TIMESTAMP()), \
+             (0, 'pay_notify_alipay', 'b', 'failed', 'system', UNIX_TIMESTAMP()), \
+             (0, 'pay_notify_wechat', 'c', 'success', 'system', UNIX_TIMESTAMP() - 200000), \
+             (7, 'reprovision', 'x', 'failed', 'system', UNIX_TIMESTAMP() - 7200);\n\
+             INSERT INTO fa_chathub_tenant (id, tenant_name, domain, email, status, config, updatetime) VALUES \
+             (7, 'Stuck', 'stuck', 's@example.com', 'provisioning', '{}', UNIX_TIMESTAMP() - 7200), \
+             (8, 'Fresh', 'fresh', 'f@example.com', 'provisioning', '{}', UNIX_TIMESTAMP());\n",
+        )
+        .await;
+    app.get("/addons/chathub/index/landing").await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+        .env_clear()
+        .env("CHATHUB_DATABASE_URL", &app.db.url)
+        .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
+        .args([
+            "check",
+            "--live",
+            "--hours",
+            "24",
+            "--metrics-url",
+            &app.url("/metrics"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a stuck tenant is a failure: {report}"
+    );
+    assert!(
+        report.contains("WARN webhooks: alipay: 1 verified, 1 refused"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("wechat"),
+        "older than the window: {report}"
+    );
+    assert!(
+        report.contains("WARN provisioning backlog: 2 tenant(s) wait for the worker"),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL stuck tenants: in provisioning for over an hour: tenant ids [7]"),
+        "{report}"
+    );
+    assert!(
+        report.contains("WARN provisioning failures: reprovision: 1 failed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok   error rates: no server errors"),
+        "{report}"
+    );
+}
