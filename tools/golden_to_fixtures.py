@@ -68,12 +68,13 @@ EXTERNAL = {
     "admin/012-admin-login-page": "FastAdmin admin login page",
     "admin/013-admin-login-wrong-password": "FastAdmin admin login",
     "admin/014-admin-login-ok": "FastAdmin admin login (runner action: admin_login)",
-    "admin/064-admin-logout": "FastAdmin admin logout (runner action: admin_logout)",
+    "admin/064-admin-logout": "FastAdmin admin logout page (GET only renders the self-submitting form; the recorder ran no script, so the admin stayed signed in)",
 }
 RUNNER_ACTIONS = {
     # FastAdmin signs the admin in: the runner writes the PHP session file instead.
     "admin/014-admin-login-ok": [{"admin_login": {"client": "admin"}}],
-    "admin/064-admin-logout": [{"admin_logout": {"client": "admin"}}],
+    # No admin_logout for admin/064: FastAdmin's logout() signs out only on POST; the recorded
+    # GET left the session valid (admin/065 still shows the tenant list).
 }
 # State a withheld recording (gap in the numbering) left behind for the next visible one.
 ACTIONS_BEFORE = {
