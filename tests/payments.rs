@@ -676,6 +676,11 @@ async fn valid_wechat_notification_pays_once() {
     );
     let r = post_wechat(&app, &n).await;
     assert_eq!(r.status(), 200);
+    // The original echoed its JSON answer with PHP's default content type (payments/036).
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "text/html; charset=UTF-8"
+    );
     assert_eq!(
         r.text().await.unwrap(),
         r#"{"code":"SUCCESS","message":"\u6210\u529f"}"#

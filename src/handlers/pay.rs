@@ -153,7 +153,10 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
         "FAIL"
     };
     let body = crate::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
-    let mut resp = crate::http::json(body);
+    // The original echoed this JSON and exited, so it went out with PHP's default content
+    // type; WeChat Pay reads only status and body, and keeping the header avoids a needless
+    // difference.
+    let mut resp = php_exit(body);
     *resp.status_mut() = status;
     resp
 }

@@ -156,11 +156,24 @@ async fn setup_group(gdir: &Path) -> GroupEnv {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // The recordings' provision server listened on 127.0.0.1:5566 and its port shows up in
-    // curl's messages; use it when free so those messages replay exactly.
+    // curl's messages; use it when free so those messages replay exactly. Only groups whose
+    // expectations quote that port take it: a fixed port is shared by every run on the
+    // machine, and a stub on it also receives the calls of another run's servers.
     let key = chathub::config::DEFAULT_PROVISION_API_KEY;
-    let stub = match ProvisionStub::start("127.0.0.1:5566".parse().expect("addr"), key).await {
-        Ok(s) => s,
-        Err(_) => ProvisionStub::start("127.0.0.1:0".parse().expect("addr"), key)
+    let quotes_port = exchange_files(gdir)
+        .unwrap_or_default()
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("port 5566")));
+    let recorded = if quotes_port {
+        ProvisionStub::start("127.0.0.1:5566".parse().expect("addr"), key)
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let stub = match recorded {
+        Some(s) => s,
+        None => ProvisionStub::start("127.0.0.1:0".parse().expect("addr"), key)
             .await
             .expect("provision stub"),
     };
