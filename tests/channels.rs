@@ -244,6 +244,47 @@ async fn member_pages_without_a_session_go_to_the_addon_login() {
     assert!(f.stub.calls().is_empty());
 }
 
+/// The channel pages check the account on every request like `my`
+/// (COMPAT.md#inactive-users-refused): a locked or deleted account's session ends there too,
+/// and nothing is written or provisioned for it.
+#[tokio::test]
+async fn locked_and_deleted_accounts_lose_the_channel_pages() {
+    let f = fixture(&[]).await;
+    let alice = Browser::signed_in(&f.app, ALICE);
+    let bob = Browser::signed_in(&f.app, BOB);
+    assert_eq!(
+        alice.get(&format!("{BASE}/channelList")).await.status(),
+        200
+    );
+    {
+        let mut c = f.app.db.conn().await;
+        c.query_drop("UPDATE fa_user SET status = 'hidden' WHERE id = 2")
+            .await
+            .unwrap();
+        c.query_drop("DELETE FROM fa_user WHERE id = 3")
+            .await
+            .unwrap();
+    }
+    let r = alice.get(&format!("{BASE}/channelList")).await;
+    assert_eq!(location(&r), "/addons/chathub/index/login");
+    let r = alice
+        .save("jd", &[("app_id", "a"), ("app_secret", "s")])
+        .await;
+    assert_eq!(location(&r), "/addons/chathub/index/login");
+    let r = alice
+        .get(&format!("{BASE}/reprovision?ids=13&token={}", alice.csrf))
+        .await;
+    assert_eq!(location(&r), "/addons/chathub/index/login");
+    let r = bob.get(&format!("{BASE}/channelAuth?channel=jd")).await;
+    assert_eq!(
+        location(&r),
+        "/addons/chathub/index/login?error=%E8%B4%A6%E5%8F%B7%E4%B8%8D%E5%AD%98%E5%9C%A8"
+    );
+    assert!(accounts(&f.app).await.is_empty());
+    assert_eq!(tenant_status(&f.app, 13).await, "pending");
+    assert!(f.stub.calls().is_empty());
+}
+
 #[tokio::test]
 async fn a_member_without_a_tenant_is_sent_to_the_member_center() {
     let f = fixture(&[]).await;

@@ -369,3 +369,55 @@ fn a_renamed_field_or_changed_text_is_visible_in_the_facts() {
     assert_eq!(a["text"], b["text"]);
     assert_ne!(a["text"], c["text"]);
 }
+
+fn member_center(links: &[&str]) -> Value {
+    with(|v| {
+        v.as_object_mut().unwrap().remove("text");
+        let html: String = links
+            .iter()
+            .map(|q| format!("<a href=\"/addons/chathub/index/reprovision?ids={q}\">重新开通</a>"))
+            .collect();
+        v["html"] = json!(html);
+    })
+}
+
+/// COMPAT.md#reprovision-link-token: the session token on a link is a per-session random value,
+/// read as a placeholder; it must be there, be 32 hex, and be the same token on every link.
+#[test]
+fn session_tokens_on_links_are_placeholders_that_must_agree() {
+    let o = options(&[]);
+    let zeros = "0".repeat(32);
+    let ours = "0180524f48d53939e87bc5bf04e712eb";
+    let other = "89dc2a47ad48bff7dee47355b199d36a";
+    let e = member_center(&[&format!("13&token={zeros}"), &format!("14&token={zeros}")]);
+    let same = member_center(&[&format!("13&token={ours}"), &format!("14&token={ours}")]);
+    assert_eq!(compare(&e, &same, &o), vec![]);
+    let two = member_center(&[&format!("13&token={ours}"), &format!("14&token={other}")]);
+    assert_eq!(paths(&compare(&e, &two, &o)), ["body.page.links[1].href"]);
+    let missing = member_center(&["13", &format!("14&token={ours}")]);
+    assert!(!compare(&e, &missing, &o).is_empty());
+    let short = member_center(&[
+        &format!("13&token={}", &ours[..31]),
+        &format!("14&token={ours}"),
+    ]);
+    assert!(!compare(&e, &short, &o).is_empty());
+    let wrong_id = member_center(&[&format!("16&token={ours}"), &format!("14&token={ours}")]);
+    assert!(!compare(&e, &wrong_id, &o).is_empty());
+}
+
+#[test]
+fn the_runner_finds_the_token_a_page_hands_out() {
+    let token = "0180524f48d53939e87bc5bf04e712eb";
+    let form = format!(
+        "<form method=post><input type=hidden name=csrf_token value={token}><input name=old_password></form>"
+    );
+    assert_eq!(normalize::page_token(&form).as_deref(), Some(token));
+    let channel =
+        format!("<form method=post><input type=hidden name=__token__ value={token}></form>");
+    assert_eq!(normalize::page_token(&channel).as_deref(), Some(token));
+    let link = format!(
+        "<a href=\"/addons/chathub/index/reprovision?ids=13&amp;token={token}\">重新开通</a>"
+    );
+    assert_eq!(normalize::page_token(&link).as_deref(), Some(token));
+    assert_eq!(normalize::page_token("<a href=\"/my?ids=1\">x</a>"), None);
+}

@@ -9,29 +9,14 @@ use crate::db::channel_account;
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
+use crate::member::require_member;
 use crate::pages::channels as page;
 
-const LOGIN: &str = "/addons/chathub/index/login";
 const CHANNEL_LIST: &str = "/addons/chathub/index/channelList";
 
 /// The reprovision request's own bound: the original gave curl 30 s, nginx gives up at 60 s
 /// (COMPAT.md#reprovision-link-token keeps the page answering well before that).
 pub const REPROVISION_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The signed-in member as these pages need them.
-struct Member {
-    uid: u32,
-    csrf: String,
-}
-
-/// The one place these handlers read the session (to become `crate::member::require_member`).
-fn member(app: &App, req: &Request) -> Option<Member> {
-    let s = app.sessions.read(req, app.clock.epoch())?;
-    Some(Member {
-        uid: s.uid?,
-        csrf: s.csrf,
-    })
-}
 
 fn my_error(msg: &str) -> Response {
     redirect(&format!(
@@ -67,11 +52,12 @@ fn gateway_key(app: &App) -> Result<Option<GatewayKey>, AppError> {
 
 /// `channelList`: the six channels of the member's newest tenant.
 pub async fn channel_list(app: &App, req: &Request) -> Result<Response, AppError> {
-    let Some(m) = member(app, req) else {
-        return Ok(redirect(LOGIN));
+    let m = match require_member(app, req).await {
+        Ok(m) => m,
+        Err(resp) => return Ok(resp),
     };
     let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.uid).await? else {
+    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.id()).await? else {
         return Ok(my_error("请先开通租户"));
     };
     let accounts = channel_account::list_for_tenant(&mut conn, &app.db.t, tenant.id).await?;
@@ -85,11 +71,12 @@ pub async fn channel_list(app: &App, req: &Request) -> Result<Response, AppError
 
 /// `channelAuth?channel=`: the credentials form (GET) and saving it (POST).
 pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError> {
-    let Some(m) = member(app, req) else {
-        return Ok(redirect(LOGIN));
+    let m = match require_member(app, req).await {
+        Ok(m) => m,
+        Err(resp) => return Ok(resp),
     };
     let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.uid).await? else {
+    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.id()).await? else {
         return Ok(my_error("请先开通租户"));
     };
     // The channel comes from the query only (`input('get.channel', 'amazon')`).
@@ -114,11 +101,14 @@ pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError
     if !req.is_post() {
         let notice = channels::notice(&channels::AUTH_NOTICES, req.query().get("error"));
         return Ok(html(page::channel_auth_page(
-            &site_name, channel, &m.csrf, notice,
+            &site_name,
+            channel,
+            m.csrf(),
+            notice,
         )));
     }
     let form = req.post()?;
-    if !token_matches(&m.csrf, form.get("__token__")) {
+    if !token_matches(m.csrf(), form.get("__token__")) {
         return Ok(auth_error(channel, channels::FORM_EXPIRED));
     }
     let key = gateway_key(app)?;
@@ -172,8 +162,9 @@ fn tenant_param(raw: Option<&str>) -> TenantParam {
 /// `reprovision?ids=`: one provision attempt for the member's own tenant, only with the
 /// session's token (COMPAT.md#reprovision-link-token).
 pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError> {
-    let Some(m) = member(app, req) else {
-        return Ok(redirect(LOGIN));
+    let m = match require_member(app, req).await {
+        Ok(m) => m,
+        Err(resp) => return Ok(resp),
     };
     let id = match tenant_param(req.param("ids")?.as_deref()) {
         TenantParam::Missing => return Ok(my_error("缺少租户 ID")),
@@ -181,17 +172,17 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
         TenantParam::Id(id) => id,
     };
     let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, m.uid).await? else {
+    let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, m.id()).await? else {
         return Ok(my_error("租户不存在或无权操作"));
     };
-    if !token_matches(&m.csrf, req.param("token")?.as_deref()) {
+    if !token_matches(m.csrf(), req.param("token")?.as_deref()) {
         return Ok(html_status(
             http::StatusCode::FORBIDDEN,
             page::reprovision_confirm_page(
                 &app.addon().site_name,
                 &tenant.tenant_name,
                 tenant.id.0,
-                &m.csrf,
+                m.csrf(),
             ),
         ));
     }
