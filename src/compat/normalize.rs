@@ -7,7 +7,9 @@ use scraper::{ElementRef, Html, Node, Selector};
 use serde_json::{Value, json};
 
 /// Hidden fields only we add (anti-CSRF tokens): not something the user sees or fills in.
-pub const OUR_HIDDEN_FIELDS: &[&str] = &["csrf", "_csrf", "csrf_token", "__csrf__"];
+/// `__token__` is the name the channel form uses (COMPAT.md#channel-auth-token); FastAdmin's own
+/// `__token__` fields appear only on its admin login/logout pages, which are not replayed.
+pub const OUR_HIDDEN_FIELDS: &[&str] = &["csrf", "_csrf", "csrf_token", "__csrf__", "__token__"];
 
 /// Elements that do not break a line or a word when rendered. Links are not among them: each
 /// link is its own item (the original separates them with newlines, we may not; in its flex
@@ -262,4 +264,27 @@ pub fn js_string_literals(js: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The anti-CSRF token a page hands to the browser: the value of a hidden field named in
+/// [`OUR_HIDDEN_FIELDS`], else the `token` parameter of a link. The compat runner uses it to
+/// submit a form or follow a link as a browser on that page would.
+pub fn page_token(html: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let from_field = doc.select(&sel("input[type=hidden]")).find_map(|f| {
+        let name = f.value().attr("name")?;
+        let value = f.value().attr("value")?;
+        (OUR_HIDDEN_FIELDS.contains(&name) && !value.is_empty()).then(|| value.to_string())
+    });
+    from_field.or_else(|| {
+        doc.select(&sel("a[href]")).find_map(|a| {
+            let href = a.value().attr("href")?;
+            let (_, query) = href.split_once('?')?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+            pairs
+                .into_iter()
+                .find(|(k, v)| k == "token" && !v.is_empty())
+                .map(|(_, v)| v)
+        })
+    })
 }

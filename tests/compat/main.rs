@@ -479,15 +479,15 @@ async fn replay(
         .collect();
     let method = req["method"].as_str().unwrap_or("GET");
     let jar = jars.entry(client).or_default();
-    let sent = send(
-        server.port,
-        jar,
-        method,
-        req["path"].as_str().unwrap_or("/"),
-        &headers,
-        req["body"].as_str(),
-    )
-    .await;
+    let mut path = req["path"].as_str().unwrap_or("/").to_string();
+    let mut body = req["body"].as_str().map(str::to_string);
+    if let Some(bt) = setup.get("browser_token")
+        && let Err(e) = add_browser_token(server.port, jar, bt, &mut path, &mut body).await
+    {
+        server.stop();
+        return Err(e);
+    }
+    let sent = send(server.port, jar, method, &path, &headers, body.as_deref()).await;
     server.stop();
     let sent = sent?;
     let calls: Vec<Value> = env.stub.take_calls().iter().map(stub_call_json).collect();
@@ -517,4 +517,43 @@ async fn replay(
         provision_calls_at_most: fx["provision_calls_at_most"].as_bool() == Some(true),
     };
     Ok(compare::compare(&expected, &actual, &options))
+}
+
+/// `setup.browser_token = {"page": <path>, "field": <name>}`: the recorded request was made by a
+/// member acting on one of our pages (submitting its form, following its link), which under a
+/// COMPAT.md anti-CSRF deviation carries the session's token the original's pages did not have.
+/// Like the browser, open that page with the client's cookies (a GET that changes nothing),
+/// take the token it hands out (`normalize::page_token`) and send it as `field`: in the
+/// form body of a request with a body, else in the query string. The fixture's status names the
+/// deviation; without this setting the recorded request is replayed as is (and refused).
+async fn add_browser_token(
+    port: u16,
+    jar: &mut Jar,
+    spec: &Value,
+    path: &mut String,
+    body: &mut Option<String>,
+) -> Result<(), String> {
+    let page = spec["page"].as_str().ok_or("browser_token.page missing")?;
+    let field = spec["field"]
+        .as_str()
+        .ok_or("browser_token.field missing")?;
+    let sent = send(port, jar, "GET", page, &[], None)
+        .await
+        .map_err(|e| format!("browser_token: {e}"))?;
+    let token = chathub::compat::normalize::page_token(&sent.body)
+        .ok_or_else(|| format!("browser_token: no token on {page} (status {})", sent.status))?;
+    let pair = serde_urlencoded::to_string([(field, token.as_str())]).unwrap_or_default();
+    match body {
+        Some(b) => {
+            if !b.is_empty() {
+                b.push('&');
+            }
+            b.push_str(&pair);
+        }
+        None => {
+            path.push(if path.contains('?') { '&' } else { '?' });
+            path.push_str(&pair);
+        }
+    }
+    Ok(())
 }
