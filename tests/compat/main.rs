@@ -198,6 +198,7 @@ async fn run_group(
 ) {
     let env = setup_group(gdir).await;
     let mut jars = Jars::new();
+    let mut passwords = Passwords::default();
     for f in files {
         let fx = read_json(f);
         let rel = format!(
@@ -219,7 +220,7 @@ async fn run_group(
             }
             _ => true,
         };
-        let result = replay(&env, &mut jars, &fx).await;
+        let result = replay(&env, &mut jars, &mut passwords, &fx).await;
         if !selected {
             continue;
         }
@@ -413,9 +414,52 @@ async fn send(
     .await
 }
 
+/// Initial passwords a sign-up showed: the recorded one and ours, in the order shown.
+///
+/// Ours is random (COMPAT.md#initial-password-random), so a later recorded request that
+/// types the recorded password (a sign-in, a password change) is sent with the one our
+/// server showed for the same sign-up, as the member would copy it from the page.
+#[derive(Default)]
+struct Passwords(Vec<(String, String)>);
+
+impl Passwords {
+    fn apply(&self, s: &str) -> String {
+        self.0.iter().fold(s.to_string(), |acc, (recorded, ours)| {
+            acc.replace(recorded, ours)
+        })
+    }
+
+    fn learn(&mut self, expect: &Value, body: &str) {
+        let recorded = expect["json"]["initial_password"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| shown_password(expect["html"].as_str().unwrap_or_default()));
+        let ours = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["initial_password"].as_str().map(str::to_string))
+            .or_else(|| shown_password(body));
+        if let (Some(r), Some(o)) = (recorded, ours)
+            && !r.is_empty()
+            && !self.0.iter().any(|(x, _)| *x == r)
+        {
+            self.0.push((r, o));
+        }
+    }
+}
+
+/// The password on a sign-up result page: the element right after the 您的登录密码 hint.
+fn shown_password(html: &str) -> Option<String> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"您的登录密码[^<]*</p>\s*<div[^>]*>\s*([0-9a-f]{10})\s*</div>")
+            .expect("regex")
+    });
+    RE.captures(html).map(|c| c[1].to_string())
+}
+
 async fn replay(
     env: &GroupEnv,
     jars: &mut Jars,
+    passwords: &mut Passwords,
     fx: &Value,
 ) -> Result<Vec<compare::Difference>, String> {
     let setup = &fx["setup"];
@@ -445,9 +489,10 @@ async fn replay(
             let jar = jars
                 .entry(l["client"].as_str().unwrap_or(&client).to_string())
                 .or_default();
+            let password = passwords.apply(l["password"].as_str().unwrap_or_default());
             let body = serde_urlencoded::to_string([
                 ("email", l["email"].as_str().unwrap_or_default()),
-                ("password", l["password"].as_str().unwrap_or_default()),
+                ("password", password.as_str()),
             ])
             .unwrap_or_default();
             let r = send(
@@ -480,7 +525,7 @@ async fn replay(
     let method = req["method"].as_str().unwrap_or("GET");
     let jar = jars.entry(client).or_default();
     let mut path = req["path"].as_str().unwrap_or("/").to_string();
-    let mut body = req["body"].as_str().map(str::to_string);
+    let mut body = req["body"].as_str().map(|b| passwords.apply(b));
     if let Some(bt) = setup.get("browser_token")
         && let Err(e) = add_browser_token(server.port, jar, bt, &mut path, &mut body).await
     {
@@ -490,6 +535,7 @@ async fn replay(
     let sent = send(server.port, jar, method, &path, &headers, body.as_deref()).await;
     server.stop();
     let sent = sent?;
+    passwords.learn(&fx["expect"], &sent.body);
     let calls: Vec<Value> = env.stub.take_calls().iter().map(stub_call_json).collect();
     let db_after = dump_db(&mut conn).await.map_err(|e| e.to_string())?;
     if let Some(s) = &snap {
