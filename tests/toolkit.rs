@@ -254,21 +254,21 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" 0 different"), "{out}");
 
-    edit(&b, "payments/027-paynotify-alipay-valid-embed.json", |v| {
-        v["expect"]["text"] = json!("fail")
+    edit(&b, "payments/015-payalipay-disabled.json", |v| {
+        v["expect"]["text"] = json!("订单不存在")
     });
     edit(&b, "auth/004-dologin-unknown-email.json", |v| {
         v["expect"]["status"] = json!(200)
     });
     let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("route paynotify:"), "{out}");
+    assert!(out.contains("route payalipay:"), "{out}");
     assert!(
-        out.contains("DIFFERENT: payments/027-paynotify-alipay-valid-embed.json"),
+        out.contains("DIFFERENT: payments/015-payalipay-disabled.json"),
         "{out}"
     );
     assert!(
-        out.contains("body.text\n      old: success\n      new: fail"),
+        out.contains("body.text\n      old: 支付宝未启用\n      new: 订单不存在"),
         "{out}"
     );
     assert!(out.contains("route dologin:"), "{out}");

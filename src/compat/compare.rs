@@ -442,12 +442,34 @@ fn collect_passwords(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The word after the result page's "您的登录密码（请保存，登录后可修改）：" label, when it is a
+/// 10-hex initial password.
+fn collect_shown_password(text: &str, out: &mut Vec<String>) {
+    const LABEL: &str = "您的登录密码（请保存，登录后可修改）：";
+    for (i, _) in text.match_indices(LABEL) {
+        let word = text[i + LABEL.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if word.len() == 10
+            && word.chars().all(|c| c.is_ascii_hexdigit())
+            && !out.iter().any(|p| p == word)
+        {
+            out.push(word.to_string());
+        }
+    }
+}
+
 /// Apply the fixture's masks to one side; `clock` is that side's "now" (Unix seconds).
 pub fn apply_masks(doc: &Value, masks: &[String], clock: i64) -> Value {
     let mut passwords = Vec::new();
     // The stored initial password (tenant config) and the one a JSON answer carries.
     collect_passwords(&doc["db_after"], &mut passwords);
     collect_passwords(&doc["body"], &mut passwords);
+    // The one the result page shows (NOISE.md: "the result page's 您的登录密码 line").
+    if let Some(text) = doc["body"]["page"]["text"].as_str() {
+        collect_shown_password(text, &mut passwords);
+    }
     let mut m = Masker {
         masks,
         clock,
