@@ -61,8 +61,17 @@ impl Db {
     pub fn new(config: &Config) -> Result<Db, AppError> {
         let opts = Opts::from_url(config.database_url.expose_secret())?;
         let constraints = PoolConstraints::new(1, 32).unwrap_or_default();
+        // Idle connections stay pooled for a minute (the default drops every connection above
+        // `min` the moment it is returned, so each request paid a fresh connect), and the TCP
+        // address configured is used as is (mysql_async otherwise reconnects to the server's
+        // unix socket after every connect).
+        let pool_opts = PoolOpts::default()
+            .with_constraints(constraints)
+            .with_inactive_connection_ttl(std::time::Duration::from_secs(60))
+            .with_ttl_check_interval(std::time::Duration::from_secs(30));
         let builder = OptsBuilder::from_opts(opts)
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .prefer_socket(false)
+            .pool_opts(pool_opts)
             // Strict mode, as a stock MariaDB runs: a value that does not fit is an error,
             // never a silent truncation.
             .init(vec![
