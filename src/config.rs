@@ -51,6 +51,8 @@ pub struct Config {
     /// Run the background worker that finishes tenants left in `provisioning` (default on;
     /// fixture replays turn it off so recorded database states stay still).
     pub provision_worker: bool,
+    /// Most MySQL connections one instance opens.
+    pub db_pool_max: usize,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -127,6 +129,7 @@ const SERVER_KEYS: &[&str] = &[
     "wechat_platform_public_key",
     "log_json",
     "provision_worker",
+    "db_pool_max",
 ];
 
 impl AddonConfig {
@@ -439,6 +442,7 @@ impl Config {
             mask(self.wechat_platform_public_key.is_some()).into(),
         );
         line("provision_worker", self.provision_worker.to_string());
+        line("db_pool_max", self.db_pool_max.to_string());
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
             ("provision_server_url", a.provision_server_url.clone()),
@@ -624,6 +628,10 @@ fn build_server(
         Some(v) => parse_switch(&v, "log_json", errors),
     };
 
+    let db_pool_max = parse_num(get("db_pool_max"), 32, "db_pool_max", errors) as usize;
+    if !(2..=1000).contains(&db_pool_max) {
+        errors.push("db_pool_max: must be between 2 and 1000".into());
+    }
     let provision_worker = match get("provision_worker") {
         None => true,
         Some(v) => parse_switch(&v, "provision_worker", errors),
@@ -665,6 +673,7 @@ fn build_server(
         wechat_platform_public_key,
         log_json,
         provision_worker,
+        db_pool_max,
         addon,
         addon_config_php,
     })

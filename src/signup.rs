@@ -192,7 +192,7 @@ pub async fn register(
     let deadline = started + app.config.register_timeout;
     let pricing = form.plan.pricing(form.extra_seats);
     let mut created = create_rows(app, &form, pricing, member.as_ref(), client_ip).await?;
-    let outcome = provision(app, &form, pricing, &created, deadline).await;
+    let outcome = provision(app, &form, pricing, &mut created, deadline).await;
     if let Err(e) =
         tenant::unlock_provisioning(&mut created.claim, &app.db.t, created.tenant_id).await
     {
@@ -221,6 +221,15 @@ struct CreatedRows {
     initial_password: Option<String>,
 }
 
+/// What the sign-up transaction wrote; the connection holding its locks is added by
+/// `create_rows`.
+struct RowsWritten {
+    tenant_id: TenantId,
+    expire_at: String,
+    config: Map<String, Value>,
+    initial_password: Option<String>,
+}
+
 /// Account (when new) and tenant in one transaction, under a per-email lock so concurrent
 /// duplicate submissions cannot create two accounts for one address.
 async fn create_rows(
@@ -240,7 +249,16 @@ async fn create_rows(
         // The lock dies with the connection anyway; the pool resets it on return.
         tracing::warn!(error = %e, "could not release the sign-up lock");
     }
-    result
+    // The same connection holds the provisioning lock and does the rest of the sign-up: a
+    // request never waits for a second pooled connection while holding one, so a burst of
+    // sign-ups larger than the pool cannot starve itself.
+    result.map(|rows| CreatedRows {
+        tenant_id: rows.tenant_id,
+        claim: conn,
+        expire_at: rows.expire_at,
+        config: rows.config,
+        initial_password: rows.initial_password,
+    })
 }
 
 async fn create_rows_locked(
@@ -250,7 +268,7 @@ async fn create_rows_locked(
     pricing: Pricing,
     member: Option<&SignedInMember>,
     client_ip: IpAddr,
-) -> Result<CreatedRows, SignupError> {
+) -> Result<RowsWritten, SignupError> {
     let t = &app.db.t;
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
@@ -320,13 +338,11 @@ async fn create_rows_locked(
         )
         .await?;
         // Taken before commit: no other instance can see the row without the lock held.
-        let mut claim = app.db.conn().await?;
-        if !tenant::try_lock_provisioning(&mut claim, t, tenant_id).await? {
+        if !tenant::try_lock_provisioning(&mut tx, t, tenant_id).await? {
             return Err(SignupError::Busy);
         }
-        Ok(CreatedRows {
+        Ok(RowsWritten {
             tenant_id,
-            claim,
             expire_at,
             config,
             initial_password,
@@ -378,7 +394,7 @@ async fn provision(
     app: &App,
     form: &SignupForm,
     pricing: Pricing,
-    created: &CreatedRows,
+    created: &mut CreatedRows,
     deadline: Instant,
 ) -> Result<ProvisionOutcome, SignupError> {
     let t = &app.db.t;
@@ -415,16 +431,14 @@ async fn provision(
         // attempt, so a watcher sees progress.
         config.insert("provision_retry".into(), Value::from(attempts));
         config.insert("last_error".into(), Value::String(error.log_text()));
-        let mut conn = app.db.conn().await?;
         tenant::update_config(
-            &mut conn,
+            &mut created.claim,
             t,
             created.tenant_id,
             &php_json_encode(&Value::Object(config.clone())),
             app.clock.epoch(),
         )
         .await?;
-        drop(conn);
         if attempts >= MAX_ATTEMPTS {
             break result;
         }
@@ -440,11 +454,13 @@ async fn provision(
         }
         tokio::time::sleep(wait).await;
     };
-    record_outcome(app, form, pricing, created.tenant_id, attempts, result).await
+    let id = created.tenant_id;
+    record_outcome(app, &mut created.claim, form, pricing, id, attempts, result).await
 }
 
 async fn record_outcome(
     app: &App,
+    conn: &mut mysql_async::Conn,
     form: &SignupForm,
     pricing: Pricing,
     id: TenantId,
@@ -453,7 +469,6 @@ async fn record_outcome(
 ) -> Result<ProvisionOutcome, SignupError> {
     let t = &app.db.t;
     let now = app.clock.epoch();
-    let mut conn = app.db.conn().await?;
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;

@@ -1268,3 +1268,71 @@ async fn the_worker_cannot_claim_a_tenant_register_is_still_provisioning() {
     );
     assert_eq!(s.tenants().await[0]["status"], "pending");
 }
+
+/// Each sign-up holds at most one pooled connection, so a burst larger than the pool waits its
+/// turn instead of starving itself (it used to take a second connection while holding one).
+#[tokio::test]
+async fn a_burst_of_sign_ups_larger_than_the_pool_completes() {
+    let stub = chathub::provision_stub::ProvisionStub::start(
+        "127.0.0.1:0".parse().unwrap(),
+        chathub::config::DEFAULT_PROVISION_API_KEY,
+    )
+    .await
+    .unwrap();
+    let url = stub.url();
+    let app = support::spawn_app(&[
+        ("CHATHUB_ADDON_PROVISION_SERVER_URL", url.as_str()),
+        ("CHATHUB_DB_POOL_MAX", "2"),
+    ])
+    .await;
+    app.db
+        .run_sql(
+            "ALTER TABLE fa_user MODIFY password varchar(255) DEFAULT '' COMMENT '密码', \
+             MODIFY username varchar(100) DEFAULT '' COMMENT '用户名';\n",
+        )
+        .await;
+    let mut pending = Vec::new();
+    for n in 0..6 {
+        let client = reqwest::Client::new();
+        let target = app.url("/addons/chathub/index/register");
+        pending.push(tokio::spawn(async move {
+            let form = [
+                ("plan", "basic".to_string()),
+                ("company_name", format!("Burst {n}")),
+                ("email", format!("burst{n}@example.com")),
+                ("domain", format!("burst{n}")),
+            ];
+            client
+                .post(target)
+                .header("X-Requested-With", "XMLHttpRequest")
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }));
+    }
+    let all = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut out = Vec::new();
+        for p in pending {
+            out.push(p.await.unwrap());
+        }
+        out
+    })
+    .await
+    .expect("every sign-up answers");
+    for body in all {
+        assert!(body.starts_with(r#"{"code":1,"#), "{body}");
+    }
+    let mut conn = app.db.conn().await;
+    let active: u64 = mysql_async::prelude::Queryable::query_first(
+        &mut conn,
+        "SELECT COUNT(*) FROM fa_chathub_tenant WHERE status = 'active'",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(active, 6);
+}

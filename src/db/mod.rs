@@ -60,7 +60,7 @@ impl Db {
     /// A lazy pool: nothing connects until the first query, so start-up never waits on MySQL.
     pub fn new(config: &Config) -> Result<Db, AppError> {
         let opts = Opts::from_url(config.database_url.expose_secret())?;
-        let constraints = PoolConstraints::new(1, 32).unwrap_or_default();
+        let constraints = PoolConstraints::new(1, config.db_pool_max).unwrap_or_default();
         // Idle connections stay pooled for a minute (the default drops every connection above
         // `min` the moment it is returned, so each request paid a fresh connect), and the TCP
         // address configured is used as is (mysql_async otherwise reconnects to the server's

@@ -434,8 +434,8 @@ fn provisioning_lock_key(t: &Tables, id: TenantId) -> String {
 const LOCK_NAME_SQL: &str = "CONCAT('chathub_prov_', MD5(CONCAT(DATABASE(), ':', ?)))";
 
 /// `true` when this connection now holds the lock (never waits).
-pub async fn try_lock_provisioning(
-    conn: &mut mysql_async::Conn,
+pub async fn try_lock_provisioning<Q: Queryable>(
+    conn: &mut Q,
     t: &Tables,
     id: TenantId,
 ) -> Result<bool, AppError> {
