@@ -51,6 +51,16 @@ impl Params {
         self.0.is_empty()
     }
 
+    /// Parameters from literal pairs (tests and internal callers).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// Parse `application/x-www-form-urlencoded` (or a query string). Invalid UTF-8 is a 400.
     pub fn parse_urlencoded(raw: &[u8]) -> Result<Params, AppError> {
         let mut out = Vec::new();

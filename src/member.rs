@@ -547,12 +547,7 @@ mod tests {
     use chrono::{DateTime, FixedOffset, Utc};
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Params::from_pairs(pairs)
     }
 
     #[test]
