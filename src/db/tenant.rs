@@ -186,10 +186,20 @@ pub async fn find<Q: Queryable>(
     t: &Tables,
     id: TenantId,
 ) -> Result<Option<Tenant>, AppError> {
+    first(conn, t, "id = ?", (id.0,)).await
+}
+
+/// The first tenant matching `condition` (a constant SQL fragment with `?` placeholders).
+async fn first<Q: Queryable, P: Into<mysql_async::Params> + Send>(
+    conn: &mut Q,
+    t: &Tables,
+    condition: &str,
+    params: P,
+) -> Result<Option<Tenant>, AppError> {
     let row: Option<Row> = conn
         .exec_first(
-            format!("SELECT {COLUMNS} FROM `{}` WHERE id = ?", t.tenant),
-            (id.0,),
+            format!("SELECT {COLUMNS} FROM `{}` WHERE {condition}", t.tenant),
+            params,
         )
         .await?;
     row.as_ref().map(Tenant::from_row).transpose()
@@ -202,16 +212,7 @@ pub async fn find_owned<Q: Queryable>(
     id: TenantId,
     user_id: u32,
 ) -> Result<Option<Tenant>, AppError> {
-    let row: Option<Row> = conn
-        .exec_first(
-            format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE id = ? AND user_id = ?",
-                t.tenant
-            ),
-            (id.0, user_id),
-        )
-        .await?;
-    row.as_ref().map(Tenant::from_row).transpose()
+    first(conn, t, "id = ? AND user_id = ?", (id.0, user_id)).await
 }
 
 /// The member's tenants, newest first (the member center's order).
@@ -238,16 +239,7 @@ pub async fn newest_for_user<Q: Queryable>(
     t: &Tables,
     user_id: u32,
 ) -> Result<Option<Tenant>, AppError> {
-    let row: Option<Row> = conn
-        .exec_first(
-            format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE user_id = ? ORDER BY id DESC LIMIT 1",
-                t.tenant
-            ),
-            (user_id,),
-        )
-        .await?;
-    row.as_ref().map(Tenant::from_row).transpose()
+    first(conn, t, "user_id = ? ORDER BY id DESC LIMIT 1", (user_id,)).await
 }
 
 /// Write what the provision server created and mark the tenant active (the original's
@@ -336,16 +328,7 @@ pub async fn find_for_update<Q: Queryable>(
     t: &Tables,
     id: TenantId,
 ) -> Result<Option<Tenant>, AppError> {
-    let row: Option<Row> = conn
-        .exec_first(
-            format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE id = ? FOR UPDATE",
-                t.tenant
-            ),
-            (id.0,),
-        )
-        .await?;
-    row.as_ref().map(Tenant::from_row).transpose()
+    first(conn, t, "id = ? FOR UPDATE", (id.0,)).await
 }
 
 /// A payment's effect on the tenant (the original's `_markOrderPaid` update: status and
