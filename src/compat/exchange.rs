@@ -193,3 +193,31 @@ pub fn recorded_expect(
     out.insert("provision_calls".into(), Value::Array(provision_calls));
     Value::Object(out)
 }
+
+/// The member sign-in a withheld recording left behind (`actions_before: login`): `true`
+/// when the site answered the sign-in with its redirect.
+pub async fn member_login(
+    client: &reqwest::Client,
+    base: &str,
+    jar: &mut Jar,
+    email: &str,
+    password: &str,
+) -> bool {
+    let body =
+        serde_urlencoded::to_string([("email", email), ("password", password)]).unwrap_or_default();
+    let form = [(
+        "Content-Type".to_string(),
+        "application/x-www-form-urlencoded".to_string(),
+    )];
+    let r = send(
+        client,
+        base,
+        jar,
+        "POST",
+        "/addons/chathub/index/doLogin",
+        &form,
+        Some(&body),
+    )
+    .await;
+    matches!(&r, Ok(s) if s.status == 302)
+}

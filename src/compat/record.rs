@@ -194,25 +194,15 @@ impl Recorder {
                 let jar = jars
                     .entry(l["client"].as_str().unwrap_or(&default_client).to_string())
                     .or_default();
-                let body = serde_urlencoded::to_string([
-                    ("email", l["email"].as_str().unwrap_or_default()),
-                    ("password", l["password"].as_str().unwrap_or_default()),
-                ])
-                .unwrap_or_default();
-                let r = exchange::send(
+                let signed_in = exchange::member_login(
                     client,
                     &self.opts.target,
                     jar,
-                    "POST",
-                    "/addons/chathub/index/doLogin",
-                    &[(
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    Some(&body),
+                    l["email"].as_str().unwrap_or_default(),
+                    l["password"].as_str().unwrap_or_default(),
                 )
                 .await;
-                if !matches!(&r, Ok(s) if s.status == 302) {
+                if !signed_in {
                     warning = Some(
                         "actions_before: the member sign-in did not answer 302; the exchange ran signed out"
                             .to_string(),

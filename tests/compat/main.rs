@@ -490,24 +490,15 @@ async fn replay(
                 .entry(l["client"].as_str().unwrap_or(&client).to_string())
                 .or_default();
             let password = passwords.apply(l["password"].as_str().unwrap_or_default());
-            let body = serde_urlencoded::to_string([
-                ("email", l["email"].as_str().unwrap_or_default()),
-                ("password", password.as_str()),
-            ])
-            .unwrap_or_default();
-            let r = send(
-                server.port,
+            let signed_in = chathub::compat::exchange::member_login(
+                &http_client(),
+                &format!("http://127.0.0.1:{}", server.port),
                 jar,
-                "POST",
-                "/addons/chathub/index/doLogin",
-                &[(
-                    "Content-Type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                )],
-                Some(&body),
+                l["email"].as_str().unwrap_or_default(),
+                &password,
             )
             .await;
-            if !matches!(&r, Ok(s) if s.status == 302) {
+            if !signed_in {
                 server.stop();
                 return Err("actions_before: member sign-in did not answer 302".into());
             }
