@@ -149,7 +149,16 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
     let id = next_request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut resp = respond(&app, req, peer, id.clone()).await;
+    let route = routing::resolve(&path, &app.config.admin_entry);
+    let label = match &route {
+        Route::Action { action, .. } => action.name(),
+        Route::UnknownAction { .. } => "unknown_action",
+        Route::Health => "healthz",
+        Route::Ready => "readyz",
+        Route::Metrics => "metrics",
+        Route::NotFound => "not_found",
+    };
+    let mut resp = respond(&app, req, route, peer, id.clone()).await;
     if method == Method::HEAD {
         // Headers of the GET answer, no body.
         let (parts, _) = resp.into_parts();
@@ -158,16 +167,8 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
-    let route = match routing::resolve(&path, &app.config.admin_entry) {
-        Route::Action { action, .. } => action.name(),
-        Route::UnknownAction { .. } => "unknown_action",
-        Route::Health => "healthz",
-        Route::Ready => "readyz",
-        Route::Metrics => "metrics",
-        Route::NotFound => "not_found",
-    };
     app.metrics
-        .record_request(route, resp.status().as_u16(), started.elapsed());
+        .record_request(label, resp.status().as_u16(), started.elapsed());
     tracing::info!(
         request_id = %id,
         method = %method,
@@ -182,10 +183,10 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
 async fn respond(
     app: &Arc<App>,
     req: http::Request<Incoming>,
+    route: Route,
     peer: SocketAddr,
     id: String,
 ) -> Response {
-    let route = routing::resolve(req.uri().path(), &app.config.admin_entry);
     match route {
         Route::Health => return crate::http::text("ok"),
         Route::Ready => {
