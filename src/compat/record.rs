@@ -138,8 +138,9 @@ impl Recorder {
         Ok(summary)
     }
 
-    /// FastAdmin's admin sign-in and sign-out (served by FastAdmin, not recorded): the client
-    /// carries the tester's admin session cookie from sign-in until sign-out.
+    /// FastAdmin's admin sign-in (served by FastAdmin, not recorded): the client carries the
+    /// tester's admin session cookie from then on. (FastAdmin's recorded GET logout signs
+    /// nobody out: its logout acts on POST only.)
     fn external_actions(&self, jars: &mut Jars, ex: &Value) {
         for action in ex["actions"].as_array().into_iter().flatten() {
             if let Some(a) = action.get("admin_login") {
@@ -148,11 +149,6 @@ impl Recorder {
                     jars.entry(client)
                         .or_default()
                         .insert(name.clone(), value.clone());
-                }
-            } else if let Some(a) = action.get("admin_logout") {
-                let client = a["client"].as_str().unwrap_or("admin").to_string();
-                if let Some((name, _)) = &self.opts.admin_cookie {
-                    jars.entry(client).or_default().remove(name);
                 }
             }
         }

@@ -277,11 +277,6 @@ fn run_admin_action(env: &GroupEnv, jars: &mut Jars, action: &Value) {
         jars.entry(client)
             .or_default()
             .insert("PHPSESSID".into(), id);
-    } else if let Some(a) = action.get("admin_logout") {
-        let client = a["client"].as_str().unwrap_or("admin").to_string();
-        if let Some(id) = jars.entry(client).or_default().remove("PHPSESSID") {
-            let _ = std::fs::remove_file(env.php_sessions.path().join(format!("sess_{id}")));
-        }
     }
 }
 
