@@ -149,7 +149,7 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
     let id = next_request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let route = routing::resolve(&path, &app.config.admin_entry);
+    let route = routing::resolve(&path, req.uri().query(), &app.config.admin_entry);
     let label = match &route {
         Route::Action { action, .. } => action.name(),
         Route::UnknownAction { .. } => "unknown_action",
