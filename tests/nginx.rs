@@ -32,28 +32,49 @@ async fn addon_urls_reach_chathub_and_everything_else_reaches_php() {
         "/pGTnXkhdmy.php/addons/chathub/index/index",
         "/PGTNXKHDMY.PHP/addons/chathub/index/suspend",
     ];
-    let to_php = [
-        "/",
-        "/index.php",
-        "/index.php/index/user/login",
-        "/pGTnXkhdmy.php/index/login",
-        "/pGTnXkhdmy.php",
-        "/addons/chathubx/index/index",
-        "/addons/other/index/index",
-        "/assets/addons/chathub/css/chathub.css",
-        "/admin.php/addons/chathub/index/index",
-        "/x/addons/chathub/index/landing",
-    ];
-    for (paths, tag) in [(&to_chathub[..], "chathub"), (&to_php[..], "php")] {
-        for path in paths {
-            let r = c.get(nginx.url(path)).send().await.unwrap();
-            assert_eq!(r.status(), 200, "{path}");
-            let echo = echo_of(r).await;
-            assert_eq!(echo["tag"], tag, "{path}");
-            // The URI arrives exactly as sent: case, suffix, PATHINFO, query string.
-            assert_eq!(echo["uri"], *path, "{path}");
-        }
+    for path in to_chathub {
+        let r = c.get(nginx.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let echo = echo_of(r).await;
+        assert_eq!(echo["tag"], "chathub", "{path}");
+        // The URI arrives exactly as sent: case, suffix, PATHINFO, query string.
+        assert_eq!(echo["uri"], *path, "{path}");
     }
+    // Everything else is FastAdmin's: PHP gets it as its own try_files hands it over.
+    let to_php = [
+        ("/", "/index.php"),
+        ("/index.php", "/index.php"),
+        ("/index.php/index/user/login", "/index.php/index/user/login"),
+        ("/pGTnXkhdmy.php/index/login", "/pGTnXkhdmy.php/index/login"),
+        ("/pGTnXkhdmy.php", "/pGTnXkhdmy.php"),
+        (
+            "/addons/chathubx/index/index",
+            "/index.php?s=/addons/chathubx/index/index&",
+        ),
+        (
+            "/addons/other/index/index?a=1",
+            "/index.php?s=/addons/other/index/index&a=1",
+        ),
+        (
+            "/admin.php/addons/chathub/index/index",
+            "/admin.php/addons/chathub/index/index",
+        ),
+        (
+            "/x/addons/chathub/index/landing",
+            "/index.php?s=/x/addons/chathub/index/landing&",
+        ),
+    ];
+    for (path, at_php) in to_php {
+        let r = c.get(nginx.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let echo = echo_of(r).await;
+        assert_eq!(echo["tag"], "php", "{path}");
+        assert_eq!(echo["uri"], at_php, "{path}");
+    }
+    // Static files stay nginx's own.
+    let r = c.get(nginx.url(STATIC_ASSET)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), STATIC_BODY);
     // POST bodies pass too.
     let r = c
         .post(nginx.url("/addons/chathub/index/register"))
@@ -141,13 +162,32 @@ async fn the_real_server_answers_through_nginx_as_it_does_directly() {
     let php = start_echo("php").await;
     let nginx = start_nginx(&bin, app.addr, php).await;
     let c = client();
-    for path in [
-        "/addons/chathub/index/landing",
-        "/addons/chathub/index/my",
-        "/addons/chathub/index/nosuchaction",
-        "/pGTnXkhdmy.php/addons/chathub/index/landing",
+    for (path, direct_path) in [
+        (
+            "/addons/chathub/index/landing",
+            "/addons/chathub/index/landing",
+        ),
+        ("/addons/chathub/index/my", "/addons/chathub/index/my"),
+        (
+            "/addons/chathub/index/nosuchaction",
+            "/addons/chathub/index/nosuchaction",
+        ),
+        (
+            "/pGTnXkhdmy.php/addons/chathub/index/landing",
+            "/pGTnXkhdmy.php/addons/chathub/index/landing",
+        ),
+        // ThinkPHP's `?s=` form is the same page as the path form.
+        (
+            "/index.php?s=/addons/chathub/index/landing",
+            "/addons/chathub/index/landing",
+        ),
+        (
+            "/?s=addons/chathub/index/landing.html&from=ad",
+            "/addons/chathub/index/landing?from=ad",
+        ),
+        ("/?s=/addons/chathub/index/my", "/addons/chathub/index/my"),
     ] {
-        let direct = c.get(app.url(path)).send().await.unwrap();
+        let direct = c.get(app.url(direct_path)).send().await.unwrap();
         let proxied = c.get(nginx.url(path)).send().await.unwrap();
         assert_eq!(proxied.status(), direct.status(), "{path}");
         for h in ["location", "content-type"] {
@@ -191,4 +231,131 @@ async fn a_dead_chathub_is_a_502_and_php_keeps_working() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(echo_of(r).await["tag"], "php");
+}
+
+/// Every spelling under which ThinkPHP would run the addon: the path, `index.php/` and
+/// admin-entry forms, and the `?s=` form on every kind of URL that ends in index.php.
+fn addon_spellings() -> Vec<String> {
+    let mut out: Vec<String> = [
+        "/addons/chathub/index/payNotify/pay_method/wechat",
+        "/ADDONS/ChatHub/Index/PayNotify/pay_method/wechat.HTML",
+        "/addons/chathub.html",
+        "/addons/chathub",
+        "/addons/_chathub_/index/payNotify/pay_method/wechat",
+        "/addons%7Cchathub%7Cindex%7CpayNotify",
+        "/addons|chathub/index/payNotify",
+        "/addons/%63hathub/index/payNotify",
+        "//addons//chathub/index/landing",
+        "/index.php/addons/chathub/index/payNotify/pay_method/wechat",
+        "/index.php/addons/_chathub/index/payNotify",
+        "/pGTnXkhdmy.php/addons/chathub/index/dashboard",
+    ]
+    .map(String::from)
+    .into();
+    let values = [
+        "/addons/chathub/index/payNotify/pay_method/wechat",
+        "addons/chathub/index/payNotify/pay_method/wechat",
+        "//addons/chathub/index/landing.html",
+        "/ADDONS/CHATHUB/INDEX/LANDING.HTML",
+        "/addons/chathub",
+        "addons/chathub.html",
+        "%2Faddons%2Fchathub%2Findex%2FpayNotify",
+        "/%61ddons/%43hathub/index/landing",
+        "addons|chathub|index|payNotify",
+        "addons%7Cchathub%7Cindex%7Clanding",
+        "/addons/__chathub/_index/landing",
+        "/addons/chathub_%2Eh%54ml",
+        "/addons/chathub//payNotify",
+    ];
+    let entries = ["/index.php", "/", "/no/such/page", "/index.php/index/index"];
+    for entry in entries {
+        for v in values {
+            for query in [
+                format!("s={v}"),
+                format!("x=1&s={v}&y=2"),
+                format!("s=/index/index&s={v}"),
+                format!("%73={v}"),
+                format!("+s={v}"),
+                format!("s%00junk={v}"),
+            ] {
+                out.push(format!("{entry}?{query}"));
+            }
+        }
+    }
+    out.push("/pGTnXkhdmy.php?s=/addons/chathub/index/dashboard".into());
+    out
+}
+
+/// Requests whose route is FastAdmin's, including near misses of the addon's.
+const NOT_ADDON: [&str; 14] = [
+    "/",
+    "/index.php",
+    "/index.php/index/user/login",
+    "/?s=/index/user/login",
+    "/index.php?s=/addons/chathubx/index/index",
+    "/?s=/addons/other/index/index",
+    "/?s=x/addons/chathub/index/landing",
+    "/?S=/addons/chathub/index/landing",
+    "/?x=/addons/chathub/index/landing",
+    "/?s%5B%5D=/addons/chathub/index/landing",
+    "/index.php?s=/index/index&t=/addons/chathub/index/landing",
+    "/addons/chathubx/index/index",
+    "/pGTnXkhdmy.php/addon/config?name=chathub",
+    "/pGTnXkhdmy.php/index/login?url=%2Faddons%2Fchathub%2Findex%2Findex",
+];
+
+#[tokio::test]
+async fn no_spelling_of_an_addon_url_reaches_php() {
+    let Some(bin) = nginx_binary() else { return };
+    let chathub = start_echo("chathub").await;
+    let (php, reached_php) = start_recording_echo("php").await;
+    let nginx = start_nginx(&bin, chathub, php).await;
+    let c = client();
+    for target in addon_spellings() {
+        for post in [false, true] {
+            let url = nginx.url(&target);
+            let r = if post {
+                c.post(url).body("{}")
+            } else {
+                c.get(url)
+            }
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(
+                r.headers().get("x-upstream").map(|v| v.to_str().unwrap()),
+                Some("chathub"),
+                "{target}"
+            );
+            // chathub gets the request exactly as sent, `s` and all.
+            assert_eq!(echo_of(r).await["uri"], target.as_str(), "{target}");
+        }
+    }
+    assert_eq!(*reached_php.lock().unwrap(), Vec::<String>::new());
+
+    for target in NOT_ADDON {
+        let r = c.get(nginx.url(target)).send().await.unwrap();
+        assert_eq!(r.headers()["x-upstream"], "php", "{target}");
+    }
+    // What PHP received (after FastAdmin's try_files) is, by ThinkPHP's own rules, never the
+    // addon's route.
+    let received = reached_php.lock().unwrap().clone();
+    assert_eq!(received.len(), NOT_ADDON.len());
+    for line in received {
+        let uri = line.split_once(' ').unwrap().1;
+        let (path, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        let entry = path.trim_start_matches('/').split('/').next().unwrap();
+        if entry.eq_ignore_ascii_case(ADMIN_ENTRY) {
+            // FastAdmin's admin entry never routes to an addon.
+            continue;
+        }
+        assert_eq!(
+            chathub::routing::resolve(path, query, ADMIN_ENTRY),
+            chathub::routing::Route::NotFound,
+            "{uri} reached PHP"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +17,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 pub const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
+
+/// A file in the stand-in site's public/ directory, served by nginx itself.
+pub const STATIC_ASSET: &str = "/assets/addons/chathub/css/chathub.css";
+pub const STATIC_BODY: &str = ".chathub { color: #333 }\n";
 
 pub fn nginx_binary() -> Option<PathBuf> {
     let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -32,18 +37,33 @@ pub fn nginx_binary() -> Option<PathBuf> {
     found
 }
 
+/// Every request an upstream received, as `METHOD uri`, in arrival order.
+pub type Received = Arc<Mutex<Vec<String>>>;
+
 /// An upstream that answers every request with what it received, as JSON, tagged with its
 /// role. `/…/doLogin` answers a redirect with two cookies, like a login does.
 pub async fn start_echo(tag: &'static str) -> SocketAddr {
+    start_recording_echo(tag).await.0
+}
+
+/// As [`start_echo`], also recording every request it receives (the PHP stand-in: a test can
+/// then say exactly what reached PHP).
+pub async fn start_recording_echo(tag: &'static str) -> (SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    let log = received.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let service = service_fn(
-                move |req: hyper::Request<hyper::body::Incoming>| async move {
+            let log = log.clone();
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                log.lock()
+                    .unwrap()
+                    .push(format!("{} {}", req.method(), req.uri()));
+                async move {
                     let headers: serde_json::Map<String, serde_json::Value> = req
                         .headers()
                         .iter()
@@ -77,8 +97,8 @@ pub async fn start_echo(tag: &'static str) -> SocketAddr {
                             .header("set-cookie", "PHPSESSID=php123; path=/");
                     }
                     Ok::<_, Infallible>(resp.body(Full::new(Bytes::from(body))).unwrap())
-                },
-            );
+                }
+            });
             tokio::spawn(async move {
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -86,7 +106,7 @@ pub async fn start_echo(tag: &'static str) -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, received)
 }
 
 pub struct Nginx {
@@ -154,6 +174,12 @@ pub async fn start_nginx_with(
             &format!("{}/", ADMIN_ENTRY.replace('.', "\\.")),
         );
     std::fs::write(d.join("chathub.conf"), include).unwrap();
+    // FastAdmin's public/ directory: the two entry scripts and a static asset.
+    let root = d.join("public");
+    std::fs::create_dir_all(root.join("assets/addons/chathub/css")).unwrap();
+    std::fs::write(root.join("index.php"), "<?php // front entry\n").unwrap();
+    std::fs::write(root.join(ADMIN_ENTRY), "<?php // admin entry\n").unwrap();
+    std::fs::write(root.join(STATIC_ASSET.trim_start_matches('/')), STATIC_BODY).unwrap();
     let port = free_port();
     let tls = self_signed(d).map(|(cert, key)| {
         let p = free_port();
@@ -192,14 +218,18 @@ http {{
         listen 127.0.0.1:{port};
         {tls}
         server_name _;
+        root {root};
+        index index.php index.html;
         {include}
-        # FastAdmin's PHP locations (php-fpm in production; an HTTP stand-in here).
+        # FastAdmin's documented locations (php-fpm in production; an HTTP stand-in here, which
+        # receives the URI after try_files, as PHP would see it).
         location ~ \.php(/|$) {{ proxy_pass http://php_fpm_standin; }}
-        location / {{ proxy_pass http://php_fpm_standin; }}
+        location / {{ try_files $uri $uri/ /index.php?s=$uri&$args; }}
     }}
 }}
 "#,
         pid = d.join("nginx.pid").display(),
+        root = root.display(),
         err = d.join("error.log").display(),
         body = t("body"),
         proxy = t("proxy"),
