@@ -41,6 +41,14 @@ async fn column_type(db: &TestDb, table: &str, column: &str) -> String {
     .unwrap_or_default()
 }
 
+/// ThinkPHP's `?s=` spellings of the addon's URLs (README step 5 checks them).
+const S_FORMS: [&str; 4] = [
+    "/index.php?s=/addons/chathub/index/landing",
+    "/?s=/addons/chathub/index/landing",
+    "/index.php?s=addons/chathub/index/payNotify/pay_method/wechat",
+    "/no/such/page?s=/ADDONS/ChatHub/Index/landing.html&from=mail",
+];
+
 #[tokio::test]
 async fn cutover_and_rollback_as_the_readme_says() {
     let Some(nginx) = nginx_binary() else { return };
@@ -74,6 +82,10 @@ async fn cutover_and_rollback_as_the_readme_says() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-upstream"], "php");
+    for target in S_FORMS {
+        let r = http.get(before.url(target)).send().await.unwrap();
+        assert_eq!(r.headers()["x-upstream"], "php", "{target}");
+    }
     drop(before);
 
     // 1. migrate --dry-run prints the SQL and changes nothing.
@@ -175,6 +187,31 @@ async fn cutover_and_rollback_as_the_readme_says() {
         .await
         .unwrap();
     assert!(r.text().await.unwrap().starts_with("未启用 OAuth 回调"));
+    // ThinkPHP's `?s=` spellings of the addon's URLs are chathub's too, and answer as the
+    // path form does; `?s=` elsewhere stays FastAdmin's.
+    for target in S_FORMS {
+        let r = http.get(after.url(target)).send().await.unwrap();
+        assert!(r.headers().contains_key("x-request-id"), "{target}");
+        assert!(!r.headers().contains_key("x-upstream"), "{target}");
+    }
+    let r = http
+        .get(after.url("/index.php?s=/addons/chathub/index/my"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/addons/chathub/index/login");
+    let r = http
+        .get(after.url("/?s=addons/chathub/index/channelCallback.html"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().starts_with("未启用 OAuth 回调"));
+    let r = http
+        .get(after.url("/?s=/index/user/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-upstream"], "php");
     let r = http.get(after.url("/index.php")).send().await.unwrap();
     assert_eq!(r.headers()["x-upstream"], "php");
     // A member of the PHP era signs in with her old password and sees her tenant.
@@ -214,6 +251,10 @@ async fn cutover_and_rollback_as_the_readme_says() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-upstream"], "php");
+    for target in S_FORMS {
+        let r = http.get(rolled_back.url(target)).send().await.unwrap();
+        assert_eq!(r.headers()["x-upstream"], "php", "{target}");
+    }
     let mut conn = db.conn().await;
     let tenants: Vec<(u32, String)> = conn
         .query("SELECT id, tenant_name FROM fa_chathub_tenant")
