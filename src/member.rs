@@ -244,7 +244,8 @@ pub fn address_bucket(ip: IpAddr) -> String {
     }
 }
 
-fn throttle_key(kind: &str, value: &str) -> String {
+/// The `chathub_login_throttle` row of an `account` (lower-cased email) or an `address` bucket.
+pub fn throttle_key(kind: &str, value: &str) -> String {
     hex::encode(sha2::Sha256::digest(format!("{kind}|{value}").as_bytes()))
 }
 
