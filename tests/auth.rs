@@ -9,6 +9,7 @@ use member_support::*;
 use mysql_async::prelude::*;
 use support::TestApp;
 
+
 const LOGIN_FILL_IN: &str = "/addons/chathub/index/login?error=%E8%AF%B7%E5%A1%AB%E5%86%99%E9%82%AE%E7%AE%B1%E5%92%8C%E5%AF%86%E7%A0%81";
 const LOGIN_WRONG: &str = "/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF";
 const MY: &str = "/addons/chathub/index/my";
@@ -618,4 +619,204 @@ async fn cookies_are_secure_behind_a_trusted_https_proxy() {
     // The client address recorded is the one the proxy saw.
     let row = user_row(&app.db, 2).await.unwrap();
     assert_eq!(row.get::<String, _>("loginip").unwrap(), "198.51.100.7");
+}
+
+const LOGIN: &str = "/addons/chathub/index/login";
+const LOGOUT: &str = "/addons/chathub/index/logout";
+const LOGIN_STALE: &str = "/addons/chathub/index/login?error=%E9%A1%B5%E9%9D%A2%E5%B7%B2%E8%BF%87%E6%9C%9F%EF%BC%8C%E8%AF%B7%E5%88%B7%E6%96%B0%E5%90%8E%E9%87%8D%E8%AF%95";
+
+/// `name=value` of the session a sign-in set.
+fn pair_of(r: &reqwest::Response) -> String {
+    session_cookie(r)
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Issue 14 #2: a copy of the cookie taken before logout signs no one in afterwards (the
+/// original's server-side session was gone too).
+#[tokio::test]
+async fn a_copied_cookie_is_worthless_after_logout() {
+    let app = spawn_seeded(&[]).await;
+    let copied = pair_of(&login(&app, "alice@example.com", "alice-pass-1").await);
+    assert_eq!(get_with_cookie(&app.url(MY), &copied).await.status(), 200);
+    let r = app.get(LOGOUT).await;
+    assert_eq!(location(&r), "/addons/chathub/index/landing");
+    let r = get_with_cookie(&app.url(MY), &copied).await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (302, LOGIN.to_string())
+    );
+    assert!(session_cookie(&r).unwrap().contains("Max-Age=0"));
+    // Nor does it count as signed in on the login page or for renew.
+    let r = get_with_cookie(&app.url(LOGIN), &copied).await;
+    assert_eq!(r.status(), 200);
+    let r = get_with_cookie(&app.url("/addons/chathub/index/renew?id=11"), &copied).await;
+    assert_eq!(location(&r), LOGIN);
+    // Signing in again gives a new, working session.
+    let fresh = pair_of(&login(&app, "alice@example.com", "alice-pass-1").await);
+    assert_eq!(get_with_cookie(&app.url(MY), &fresh).await.status(), 200);
+}
+
+/// Issue 14 #2: the logout holds across a restart and across instances sharing the database.
+#[tokio::test]
+async fn logout_holds_across_restarts_and_instances() {
+    let db = support::TestDb::with_schema().await;
+    seed_users(&db).await;
+    let a = ServerProcess::start(&db).await;
+    let b = ServerProcess::start(&db).await;
+    let client = TestApp::new_client();
+    let r = client
+        .post(a.url("/addons/chathub/index/doLogin"))
+        .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), MY);
+    let copied = pair_of(&r);
+    // Both instances know the session.
+    assert_eq!(get_with_cookie(&a.url(MY), &copied).await.status(), 200);
+    assert_eq!(get_with_cookie(&b.url(MY), &copied).await.status(), 200);
+    // Logging out on B ends it on A too.
+    let r = get_with_cookie(&b.url(LOGOUT), &copied).await;
+    assert!(session_cookie(&r).unwrap().contains("Max-Age=0"));
+    assert_eq!(location(&get_with_cookie(&a.url(MY), &copied).await), LOGIN);
+    // And after A restarts.
+    drop(a);
+    let a = ServerProcess::start(&db).await;
+    assert_eq!(location(&get_with_cookie(&a.url(MY), &copied).await), LOGIN);
+    assert_eq!(location(&get_with_cookie(&b.url(MY), &copied).await), LOGIN);
+}
+
+/// Issue 14 #2: however active, a session ends `session_max_lifetime_secs` after sign-in.
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime() {
+    let app = spawn_seeded(&[("CHATHUB_SESSION_MAX_LIFETIME_SECS", "7200")]).await;
+    let now = app.app.clock.epoch();
+    let cookie = |iat: i64| {
+        let mut s = chathub::session::SessionData::signed_in(
+            2,
+            "alice@example.com",
+            "Alice",
+            ALICE_HASH,
+            iat,
+        );
+        s.seen = now; // in use a moment ago
+        let v = app.app.sessions.set_cookie(&s, false);
+        v.to_str().unwrap().split(';').next().unwrap().to_string()
+    };
+    assert_eq!(
+        get_with_cookie(&app.url(MY), &cookie(now - 7000)).await.status(),
+        200
+    );
+    let r = get_with_cookie(&app.url(MY), &cookie(now - 7201)).await;
+    assert_eq!(location(&r), LOGIN);
+    // The default is 30 days.
+    assert_eq!(
+        support::test_config(&app.db, &[]).session_max_lifetime_secs,
+        30 * 86_400
+    );
+}
+
+/// Issue 15 #10: another site cannot sign a visitor into its own account (login CSRF), and
+/// cannot sign a member out.
+#[tokio::test]
+async fn sign_in_and_logout_from_another_site_are_refused() {
+    let app = spawn_seeded(&[]).await;
+    let form = [("email", "alice@example.com"), ("password", "alice-pass-1")];
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+        ("referer", "https://evil.example/login.html"),
+    ] {
+        let r = TestApp::new_client()
+            .post(app.url("/addons/chathub/index/doLogin"))
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&r), LOGIN_STALE, "{name}: {value}");
+        assert!(session_cookie(&r).is_none(), "{name}: {value}");
+    }
+    // Our own form: its pre-session token, sent by a browser that labels the request.
+    let browser = TestApp::new_client();
+    let page = browser.get(app.url(LOGIN)).send().await.unwrap();
+    assert!(session_cookie(&page).is_some(), "the form comes with a pre-session");
+    let token = attr_all(&page.text().await.unwrap(), "input[name=__token__]", "value")
+        .pop()
+        .unwrap();
+    assert_eq!(token.len(), 32);
+    let r = browser
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://{}", app.addr))
+        .form(&[("__token__", token.as_str()), form[0], form[1]])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), MY);
+    // A wrong token from another site is no pass either.
+    let r = TestApp::new_client()
+        .post(app.url("/addons/chathub/index/doLogin"))
+        .header("origin", "https://evil.example")
+        .form(&[("__token__", token.as_str()), form[0], form[1]])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), LOGIN_STALE);
+
+    // Logout by a link on another site: the member stays signed in.
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("referer", "https://evil.example/"),
+    ] {
+        let r = browser
+            .get(app.url(LOGOUT))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&r), MY, "{name}: {value}");
+        assert!(session_cookie(&r).is_none(), "{name}: {value}");
+        assert_eq!(browser.get(app.url(MY)).send().await.unwrap().status(), 200);
+    }
+    // From our own pages it works.
+    let r = browser
+        .get(app.url(LOGOUT))
+        .header("sec-fetch-site", "same-origin")
+        .header("referer", app.url(MY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/addons/chathub/index/landing");
+    assert_eq!(location(&browser.get(app.url(MY)).send().await.unwrap()), LOGIN);
+}
+
+/// Issue 15 #11: no sniffing, no framing by other sites, no full URLs in other sites'
+/// `Referer`, on every kind of answer.
+#[tokio::test]
+async fn every_answer_carries_the_hardening_headers() {
+    let app = spawn_seeded(&[]).await;
+    let copied = pair_of(&login(&app, "alice@example.com", "alice-pass-1").await);
+    for path in [
+        "/addons/chathub/index/landing",
+        LOGIN,
+        MY,
+        "/addons/chathub/index/doLogin",
+        "/addons/chathub/index/index",
+        "/addons/chathub/index/nosuchthing",
+        "/no/such/path",
+    ] {
+        let r = get_with_cookie(&app.url(path), &copied).await;
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "SAMEORIGIN", "{path}");
+        assert_eq!(h["content-security-policy"], "frame-ancestors 'self'", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
 }
