@@ -268,8 +268,7 @@ pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignI
         if !user::reserve_address_attempt(&mut conn, t, &address_key, now, &LIMITS).await? {
             tracing::warn!(%ip, "sign-in refused: too many failures from this address");
             None
-        } else if !user::reserve_account_attempt(&mut conn, t, &account_key, now, &LIMITS).await?
-        {
+        } else if !user::reserve_account_attempt(&mut conn, t, &account_key, now, &LIMITS).await? {
             tracing::warn!("sign-in refused: account is waiting out its failure delay");
             None
         } else {
@@ -606,7 +605,10 @@ mod tests {
         };
         let session = new_session(&u, 1000);
         let dbg = format!("{:?}", Member { user: u, session });
-        assert!(!dbg.contains("8a2552332d39") && !dbg.contains("legacy1"), "{dbg}");
+        assert!(
+            !dbg.contains("8a2552332d39") && !dbg.contains("legacy1"),
+            "{dbg}"
+        );
         assert!(dbg.contains("a@b.c"), "{dbg}");
     }
 

@@ -94,7 +94,8 @@ mod tests {
         let bcrypt = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
         let fastadmin = md5_hex(&format!("{}abc123", md5_hex("secret")));
         let addon = "8a2552332d39695709a007fbcef16e49";
-        let cases: [(&str, Option<(&str, &str)>, bool); 8] = [
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, bool);
+        let cases: [Case; 8] = [
             // legacy md5 account, wrong and right password
             ("nope", Some((addon, "legacy1")), false),
             ("alice-pass-1", Some((addon, "legacy1")), true),

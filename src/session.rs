@@ -316,7 +316,10 @@ mod tests {
         let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
         let dbg = format!("{data:?}");
         for secret in [&data.csrf, &data.sid, &data.pwfp] {
-            assert!(!secret.is_empty() && !dbg.contains(secret.as_str()), "{dbg}");
+            assert!(
+                !secret.is_empty() && !dbg.contains(secret.as_str()),
+                "{dbg}"
+            );
         }
         assert!(dbg.contains("a@b.c"), "{dbg}");
     }

@@ -9,7 +9,6 @@ use member_support::*;
 use mysql_async::prelude::*;
 use support::TestApp;
 
-
 const LOGIN_FILL_IN: &str = "/addons/chathub/index/login?error=%E8%AF%B7%E5%A1%AB%E5%86%99%E9%82%AE%E7%AE%B1%E5%92%8C%E5%AF%86%E7%A0%81";
 const LOGIN_WRONG: &str = "/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF";
 const MY: &str = "/addons/chathub/index/my";
@@ -432,7 +431,9 @@ async fn a_burst_of_guesses_gets_only_the_accounts_free_attempts() {
         assert!(session_cookie(&r).is_none());
     }
     let free = chathub::member::LIMITS.account_free;
-    let (failures, delay) = throttle_row(&app, "account", "bob@example.com").await.unwrap();
+    let (failures, delay) = throttle_row(&app, "account", "bob@example.com")
+        .await
+        .unwrap();
     assert_eq!(failures, free, "only the free attempts were taken");
     assert_eq!(delay, 60, "the fifth failure starts a one-minute delay");
     // Only the guesses that were let through were checked against the password.
@@ -473,7 +474,9 @@ async fn a_burst_of_guesses_gets_only_the_accounts_free_attempts() {
     }
     let r = login_from(&app, "198.51.100.2", "bob@example.com", "guess").await;
     assert_eq!(location(&r), LOGIN_WRONG);
-    let (failures, delay) = throttle_row(&app, "account", "bob@example.com").await.unwrap();
+    let (failures, delay) = throttle_row(&app, "account", "bob@example.com")
+        .await
+        .unwrap();
     assert_eq!((failures, delay), (free + 1, 120));
     let r = login_from(&app, "198.51.100.2", "bob@example.com", "bob-pass-2").await;
     assert_eq!(location(&r), LOGIN_WRONG, "still waiting");
@@ -507,7 +510,10 @@ async fn an_address_gets_thirty_failures_however_concurrent() {
                 .post(url)
                 // Every guess from another address of the same /64.
                 .header("x-forwarded-for", format!("2001:db8:1:2::{:x}", i + 1))
-                .form(&[("email", format!("nobody{i}@example.com").as_str()), ("password", "x")])
+                .form(&[
+                    ("email", format!("nobody{i}@example.com").as_str()),
+                    ("password", "x"),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -517,7 +523,9 @@ async fn an_address_gets_thirty_failures_however_concurrent() {
         assert_eq!(location(&r.await.unwrap()), LOGIN_WRONG);
     }
     let max = chathub::member::LIMITS.address_max;
-    let (failures, _) = throttle_row(&app, "address", "2001:db8:1:2::/64").await.unwrap();
+    let (failures, _) = throttle_row(&app, "address", "2001:db8:1:2::/64")
+        .await
+        .unwrap();
     assert_eq!(failures, max);
     // Only the attempts let through were charged to their accounts.
     let mut c = app.db.conn().await;
@@ -529,14 +537,22 @@ async fn an_address_gets_thirty_failures_however_concurrent() {
     assert_eq!(charged, max);
     drop(c);
 
-    let r = login_from(&app, "2001:db8:1:2:ffff::9", "alice@example.com", "alice-pass-1").await;
+    let r = login_from(
+        &app,
+        "2001:db8:1:2:ffff::9",
+        "alice@example.com",
+        "alice-pass-1",
+    )
+    .await;
     assert_eq!(location(&r), LOGIN_WRONG);
     assert!(session_cookie(&r).is_none());
     let r = login_from(&app, "2001:db8:1:3::1", "alice@example.com", "alice-pass-1").await;
     assert_eq!(location(&r), MY);
     // A success gives its own attempt back: shared addresses (offices, NAT) are not worn
     // down by members who sign in.
-    let (failures, _) = throttle_row(&app, "address", "2001:db8:1:3::/64").await.unwrap();
+    let (failures, _) = throttle_row(&app, "address", "2001:db8:1:3::/64")
+        .await
+        .unwrap();
     assert_eq!(failures, 0);
     // The window over, the address may try again.
     {
@@ -545,7 +561,13 @@ async fn an_address_gets_thirty_failures_however_concurrent() {
             .await
             .unwrap();
     }
-    let r = login_from(&app, "2001:db8:1:2:ffff::9", "alice@example.com", "alice-pass-1").await;
+    let r = login_from(
+        &app,
+        "2001:db8:1:2:ffff::9",
+        "alice@example.com",
+        "alice-pass-1",
+    )
+    .await;
     assert_eq!(location(&r), MY);
 }
 
@@ -708,7 +730,9 @@ async fn a_session_ends_after_its_absolute_lifetime() {
         v.to_str().unwrap().split(';').next().unwrap().to_string()
     };
     assert_eq!(
-        get_with_cookie(&app.url(MY), &cookie(now - 7000)).await.status(),
+        get_with_cookie(&app.url(MY), &cookie(now - 7000))
+            .await
+            .status(),
         200
     );
     let r = get_with_cookie(&app.url(MY), &cookie(now - 7201)).await;
@@ -745,10 +769,17 @@ async fn sign_in_and_logout_from_another_site_are_refused() {
     // Our own form: its pre-session token, sent by a browser that labels the request.
     let browser = TestApp::new_client();
     let page = browser.get(app.url(LOGIN)).send().await.unwrap();
-    assert!(session_cookie(&page).is_some(), "the form comes with a pre-session");
-    let token = attr_all(&page.text().await.unwrap(), "input[name=__token__]", "value")
-        .pop()
-        .unwrap();
+    assert!(
+        session_cookie(&page).is_some(),
+        "the form comes with a pre-session"
+    );
+    let token = attr_all(
+        &page.text().await.unwrap(),
+        "input[name=__token__]",
+        "value",
+    )
+    .pop()
+    .unwrap();
     assert_eq!(token.len(), 32);
     let r = browser
         .post(app.url("/addons/chathub/index/doLogin"))
@@ -794,7 +825,10 @@ async fn sign_in_and_logout_from_another_site_are_refused() {
         .await
         .unwrap();
     assert_eq!(location(&r), "/addons/chathub/index/landing");
-    assert_eq!(location(&browser.get(app.url(MY)).send().await.unwrap()), LOGIN);
+    assert_eq!(
+        location(&browser.get(app.url(MY)).send().await.unwrap()),
+        LOGIN
+    );
 }
 
 /// Issue 15 #11: no sniffing, no framing by other sites, no full URLs in other sites'
@@ -816,7 +850,10 @@ async fn every_answer_carries_the_hardening_headers() {
         let h = r.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["x-frame-options"], "SAMEORIGIN", "{path}");
-        assert_eq!(h["content-security-policy"], "frame-ancestors 'self'", "{path}");
+        assert_eq!(
+            h["content-security-policy"], "frame-ancestors 'self'",
+            "{path}"
+        );
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
     }
 }

@@ -615,7 +615,12 @@ async fn a_locked_member_is_refused_on_every_member_page() {
             .send()
             .await
             .unwrap();
-        session_cookie(&r).unwrap().split(';').next().unwrap().to_string()
+        session_cookie(&r)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
     };
     let pages = [
         "/addons/chathub/index/renew?id=11",

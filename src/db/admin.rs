@@ -49,7 +49,10 @@ mod tests {
             loginip: None,
         };
         let dbg = format!("{row:?}");
-        assert!(!dbg.contains("secret-token") && dbg.contains("admin"), "{dbg}");
+        assert!(
+            !dbg.contains("secret-token") && dbg.contains("admin"),
+            "{dbg}"
+        );
     }
 }
 

@@ -1,11 +1,11 @@
 //! Member area: login, doLogin, logout, my, changePassword.
 
+use crate::admin_auth;
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Params, Request, Response, html, redirect};
 use crate::member::{self, Credentials, Flash, PasswordChange, SignIn};
 use crate::pages;
-use crate::admin_auth;
 use crate::session::{SessionData, no_store};
 
 /// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only). The
