@@ -99,3 +99,24 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_gateway_log` (
   KEY `idx_channel_status` (`channel`,`status`),
   KEY `idx_createtime` (`createtime`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub Gateway调用日志';
+
+-- chathub's own tables: the PHP addon never reads them, so a rollback to it leaves them unused.
+
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_session_revoked` (
+  `id` char(64) NOT NULL COMMENT '已注销会话ID的SHA256',
+  `user_id` int(11) unsigned NOT NULL COMMENT 'fa_user.id',
+  `revoketime` int(10) unsigned NOT NULL COMMENT '注销时间',
+  `expiretime` int(10) unsigned NOT NULL COMMENT '该会话本应过期的时间 (之后可删除)',
+  PRIMARY KEY (`id`),
+  KEY `idx_expiretime` (`expiretime`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub已注销的会员会话 (chathub)';
+
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_login_throttle` (
+  `id` char(64) NOT NULL COMMENT '账号或地址的SHA256',
+  `failures` int(11) NOT NULL DEFAULT 0 COMMENT '失败次数',
+  `window_start` int(11) NOT NULL DEFAULT 0 COMMENT '地址计数窗口开始',
+  `next_at` int(11) NOT NULL DEFAULT 0 COMMENT '账号下次可尝试时间',
+  `updatetime` int(11) NOT NULL DEFAULT 0 COMMENT '最后失败时间',
+  PRIMARY KEY (`id`),
+  KEY `idx_updatetime` (`updatetime`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub登录失败限流 (chathub)';

@@ -52,11 +52,21 @@ pub fn is_safe_session_id(id: &str) -> bool {
 }
 
 /// What a session file says about its admin.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionAdmin {
     pub id: AdminId,
     pub token: String,
     pub loginip: Option<String>,
+}
+
+impl std::fmt::Debug for SessionAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionAdmin")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .field("loginip", &self.loginip)
+            .finish()
+    }
 }
 
 /// The `admin` entry of a FastAdmin session file (`think|a:{admin:…}`, or a top-level
@@ -131,7 +141,7 @@ async fn from_php_session(app: &App, req: &Request) -> Result<Option<SignedInAdm
 }
 
 /// A parsed `keeplogin` cookie, fields kept as the text that was hashed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeepLogin {
     pub id: AdminId,
     pub id_text: String,
@@ -139,6 +149,18 @@ pub struct KeepLogin {
     pub expiretime: i64,
     pub expiretime_text: String,
     pub key: String,
+}
+
+/// The key is as good as the admin's password: never in logs.
+impl std::fmt::Debug for KeepLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepLogin")
+            .field("id", &self.id)
+            .field("keeptime", &self.keeptime)
+            .field("expiretime", &self.expiretime)
+            .field("key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl KeepLogin {
@@ -259,7 +281,8 @@ pub async fn may(app: &App, admin: &SignedInAdmin, action: Action) -> Result<boo
 /// Cross-site request forgery guard for state-changing admin requests
 /// (COMPAT.md#admin-csrf): an AJAX request (`X-Requested-With` cannot be sent cross-origin
 /// without a CORS preflight, which we never grant), or an `Origin` — else a `Referer` — naming
-/// this host or the configured public base URL.
+/// this site: the same scheme, host and port as the request itself or as the configured
+/// public base URL.
 pub fn is_same_origin_or_ajax(req: &Request, public_base_url: &str) -> bool {
     if req.is_ajax() {
         return true;
@@ -272,37 +295,97 @@ pub fn is_same_origin_or_ajax(req: &Request, public_base_url: &str) -> bool {
             None => return false,
         },
     };
-    let Some(source_host) = url_host(source) else {
+    names_this_site(req, source, public_base_url)
+}
+
+/// Whether the browser says this request came from another site: `Sec-Fetch-Site` when the
+/// browser sends it (anything but `same-origin` or `none`, a typed URL or bookmark), else an
+/// `Origin`, else a `Referer` not naming this site. A request with none of them (a
+/// non-browser client, an old browser) shows nothing cross-site.
+pub fn shows_cross_site(req: &Request, public_base_url: &str) -> bool {
+    if let Some(site) = req.header("sec-fetch-site") {
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
+    }
+    if let Some(origin) = req.header("origin") {
+        return !names_this_site(req, origin, public_base_url);
+    }
+    if let Some(referer) = req.header("referer") {
+        return !names_this_site(req, referer, public_base_url);
+    }
+    false
+}
+
+/// Does the absolute URL `source` belong to this site's origin (scheme, host, port)?
+fn names_this_site(req: &Request, source: &str, public_base_url: &str) -> bool {
+    let Some(source) = WebOrigin::of_url(source) else {
         return false;
     };
-    let own_host = req.header("host").map(strip_port);
-    let base_host = url_host(public_base_url);
-    own_host.is_some_and(|h| h.eq_ignore_ascii_case(&source_host))
-        || base_host.is_some_and(|h| h.eq_ignore_ascii_case(&source_host))
+    let scheme = if req.https { "https" } else { "http" };
+    let own = req
+        .header("host")
+        .and_then(|h| WebOrigin::of_authority(scheme, h));
+    own.as_ref() == Some(&source) || WebOrigin::of_url(public_base_url).as_ref() == Some(&source)
 }
 
-/// Host (without port) of an absolute http(s) URL.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
-        return None;
-    }
-    Some(strip_port(authority))
+/// A web origin: scheme, lower-cased host, port (the scheme's default when not written).
+#[derive(Debug, PartialEq, Eq)]
+struct WebOrigin {
+    scheme: &'static str,
+    host: String,
+    port: u16,
 }
 
-fn strip_port(authority: &str) -> String {
-    if let Some(rest) = authority.strip_prefix('[') {
-        // [v6]:port
-        return rest.split(']').next().unwrap_or("").to_string();
+impl WebOrigin {
+    fn of_url(url: &str) -> Option<WebOrigin> {
+        let (scheme, rest) = if let Some(r) = strip_prefix_ignore_case(url, "http://") {
+            ("http", r)
+        } else if let Some(r) = strip_prefix_ignore_case(url, "https://") {
+            ("https", r)
+        } else {
+            return None;
+        };
+        let authority = rest.split(['/', '?', '#']).next()?;
+        WebOrigin::of_authority(scheme, authority)
     }
-    authority
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(authority)
-        .to_string()
+
+    fn of_authority(scheme: &'static str, authority: &str) -> Option<WebOrigin> {
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+            let (h, after) = rest.split_once(']')?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let port = match port {
+            None | Some("") => {
+                if scheme == "https" {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => p.parse().ok()?,
+        };
+        if host.is_empty() {
+            return None;
+        }
+        Some(WebOrigin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -390,17 +473,24 @@ mod tests {
     }
 
     #[test]
-    fn origin_hosts_compare_without_port() {
-        assert_eq!(
-            url_host("http://127.0.0.1:8088/x").as_deref(),
-            Some("127.0.0.1")
-        );
-        assert_eq!(
-            url_host("https://Example.com").as_deref(),
-            Some("Example.com")
-        );
-        assert_eq!(url_host("https://a@evil.com/").as_deref(), None);
-        assert_eq!(url_host("javascript:alert(1)"), None);
-        assert_eq!(strip_port("[::1]:80"), "::1");
+    fn origins_compare_scheme_host_and_port() {
+        let o = |u: &str| WebOrigin::of_url(u);
+        assert_eq!(o("http://127.0.0.1:8088/x"), o("http://127.0.0.1:8088"));
+        assert_eq!(o("https://Example.com/a?b"), o("https://example.com:443"));
+        assert_eq!(o("http://example.com/"), o("http://example.com:80"));
+        assert_ne!(o("http://127.0.0.1:9999"), o("http://127.0.0.1:8088"));
+        assert_ne!(o("http://example.com"), o("https://example.com"));
+        assert_ne!(o("https://example.com:8443"), o("https://example.com"));
+        assert_eq!(o("http://[::1]:80/"), o("http://[::1]"));
+        assert_eq!(o("https://a@evil.com/"), None);
+        assert_eq!(o("javascript:alert(1)"), None);
+        assert_eq!(o("http://host:notaport/"), None);
+    }
+
+    #[test]
+    fn keeplogin_debug_output_carries_no_key() {
+        let k = KeepLogin::parse("1|86400|1795648047|abcdef0123456789").unwrap();
+        let dbg = format!("{k:?}");
+        assert!(!dbg.contains("abcdef0123456789"), "{dbg}");
     }
 }

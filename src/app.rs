@@ -14,8 +14,6 @@ pub struct App {
     pub db: Db,
     pub clock: Clock,
     pub sessions: Sessions,
-    /// Failed member sign-ins per client address (in memory; see `member::LoginThrottle`).
-    pub login_throttle: crate::member::LoginThrottle,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
@@ -39,7 +37,6 @@ impl App {
             db,
             clock,
             sessions,
-            login_throttle: crate::member::LoginThrottle::new(),
             http,
             provision: crate::provision::ProvisionClient::with_metrics(metrics.clone()),
             metrics,

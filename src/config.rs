@@ -53,6 +53,9 @@ pub struct Config {
     pub provision_worker: bool,
     /// Most MySQL connections one instance opens.
     pub db_pool_max: usize,
+    /// A member session ends this long after sign-in however active it is (the idle expiry
+    /// ends it sooner).
+    pub session_max_lifetime_secs: i64,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -130,6 +133,7 @@ const SERVER_KEYS: &[&str] = &[
     "log_json",
     "provision_worker",
     "db_pool_max",
+    "session_max_lifetime_secs",
 ];
 
 impl AddonConfig {
@@ -443,6 +447,10 @@ impl Config {
         );
         line("provision_worker", self.provision_worker.to_string());
         line("db_pool_max", self.db_pool_max.to_string());
+        line(
+            "session_max_lifetime_secs",
+            self.session_max_lifetime_secs.to_string(),
+        );
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
             ("provision_server_url", a.provision_server_url.clone()),
@@ -632,6 +640,18 @@ fn build_server(
     if !(2..=1000).contains(&db_pool_max) {
         errors.push("db_pool_max: must be between 2 and 1000".into());
     }
+    let session_max_lifetime_secs = parse_num(
+        get("session_max_lifetime_secs"),
+        30 * 86_400,
+        "session_max_lifetime_secs",
+        errors,
+    );
+    if !(3_600..=366 * 86_400).contains(&session_max_lifetime_secs) {
+        errors.push(
+            "session_max_lifetime_secs: must be between 3600 (an hour) and 31622400 (a year)"
+                .into(),
+        );
+    }
     let provision_worker = match get("provision_worker") {
         None => true,
         Some(v) => parse_switch(&v, "provision_worker", errors),
@@ -674,6 +694,7 @@ fn build_server(
         log_json,
         provision_worker,
         db_pool_max,
+        session_max_lifetime_secs: session_max_lifetime_secs as i64,
         addon,
         addon_config_php,
     })

@@ -6,15 +6,15 @@
 //! against `fa_user` on every member request: a deleted, locked or re-passworded account
 //! loses its sessions.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Mutex;
+
+use sha2::Digest as _;
 
 use crate::app::App;
 use crate::clock::Clock;
 use crate::db::tenant::{self, Tenant, TenantId, TenantStatus};
-use crate::db::user::{self, PasswordUpdate, User};
+use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
 use crate::error::AppError;
 use crate::http::{Params, Request, Response, php_urlencode, redirect};
 use crate::password;
@@ -64,9 +64,32 @@ pub fn is_active(user: &User) -> bool {
     user.status == "normal"
 }
 
-/// The member behind this request, or the response that sends the visitor to sign in.
+/// The signed-in session this request carries, if it still stands: the cookie opens, is
+/// not idle too long (`session`), was issued less than `session_max_lifetime_secs` ago, and
+/// was not logged out (the revocation lives in the database, so it holds across restarts
+/// and instances). The account itself is checked by [`require_member`].
+pub async fn live_session(app: &App, req: &Request) -> Result<Option<SessionData>, AppError> {
+    let now = app.clock.epoch();
+    let Some(session) = app.sessions.read(req, now) else {
+        return Ok(None);
+    };
+    if session.uid.is_none()
+        || session.sid.is_empty()
+        || now - session.iat >= app.config.session_max_lifetime_secs
+    {
+        return Ok(None);
+    }
+    let mut conn = app.db.conn().await?;
+    if user::session_revoked(&mut conn, &app.db.t, &session.sid_digest()).await? {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+/// The member behind this request, or the response that sends the visitor to sign in. The
+/// one guard of every member page.
 ///
-/// - no session (or an expired or forged cookie): 302 to the addon's `login`
+/// - no session (or an expired, forged or logged-out cookie): 302 to the addon's `login`
 ///   (COMPAT.md#member-login-redirect);
 /// - the account row is gone: the session is ended and 302 to
 ///   `login?error=账号不存在`, as the original `my`;
@@ -75,41 +98,70 @@ pub fn is_active(user: &User) -> bool {
 ///
 /// Database failures answer the generic error page (cause logged).
 pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response> {
-    let now = app.clock.epoch();
-    let Some(session) = app.sessions.read(req, now) else {
-        return Err(crate::session::no_store(redirect(LOGIN_URL)));
-    };
-    let Some(uid) = session.uid else {
-        return Err(crate::session::no_store(redirect(LOGIN_URL)));
-    };
-    let found = async {
-        let mut conn = app.db.conn().await?;
-        user::find_by_id(&mut conn, &app.db.t, uid).await
-    }
-    .await;
-    let user = match found {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(request_id = %req.id, error = %e, "loading the member failed");
-            return Err(e.into_response());
-        }
-    };
     let end_session =
         |to: &str| crate::session::no_store(app.sessions.without_session(redirect(to), req.https));
-    match user {
-        None => Err(end_session(&login_error_url("账号不存在"))),
-        Some(u) if !is_active(&u) => Err(end_session(LOGIN_URL)),
-        Some(u) if session.pwfp != password_fingerprint(&u.password) => Err(end_session(LOGIN_URL)),
-        Some(user) => Ok(Member { user, session }),
+    let found = async {
+        let Some(session) = live_session(app, req).await? else {
+            return Ok(None);
+        };
+        let uid = session.uid.unwrap_or_default();
+        let mut conn = app.db.conn().await?;
+        let user = user::find_by_id(&mut conn, &app.db.t, uid).await?;
+        Ok::<_, AppError>(Some((session, user)))
+    }
+    .await;
+    match found {
+        Err(e) => {
+            tracing::error!(request_id = %req.id, error = %e, "loading the member failed");
+            Err(e.into_response())
+        }
+        Ok(None) => {
+            // A cookie that once signed someone in but no longer does is removed.
+            let signed_in_cookie = app
+                .sessions
+                .read(req, app.clock.epoch())
+                .is_some_and(|s| s.uid.is_some());
+            if signed_in_cookie {
+                Err(end_session(LOGIN_URL))
+            } else {
+                Err(crate::session::no_store(redirect(LOGIN_URL)))
+            }
+        }
+        Ok(Some((_, None))) => Err(end_session(&login_error_url("账号不存在"))),
+        Ok(Some((_, Some(u)))) if !is_active(&u) => Err(end_session(LOGIN_URL)),
+        Ok(Some((session, Some(u)))) if session.pwfp != password_fingerprint(&u.password) => {
+            Err(end_session(LOGIN_URL))
+        }
+        Ok(Some((session, Some(user)))) => Ok(Member { user, session }),
     }
 }
 
-/// Whether the request carries a signed-in session (no database check: the original's
-/// `login` only looked at the session too; `my` does the full check).
-pub fn has_session(app: &App, req: &Request) -> bool {
-    app.sessions
-        .read(req, app.clock.epoch())
-        .is_some_and(|s| s.uid.is_some())
+/// Whether the request carries a signed-in session that still stands (the original's
+/// `login` only looked at the session; the account is checked when `my` opens).
+pub async fn has_session(app: &App, req: &Request) -> Result<bool, AppError> {
+    Ok(live_session(app, req).await?.is_some())
+}
+
+/// Logout: the session this request carries is revoked in the database, so a copy of its
+/// cookie signs no one in, on any instance, after any restart.
+pub async fn end_session(app: &App, req: &Request) -> Result<(), AppError> {
+    let now = app.clock.epoch();
+    let Some(session) = app.sessions.read(req, now) else {
+        return Ok(());
+    };
+    let (Some(uid), false) = (session.uid, session.sid.is_empty()) else {
+        return Ok(());
+    };
+    let mut conn = app.db.conn().await?;
+    user::revoke_session(
+        &mut conn,
+        &app.db.t,
+        &session.sid_digest(),
+        uid,
+        now,
+        session.iat + app.config.session_max_lifetime_secs,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -156,20 +208,18 @@ pub enum SignIn {
     Refused,
 }
 
-/// FastAdmin's admin-account rule, applied to members: after this many failures...
-pub const ACCOUNT_MAX_FAILURES: i64 = 10;
-/// ...and the account then refuses every password for this long after the failure that
-/// locked it.
-pub const ACCOUNT_LOCK_SECS: i64 = 86_400;
-
-/// A bcrypt hash of no one's password: verified against when the email is unknown, so a
-/// wrong email costs the same time as a wrong password.
-const DECOY_HASH: &str = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
-
-fn account_locked(user: &User, now: i64) -> bool {
-    user.loginfailure >= ACCOUNT_MAX_FAILURES
-        && user.updatetime.is_some_and(|t| now - t < ACCOUNT_LOCK_SECS)
-}
+/// The sign-in limits. Per address (IPv6 per /64): 30 failures in 15 minutes. Per account
+/// (by email, known or not): 5 failures freely, then a delay doubling from a minute up to
+/// 15 minutes, so a guesser gets about a hundred tries a day and the owner waits at most
+/// 15 minutes after the last one; a day without failures forgets them.
+pub const LIMITS: AttemptLimits = AttemptLimits {
+    address_max: 30,
+    address_window: 900,
+    account_free: 5,
+    account_base_delay: 60,
+    account_max_delay: 900,
+    account_forget_after: 86_400,
+};
 
 /// bcrypt is deliberately slow: keep it off the async workers.
 async fn verify_password(plain: &str, hash: &str, salt: &str) -> bool {
@@ -179,53 +229,83 @@ async fn verify_password(plain: &str, hash: &str, salt: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The unit an address limit applies to: an IPv4 address, or the /64 an IPv6 client gets
+/// from its provider (it can switch among its 2^64 addresses at will).
+pub fn address_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The `chathub_login_throttle` row of an `account` (lower-cased email) or an `address` bucket.
+pub fn throttle_key(kind: &str, value: &str) -> String {
+    hex::encode(sha2::Sha256::digest(format!("{kind}|{value}").as_bytes()))
+}
+
 /// Check the credentials and, when they are right, write the original's sign-in
-/// bookkeeping. Failures count against the account (`fa_user.loginfailure`) and the client
-/// address (`LoginThrottle`).
+/// bookkeeping.
+///
+/// Before any password is checked, one attempt is taken from the client address's window
+/// and one from the account's allowance, each by a single conditional UPDATE; an attempt
+/// that cannot be taken is refused without looking at the password, so no burst, however
+/// concurrent, gets more tries than the limits (`LIMITS`). A success gives the attempts
+/// back. Every path pays exactly one bcrypt (`password::verify_for_sign_in`).
 pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignIn, AppError> {
     let now = app.clock.epoch();
-    if app.login_throttle.is_blocked(ip, now) {
-        tracing::warn!(%ip, "sign-in refused: too many failures from this address");
-        return Ok(SignIn::Refused);
-    }
     let t = &app.db.t;
-    let mut conn = app.db.conn().await?;
-    let Some(found) = user::find_by_email(&mut conn, t, &creds.email).await? else {
-        drop(conn);
-        verify_password(&creds.password, DECOY_HASH, "").await;
-        app.login_throttle.record_failure(ip, now);
+    let address_key = throttle_key("address", &address_bucket(ip));
+    let account_key = throttle_key("account", &creds.email.to_lowercase());
+    let candidate = {
+        let mut conn = app.db.conn().await?;
+        user::prune_attempts(&mut conn, t, now - LIMITS.account_forget_after).await?;
+        if !user::reserve_address_attempt(&mut conn, t, &address_key, now, &LIMITS).await? {
+            tracing::warn!(%ip, "sign-in refused: too many failures from this address");
+            None
+        } else if !user::reserve_account_attempt(&mut conn, t, &account_key, now, &LIMITS).await? {
+            tracing::warn!("sign-in refused: account is waiting out its failure delay");
+            None
+        } else {
+            user::find_by_email(&mut conn, t, &creds.email).await?
+        }
+        // The connection goes back to the pool before the slow hash.
+    };
+    let plain = creds.password.clone();
+    let stored = candidate
+        .as_ref()
+        .map(|u| (u.password.clone(), u.salt.clone()));
+    let matches = tokio::task::spawn_blocking(move || {
+        password::verify_for_sign_in(
+            &plain,
+            stored.as_ref().map(|(h, s)| (h.as_str(), s.as_str())),
+        )
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let Some(found) = candidate else {
         return Ok(SignIn::Refused);
     };
-    if account_locked(&found, now) {
-        tracing::warn!(
-            user_id = found.id,
-            "sign-in refused: account locked after failures"
-        );
-        app.login_throttle.record_failure(ip, now);
-        return Ok(SignIn::Refused);
-    }
-    if !verify_password(&creds.password, &found.password, &found.salt).await {
-        user::record_login_failure(
-            &mut conn,
-            t,
-            found.id,
-            now,
-            ACCOUNT_MAX_FAILURES,
-            ACCOUNT_LOCK_SECS,
-        )
-        .await?;
-        app.login_throttle.record_failure(ip, now);
+    let mut conn = app.db.conn().await?;
+    if !matches {
+        user::count_login_failure(&mut conn, t, found.id).await?;
         return Ok(SignIn::Refused);
     }
     if !is_active(&found) {
         tracing::info!(user_id = found.id, status = %found.status, "sign-in refused: account not active");
         return Ok(SignIn::Refused);
     }
+    user::release_attempts(&mut conn, t, &address_key, &account_key).await?;
     user::record_login(&mut conn, t, found.id, now, &ip.to_string()).await?;
     Ok(SignIn::Accepted(found))
 }
 
-/// A brand-new session for `user` (new CSRF token: nothing from a previous session
+/// A brand-new session for `user` (new id and CSRF token: nothing from a previous session
 /// survives sign-in).
 pub fn new_session(user: &User, now: i64) -> SessionData {
     let nick = if user.nickname.is_empty() {
@@ -234,74 +314,6 @@ pub fn new_session(user: &User, now: i64) -> SessionData {
         &user.nickname
     };
     SessionData::signed_in(user.id, &user.email, nick, &user.password, now)
-}
-
-/// Per-address failure window, in memory. One process serves a site, so a restart only
-/// forgives the addresses' recent failures; accounts keep their `loginfailure` count.
-/// Behind a proxy that is not in `trusted_proxies` every client shares the proxy's address,
-/// so the limit is generous.
-pub struct LoginThrottle {
-    windows: Mutex<HashMap<IpAddr, FailureWindow>>,
-}
-
-#[derive(Clone, Copy)]
-struct FailureWindow {
-    started: i64,
-    failures: u32,
-}
-
-pub const ADDRESS_MAX_FAILURES: u32 = 30;
-pub const ADDRESS_WINDOW_SECS: i64 = 900;
-/// Bound on remembered addresses, so a spray of addresses cannot grow memory without end.
-const ADDRESS_TRACK_LIMIT: usize = 50_000;
-
-impl Default for LoginThrottle {
-    fn default() -> Self {
-        LoginThrottle::new()
-    }
-}
-
-impl LoginThrottle {
-    pub fn new() -> LoginThrottle {
-        LoginThrottle {
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, FailureWindow>> {
-        match self.windows.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    pub fn is_blocked(&self, ip: IpAddr, now: i64) -> bool {
-        self.lock().get(&ip).is_some_and(|w| {
-            now - w.started < ADDRESS_WINDOW_SECS && w.failures >= ADDRESS_MAX_FAILURES
-        })
-    }
-
-    pub fn record_failure(&self, ip: IpAddr, now: i64) {
-        let mut map = self.lock();
-        if map.len() >= ADDRESS_TRACK_LIMIT && !map.contains_key(&ip) {
-            map.retain(|_, w| now - w.started < ADDRESS_WINDOW_SECS);
-            if map.len() >= ADDRESS_TRACK_LIMIT {
-                // Still full of live windows: forget them rather than refuse to track.
-                map.clear();
-            }
-        }
-        let w = map.entry(ip).or_insert(FailureWindow {
-            started: now,
-            failures: 0,
-        });
-        if now - w.started >= ADDRESS_WINDOW_SECS {
-            *w = FailureWindow {
-                started: now,
-                failures: 0,
-            };
-        }
-        w.failures = w.failures.saturating_add(1);
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -565,19 +577,39 @@ mod tests {
     }
 
     #[test]
-    fn address_throttle_blocks_after_the_limit_and_forgives_after_the_window() {
-        let t = LoginThrottle::new();
-        let ip: IpAddr = "203.0.113.5".parse().unwrap();
-        let other: IpAddr = "203.0.113.6".parse().unwrap();
-        for i in 0..ADDRESS_MAX_FAILURES {
-            assert!(!t.is_blocked(ip, 1000 + i as i64));
-            t.record_failure(ip, 1000 + i as i64);
-        }
-        assert!(t.is_blocked(ip, 1100));
-        assert!(!t.is_blocked(other, 1100));
-        assert!(!t.is_blocked(ip, 1000 + ADDRESS_WINDOW_SECS));
-        t.record_failure(ip, 1000 + ADDRESS_WINDOW_SECS);
-        assert!(!t.is_blocked(ip, 1001 + ADDRESS_WINDOW_SECS));
+    fn ipv6_clients_are_limited_per_64_and_ipv4_per_address() {
+        let b = |s: &str| address_bucket(s.parse().unwrap());
+        assert_eq!(b("2001:db8:1:2:aaaa::1"), b("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(b("2001:db8:1:2::1"), b("2001:db8:1:3::1"));
+        assert_eq!(b("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(b("203.0.113.5"), "203.0.113.5");
+        assert_ne!(b("203.0.113.5"), b("203.0.113.6"));
+        // An IPv4 client seen through a dual-stack socket is still that IPv4 address.
+        assert_eq!(b("::ffff:203.0.113.5"), "203.0.113.5");
+    }
+
+    #[test]
+    fn user_debug_output_carries_no_password_hash_or_salt() {
+        let u = User {
+            id: 2,
+            username: "a@b.c".into(),
+            nickname: "A".into(),
+            password: "8a2552332d39695709a007fbcef16e49".into(),
+            salt: "legacy1".into(),
+            email: "a@b.c".into(),
+            status: "normal".into(),
+            logintime: None,
+            successions: 0,
+            loginfailure: 0,
+            updatetime: None,
+        };
+        let session = new_session(&u, 1000);
+        let dbg = format!("{:?}", Member { user: u, session });
+        assert!(
+            !dbg.contains("8a2552332d39") && !dbg.contains("legacy1"),
+            "{dbg}"
+        );
+        assert!(dbg.contains("a@b.c"), "{dbg}");
     }
 
     fn tenant(config: &str, expire: Option<&str>, embed: Option<&str>) -> Tenant {

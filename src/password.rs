@@ -16,13 +16,38 @@ pub fn verify(plain: &str, hash: &str, salt: &str) -> bool {
         return false;
     }
     if is_bcrypt(hash) {
-        return bcrypt::verify(plain, hash).unwrap_or(false);
+        return bcrypt_verify(plain, hash);
     }
     let fastadmin = md5_hex(&format!("{}{salt}", md5_hex(plain)));
     if constant_time_eq(fastadmin.as_bytes(), hash.as_bytes()) {
         return true;
     }
     !salt.is_empty() && constant_time_eq(md5_hex(plain).as_bytes(), hash.as_bytes())
+}
+
+/// A bcrypt hash of no one's password, checked whenever there is no bcrypt hash of the
+/// account's own to check.
+const DECOY_HASH: &str = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
+
+/// The sign-in check: does `plain` match `stored` (hash, salt)? `None` when there is nothing
+/// to compare with (unknown email, attempt refused by the limits). Every call costs exactly
+/// one bcrypt verification, whatever the account's scheme or whether there is an account, so
+/// a refusal's timing tells nothing about why.
+pub fn verify_for_sign_in(plain: &str, stored: Option<(&str, &str)>) -> bool {
+    match stored {
+        Some((hash, _)) if is_bcrypt(hash) => bcrypt_verify(plain, hash),
+        other => {
+            let matches = other.is_some_and(|(hash, salt)| verify(plain, hash, salt));
+            bcrypt_verify(plain, DECOY_HASH);
+            matches
+        }
+    }
+}
+
+fn bcrypt_verify(plain: &str, hash: &str) -> bool {
+    #[cfg(test)]
+    tests::BCRYPT_RUNS.with(|n| n.set(n.get() + 1));
+    bcrypt::verify(plain, hash).unwrap_or(false)
 }
 
 pub fn is_bcrypt(hash: &str) -> bool {
@@ -53,6 +78,42 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        pub(super) static BCRYPT_RUNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    fn bcrypt_runs(f: impl FnOnce() -> bool) -> (bool, u32) {
+        let before = BCRYPT_RUNS.with(|n| n.get());
+        let ok = f();
+        (ok, BCRYPT_RUNS.with(|n| n.get()) - before)
+    }
+
+    #[test]
+    fn every_sign_in_check_costs_one_bcrypt() {
+        let bcrypt = "$2y$10$UKGik.I5OjTnQ/5YMQ2a4OiEidWFn6/E.cqGgaUHvHS8k1TzOSAWe";
+        let fastadmin = md5_hex(&format!("{}abc123", md5_hex("secret")));
+        let addon = "8a2552332d39695709a007fbcef16e49";
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, bool);
+        let cases: [Case; 8] = [
+            // legacy md5 account, wrong and right password
+            ("nope", Some((addon, "legacy1")), false),
+            ("alice-pass-1", Some((addon, "legacy1")), true),
+            ("nope", Some((&fastadmin, "abc123")), false),
+            ("secret", Some((&fastadmin, "abc123")), true),
+            // bcrypt account
+            ("nope", Some((bcrypt, "")), false),
+            ("erin-pass-5", Some((bcrypt, "")), true),
+            // unknown email / refused attempt: nothing to compare, even with the decoy's
+            // own password
+            ("anything", None, false),
+            ("erin-pass-5", None, false),
+        ];
+        for (plain, stored, expected) in cases {
+            let (ok, runs) = bcrypt_runs(|| verify_for_sign_in(plain, stored));
+            assert_eq!((ok, runs), (expected, 1), "{plain} {stored:?}");
+        }
+    }
 
     #[test]
     fn bcrypt_as_php_writes_it() {

@@ -21,7 +21,7 @@ pub const IDLE_LIFETIME_SECS: i64 = 1440;
 /// every response.
 const REFRESH_AFTER_SECS: i64 = 300;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct SessionData {
     /// Signed-in member (`fa_user.id`); `None` for an anonymous session that only carries a
     /// CSRF token.
@@ -37,6 +37,27 @@ pub struct SessionData {
     /// Fingerprint of the password hash at sign-in: a password change elsewhere ends this
     /// session.
     pub pwfp: String,
+    /// Random id of a signed-in session, so logout can revoke exactly this one in the
+    /// database. Empty for anonymous sessions and for cookies issued before sessions had one
+    /// (those no longer sign anyone in).
+    #[serde(default)]
+    pub sid: String,
+}
+
+/// The CSRF token, session id and password fingerprint never reach logs.
+impl std::fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("uid", &self.uid)
+            .field("email", &self.email)
+            .field("nick", &self.nick)
+            .field("csrf", &"<redacted>")
+            .field("iat", &self.iat)
+            .field("seen", &self.seen)
+            .field("pwfp", &"<redacted>")
+            .field("sid", &"<redacted>")
+            .finish()
+    }
 }
 
 impl SessionData {
@@ -49,6 +70,7 @@ impl SessionData {
             iat: now,
             seen: now,
             pwfp: String::new(),
+            sid: String::new(),
         }
     }
 
@@ -67,7 +89,13 @@ impl SessionData {
             iat: now,
             seen: now,
             pwfp: password_fingerprint(password_hash),
+            sid: new_token(),
         }
+    }
+
+    /// What the revocation table stores for this session (never the id itself).
+    pub fn sid_digest(&self) -> String {
+        hex::encode(sha2::Sha256::digest(self.sid.as_bytes()))
     }
 
     pub fn needs_refresh(&self, now: i64) -> bool {
@@ -281,6 +309,19 @@ mod tests {
             )
             .unwrap();
         assert_eq!(again.uid, Some(7));
+    }
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let dbg = format!("{data:?}");
+        for secret in [&data.csrf, &data.sid, &data.pwfp] {
+            assert!(
+                !secret.is_empty() && !dbg.contains(secret.as_str()),
+                "{dbg}"
+            );
+        }
+        assert!(dbg.contains("a@b.c"), "{dbg}");
     }
 
     #[test]

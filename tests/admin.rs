@@ -724,7 +724,14 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
     let body = r.text().await.unwrap();
     assert!(page_text(&body).contains("参数不能为空"));
     assert!(body.contains("href=\"javascript:history.back(-1);\""));
-    for origin in [Some("https://evil.example"), Some("null")] {
+    // Same host on another port or scheme is another origin (issue 15 #10: the host alone
+    // used to be compared).
+    for origin in [
+        Some("https://evil.example"),
+        Some("null"),
+        Some("http://127.0.0.1:9999"),
+        Some("https://HOST"),
+    ] {
         let body = send(origin).await.unwrap().text().await.unwrap();
         assert!(page_text(&body).contains("请求来源无效"), "{origin:?}");
     }

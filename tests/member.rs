@@ -598,3 +598,82 @@ async fn two_simultaneous_changes_with_the_same_old_password_succeed_once() {
         "{loser}"
     );
 }
+
+/// Issue 14 #4: every member page has the one guard, so a locked account is refused on each
+/// (renew used to have its own guard that skipped the account's status).
+#[tokio::test]
+async fn a_locked_member_is_refused_on_every_member_page() {
+    let app = signed_in_as("alice@example.com", "alice-pass-1").await;
+    // The browser's cookie, replayed on each page (each refusal also deletes it).
+    let r = app.get(MY).await;
+    assert_eq!(r.status(), 200);
+    let cookie = {
+        let probe = TestApp::new_client();
+        let r = probe
+            .post(app.url("/addons/chathub/index/doLogin"))
+            .form(&[("email", "alice@example.com"), ("password", "alice-pass-1")])
+            .send()
+            .await
+            .unwrap();
+        session_cookie(&r)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let pages = [
+        "/addons/chathub/index/renew?id=11",
+        "/addons/chathub/index/channelList",
+        "/addons/chathub/index/channelAuth?channel=amazon",
+        "/addons/chathub/index/reprovision?ids=11",
+        CHANGE,
+        MY,
+    ];
+    let plain = TestApp::new_client();
+    for path in pages {
+        let r = plain
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(location(&r), LOGIN, "signed in: {path}");
+        assert!(r.status().as_u16() < 500, "signed in: {path}");
+    }
+    let orders = || async {
+        let mut c = app.db.conn().await;
+        let n: i64 = c
+            .query_first("SELECT COUNT(*) FROM fa_chathub_order WHERE user_id = 2")
+            .await
+            .unwrap()
+            .unwrap();
+        n
+    };
+    let orders_before = orders().await;
+    {
+        let mut c = app.db.conn().await;
+        c.query_drop("UPDATE fa_user SET status = 'hidden' WHERE id = 2")
+            .await
+            .unwrap();
+    }
+    for path in pages {
+        let r = plain
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status().as_u16(), location(&r)),
+            (302, LOGIN.to_string()),
+            "{path}"
+        );
+        assert!(
+            session_cookie(&r).is_some_and(|c| c.contains("Max-Age=0")),
+            "{path}: the session is ended"
+        );
+    }
+    // No order was opened for the locked member.
+    assert_eq!(orders().await, orders_before);
+}

@@ -12,7 +12,7 @@ use crate::error::AppError;
 pub struct AdminId(pub u32);
 
 /// The columns of `fa_admin` that decide whether a session still stands.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AdminRow {
     pub id: AdminId,
     pub username: String,
@@ -20,6 +20,40 @@ pub struct AdminRow {
     pub token: String,
     pub status: String,
     pub loginip: Option<String>,
+}
+
+/// The token signs FastAdmin's sessions and keeplogin cookies: never in logs.
+impl std::fmt::Debug for AdminRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("token", &"<redacted>")
+            .field("status", &self.status)
+            .field("loginip", &self.loginip)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_no_token() {
+        let row = AdminRow {
+            id: AdminId(1),
+            username: "admin".into(),
+            token: "0f6c1f5a-secret-token".into(),
+            status: "normal".into(),
+            loginip: None,
+        };
+        let dbg = format!("{row:?}");
+        assert!(
+            !dbg.contains("secret-token") && dbg.contains("admin"),
+            "{dbg}"
+        );
+    }
 }
 
 pub async fn find<Q: Queryable>(

@@ -78,7 +78,7 @@ pub struct ExpectedTable {
     pub create_sql: String,
 }
 
-/// The five addon tables, in `install.sql` order.
+/// The addon's tables, in `install.sql` order: the original's five, then chathub's own.
 pub fn expected_tables() -> Vec<ExpectedTable> {
     install_statements("__PREFIX__")
         .iter()
@@ -618,7 +618,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn install_sql_parses_into_five_tables() {
+    fn install_sql_parses_into_the_addon_tables() {
         let t = expected_tables();
         let names: Vec<_> = t.iter().map(|t| t.base_name.as_str()).collect();
         assert_eq!(
@@ -628,9 +628,14 @@ mod tests {
                 "chathub_log",
                 "chathub_order",
                 "chathub_channel_account",
-                "chathub_gateway_log"
+                "chathub_gateway_log",
+                "chathub_session_revoked",
+                "chathub_login_throttle"
             ]
         );
+        let session = &t[5];
+        assert_eq!(session.columns[0].column_type, "char(64)");
+        assert!(session.keys.iter().any(|k| k.name == "PRIMARY"));
         let tenant = &t[0];
         assert_eq!(tenant.columns.len(), 23);
         let id = &tenant.columns[0];

@@ -6,7 +6,7 @@ use mysql_async::prelude::*;
 use crate::db::{Tables, col_int, col_text};
 use crate::error::AppError;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct User {
     pub id: u32,
     pub username: String,
@@ -21,6 +21,25 @@ pub struct User {
     /// FastAdmin's `updatetime`; also the time of the last failed sign-in (as FastAdmin's
     /// admin accounts use it for their lockout).
     pub updatetime: Option<i64>,
+}
+
+/// The password hash and salt never reach logs.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("nickname", &self.nickname)
+            .field("password", &"<redacted>")
+            .field("salt", &"<redacted>")
+            .field("email", &self.email)
+            .field("status", &self.status)
+            .field("logintime", &self.logintime)
+            .field("successions", &self.successions)
+            .field("loginfailure", &self.loginfailure)
+            .field("updatetime", &self.updatetime)
+            .finish()
+    }
 }
 
 const COLUMNS: &str = "id, username, nickname, password, salt, email, status, logintime, successions, loginfailure, updatetime";
@@ -107,26 +126,20 @@ pub async fn record_login<Q: Queryable>(
     Ok(())
 }
 
-/// One more failed sign-in. The failure that reaches `lock_at` stamps `updatetime` (the
-/// lock's start, as FastAdmin's admin accounts use it); earlier failures touch nothing else,
-/// so a mistyped password leaves the row as the original left it apart from the counter. A
-/// lock older than `window_secs` starts the count again. TINYINT UNSIGNED: stops at 255.
-pub async fn record_login_failure<Q: Queryable>(
+/// One more failed password on this account (FastAdmin's `loginfailure`, reset by a
+/// successful sign-in). Only a count for the admin to see: the delay between attempts lives
+/// in `chathub_login_throttle`. TINYINT UNSIGNED: stops at 255.
+pub async fn count_login_failure<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: u32,
-    now: i64,
-    lock_at: i64,
-    window_secs: i64,
 ) -> Result<(), AppError> {
-    // MySQL applies single-table SET clauses left to right: `updatetime` sees the new count.
     conn.exec_drop(
         format!(
-            "UPDATE `{}` SET loginfailure = IF(loginfailure >= ? AND (updatetime IS NULL OR updatetime < ?), 1, \
-             LEAST(loginfailure + 1, 255)), updatetime = IF(loginfailure = ?, ?, updatetime) WHERE id = ?",
+            "UPDATE `{}` SET loginfailure = LEAST(loginfailure + 1, 255) WHERE id = ?",
             t.user
         ),
-        (lock_at, now - window_secs, lock_at, now, id),
+        (id,),
     )
     .await?;
     Ok(())
@@ -254,6 +267,217 @@ pub async fn unlock_email(conn: &mut mysql_async::Conn, email: &str) -> Result<(
     conn.exec_drop(
         "SELECT RELEASE_LOCK(CONCAT('chathub_signup_', MD5(CONCAT(DATABASE(), '|', LOWER(?)))))",
         (email,),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// chathub's own member tables (install.sql, "chathub's own tables")
+
+/// `<prefix><name>`: our tables share the site's prefix with `fa_user`.
+fn own_table(t: &Tables, name: &str) -> String {
+    let prefix = t.user.strip_suffix("user").unwrap_or("");
+    format!("{prefix}{name}")
+}
+
+/// Revoke one session (logout) until `expiretime`, when its cookie dies anyway.
+pub async fn revoke_session<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    sid_digest: &str,
+    user_id: u32,
+    now: i64,
+    expiretime: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "INSERT IGNORE INTO `{}` (id, user_id, revoketime, expiretime) VALUES (?, ?, ?, ?)",
+            own_table(t, "chathub_session_revoked")
+        ),
+        (sid_digest, user_id, now.max(0), expiretime.max(0)),
+    )
+    .await?;
+    // Rows whose cookies are past their absolute lifetime are dead weight.
+    conn.exec_drop(
+        format!(
+            "DELETE FROM `{}` WHERE expiretime < ? LIMIT 200",
+            own_table(t, "chathub_session_revoked")
+        ),
+        (now,),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn session_revoked<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    sid_digest: &str,
+) -> Result<bool, AppError> {
+    let found: Option<u8> = conn
+        .exec_first(
+            format!(
+                "SELECT 1 FROM `{}` WHERE id = ?",
+                own_table(t, "chathub_session_revoked")
+            ),
+            (sid_digest,),
+        )
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The limits on sign-in attempts (see `member::sign_in`).
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptLimits {
+    /// Per address: failures allowed within `address_window` seconds.
+    pub address_max: i64,
+    pub address_window: i64,
+    /// Per account: failures without any delay...
+    pub account_free: i64,
+    /// ...then `account_base_delay * 2^(n - free)` seconds before the next attempt, at most
+    /// `account_max_delay`.
+    pub account_base_delay: i64,
+    pub account_max_delay: i64,
+    /// An account's count starts again after this long without a failure.
+    pub account_forget_after: i64,
+}
+
+fn throttle_table(t: &Tables) -> String {
+    own_table(t, "chathub_login_throttle")
+}
+
+async fn ensure_throttle_row<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    key: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "INSERT IGNORE INTO `{}` (id, failures, window_start, next_at, updatetime) VALUES (?, 0, ?, 0, ?)",
+            throttle_table(t)
+        ),
+        (key, now, now),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn affected<Q: Queryable>(
+    conn: &mut Q,
+    sql: String,
+    params: mysql_async::Params,
+) -> Result<u64, AppError> {
+    let r = conn.exec_iter(sql, params).await?;
+    let n = r.affected_rows();
+    r.drop_result().await?;
+    Ok(n)
+}
+
+/// Take one attempt from the address's window, counted as a failure until a success gives
+/// it back. One conditional UPDATE: concurrent requests cannot overshoot the limit.
+pub async fn reserve_address_attempt<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    key: &str,
+    now: i64,
+    limits: &AttemptLimits,
+) -> Result<bool, AppError> {
+    ensure_throttle_row(conn, t, key, now).await?;
+    let expired = now - limits.address_window;
+    // Single-table SET clauses apply left to right: `failures` reads the old window start.
+    let n = affected(
+        conn,
+        format!(
+            "UPDATE `{}` SET failures = IF(window_start <= ?, 1, failures + 1), \
+             window_start = IF(window_start <= ?, ?, window_start), updatetime = ? \
+             WHERE id = ? AND (window_start <= ? OR failures < ?)",
+            throttle_table(t)
+        ),
+        (expired, expired, now, now, key, expired, limits.address_max).into(),
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// Take one attempt on the account: allowed while it has free failures left or its delay
+/// has passed; taking it counts a failure and sets the next delay before the password is
+/// even checked, so a burst gets no more than the free attempts.
+pub async fn reserve_account_attempt<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    key: &str,
+    now: i64,
+    limits: &AttemptLimits,
+) -> Result<bool, AppError> {
+    ensure_throttle_row(conn, t, key, now).await?;
+    let forgotten = now - limits.account_forget_after;
+    let free = limits.account_free;
+    // `next_at` sees the new `failures` (left-to-right SET).
+    let n = affected(
+        conn,
+        format!(
+            "UPDATE `{}` SET failures = IF(updatetime <= ?, 1, failures + 1), \
+             next_at = IF(failures < ?, 0, ? + LEAST(?, ? * POW(2, LEAST(failures - ?, 30)))), \
+             updatetime = ? \
+             WHERE id = ? AND (updatetime <= ? OR failures < ? OR next_at <= ?)",
+            throttle_table(t)
+        ),
+        (
+            forgotten,
+            free,
+            now,
+            limits.account_max_delay,
+            limits.account_base_delay,
+            free,
+            now,
+            key,
+            forgotten,
+            free,
+            now,
+        )
+            .into(),
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// A successful sign-in: the address gets its attempt back, the account starts afresh.
+pub async fn release_attempts<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    address_key: &str,
+    account_key: &str,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET failures = GREATEST(failures - 1, 0) WHERE id = ?",
+            throttle_table(t)
+        ),
+        (address_key,),
+    )
+    .await?;
+    conn.exec_drop(
+        format!("DELETE FROM `{}` WHERE id = ?", throttle_table(t)),
+        (account_key,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forget rows nobody has failed on for `older_than` seconds (bounded work per call).
+pub async fn prune_attempts<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    before: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "DELETE FROM `{}` WHERE updatetime < ? LIMIT 100",
+            throttle_table(t)
+        ),
+        (before,),
     )
     .await?;
     Ok(())

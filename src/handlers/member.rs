@@ -1,25 +1,48 @@
 //! Member area: login, doLogin, logout, my, changePassword.
 
+use crate::admin_auth;
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Params, Request, Response, html, redirect};
 use crate::member::{self, Credentials, Flash, PasswordChange, SignIn};
 use crate::pages;
-use crate::session::no_store;
+use crate::session::{SessionData, no_store};
 
-/// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only).
+/// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only). The
+/// form comes with a pre-session (an anonymous session cookie) whose token it carries.
 pub async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
-    if member::has_session(app, req) {
+    if member::has_session(app, req).await? {
         return Ok(no_store(redirect(member::MY_URL)));
     }
     let error = req
         .query()
         .get("error")
         .filter(|e| !e.is_empty() && *e != "0");
-    Ok(no_store(html(pages::login::render(
+    let now = app.clock.epoch();
+    let pre_session = app
+        .sessions
+        .read(req, now)
+        .filter(|s| s.uid.is_none())
+        .unwrap_or_else(|| SessionData::anonymous(now));
+    let page = html(pages::login::render(
         &app.addon().site_name,
         error,
-    ))))
+        &pre_session.csrf,
+    ));
+    let mut fresh = pre_session;
+    fresh.seen = now;
+    Ok(no_store(app.sessions.with_session(page, &fresh, req.https)))
+}
+
+/// Whether a sign-in request may be acted on (login CSRF, COMPAT.md#login-csrf): it carries
+/// the token of our login form's pre-session, or nothing shows it came from another site.
+fn sign_in_request_is_ours(app: &App, req: &Request, form: &Params) -> bool {
+    let token_matches = form.get("__token__").is_some_and(|token| {
+        app.sessions
+            .read(req, app.clock.epoch())
+            .is_some_and(|s| s.csrf_matches(token))
+    });
+    token_matches || !admin_auth::shows_cross_site(req, &app.config.public_base_url)
 }
 
 /// Original `doLogin`: form or JSON body (ThinkPHP's `post()`), 302 to `my` with a brand
@@ -27,6 +50,12 @@ pub async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
 pub async fn do_login(app: &App, req: &Request) -> Result<Response, AppError> {
     // A body that does not parse is treated as an empty form, as PHP would see it.
     let form = req.post().unwrap_or_default();
+    if !sign_in_request_is_ours(app, req, &form) {
+        tracing::warn!(request_id = %req.id, "sign-in refused: request from another site");
+        return Ok(no_store(redirect(&member::login_error_url(
+            member::MSG_STALE_FORM,
+        ))));
+    }
     let Some(creds) = Credentials::parse(&form) else {
         return Ok(no_store(redirect(&member::login_error_url(
             "请填写邮箱和密码",
@@ -48,10 +77,18 @@ pub async fn do_login(app: &App, req: &Request) -> Result<Response, AppError> {
 }
 
 /// Original `logout`: ends our session only (FastAdmin's `PHPSESSID`/`keeplogin` are the
-/// admin panel's), then the landing page.
+/// admin panel's), then the landing page. The session is revoked in the database, so a
+/// copy of the cookie is worthless too. A logout another site triggered (a link or redirect
+/// to this URL) is ignored (COMPAT.md#logout-same-site): the member is sent to `my`, still
+/// signed in.
 pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
+    if admin_auth::shows_cross_site(req, &app.config.public_base_url) {
+        tracing::info!(request_id = %req.id, "logout from another site ignored");
+        return Ok(no_store(redirect(member::MY_URL)));
+    }
     let resp = no_store(redirect(member::LANDING_URL));
     if req.cookie(crate::session::COOKIE_NAME).is_some() {
+        member::end_session(app, req).await?;
         return Ok(app.sessions.without_session(resp, req.https));
     }
     Ok(resp)

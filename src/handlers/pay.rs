@@ -4,35 +4,16 @@ use http::StatusCode;
 
 use crate::app::App;
 use crate::db::tenant::{TenantId, php_intval};
-use crate::db::user::{self, User};
 use crate::error::AppError;
 use crate::http::{Request, Response, html, html_status, php_exit, php_urlencode, redirect};
 use crate::pages;
 use crate::pay::flow::{self, NotifyOutcome, WechatStart};
 use crate::pay::wechat;
 
-/// The signed-in member, if any. Kept in one place so it can switch to the member area's
-/// shared guard once that lands.
-async fn current_member(app: &App, req: &Request) -> Result<Option<User>, AppError> {
-    let Some(session) = app.sessions.read(req, app.clock.epoch()) else {
-        return Ok(None);
-    };
-    let Some(uid) = session.uid else {
-        return Ok(None);
-    };
-    let mut conn = app.db.conn().await?;
-    let user = user::find_by_id(&mut conn, &app.db.t, uid).await?;
-    // A password change elsewhere ends the session.
-    Ok(user.filter(|u| {
-        session.pwfp.is_empty() || crate::session::password_fingerprint(&u.password) == session.pwfp
-    }))
-}
-
-const LOGIN: &str = "/addons/chathub/index/login";
-
 pub async fn renew(app: &App, req: &Request) -> Result<Response, AppError> {
-    let Some(member) = current_member(app, req).await? else {
-        return Ok(redirect(LOGIN));
+    let member = match crate::member::require_member(app, req).await {
+        Ok(m) => m.user,
+        Err(resp) => return Ok(resp),
     };
     // `(int)$this->request->get('id', 0)`.
     let id = req.query().get("id").map(php_intval).unwrap_or(0);

@@ -21,7 +21,9 @@ button:hover{background:#5253d8}
 .more a{color:#8c93f7;text-decoration:none;margin:0 8px}
 "#;
 
-pub fn render(site_name: &str, error: Option<&str>) -> String {
+/// `token`: the pre-session's CSRF token, sent back as `__token__` so `doLogin` knows the
+/// form is ours (login CSRF; the original's `email`/`password` fields are unchanged).
+pub fn render(site_name: &str, error: Option<&str>, token: &str) -> String {
     let page: Markup = html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -40,6 +42,7 @@ pub fn render(site_name: &str, error: Option<&str>) -> String {
                             div class="alert" { (msg) }
                         }
                         form method="POST" action="/addons/chathub/index/doLogin" {
+                            input type="hidden" name="__token__" value=(token);
                             div class="field" {
                                 label { "邮箱" }
                                 input type="email" name="email" required placeholder="注册时使用的邮箱";

@@ -345,3 +345,65 @@ pub async fn user_row(db: &TestDb, id: u32) -> Option<mysql_async::Row> {
     .await
     .unwrap()
 }
+
+/// The real `chathub serve` binary on `db` (a separate process, as on a site with several
+/// instances or after a restart); killed when dropped.
+pub struct ServerProcess {
+    pub base: String,
+    _child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    pub async fn start(db: &TestDb) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+            .arg("serve")
+            .env_clear()
+            .env("CHATHUB_DATABASE_URL", &db.url)
+            .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
+            .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CHATHUB_PROVISION_WORKER", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chathub serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chathub serve did not come up"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ServerProcess {
+            base,
+            _child: child,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// GET `path` with exactly this `Cookie` header (a copied cookie replayed).
+pub async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
+    TestApp::new_client()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
