@@ -498,7 +498,12 @@ mod tests {
         let raw = format!("{}&k=%FF", "&".repeat(2000));
         assert!(Params::parse_urlencoded(raw.as_bytes()).unwrap().is_empty());
         assert!(Params::parse_query(raw.as_bytes()).is_err());
-        assert!(Params::parse_urlencoded(b"=x&a=1").unwrap().get("").is_none());
+        assert!(
+            Params::parse_urlencoded(b"=x&a=1")
+                .unwrap()
+                .get("")
+                .is_none()
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ impl Metrics {
         reason: &'static str,
         now: i64,
     ) -> bool {
-        let mut map = self.webhook_warned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .webhook_warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match map.get(&(method, reason)) {
             Some(last) if now - last < REFUSAL_WARN_EVERY_SECS && now >= *last => false,
             _ => {

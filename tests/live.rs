@@ -73,9 +73,7 @@ async fn live_check_prints_stored_control_characters_escaped() {
     // Anyone can make a `payNotify` path (and so a logged method) hold an escape sequence.
     let r = app
         .client
-        .post(app.url(
-            "/addons/chathub/index/payNotify/pay_method/x%1B%5B2J%1B%5D0%3Bpwned%07%0D",
-        ))
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/x%1B%5B2J%1B%5D0%3Bpwned%07%0D"))
         .body("a=1")
         .send()
         .await
@@ -104,5 +102,8 @@ async fn live_check_prints_stored_control_characters_escaped() {
         report.contains("x\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}: 0 verified, 1 refused"),
         "{report}"
     );
-    assert!(report.contains("\\u{1b}[31mred: 0 verified, 1 refused"), "{report}");
+    assert!(
+        report.contains("\\u{1b}[31mred: 0 verified, 1 refused"),
+        "{report}"
+    );
 }

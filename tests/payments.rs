@@ -279,7 +279,12 @@ async fn renewals_in_the_same_second_get_numbers_that_cannot_be_guessed() {
     let app = app_with(&[]).await;
     let cookie = alice_cookie(&app);
     for id in [11, 13, 17] {
-        let r = get_with_cookie(&app, &format!("/addons/chathub/index/renew?id={id}"), &cookie).await;
+        let r = get_with_cookie(
+            &app,
+            &format!("/addons/chathub/index/renew?id={id}"),
+            &cookie,
+        )
+        .await;
         assert_eq!(r.status(), 200);
     }
     let mut conn = app.db.conn().await;
@@ -302,7 +307,15 @@ async fn renewals_in_the_same_second_get_numbers_that_cannot_be_guessed() {
     // A number one off from a real one is nobody's order.
     let real = &numbers[0];
     let last = real.as_bytes()[31];
-    let guess = format!("{}{}", &real[..31], if last == b'9' { '0' } else { (last + 1) as char });
+    let guess = format!(
+        "{}{}",
+        &real[..31],
+        if last == b'9' {
+            '0'
+        } else {
+            (last + 1) as char
+        }
+    );
     let r = app
         .get(&format!("/addons/chathub/index/payAlipay?order={guess}"))
         .await;
@@ -1046,7 +1059,9 @@ async fn alipay_notifications_on_a_site_without_alipay_or_malformed_are_refused(
     assert_untouched(&app).await;
     let text = metrics(&app).await;
     assert!(
-        text.contains("chathub_webhook_refused_total{method=\"alipay\",reason=\"not_configured\"} 5"),
+        text.contains(
+            "chathub_webhook_refused_total{method=\"alipay\",reason=\"not_configured\"} 5"
+        ),
         "{text}"
     );
     assert!(!text.contains("route=\"payNotify\",status=\"5"), "{text}");
@@ -1084,10 +1099,8 @@ fn alipay_notification_padded(order_no: &str, amount: &str, extra: usize) -> Str
     let fill = 1001 - params.len() - 2;
     params.extend((0..fill).map(|i| (format!("f{i:x}"), "1".to_string())));
     let key = chathub::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
-    let sign = chathub::pay::rsa_sha256_sign(
-        &key,
-        chathub::pay::alipay::sign_content(&params).as_bytes(),
-    );
+    let sign =
+        chathub::pay::rsa_sha256_sign(&key, chathub::pay::alipay::sign_content(&params).as_bytes());
     params.push(("sign_type".into(), "RSA2".into()));
     params.push(("sign".into(), sign));
     assert_eq!(params.len(), 1001);
@@ -1103,7 +1116,11 @@ fn alipay_notification_padded(order_no: &str, amount: &str, extra: usize) -> Str
 async fn alipay_notification_with_120k_parameters_reads_only_the_first_1001() {
     let app = app_with(&[]).await;
     let body = alipay_notification_padded("CHTEST0001", "60.00", 120_000);
-    assert!(body.len() > 900_000 && body.len() < 1024 * 1024, "{}", body.len());
+    assert!(
+        body.len() > 900_000 && body.len() < 1024 * 1024,
+        "{}",
+        body.len()
+    );
     let r = tokio::time::timeout(std::time::Duration::from_secs(60), post_alipay(&app, &body))
         .await
         .expect("answered");

@@ -129,7 +129,12 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
         }
         other => {
             flow::log_notification(app, other, &req.body, false).await?;
-            flow::refuse(app, other, flow::Refusal::UnknownMethod, &"unknown pay_method");
+            flow::refuse(
+                app,
+                other,
+                flow::Refusal::UnknownMethod,
+                &"unknown pay_method",
+            );
             Ok(php_exit("fail"))
         }
     }

@@ -495,10 +495,9 @@ pub async fn alipay_notify(
     let public_key = cfg.alipay_public_key.clone();
     // Sorting, joining and RSA verification are CPU work on attacker-sized input (bounded by
     // `MAX_INPUT_VARS`): off the async workers.
-    let verified =
-        tokio::task::spawn_blocking(move || alipay::verify_notify(&params, &public_key))
-            .await
-            .map_err(|e| AppError::internal(format!("alipay verification task: {e}")))?;
+    let verified = tokio::task::spawn_blocking(move || alipay::verify_notify(&params, &public_key))
+        .await
+        .map_err(|e| AppError::internal(format!("alipay verification task: {e}")))?;
     log_notification(app, "alipay", raw, verified.is_ok()).await?;
     let n = match verified {
         Ok(n) => n,
@@ -512,11 +511,21 @@ pub async fn alipay_notify(
         }
     };
     if cfg.alipay_app_id.is_empty() || n.app_id != cfg.alipay_app_id {
-        refuse(app, "alipay", Refusal::Mismatch, &"notification for another app_id");
+        refuse(
+            app,
+            "alipay",
+            Refusal::Mismatch,
+            &"notification for another app_id",
+        );
         return Ok(NotifyOutcome::Mismatch);
     }
     let Some(order) = load_order(app, &n.out_trade_no).await? else {
-        refuse(app, "alipay", Refusal::Mismatch, &"notification for an unknown order");
+        refuse(
+            app,
+            "alipay",
+            Refusal::Mismatch,
+            &"notification for an unknown order",
+        );
         return Ok(NotifyOutcome::Mismatch);
     };
     if n.total_amount != Some(order.amount) {
@@ -576,11 +585,21 @@ pub async fn wechat_notify(
         }
     };
     if tx.mchid != cfg.wechat_mch_id || tx.appid != cfg.wechat_app_id {
-        refuse(app, "wechat", Refusal::Mismatch, &"notification for another merchant");
+        refuse(
+            app,
+            "wechat",
+            Refusal::Mismatch,
+            &"notification for another merchant",
+        );
         return Ok((NotifyOutcome::Mismatch, None));
     }
     let Some(order) = load_order(app, &tx.out_trade_no).await? else {
-        refuse(app, "wechat", Refusal::Mismatch, &"notification for an unknown order");
+        refuse(
+            app,
+            "wechat",
+            Refusal::Mismatch,
+            &"notification for an unknown order",
+        );
         return Ok((NotifyOutcome::Mismatch, None));
     };
     if tx.total() != Some(order.amount) {

@@ -171,12 +171,17 @@ mod tests {
     fn signing_is_blinded_and_still_byte_identical() {
         use base64::Engine as _;
         use sha2::Digest as _;
-        let key = parse_private_key(include_str!("../../tests/fixtures/keys/merchant_private.pem"))
-            .unwrap();
+        let key = parse_private_key(include_str!(
+            "../../tests/fixtures/keys/merchant_private.pem"
+        ))
+        .unwrap();
         let msg = b"app_id=9021000100000001&method=alipay.trade.page.pay";
         let mut rng = Counting(rand::rngs::OsRng, 0);
         let blinded = rsa_sha256_sign_with_rng(&mut rng, &key, msg);
-        assert!(rng.1 > 0, "no randomness drawn: the signature was not blinded");
+        assert!(
+            rng.1 > 0,
+            "no randomness drawn: the signature was not blinded"
+        );
         let plain = key
             .sign(
                 rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),

@@ -230,12 +230,27 @@ pub fn malformed_wechat_bodies() -> Vec<(&'static str, String)> {
     vec![
         ("not json", "this is not json".to_string()),
         ("empty", String::new()),
-        ("no resource", r#"{"id":"EV","event_type":"TRANSACTION.SUCCESS"}"#.to_string()),
+        (
+            "no resource",
+            r#"{"id":"EV","event_type":"TRANSACTION.SUCCESS"}"#.to_string(),
+        ),
         ("resource not an object", r#"{"resource":"x"}"#.to_string()),
-        ("ciphertext a number", resource(42.into(), "r4nd0mn0nce1".into())),
-        ("nonce null", resource(good_ct.clone().into(), serde_json::Value::Null)),
-        ("bad base64", resource("***not base64***".into(), "r4nd0mn0nce1".into())),
-        ("wrong gcm tag", resource(wrong_tag.into(), "r4nd0mn0nce1".into())),
+        (
+            "ciphertext a number",
+            resource(42.into(), "r4nd0mn0nce1".into()),
+        ),
+        (
+            "nonce null",
+            resource(good_ct.clone().into(), serde_json::Value::Null),
+        ),
+        (
+            "bad base64",
+            resource("***not base64***".into(), "r4nd0mn0nce1".into()),
+        ),
+        (
+            "wrong gcm tag",
+            resource(wrong_tag.into(), "r4nd0mn0nce1".into()),
+        ),
         ("short nonce", resource(good_ct.into(), "abc".into())),
         ("json array", "[1,2,3]".to_string()),
         ("1 MiB garbage", garbage),
