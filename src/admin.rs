@@ -67,20 +67,27 @@ pub fn parse_filter(raw: Option<&str>) -> TenantFilter {
     }
 }
 
+/// Columns the original's list JSON carried although no column of the admin page shows them:
+/// credentials, left out (COMPAT.md#admin-list-secrets).
+pub const LIST_HIDDEN_COLUMNS: [&str; 3] = ["agent_cw_password", "inbox_token", "api_credentials"];
+
 /// One tenant as the original's `ChathubTenant` model serialised it for the list: every
-/// column in schema order, `config` and `api_credentials` through `json_decode($v, true)`,
-/// then `status_text`, `channel_type_text`, `team_id_text`, `email_text`.
+/// column in schema order except [`LIST_HIDDEN_COLUMNS`], `config` through
+/// `json_decode($v, true)`, then `status_text`, `channel_type_text`, `team_id_text`,
+/// `email_text`.
 pub fn tenant_json(row: &Row) -> Value {
     let mut m = crate::db::row_to_json(row);
-    for key in ["config", "api_credentials"] {
-        let decoded = match m.get(key) {
-            Some(Value::String(s)) if php_truthy(s) => serde_json::from_str::<Value>(s)
-                .map(php_assoc_roundtrip)
-                .unwrap_or(Value::Null),
-            _ => Value::Array(Vec::new()),
-        };
-        m.insert(key.into(), decoded);
+    for key in LIST_HIDDEN_COLUMNS {
+        // Keeps the other columns in schema order, as the page's JSON had them.
+        m.shift_remove(key);
     }
+    let config = match m.get("config") {
+        Some(Value::String(s)) if php_truthy(s) => serde_json::from_str::<Value>(s)
+            .map(php_assoc_roundtrip)
+            .unwrap_or(Value::Null),
+        _ => Value::Array(Vec::new()),
+    };
+    m.insert("config".into(), config);
     let text = |m: &Map<String, Value>, k: &str| -> String {
         match m.get(k) {
             Some(Value::String(s)) => s.clone(),

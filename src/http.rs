@@ -12,6 +12,15 @@ use crate::routing::Route;
 
 pub type Response = http::Response<Full<Bytes>>;
 
+/// PHP's `max_input_vars` at its default: how many variables PHP reads from one source
+/// (`$_GET`, `$_POST`) before it warns "Input variables exceeded 1000" and ignores the rest
+/// of that source. Its two parsers differ by one: the query-string parser stops before
+/// registering the 1001st piece, the form-body parser registers the 1001st and then stops, so
+/// a query keeps 1000 pieces and a form body 1001. Pieces without a name count but make no
+/// variable. JSON bodies (ThinkPHP's `json_decode`) are not limited, as in the original. One
+/// request therefore never costs more than a bounded number of pairs, whatever its size.
+pub const MAX_INPUT_VARS: usize = 1000;
+
 /// Request parameters in arrival order. Lookups are last-wins, as PHP's `$_GET`/`$_POST`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Params(pub Vec<(String, String)>);
@@ -32,19 +41,27 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
-    /// PHP form arrays: `row[tenant_name]=x` → `("tenant_name", "x")`.
+    /// PHP form arrays: `row[tenant_name]=x` → `("tenant_name", "x")`, first-seen order, a
+    /// repeated key keeps its last value and moves to where it was last seen (PHP's array
+    /// assignment). One pass: the input may hold up to [`MAX_INPUT_VARS`] pairs.
     pub fn array(&self, name: &str) -> Vec<(String, String)> {
         let prefix = format!("{name}[");
-        let mut out: Vec<(String, String)> = Vec::new();
-        for (k, v) in &self.0 {
-            if let Some(rest) = k.strip_prefix(&prefix)
-                && let Some(inner) = rest.strip_suffix(']')
-            {
-                out.retain(|(ek, _)| ek != inner);
-                out.push((inner.to_string(), v.clone()));
-            }
-        }
-        out
+        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let inner: Vec<(usize, &str)> = self
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (k, _))| {
+                let inner = k.strip_prefix(&prefix)?.strip_suffix(']')?;
+                last.insert(inner, i);
+                Some((i, inner))
+            })
+            .collect();
+        inner
+            .into_iter()
+            .filter(|(i, inner)| last.get(inner) == Some(i))
+            .map(|(i, inner)| (inner.to_string(), self.0[i].1.clone()))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -61,17 +78,40 @@ impl Params {
         )
     }
 
-    /// Parse `application/x-www-form-urlencoded` (or a query string). Invalid UTF-8 is a 400.
+    /// Parse an `application/x-www-form-urlencoded` body as PHP fills `$_POST`, up to
+    /// [`MAX_INPUT_VARS`] (see there). Invalid UTF-8 in a kept pair is a 400.
     pub fn parse_urlencoded(raw: &[u8]) -> Result<Params, AppError> {
+        // Every `&`-separated piece counts, empty ones too, except an empty last piece; the
+        // piece that passes the limit is still kept.
+        let mut pieces: Vec<&[u8]> = raw.split(|b| *b == b'&').collect();
+        if pieces.last().is_some_and(|p| p.is_empty()) {
+            pieces.pop();
+        }
+        pieces.truncate(MAX_INPUT_VARS + 1);
+        Self::decode_pairs(pieces)
+    }
+
+    /// Parse a query string as PHP fills `$_GET`, up to [`MAX_INPUT_VARS`] (see there).
+    pub fn parse_query(raw: &[u8]) -> Result<Params, AppError> {
+        // Empty pieces are skipped before counting; the piece that passes the limit is not kept.
+        let pieces = raw
+            .split(|b| *b == b'&')
+            .filter(|p| !p.is_empty())
+            .take(MAX_INPUT_VARS);
+        Self::decode_pairs(pieces)
+    }
+
+    fn decode_pairs<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Result<Params, AppError> {
         let mut out = Vec::new();
-        for part in raw.split(|b| *b == b'&') {
-            if part.is_empty() {
-                continue;
-            }
+        for part in pieces {
             let (k, v) = match part.iter().position(|b| *b == b'=') {
                 Some(i) => (&part[..i], &part[i + 1..]),
                 None => (part, &b""[..]),
             };
+            if k.is_empty() {
+                // PHP registers no variable without a name (it still counted towards the limit).
+                continue;
+            }
             let k = decode_component(k)?;
             let v = decode_component(v)?;
             out.push((k, v));
@@ -165,7 +205,7 @@ impl Request {
         route: Route,
     ) -> Result<Request, AppError> {
         let query_string = parts.uri.query().unwrap_or("").to_string();
-        let query = Params::parse_urlencoded(query_string.as_bytes())?;
+        let query = Params::parse_query(query_string.as_bytes())?;
         let from_proxy = trusted.iter().any(|n| n.contains(peer.ip()));
         let mut client_ip = peer.ip();
         let mut https = false;
@@ -450,6 +490,40 @@ mod tests {
             ]
         );
         assert_eq!(p.get("ids"), Some("1"));
+    }
+
+    #[test]
+    fn form_arrays_keep_the_last_value_of_a_repeated_key() {
+        let p = Params::parse_urlencoded(b"row[a]=1&row[b]=2&row[a]=3&other[a]=9").unwrap();
+        assert_eq!(
+            p.array("row"),
+            vec![("b".into(), "2".into()), ("a".into(), "3".into())]
+        );
+    }
+
+    #[test]
+    fn inputs_stop_at_max_input_vars_as_php_does() {
+        let many: Vec<String> = (0..5000).map(|i| format!("k{i}=v{i}")).collect();
+        let raw = many.join("&");
+        let form = Params::parse_urlencoded(raw.as_bytes()).unwrap();
+        assert_eq!(form.0.len(), MAX_INPUT_VARS + 1);
+        assert_eq!(form.get("k1000"), Some("v1000"));
+        assert_eq!(form.get("k1001"), None);
+        let query = Params::parse_query(raw.as_bytes()).unwrap();
+        assert_eq!(query.0.len(), MAX_INPUT_VARS);
+        assert_eq!(query.get("k999"), Some("v999"));
+        assert_eq!(query.get("k1000"), None);
+        // Empty pieces count in a form body (not in a query); what lies past the limit is not
+        // even decoded, so invalid UTF-8 there is not an error.
+        let raw = format!("{}&k=%FF", "&".repeat(2000));
+        assert!(Params::parse_urlencoded(raw.as_bytes()).unwrap().is_empty());
+        assert!(Params::parse_query(raw.as_bytes()).is_err());
+        assert!(
+            Params::parse_urlencoded(b"=x&a=1")
+                .unwrap()
+                .get("")
+                .is_none()
+        );
     }
 
     #[test]

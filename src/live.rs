@@ -38,6 +38,22 @@ pub async fn live_report(
     out
 }
 
+/// A stored or fetched value as it may go to a terminal: control characters (escape
+/// sequences, carriage returns, bells) and the invisible characters that reorder text are
+/// shown as `\u{..}` instead of acting on the operator's terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let reorders = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || reorders {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn line(name: &'static str, outcome: Outcome) -> CheckLine {
     CheckLine { name, outcome }
 }
@@ -64,8 +80,9 @@ async fn tables_report(
         .await?;
     let mut by_method: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (action, status, n) in rows {
+        // The method comes from whatever `payNotify` path someone sent.
         let e = by_method
-            .entry(action.trim_start_matches("pay_notify_").to_string())
+            .entry(printable(action.trim_start_matches("pay_notify_")))
             .or_default();
         if status == "success" {
             e.0 += n
@@ -192,7 +209,7 @@ async fn metrics_report(url: &str) -> CheckLine {
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let e = totals.entry(route.to_string()).or_default();
+        let e = totals.entry(printable(route)).or_default();
         e.0 += n;
         if status >= 500 {
             e.1 += n;
@@ -213,5 +230,17 @@ async fn metrics_report(url: &str) -> CheckLine {
         )
     } else {
         line("error rates", Outcome::Warn(bad.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("\u{1b}[2Jx\r\u{7}"), "\\u{1b}[2Jx\\u{d}\\u{7}");
+        assert_eq!(printable("wechat 微信"), "wechat 微信");
+        assert_eq!(printable("a\u{202e}b\u{9b}"), "a\\u{202e}b\\u{9b}");
     }
 }

@@ -23,6 +23,22 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
     provision: Mutex<BTreeMap<&'static str, u64>>,
+    webhook_refusals: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// When each (method, reason) refusal was last logged, for [`Metrics::may_warn_webhook_refusal`].
+    webhook_warned: Mutex<BTreeMap<(&'static str, &'static str), i64>>,
+}
+
+/// Seconds between two logged warnings about the same kind of refused notification.
+const REFUSAL_WARN_EVERY_SECS: i64 = 60;
+
+/// The `method` label of a payment notification: the two gateways, or `other` for whatever
+/// else a `payNotify` path named (anyone can send any, so the label set stays bounded).
+pub fn webhook_method_label(method: &str) -> &'static str {
+    match method {
+        "alipay" => "alipay",
+        "wechat" => "wechat",
+        _ => "other",
+    }
 }
 
 impl Metrics {
@@ -46,6 +62,36 @@ impl Metrics {
     pub fn record_provision(&self, outcome: &'static str) {
         let mut map = self.provision.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry(outcome).or_default() += 1;
+    }
+
+    /// One refused payment notification (`reason`: not_configured, unauthentic, mismatch,
+    /// unknown_method). Counted per process; the database series below count every instance.
+    pub fn record_webhook_refusal(&self, method: &'static str, reason: &'static str) {
+        let mut map = self
+            .webhook_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *map.entry((method, reason)).or_default() += 1;
+    }
+
+    /// Whether a refusal of this kind may be logged now (at most one a minute per kind).
+    pub fn may_warn_webhook_refusal(
+        &self,
+        method: &'static str,
+        reason: &'static str,
+        now: i64,
+    ) -> bool {
+        let mut map = self
+            .webhook_warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match map.get(&(method, reason)) {
+            Some(last) if now - last < REFUSAL_WARN_EVERY_SECS && now >= *last => false,
+            _ => {
+                map.insert((method, reason), now);
+                true
+            }
+        }
     }
 
     /// The exposition text. Database-derived series are skipped (with a comment) when the
@@ -97,6 +143,21 @@ impl Metrics {
                 "chathub_provision_calls_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        out.push_str(
+            "# HELP chathub_webhook_refused_total Payment notifications refused, by method and reason.\n",
+        );
+        out.push_str("# TYPE chathub_webhook_refused_total counter\n");
+        for ((method, reason), n) in self
+            .webhook_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "chathub_webhook_refused_total{{method=\"{method}\",reason=\"{reason}\"}} {n}"
+            );
+        }
         match database_series(db).await {
             Ok(text) => out.push_str(&text),
             Err(_) => out.push_str("# database unreachable: webhook and backlog series skipped\n"),
@@ -116,12 +177,19 @@ async fn database_series(db: &Db) -> Result<String, AppError> {
         .await?;
     out.push_str("# HELP chathub_webhook_notifications Payment notifications logged, by method and verification.\n");
     out.push_str("# TYPE chathub_webhook_notifications gauge\n");
+    // Bounded labels: any `payNotify` path makes a log row, so unknown methods fold into
+    // `other`, and a status is either `success` or `failed`.
+    let mut series: BTreeMap<(&'static str, &'static str), i64> = BTreeMap::new();
     for (action, status, n) in webhooks {
-        let method: String = action
-            .trim_start_matches("pay_notify_")
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
+        let method = webhook_method_label(action.trim_start_matches("pay_notify_"));
+        let status = if status == "success" {
+            "success"
+        } else {
+            "failed"
+        };
+        *series.entry((method, status)).or_default() += n;
+    }
+    for ((method, status), n) in series {
         let _ = writeln!(
             out,
             "chathub_webhook_notifications{{method=\"{method}\",status=\"{status}\"}} {n}"
@@ -152,6 +220,16 @@ mod tests {
         m.record_request("landing", 200, Duration::from_millis(30));
         m.record_request("landing", 200, Duration::from_millis(2));
         m.record_provision("ok");
+        m.record_webhook_refusal(webhook_method_label("wechat"), "not_configured");
+        m.record_webhook_refusal(webhook_method_label("\u{1b}[2J"), "unknown_method");
+        assert_eq!(
+            m.webhook_refusals.lock().unwrap()[&("other", "unknown_method")],
+            1
+        );
+        assert!(m.may_warn_webhook_refusal("wechat", "not_configured", 100));
+        assert!(!m.may_warn_webhook_refusal("wechat", "not_configured", 159));
+        assert!(m.may_warn_webhook_refusal("wechat", "unauthentic", 159));
+        assert!(m.may_warn_webhook_refusal("wechat", "not_configured", 160));
         assert_eq!(m.latency_buckets[0].load(Ordering::Relaxed), 1); // <= 5 ms
         assert_eq!(m.latency_buckets[3].load(Ordering::Relaxed), 2); // <= 50 ms
         assert_eq!(m.requests.lock().unwrap()[&("landing".to_string(), 200)], 2);

@@ -274,6 +274,29 @@ fn order_numbers_are_placeholders_that_must_agree_and_carry_their_time() {
     );
     assert!(!compare(&e, &renew("CH20261125070550555", "CH20261125070550556"), &o).is_empty());
     assert!(!compare(&e, &renew("CH20261126070549102", "CH20261126070549102"), &o).is_empty());
+    // Our 16-digit numbers (COMPAT.md#random-order-numbers) match expectations of that shape
+    // only, and an original-shape number inside a longer digit run is not taken for one.
+    let ours = |n: &str| {
+        renew(
+            &format!("CH20261125070550{n}"),
+            &format!("CH20261125070550{n}"),
+        )
+    };
+    let e16 = renew(
+        "CH202611250705490000000000000000",
+        "CH202611250705490000000000000000",
+    );
+    assert_eq!(compare(&e16, &ours("8411093375521904"), &o), vec![]);
+    assert!(!compare(&e, &ours("8411093375521904"), &o).is_empty());
+    assert!(
+        !compare(
+            &e16,
+            &renew("CH20261125070550555", "CH20261125070550555"),
+            &o
+        )
+        .is_empty()
+    );
+    assert!(!compare(&e16, &ours("84110933755219"), &o).is_empty());
 }
 
 #[test]

@@ -66,3 +66,44 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn live_check_prints_stored_control_characters_escaped() {
+    let app = spawn_app(&[]).await;
+    // Anyone can make a `payNotify` path (and so a logged method) hold an escape sequence.
+    let r = app
+        .client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/x%1B%5B2J%1B%5D0%3Bpwned%07%0D"))
+        .body("a=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "fail");
+    app.db
+        .run_sql(
+            "INSERT INTO fa_chathub_log (tenant_id, action, detail, status, operator, createtime) VALUES \
+             (0, CONCAT('pay_notify_', CHAR(27), '[31mred'), 'b', 'failed', 'system', UNIX_TIMESTAMP());\n",
+        )
+        .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+        .env_clear()
+        .env("CHATHUB_DATABASE_URL", &app.db.url)
+        .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
+        .args(["check", "--live", "--hours", "24"])
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !report.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters reached the terminal: {report:?}"
+    );
+    assert!(
+        report.contains("x\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}: 0 verified, 1 refused"),
+        "{report}"
+    );
+    assert!(
+        report.contains("\\u{1b}[31mred: 0 verified, 1 refused"),
+        "{report}"
+    );
+}

@@ -78,9 +78,18 @@ async fn renew_creates_one_order_and_reloading_reuses_it() {
     )
     .await[0]
         .clone();
+    // COMPAT.md#random-order-numbers: `CH` + YmdHis + 16 random digits, 32 characters (WeChat
+    // Pay's limit), not the original's guessable 3.
+    let stamp = app.app.clock.now().format("%Y%m%d%H%M%S").to_string();
+    assert_eq!(order_no.len(), 32, "{order_no}");
+    assert!(order_no.starts_with("CH"), "{order_no}");
     assert!(
-        order_no.starts_with("CH") && order_no.len() == 19,
+        order_no[2..].bytes().all(|b| b.is_ascii_digit()),
         "{order_no}"
+    );
+    assert!(
+        (order_no[2..16]).parse::<u64>().unwrap() + 2 >= stamp.parse::<u64>().unwrap(),
+        "{order_no} made at {stamp}"
     );
     assert!(page.contains("<title>续费 - ChatHub</title>"));
     assert!(page.contains(&format!("订单号：{order_no}")));
@@ -255,12 +264,62 @@ async fn pay_alipay_redirect_is_signed_with_the_merchant_key() {
         content.as_bytes(),
         &get("sign")
     ));
+    // Anyone with the number gets the redirect, as in the original, but the order is not
+    // written (COMPAT.md#random-order-numbers).
     let order = row(
         &app.db,
         "SELECT pay_method, status, updatetime IS NOT NULL FROM fa_chathub_order WHERE id = 1",
     )
     .await;
-    assert_eq!(order, ["alipay", "pending", "1"]);
+    assert_eq!(order, ["NULL", "pending", "0"]);
+}
+
+#[tokio::test]
+async fn renewals_in_the_same_second_get_numbers_that_cannot_be_guessed() {
+    let app = app_with(&[]).await;
+    let cookie = alice_cookie(&app);
+    for id in [11, 13, 17] {
+        let r = get_with_cookie(
+            &app,
+            &format!("/addons/chathub/index/renew?id={id}"),
+            &cookie,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    let mut conn = app.db.conn().await;
+    let numbers: Vec<String> = mysql_async::prelude::Queryable::query(
+        &mut conn,
+        "SELECT order_no FROM fa_chathub_order WHERE id > 6 ORDER BY id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(numbers.len(), 3);
+    // Made within a second or two: the random part tells them apart, and it is wide enough
+    // that its digits differ in more than a handful of places.
+    let tails: Vec<&str> = numbers.iter().map(|n| &n[16..]).collect();
+    for (i, a) in tails.iter().enumerate() {
+        for b in &tails[i + 1..] {
+            let differing = a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count();
+            assert!(differing >= 4, "{numbers:?}");
+        }
+    }
+    // A number one off from a real one is nobody's order.
+    let real = &numbers[0];
+    let last = real.as_bytes()[31];
+    let guess = format!(
+        "{}{}",
+        &real[..31],
+        if last == b'9' {
+            '0'
+        } else {
+            (last + 1) as char
+        }
+    );
+    let r = app
+        .get(&format!("/addons/chathub/index/payAlipay?order={guess}"))
+        .await;
+    assert_eq!(r.text().await.unwrap(), "订单不存在");
 }
 
 #[test]
@@ -636,9 +695,14 @@ async fn pay_wechat_places_a_signed_native_order_and_shows_our_qr_code() {
         .await;
     assert_eq!(r.status(), 502);
     assert!(r.text().await.unwrap().contains("微信支付下单失败"));
+    // Nothing is written before WeChat Pay took the order (COMPAT.md#random-order-numbers).
     assert_eq!(
-        row(&down.db, "SELECT status FROM fa_chathub_order WHERE id = 1").await,
-        ["pending"]
+        row(
+            &down.db,
+            "SELECT status, pay_method, updatetime FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
+        ["pending", "NULL", "NULL"]
     );
 }
 
@@ -864,4 +928,205 @@ async fn pay_return_redirects_as_recorded() {
         assert_eq!(r.status(), 302, "{path}");
         assert_eq!(location(&r), expected, "{path}");
     }
+}
+
+// ---------------------------------------------------------------- refusals (issue 14.3)
+
+async fn post_wechat_unsigned(app: &TestApp, body: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/addons/chathub/index/payNotify/pay_method/wechat"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.get("/metrics").await.text().await.unwrap()
+}
+
+/// A refusal as WeChat Pay reads one: a 4xx with `{"code":"FAIL",…}`.
+async fn assert_wechat_refused(r: reqwest::Response, status: u16, what: &str) {
+    assert_eq!(r.status(), status, "{what}");
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(body["code"], "FAIL", "{what}: {body}");
+}
+
+#[tokio::test]
+async fn wechat_notifications_on_a_site_without_wechat_pay_are_refused_not_errors() {
+    for (name, env) in [
+        (
+            "off, no platform key",
+            vec![
+                ("CHATHUB_ADDON_WECHAT_ENABLED", "0".to_string()),
+                ("CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY", String::new()),
+            ],
+        ),
+        (
+            "on, no platform key",
+            vec![("CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY", String::new())],
+        ),
+    ] {
+        let app = app_with(&env).await;
+        let now = app.app.clock.epoch();
+        let mut sent = 0;
+        let genuine = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
+        assert_wechat_refused(post_wechat(&app, &genuine).await, 403, name).await;
+        sent += 1;
+        for (kind, body) in malformed_wechat_bodies() {
+            let r = post_wechat_unsigned(&app, &body).await;
+            assert_eq!(r.status(), 403, "{name}: {kind}");
+            assert_eq!(
+                r.json::<serde_json::Value>().await.unwrap()["message"],
+                "验签配置缺失",
+                "{name}: {kind}"
+            );
+            sent += 1;
+        }
+        assert_untouched(&app).await;
+        let text = metrics(&app).await;
+        assert!(
+            text.contains(&format!(
+                "chathub_webhook_refused_total{{method=\"wechat\",reason=\"not_configured\"}} {sent}"
+            )),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "chathub_requests_total{{route=\"payNotify\",status=\"403\"}} {sent}"
+            )),
+            "{name}: {text}"
+        );
+        assert!(
+            !text.contains("route=\"payNotify\",status=\"5"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_wechat_notifications_are_refused_with_a_4xx_signed_or_not() {
+    let app = app_with(&[]).await;
+    let now = app.app.clock.epoch();
+    for (kind, body) in malformed_wechat_bodies() {
+        // Unsigned: refused at the signature.
+        assert_wechat_refused(post_wechat_unsigned(&app, &body).await, 401, kind).await;
+        // Signed by the platform key, so only the body itself is wrong.
+        let signed = signed_wechat_body(body, now);
+        assert_wechat_refused(post_wechat(&app, &signed).await, 400, kind).await;
+    }
+    assert_untouched(&app).await;
+    let text = metrics(&app).await;
+    assert!(!text.contains("route=\"payNotify\",status=\"5"), "{text}");
+    let n = malformed_wechat_bodies().len() * 2;
+    assert!(
+        text.contains(&format!(
+            "chathub_webhook_refused_total{{method=\"wechat\",reason=\"unauthentic\"}} {n}"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn alipay_notifications_on_a_site_without_alipay_or_malformed_are_refused() {
+    let app = app_with(&[
+        ("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into()),
+        ("CHATHUB_ADDON_ALIPAY_PUBLIC_KEY", "".into()),
+    ])
+    .await;
+    let genuine = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let garbage = "x".repeat(1024 * 1024);
+    let mut bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("genuine", genuine.clone().into_bytes()),
+        ("empty", Vec::new()),
+        ("not a form", b"{\"json\": true}".to_vec()),
+        ("invalid utf-8", b"sign=%FF%FE&out_trade_no=\xff".to_vec()),
+        ("1 MiB garbage", garbage.into_bytes()),
+    ];
+    for (kind, body) in bodies.drain(..) {
+        let r = app
+            .client
+            .post(app.url("/addons/chathub/index/payNotify/pay_method/alipay"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{kind}");
+        assert_eq!(r.text().await.unwrap(), "fail", "{kind}");
+    }
+    assert_untouched(&app).await;
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(
+            "chathub_webhook_refused_total{method=\"alipay\",reason=\"not_configured\"} 5"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("route=\"payNotify\",status=\"5"), "{text}");
+
+    // With Alipay configured, malformed bodies are refused as unauthentic.
+    let on = app_with(&[]).await;
+    for body in [&b"garbage"[..], b"sign=%FF", b"sign=&sign_type=RSA2"] {
+        let r = on
+            .client
+            .post(on.url("/addons/chathub/index/payNotify/pay_method/alipay"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.text().await.unwrap(), "fail");
+    }
+    assert!(
+        metrics(&on)
+            .await
+            .contains("chathub_webhook_refused_total{method=\"alipay\",reason=\"unauthentic\"} 3")
+    );
+}
+
+// ---------------------------------------------------------------- parameter cap (issue 15.2)
+
+/// A genuine notification inside PHP's `max_input_vars`: the signed parameters padded with
+/// signed filler up to the 1001 pieces PHP reads from a form body, then `extra` pieces that
+/// PHP ignores. The first ignored piece is a bogus `sign`: read, it would win (last value
+/// wins) and the notification would fail.
+fn alipay_notification_padded(order_no: &str, amount: &str, extra: usize) -> String {
+    let form = alipay_notification(order_no, amount, "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
+    params.retain(|(k, _)| k != "sign" && k != "sign_type");
+    let fill = 1001 - params.len() - 2;
+    params.extend((0..fill).map(|i| (format!("f{i:x}"), "1".to_string())));
+    let key = chathub::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
+    let sign =
+        chathub::pay::rsa_sha256_sign(&key, chathub::pay::alipay::sign_content(&params).as_bytes());
+    params.push(("sign_type".into(), "RSA2".into()));
+    params.push(("sign".into(), sign));
+    assert_eq!(params.len(), 1001);
+    let mut body = serde_urlencoded::to_string(&params).unwrap();
+    body.push_str("&sign=AAAA");
+    for i in 0..extra {
+        body.push_str(&format!("&k{i:x}=1"));
+    }
+    body
+}
+
+#[tokio::test]
+async fn alipay_notification_with_120k_parameters_reads_only_the_first_1001() {
+    let app = app_with(&[]).await;
+    let body = alipay_notification_padded("CHTEST0001", "60.00", 120_000);
+    assert!(
+        body.len() > 900_000 && body.len() < 1024 * 1024,
+        "{}",
+        body.len()
+    );
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), post_alipay(&app, &body))
+        .await
+        .expect("answered");
+    assert_eq!(r.text().await.unwrap(), "success");
+    assert_eq!(
+        row(&app.db, "SELECT status FROM fa_chathub_order WHERE id = 1").await,
+        ["paid"]
+    );
 }

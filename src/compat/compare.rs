@@ -226,7 +226,11 @@ fn masked(text: String, times: Vec<(i64, i64)>, clock: i64) -> Value {
 
 static DATETIME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?").unwrap());
-static ORDER_NO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"CH(\d{14})(\d{3})").unwrap());
+/// The original's `CH` + YmdHis + 3 random digits, or ours with 16 random digits
+/// (COMPAT.md#random-order-numbers; expectations edited for it carry zeros there). The
+/// placeholder names the shape, so one never stands in for the other.
+static ORDER_NO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"CH(\d{14})(\d{16}|\d{3})").unwrap());
 static BCRYPT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}").unwrap());
 static IDEM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^reg-[0-9a-f]{16}$").unwrap());
@@ -292,7 +296,8 @@ impl Masker<'_> {
                 let m = c.get(0).expect("match");
                 out.push_str(&text[last..m.start()]);
                 let n = self.number("order", m.as_str());
-                out.push_str(&format!("<ORDER#{n}>"));
+                let shape = if c[2].len() == 3 { "" } else { "+16" };
+                out.push_str(&format!("<ORDER{shape}#{n}>"));
                 if let Some(t) = local_epoch(&c[1]) {
                     times.push((t - self.clock, 1));
                 }

@@ -89,8 +89,9 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
     let method = req.param("pay_method").ok().flatten().unwrap_or_default();
     match method.as_str() {
         "alipay" => {
+            // A body that does not parse is a notification without a signature.
             let params = req.post().map(|p| p.0).unwrap_or_default();
-            let outcome = flow::alipay_notify(app, &params, &req.body).await?;
+            let outcome = flow::alipay_notify(app, params, &req.body).await?;
             // Alipay reads the literal text `success`; anything else makes it retry.
             Ok(php_exit(if outcome == NotifyOutcome::Accepted {
                 "success"
@@ -109,13 +110,19 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
         }
         other => {
             flow::log_notification(app, other, &req.body, false).await?;
+            flow::refuse(
+                app,
+                other,
+                flow::Refusal::UnknownMethod,
+                &"unknown pay_method",
+            );
             Ok(php_exit("fail"))
         }
     }
 }
 
-/// WeChat Pay's expected answers: 200 to acknowledge, 4xx/5xx with
-/// `{"code":"FAIL","message":…}` to be retried later.
+/// WeChat Pay's expected answers: 200 to acknowledge, 4xx with `{"code":"FAIL","message":…}`
+/// to refuse (it retries later). Never a 5xx: every refusal is about the request.
 fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> Response {
     let (status, message) = match outcome {
         NotifyOutcome::Accepted => (StatusCode::OK, "成功"),
@@ -126,7 +133,14 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
             "签名验证失败",
         ),
         NotifyOutcome::Mismatch => (StatusCode::BAD_REQUEST, "订单信息不匹配"),
-        NotifyOutcome::NotConfigured => (StatusCode::INTERNAL_SERVER_ERROR, "验签配置缺失"),
+        // A refusal like the others (COMPAT.md#wechat-notify-verification): a site without
+        // WeChat Pay answers a 4xx, never a server error anyone could provoke.
+        NotifyOutcome::NotConfigured => (
+            error
+                .and_then(|e| StatusCode::from_u16(e.status()).ok())
+                .unwrap_or(StatusCode::FORBIDDEN),
+            "验签配置缺失",
+        ),
     };
     let code = if status == StatusCode::OK {
         "SUCCESS"

@@ -127,15 +127,19 @@ pub fn verify_notify(
     let sign = get("sign")
         .filter(|s| !s.is_empty())
         .ok_or(NotifyError::MissingSign)?;
-    // Last value wins for repeated names, as PHP's $_POST reads them.
-    let mut unique: Vec<(String, String)> = Vec::new();
-    for (k, v) in params {
-        if k == "sign" || k == "sign_type" {
-            continue;
-        }
-        unique.retain(|(ek, _)| ek != k);
-        unique.push((k.clone(), v.clone()));
+    // Last value wins for repeated names, as PHP's $_POST reads them. One pass: the caller
+    // bounds `params` to PHP's `max_input_vars`, and this runs before the signature is known
+    // to be good.
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, (k, _)) in params.iter().enumerate() {
+        last.insert(k.as_str(), i);
     }
+    let unique: Vec<(String, String)> = params
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| k != "sign" && k != "sign_type" && last.get(k.as_str()) == Some(i))
+        .map(|(_, kv)| kv.clone())
+        .collect();
     // Alipay's SDKs differ on empty values (PHP skips them, Java keeps `k=`); the signature
     // is over one canonical string either way, so accept whichever form verifies.
     let without_empty = sign_content(&unique);

@@ -73,11 +73,11 @@ pub async fn open_renewal(
             order: Some(existing),
         }));
     }
-    // `CH` + YmdHis + 3 random digits, as the original; a clash within the same second draws
-    // again instead of failing on the unique key.
+    // COMPAT.md#random-order-numbers: the original's `CH` + YmdHis + 3 digits could be
+    // guessed; 16 random digits more make the number useless to anyone not shown it.
     let stamp = app.clock.now().format("%Y%m%d%H%M%S").to_string();
     for _ in 0..10 {
-        let order_no = format!("CH{stamp}{}", rand::thread_rng().gen_range(100..=999));
+        let order_no = new_order_no(&stamp);
         let inserted = order::insert(
             &mut conn,
             t,
@@ -104,6 +104,19 @@ pub async fn open_renewal(
         }
     }
     Err(AppError::internal("no free order number in this second"))
+}
+
+/// Random digits after the `CH` + YmdHis of an order number.
+pub const ORDER_NO_RANDOM_DIGITS: usize = 16;
+
+/// `CH` + YmdHis + [`ORDER_NO_RANDOM_DIGITS`] random digits: 32 characters, the most WeChat
+/// Pay's `out_trade_no` takes (Alipay takes 64; the column 50), about 53 bits no one can guess.
+fn new_order_no(stamp: &str) -> String {
+    let mut rng = rand::thread_rng();
+    let digits: String = (0..ORDER_NO_RANDOM_DIGITS)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect();
+    format!("CH{stamp}{digits}")
 }
 
 /// Why a payment cannot start; each is a plain-text answer, as the original's `exit()`.
@@ -190,31 +203,36 @@ pub async fn start_alipay(
         None if cfg.alipay_sandbox => alipay::SANDBOX_GATEWAY,
         None => alipay::PRODUCTION_GATEWAY,
     };
-    let url = match alipay::page_pay_url(&alipay::PagePay {
-        gateway,
-        app_id: &cfg.alipay_app_id,
-        private_key,
-        public_base_url: &app.config.public_base_url,
-        order_no: &order.order_no,
-        amount: order.amount,
-        timestamp: &app.clock.datetime(),
-    }) {
-        Ok(u) => u,
+    // RSA signing is CPU work: off the async workers.
+    let (app_id, private_key, base, timestamp) = (
+        cfg.alipay_app_id.clone(),
+        private_key.to_string(),
+        app.config.public_base_url.clone(),
+        app.clock.datetime(),
+    );
+    let (gateway, order_no) = (gateway.to_string(), order.order_no.clone());
+    let signed = tokio::task::spawn_blocking(move || {
+        alipay::page_pay_url(&alipay::PagePay {
+            gateway: &gateway,
+            app_id: &app_id,
+            private_key: &private_key,
+            public_base_url: &base,
+            order_no: &order_no,
+            amount: order.amount,
+            timestamp: &timestamp,
+        })
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("alipay signing task: {e}")))?;
+    match signed {
+        // The order is not written: the browser is only sent to Alipay, and the notification
+        // records the method that paid (COMPAT.md#random-order-numbers).
+        Ok(url) => Ok(Ok(url)),
         Err(e) => {
             tracing::error!(error = %e, "alipay_merchant_private_key unusable");
-            return Ok(Err(PayRefusal::AlipayKeyInvalid));
+            Ok(Err(PayRefusal::AlipayKeyInvalid))
         }
-    };
-    let mut conn = app.db.conn().await?;
-    order::start_payment(
-        &mut conn,
-        &app.db.t,
-        order.id,
-        PayMethod::Alipay,
-        app.clock.epoch(),
-    )
-    .await?;
-    Ok(Ok(url))
+    }
 }
 
 /// A WeChat Native order placed: what the QR page shows.
@@ -255,11 +273,15 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         let cert_pem = tokio::fs::read_to_string(&cfg.wechat_cert_path)
             .await
             .map_err(|e| format!("wechat_cert_path: {e}"))?;
-        let key =
-            super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
-        let serial =
-            wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
-        Ok::<_, String>((key, serial))
+        tokio::task::spawn_blocking(move || {
+            let key =
+                super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
+            let serial =
+                wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
+            Ok::<_, String>((key, serial))
+        })
+        .await
+        .map_err(|e| format!("key parsing task: {e}"))?
     }
     .await;
     let (key, serial) = match credentials {
@@ -269,17 +291,6 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
             return Ok(WechatStart::Refused(PayRefusal::WechatCertificateInvalid));
         }
     };
-    {
-        let mut conn = app.db.conn().await?;
-        order::start_payment(
-            &mut conn,
-            &app.db.t,
-            order.id,
-            PayMethod::Wechat,
-            app.clock.epoch(),
-        )
-        .await?;
-    }
     let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
     let notify = super::notify_url(&app.config.public_base_url, PayMethod::Wechat);
     let request = wechat::NativeOrder {
@@ -295,11 +306,23 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         nonce: &nonce,
     };
     match wechat::create_native_order(&app.http, &request).await {
-        Ok(code_url) => Ok(WechatStart::Qr(WechatQr {
-            order_no: order.order_no,
-            code_url,
-            amount: order.amount,
-        })),
+        Ok(code_url) => {
+            // Written only once WeChat Pay took the order (COMPAT.md#random-order-numbers).
+            let mut conn = app.db.conn().await?;
+            order::start_payment(
+                &mut conn,
+                &app.db.t,
+                order.id,
+                PayMethod::Wechat,
+                app.clock.epoch(),
+            )
+            .await?;
+            Ok(WechatStart::Qr(WechatQr {
+                order_no: order.order_no,
+                code_url,
+                amount: order.amount,
+            }))
+        }
         Err(e) => {
             tracing::error!(order_no = %order.order_no, error = %e, "WeChat Pay native order failed");
             Ok(WechatStart::GatewayFailed)
@@ -419,38 +442,97 @@ async fn settle(
     Ok(NotifyOutcome::Accepted)
 }
 
+/// Why a notification was refused, as the webhook metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// We cannot verify: no (usable) gateway public key configured.
+    NotConfigured,
+    /// Not authentic or not a notification: bad or missing signature, stale, malformed body.
+    Unauthentic,
+    /// Authentic but not ours or not matching.
+    Mismatch,
+    /// A `payNotify` method we do not know.
+    UnknownMethod,
+}
+
+impl Refusal {
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::NotConfigured => "not_configured",
+            Refusal::Unauthentic => "unauthentic",
+            Refusal::Mismatch => "mismatch",
+            Refusal::UnknownMethod => "unknown_method",
+        }
+    }
+}
+
+/// Count a refused notification and warn about it at most once a minute per method and
+/// reason: anyone can send these, so neither the logs nor the error figures may grow with
+/// them.
+pub fn refuse(app: &App, method: &str, refusal: Refusal, detail: &dyn std::fmt::Display) {
+    let method = crate::metrics::webhook_method_label(method);
+    app.metrics.record_webhook_refusal(method, refusal.label());
+    if app
+        .metrics
+        .may_warn_webhook_refusal(method, refusal.label(), app.clock.epoch())
+    {
+        tracing::warn!(
+            method,
+            reason = refusal.label(),
+            detail = %detail,
+            "payment notification refused (further ones like it are counted in /metrics, not logged, for a minute)"
+        );
+    }
+}
+
 /// `payNotify/pay_method/alipay`.
 pub async fn alipay_notify(
     app: &App,
-    params: &[(String, String)],
+    params: Vec<(String, String)>,
     raw: &[u8],
 ) -> Result<NotifyOutcome, AppError> {
     let cfg = app.addon();
-    let verified = alipay::verify_notify(params, &cfg.alipay_public_key);
+    let public_key = cfg.alipay_public_key.clone();
+    // Sorting, joining and RSA verification are CPU work on attacker-sized input (bounded by
+    // `MAX_INPUT_VARS`): off the async workers.
+    let verified = tokio::task::spawn_blocking(move || alipay::verify_notify(&params, &public_key))
+        .await
+        .map_err(|e| AppError::internal(format!("alipay verification task: {e}")))?;
     log_notification(app, "alipay", raw, verified.is_ok()).await?;
     let n = match verified {
         Ok(n) => n,
-        Err(alipay::NotifyError::NoPublicKey | alipay::NotifyError::BadPublicKey(_)) => {
-            tracing::error!(
-                "alipay notification cannot be verified: alipay_public_key missing or invalid"
-            );
+        Err(e @ (alipay::NotifyError::NoPublicKey | alipay::NotifyError::BadPublicKey(_))) => {
+            refuse(app, "alipay", Refusal::NotConfigured, &e);
             return Ok(NotifyOutcome::NotConfigured);
         }
         Err(e) => {
-            tracing::warn!(error = %e, "alipay notification rejected");
+            refuse(app, "alipay", Refusal::Unauthentic, &e);
             return Ok(NotifyOutcome::Unauthentic);
         }
     };
     if cfg.alipay_app_id.is_empty() || n.app_id != cfg.alipay_app_id {
-        tracing::warn!(app_id = %n.app_id, "alipay notification for another app");
+        refuse(
+            app,
+            "alipay",
+            Refusal::Mismatch,
+            &"notification for another app_id",
+        );
         return Ok(NotifyOutcome::Mismatch);
     }
     let Some(order) = load_order(app, &n.out_trade_no).await? else {
-        tracing::warn!(out_trade_no = %n.out_trade_no, "alipay notification for an unknown order");
+        refuse(
+            app,
+            "alipay",
+            Refusal::Mismatch,
+            &"notification for an unknown order",
+        );
         return Ok(NotifyOutcome::Mismatch);
     };
     if n.total_amount != Some(order.amount) {
+        // Authentic yet wrong: worth an error each time (no one else can cause it).
         tracing::error!(order_no = %order.order_no, "alipay notification amount differs from the order");
+        app.metrics
+            .record_webhook_refusal("alipay", Refusal::Mismatch.label());
         return Ok(NotifyOutcome::Mismatch);
     }
     if !n.is_paid() {
@@ -466,46 +548,65 @@ pub async fn wechat_notify(
     raw: &[u8],
 ) -> Result<(NotifyOutcome, Option<wechat::NotifyError>), AppError> {
     let cfg = app.addon();
-    let platform_key = app
-        .config
-        .wechat_platform_public_key
-        .as_deref()
-        .and_then(|k| super::parse_public_key(k).ok());
-    let checked =
-        wechat::verify_notify_signature(headers, raw, platform_key.as_ref(), app.clock.epoch())
-            .and_then(|()| {
-                wechat::decrypt_notification(
-                    raw,
-                    secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key),
-                )
-            });
+    let platform_key = app.config.wechat_platform_public_key.clone();
+    let v3_key = secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key).to_string();
+    let (ts, nonce, sig) = (
+        headers.timestamp.map(str::to_string),
+        headers.nonce.map(str::to_string),
+        headers.signature.map(str::to_string),
+    );
+    let body = bytes::Bytes::copy_from_slice(raw);
+    let now = app.clock.epoch();
+    // Key parsing, RSA verification and decrypting up to a whole body: off the async workers.
+    let checked = tokio::task::spawn_blocking(move || {
+        let key = platform_key
+            .as_deref()
+            .and_then(|k| super::parse_public_key(k).ok());
+        let headers = wechat::NotifyHeaders {
+            timestamp: ts.as_deref(),
+            nonce: nonce.as_deref(),
+            signature: sig.as_deref(),
+        };
+        wechat::verify_notify_signature(&headers, &body, key.as_ref(), now)
+            .and_then(|()| wechat::decrypt_notification(&body, &v3_key))
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))?;
     log_notification(app, "wechat", raw, checked.is_ok()).await?;
     let tx = match checked {
         Ok(tx) => tx,
-        Err(wechat::NotifyError::NoPlatformKey) => {
-            tracing::error!(
-                "wechat notification cannot be verified: wechat_platform_public_key missing or invalid"
-            );
-            return Ok((
-                NotifyOutcome::NotConfigured,
-                Some(wechat::NotifyError::NoPlatformKey),
-            ));
+        Err(e @ wechat::NotifyError::NoPlatformKey) => {
+            refuse(app, "wechat", Refusal::NotConfigured, &e);
+            return Ok((NotifyOutcome::NotConfigured, Some(e)));
         }
         Err(e) => {
-            tracing::warn!(error = %e, "wechat notification rejected");
+            refuse(app, "wechat", Refusal::Unauthentic, &e);
             return Ok((NotifyOutcome::Unauthentic, Some(e)));
         }
     };
     if tx.mchid != cfg.wechat_mch_id || tx.appid != cfg.wechat_app_id {
-        tracing::warn!(mchid = %tx.mchid, appid = %tx.appid, "wechat notification for another merchant");
+        refuse(
+            app,
+            "wechat",
+            Refusal::Mismatch,
+            &"notification for another merchant",
+        );
         return Ok((NotifyOutcome::Mismatch, None));
     }
     let Some(order) = load_order(app, &tx.out_trade_no).await? else {
-        tracing::warn!(out_trade_no = %tx.out_trade_no, "wechat notification for an unknown order");
+        refuse(
+            app,
+            "wechat",
+            Refusal::Mismatch,
+            &"notification for an unknown order",
+        );
         return Ok((NotifyOutcome::Mismatch, None));
     };
     if tx.total() != Some(order.amount) {
+        // Authentic yet wrong: worth an error each time (no one else can cause it).
         tracing::error!(order_no = %order.order_no, "wechat notification amount differs from the order");
+        app.metrics
+            .record_webhook_refusal("wechat", Refusal::Mismatch.label());
         return Ok((NotifyOutcome::Mismatch, None));
     }
     if tx.trade_state != "SUCCESS" {

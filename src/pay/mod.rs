@@ -145,6 +145,56 @@ pub(crate) fn pem_body(text: &str) -> (Option<String>, String) {
 mod tests {
     use super::*;
 
+    /// An RNG that counts the bytes taken from it.
+    struct Counting<R>(R, usize);
+    impl<R: rand::RngCore> rand::RngCore for Counting<R> {
+        fn next_u32(&mut self) -> u32 {
+            self.1 += 4;
+            self.0.next_u32()
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.1 += 8;
+            self.0.next_u64()
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            self.1 += dest.len();
+            self.0.fill_bytes(dest)
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.1 += dest.len();
+            self.0.try_fill_bytes(dest)
+        }
+    }
+    impl<R: rand::CryptoRng> rand::CryptoRng for Counting<R> {}
+
+    #[test]
+    fn signing_is_blinded_and_still_byte_identical() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let key = parse_private_key(include_str!(
+            "../../tests/fixtures/keys/merchant_private.pem"
+        ))
+        .unwrap();
+        let msg = b"app_id=9021000100000001&method=alipay.trade.page.pay";
+        let mut rng = Counting(rand::rngs::OsRng, 0);
+        let blinded = rsa_sha256_sign_with_rng(&mut rng, &key, msg);
+        assert!(
+            rng.1 > 0,
+            "no randomness drawn: the signature was not blinded"
+        );
+        let plain = key
+            .sign(
+                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                &sha2::Sha256::digest(msg),
+            )
+            .unwrap();
+        assert_eq!(
+            blinded,
+            base64::engine::general_purpose::STANDARD.encode(plain)
+        );
+        assert_eq!(rsa_sha256_sign(&key, msg), blinded);
+    }
+
     #[test]
     fn money_parses_decimal_columns_exactly() {
         assert_eq!(Money::parse("60.00"), Some(Money::from_cents(6000)));
@@ -219,11 +269,28 @@ pub fn parse_public_key(text: &str) -> Result<rsa::RsaPublicKey, KeyError> {
 }
 
 /// base64(RSA-SHA256 PKCS#1 v1.5 signature): what both gateways call RSA2 / SHA256-RSA.
+///
+/// Signed with blinding: anyone who knows a pending order number can make us sign, and `rsa`
+/// 0.9's modular exponentiation is not constant-time (RUSTSEC-2023-0071), so every signature
+/// uses a fresh random blinding factor. PKCS#1 v1.5 is deterministic, so the bytes are the
+/// same as without blinding. `rsa` 0.10.0 (2026-11-08) replaces the arithmetic with a
+/// constant-time one; moving to it drags `sha2` 0.11, `rand_core` 0.10, `signature` 3 and
+/// `x509-cert` 0.3 along in lockstep (new key and certificate APIs), which is its own change,
+/// not part of this fix.
 pub fn rsa_sha256_sign(key: &rsa::RsaPrivateKey, message: &[u8]) -> String {
+    rsa_sha256_sign_with_rng(&mut rand::thread_rng(), key, message)
+}
+
+/// [`rsa_sha256_sign`] with the blinding randomness drawn from `rng`.
+pub fn rsa_sha256_sign_with_rng(
+    rng: &mut impl rsa::rand_core::CryptoRngCore,
+    key: &rsa::RsaPrivateKey,
+    message: &[u8],
+) -> String {
     use base64::Engine as _;
-    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
     let signing = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
-    base64::engine::general_purpose::STANDARD.encode(signing.sign(message).to_bytes())
+    base64::engine::general_purpose::STANDARD.encode(signing.sign_with_rng(rng, message).to_bytes())
 }
 
 /// Check a base64 RSA-SHA256 signature. Bad base64 or a wrong length is simply "no".

@@ -109,12 +109,27 @@ pub async fn create_native_order(
     order: &NativeOrder<'_>,
 ) -> Result<String, OrderError> {
     let body = order.body();
-    let auth = authorization(
-        order.mch_id,
-        order.serial_no,
-        order.merchant_key,
-        ("POST", NATIVE_PATH, order.timestamp, order.nonce, &body),
-    );
+    // RSA signing is CPU work: off the async workers.
+    let auth = {
+        let (mch_id, serial_no, key, timestamp, nonce, body) = (
+            order.mch_id.to_string(),
+            order.serial_no.to_string(),
+            order.merchant_key.clone(),
+            order.timestamp,
+            order.nonce.to_string(),
+            body.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            authorization(
+                &mch_id,
+                &serial_no,
+                &key,
+                ("POST", NATIVE_PATH, timestamp, &nonce, &body),
+            )
+        })
+        .await
+        .map_err(|e| OrderError::Transport(format!("signing task: {e}")))?
+    };
     let url = format!("{}{NATIVE_PATH}", order.api_base.trim_end_matches('/'));
     let resp = http
         .post(url)
@@ -172,10 +187,13 @@ pub enum NotifyError {
 }
 
 impl NotifyError {
-    /// HTTP status per WeChat Pay's guidance: 4xx tells it the request itself was bad.
+    /// HTTP status per WeChat Pay's guidance (any 4xx/5xx with `{"code":"FAIL",…}` refuses a
+    /// notification, and it retries later). A site that cannot verify (no platform key) refuses
+    /// with a 4xx too: the request cannot be served, and a 5xx would let anyone fill the
+    /// server-error figures (COMPAT.md#wechat-notify-verification).
     pub fn status(&self) -> u16 {
         match self {
-            NotifyError::NoPlatformKey => 500,
+            NotifyError::NoPlatformKey => 403,
             NotifyError::MissingHeaders | NotifyError::Stale | NotifyError::BadSignature => 401,
             NotifyError::Malformed | NotifyError::Decrypt => 400,
         }

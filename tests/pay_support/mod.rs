@@ -183,6 +183,12 @@ pub fn wechat_notification(transaction: serde_json::Value, timestamp: i64) -> We
             "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce_r}
     })
     .to_string();
+    signed_wechat_body(body, timestamp)
+}
+
+/// Any body with a valid platform signature: what a notification that passes the signature
+/// check but is not a usable notification looks like.
+pub fn signed_wechat_body(body: String, timestamp: i64) -> WechatNotification {
     let timestamp = timestamp.to_string();
     let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_string();
     let key = pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
@@ -194,6 +200,61 @@ pub fn wechat_notification(transaction: serde_json::Value, timestamp: i64) -> We
         nonce,
         signature,
     }
+}
+
+/// Bodies that are not notifications, of every kind a sender can get wrong: not JSON, no
+/// `resource`, wrong types, bad base64, a wrong GCM tag, 1 MiB of garbage.
+pub fn malformed_wechat_bodies() -> Vec<(&'static str, String)> {
+    let good_ct = pay::wechat::encrypt_resource(
+        &wechat_transaction("CHTEST0001", 6000).to_string(),
+        WECHAT_V3_KEY,
+        "r4nd0mn0nce1",
+        "transaction",
+    )
+    .unwrap();
+    // Flip the last byte: the GCM tag no longer matches.
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(&good_ct)
+        .unwrap();
+    *raw.last_mut().unwrap() ^= 1;
+    let wrong_tag = base64::engine::general_purpose::STANDARD.encode(raw);
+    let resource = |ct: serde_json::Value, nonce: serde_json::Value| {
+        serde_json::json!({"id": "EV", "resource": {"algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": ct, "associated_data": "transaction", "nonce": nonce}})
+        .to_string()
+    };
+    // Printable garbage, so the body survives as text in the log row.
+    let garbage: String = (0..1024 * 1024)
+        .map(|i| char::from(b'!' + (i * 7 % 90) as u8))
+        .collect();
+    vec![
+        ("not json", "this is not json".to_string()),
+        ("empty", String::new()),
+        (
+            "no resource",
+            r#"{"id":"EV","event_type":"TRANSACTION.SUCCESS"}"#.to_string(),
+        ),
+        ("resource not an object", r#"{"resource":"x"}"#.to_string()),
+        (
+            "ciphertext a number",
+            resource(42.into(), "r4nd0mn0nce1".into()),
+        ),
+        (
+            "nonce null",
+            resource(good_ct.clone().into(), serde_json::Value::Null),
+        ),
+        (
+            "bad base64",
+            resource("***not base64***".into(), "r4nd0mn0nce1".into()),
+        ),
+        (
+            "wrong gcm tag",
+            resource(wrong_tag.into(), "r4nd0mn0nce1".into()),
+        ),
+        ("short nonce", resource(good_ct.into(), "abc".into())),
+        ("json array", "[1,2,3]".to_string()),
+        ("1 MiB garbage", garbage),
+    ]
 }
 
 pub fn wechat_transaction(order_no: &str, total_cents: i64) -> serde_json::Value {
