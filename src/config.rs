@@ -51,6 +51,9 @@ pub struct Config {
     /// Run the background worker that finishes tenants left in `provisioning` (default on;
     /// fixture replays turn it off so recorded database states stay still).
     pub provision_worker: bool,
+    /// Bound on one `/provision` call for an existing tenant (the member's `reprovision` and
+    /// the worker): the member waits on it behind nginx's 60 s.
+    pub provision_call_timeout: Duration,
     /// Most MySQL connections one instance opens.
     pub db_pool_max: usize,
     pub addon: AddonConfig,
@@ -129,6 +132,7 @@ const SERVER_KEYS: &[&str] = &[
     "wechat_platform_public_key",
     "log_json",
     "provision_worker",
+    "provision_call_timeout_secs",
     "db_pool_max",
 ];
 
@@ -442,6 +446,10 @@ impl Config {
             mask(self.wechat_platform_public_key.is_some()).into(),
         );
         line("provision_worker", self.provision_worker.to_string());
+        line(
+            "provision_call_timeout_secs",
+            self.provision_call_timeout.as_secs().to_string(),
+        );
         line("db_pool_max", self.db_pool_max.to_string());
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
@@ -637,6 +645,18 @@ fn build_server(
         Some(v) => parse_switch(&v, "provision_worker", errors),
     };
 
+    let provision_call_timeout = parse_num(
+        get("provision_call_timeout_secs"),
+        20,
+        "provision_call_timeout_secs",
+        errors,
+    );
+    if !(1..=55).contains(&provision_call_timeout) {
+        errors.push(
+            "provision_call_timeout_secs: must be between 1 and 55 (nginx waits 60 s)".into(),
+        );
+    }
+
     let wechat_platform_public_key = match get("wechat_platform_public_key") {
         Some(v) if !v.contains("-----BEGIN") && Path::new(&v).exists() => {
             match std::fs::read_to_string(&v) {
@@ -673,6 +693,7 @@ fn build_server(
         wechat_platform_public_key,
         log_json,
         provision_worker,
+        provision_call_timeout: Duration::from_secs(provision_call_timeout),
         db_pool_max,
         addon,
         addon_config_php,

@@ -106,11 +106,11 @@ async fn assert_current_and_idempotent(db: &TestDb) {
 }
 
 #[tokio::test]
-async fn empty_database_gets_the_five_addon_tables() {
+async fn empty_database_gets_the_addon_tables() {
     let db = TestDb::empty().await;
     let mut c = db.conn().await;
     let plan = schema::migrate(&mut c, "fa_", false).await.unwrap();
-    assert_eq!(plan.steps.len(), 5, "{:?}", plan.steps);
+    assert_eq!(plan.steps.len(), 6, "{:?}", plan.steps);
     assert_eq!(
         tables(&db).await,
         [
@@ -118,6 +118,7 @@ async fn empty_database_gets_the_five_addon_tables() {
             "fa_chathub_gateway_log",
             "fa_chathub_log",
             "fa_chathub_order",
+            "fa_chathub_provision_state",
             "fa_chathub_tenant"
         ]
     );
@@ -138,7 +139,7 @@ async fn the_table_prefix_is_applied() {
         names.iter().all(|n| n.starts_with("zz_chathub_")),
         "{names:?}"
     );
-    assert_eq!(names.len(), 5);
+    assert_eq!(names.len(), 6);
     let live = schema::inspect(&mut c, "zz_").await.unwrap();
     assert!(schema::verify(&live, "zz_").is_empty());
 }

@@ -78,7 +78,7 @@ pub struct ExpectedTable {
     pub create_sql: String,
 }
 
-/// The five addon tables, in `install.sql` order.
+/// The addon tables (the original's five, then chathub's own), in `install.sql` order.
 pub fn expected_tables() -> Vec<ExpectedTable> {
     install_statements("__PREFIX__")
         .iter()
@@ -618,7 +618,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn install_sql_parses_into_five_tables() {
+    fn install_sql_parses_into_the_addon_tables() {
         let t = expected_tables();
         let names: Vec<_> = t.iter().map(|t| t.base_name.as_str()).collect();
         assert_eq!(
@@ -628,7 +628,8 @@ mod tests {
                 "chathub_log",
                 "chathub_order",
                 "chathub_channel_account",
-                "chathub_gateway_log"
+                "chathub_gateway_log",
+                "chathub_provision_state"
             ]
         );
         let tenant = &t[0];
