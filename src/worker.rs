@@ -59,6 +59,7 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 }
                 if pass.provisioned > 0 {
                     probe.server_silent = false;
+                    probe.health_failed = false;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "provisioning worker pass failed"),
@@ -71,12 +72,14 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// After calls went unanswered, asks `/health` until the provision server answers, then
-/// makes the waiting tenants due. In memory only: it merely shortens waits, the schedule
-/// itself is in the database.
+/// After calls went unanswered, asks `/health`; when it answers after having failed, the
+/// outage is over and the waiting tenants become due. (A server whose `/health` answers while
+/// its `/provision` hangs wakes nobody: back-off applies.) In memory only: it merely shortens
+/// waits, the schedule itself is in the database.
 #[derive(Default)]
 struct HealthProbe {
     server_silent: bool,
+    health_failed: bool,
     last: Option<Instant>,
 }
 
@@ -88,9 +91,13 @@ impl HealthProbe {
         self.last = Some(Instant::now());
         let url = app.addon().provision_server_url.clone();
         if !matches!(app.provision.health(&url, HEALTH_TIMEOUT).await, Ok((200, _))) {
+            self.health_failed = true;
             return;
         }
         self.server_silent = false;
+        if !std::mem::take(&mut self.health_failed) {
+            return;
+        }
         let woke = async {
             let mut conn = app.db.conn().await?;
             tenant::make_waiting_due(&mut conn, &app.db.t, app.clock.epoch()).await
