@@ -306,16 +306,12 @@ async fn answer(state: Arc<Mutex<State>>, req: http::Request<hyper::body::Incomi
         )
     } else if path == "/provision" && lock(&state).upstream_cache {
         upstream_provision(&state, &body, header("idempotency-key"), mode)
-    } else if mode == StubMode::Http500
-        || (path == "/provision" && fails_for_domain(&state, &body))
+    } else if mode == StubMode::Http500 || (path == "/provision" && fails_for_domain(&state, &body))
     {
         (
             500,
             "application/json",
-            py_dumps(&[(
-                "error",
-                Py::Str(SIMULATED_FAILURE.into()),
-            )]),
+            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
         )
     } else if mode == StubMode::BadJson {
         (
@@ -361,7 +357,11 @@ fn upstream_provision(
     if let Some(k) = &key
         && let Some((status, cached)) = lock(state).upstream_results.get_mut(k)
     {
-        return (status.take().unwrap_or(200), "application/json", cached.clone());
+        return (
+            status.take().unwrap_or(200),
+            "application/json",
+            cached.clone(),
+        );
     }
     let failing = mode == StubMode::Http500 || fails_for_domain(state, body);
     let (status, ct, out) = if failing {
@@ -401,7 +401,10 @@ fn provision_checks_only(body: &str) -> (u16, &'static str, String) {
             .to_string()
     };
     let (name, domain, email) = (s("name"), s("domain"), s("email"));
-    let kind = j.get("type").and_then(|v| v.as_str()).unwrap_or("web_widget");
+    let kind = j
+        .get("type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("web_widget");
     if name.is_empty() {
         return bad("name is required");
     }

@@ -114,7 +114,9 @@ impl Application {
         // The worker abandons its call at the stop signal; it must let go of its connections
         // before the pool is closed (closing waits for them).
         if let Some(mut w) = worker
-            && tokio::time::timeout(WORKER_STOP_GRACE, &mut w).await.is_err()
+            && tokio::time::timeout(WORKER_STOP_GRACE, &mut w)
+                .await
+                .is_err()
         {
             tracing::warn!("provisioning worker did not stop in time; aborting it");
             w.abort();

@@ -85,12 +85,19 @@ struct HealthProbe {
 
 impl HealthProbe {
     async fn maybe_probe(&mut self, app: &App) {
-        if !self.server_silent || self.last.is_some_and(|l| l.elapsed() < HEALTH_PROBE_INTERVAL) {
+        if !self.server_silent
+            || self
+                .last
+                .is_some_and(|l| l.elapsed() < HEALTH_PROBE_INTERVAL)
+        {
             return;
         }
         self.last = Some(Instant::now());
         let url = app.addon().provision_server_url.clone();
-        if !matches!(app.provision.health(&url, HEALTH_TIMEOUT).await, Ok((200, _))) {
+        if !matches!(
+            app.provision.health(&url, HEALTH_TIMEOUT).await,
+            Ok((200, _))
+        ) {
             self.health_failed = true;
             return;
         }
@@ -236,7 +243,10 @@ async fn attempt_claimed(
             "provisioning attempt failed; will retry"
         ),
         Outcome::Interrupted => {
-            tracing::info!(tenant_id = id.0, "provisioning attempt abandoned for shutdown")
+            tracing::info!(
+                tenant_id = id.0,
+                "provisioning attempt abandoned for shutdown"
+            )
         }
         Outcome::Ineligible(_) | Outcome::Gone => {}
     }

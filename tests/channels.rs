@@ -1138,12 +1138,7 @@ async fn reprovision_without_a_post_of_the_sessions_token_does_nothing() {
 async fn the_member_center_offers_reprovision_as_a_form_with_no_token_in_any_url() {
     let f = fixture(&[]).await;
     let alice = Browser::signed_in(&f.app, ALICE);
-    let body = alice
-        .get(&format!("{BASE}/my"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = alice.get(&format!("{BASE}/my")).await.text().await.unwrap();
     let doc = scraper::Html::parse_document(&body);
     for a in select(&doc, "a[href]") {
         let href = a.value().attr("href").unwrap();
@@ -1285,7 +1280,11 @@ async fn suspended_disabled_and_expired_tenants_are_refused_with_a_clear_message
         .await;
     let alice = Browser::signed_in(&f.app, ALICE);
     for (id, status, message) in [
-        ("31", "suspended", "该租户已被暂停，无法重新开通，请联系客服"),
+        (
+            "31",
+            "suspended",
+            "该租户已被暂停，无法重新开通，请联系客服",
+        ),
         ("32", "disabled", "该租户已停用，无法重新开通，请联系客服"),
         ("33", "pending", "该租户已过期，请先续费"),
         ("34", "active", "该租户已过期，请先续费"),
@@ -1377,7 +1376,10 @@ async fn a_hanging_provision_server_holds_the_request_only_for_the_configured_bo
     let took = started.elapsed();
     assert_eq!(location(&r), "/addons/chathub/index/my?provisioning=1");
     assert!(took < Duration::from_secs(15), "answered after {took:?}");
-    assert!(took >= Duration::from_millis(2500), "answered after {took:?}");
+    assert!(
+        took >= Duration::from_millis(2500),
+        "answered after {took:?}"
+    );
     assert_eq!(tenant_status(&f.app, 13).await, "provisioning");
     assert_eq!(logs(&f.app).await[0].3, "failed");
 }

@@ -138,7 +138,10 @@ async fn a_cached_failure_answered_with_200_is_an_answered_failure() {
     for _ in 0..3 {
         results.push(c.provision(&stub.url(), KEY, "k", &payload(), t).await);
     }
-    assert!(results.iter().all(|r| r.is_answered_failure()), "{results:?}");
+    assert!(
+        results.iter().all(|r| r.is_answered_failure()),
+        "{results:?}"
+    );
     assert!(
         matches!(&results[2], ProvisionResult::InvalidBody(b) if b.contains("simulated internal failure")),
         "{:?}",
@@ -146,7 +149,13 @@ async fn a_cached_failure_answered_with_200_is_an_answered_failure() {
     );
     stub.set_mode(StubMode::Hang).await;
     let r = c
-        .provision(&stub.url(), KEY, "k9", &payload(), Duration::from_millis(300))
+        .provision(
+            &stub.url(),
+            KEY,
+            "k9",
+            &payload(),
+            Duration::from_millis(300),
+        )
         .await;
     assert!(!r.is_answered_failure() && r.is_unanswered(), "{r:?}");
 }

@@ -239,7 +239,8 @@ fn provision_keys(stub: &ProvisionStub, domain: &str) -> Vec<String> {
         .iter()
         .filter(|c| {
             c.path == "/provision"
-                && c.json().and_then(|j| j["domain"].as_str().map(str::to_string))
+                && c.json()
+                    .and_then(|j| j["domain"].as_str().map(str::to_string))
                     == Some(domain.to_string())
         })
         .map(|c| c.header("idempotency-key").unwrap_or_default().to_string())
@@ -416,7 +417,11 @@ async fn an_unanswered_call_is_retried_with_the_same_key_within_the_configured_b
             >= 1
     })
     .await;
-    assert!(timed_out, "no timed-out attempt after {:?}", started.elapsed());
+    assert!(
+        timed_out,
+        "no timed-out attempt after {:?}",
+        started.elapsed()
+    );
     stub.set_mode(StubMode::Ok).await;
     let active = eventually(Duration::from_secs(20), || async {
         tenant_status(&app.db, 501).await == "active"

@@ -419,11 +419,13 @@ pub async fn provision_state<Q: Queryable>(
         )
         .await?;
     Ok(row
-        .map(|(failures, next_attempt_at, idempotency_key)| ProvisionState {
-            failures,
-            next_attempt_at,
-            idempotency_key,
-        })
+        .map(
+            |(failures, next_attempt_at, idempotency_key)| ProvisionState {
+                failures,
+                next_attempt_at,
+                idempotency_key,
+            },
+        )
         .unwrap_or_default())
 }
 
@@ -489,7 +491,11 @@ pub async fn make_waiting_due(
 }
 
 /// Whether any tenant is waiting out a back-off (cheap: the worker asks once per pass).
-pub async fn any_waiting<Q: Queryable>(conn: &mut Q, t: &Tables, now: i64) -> Result<bool, AppError> {
+pub async fn any_waiting<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    now: i64,
+) -> Result<bool, AppError> {
     let n: Option<i64> = conn
         .exec_first(
             format!(
