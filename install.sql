@@ -120,3 +120,15 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_login_throttle` (
   PRIMARY KEY (`id`),
   KEY `idx_updatetime` (`updatetime`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub登录失败限流 (chathub)';
+
+-- chathub's own (the PHP addon never reads it): when the provisioning worker may next try a
+-- tenant, and the Idempotency-Key its next /provision call sends (MIGRATIONS.md provision-state).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_provision_state` (
+  `tenant_id` int(11) unsigned NOT NULL COMMENT '租户ID',
+  `failures` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '连续失败次数',
+  `next_attempt_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下次尝试时间',
+  `idempotency_key` varchar(64) DEFAULT NULL COMMENT '下次调用的 Idempotency-Key',
+  `updatetime` int(10) unsigned DEFAULT NULL COMMENT '更新时间',
+  PRIMARY KEY (`tenant_id`),
+  KEY `idx_next_attempt_at` (`next_attempt_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub开通重试状态';

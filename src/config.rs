@@ -51,6 +51,9 @@ pub struct Config {
     /// Run the background worker that finishes tenants left in `provisioning` (default on;
     /// fixture replays turn it off so recorded database states stay still).
     pub provision_worker: bool,
+    /// Bound on one `/provision` call for an existing tenant (the member's `reprovision` and
+    /// the worker): the member waits on it behind nginx's 60 s.
+    pub provision_call_timeout: Duration,
     /// Most MySQL connections one instance opens.
     pub db_pool_max: usize,
     /// A member session ends this long after sign-in however active it is (the idle expiry
@@ -132,6 +135,7 @@ const SERVER_KEYS: &[&str] = &[
     "wechat_platform_public_key",
     "log_json",
     "provision_worker",
+    "provision_call_timeout_secs",
     "db_pool_max",
     "session_max_lifetime_secs",
 ];
@@ -446,6 +450,10 @@ impl Config {
             mask(self.wechat_platform_public_key.is_some()).into(),
         );
         line("provision_worker", self.provision_worker.to_string());
+        line(
+            "provision_call_timeout_secs",
+            self.provision_call_timeout.as_secs().to_string(),
+        );
         line("db_pool_max", self.db_pool_max.to_string());
         line(
             "session_max_lifetime_secs",
@@ -657,6 +665,18 @@ fn build_server(
         Some(v) => parse_switch(&v, "provision_worker", errors),
     };
 
+    let provision_call_timeout = parse_num(
+        get("provision_call_timeout_secs"),
+        20,
+        "provision_call_timeout_secs",
+        errors,
+    );
+    if !(1..=55).contains(&provision_call_timeout) {
+        errors.push(
+            "provision_call_timeout_secs: must be between 1 and 55 (nginx waits 60 s)".into(),
+        );
+    }
+
     let wechat_platform_public_key = match get("wechat_platform_public_key") {
         Some(v) if !v.contains("-----BEGIN") && Path::new(&v).exists() => {
             match std::fs::read_to_string(&v) {
@@ -693,6 +713,7 @@ fn build_server(
         wechat_platform_public_key,
         log_json,
         provision_worker,
+        provision_call_timeout: Duration::from_secs(provision_call_timeout),
         db_pool_max,
         session_max_lifetime_secs: session_max_lifetime_secs as i64,
         addon,

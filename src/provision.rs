@@ -75,6 +75,34 @@ pub enum ProvisionResult {
     Failed(CallError),
 }
 
+impl ProvisionResult {
+    /// A failure the provision server itself answered. `provision_server.py` caches that
+    /// answer under the `Idempotency-Key` for 300 s (from the third hit as
+    /// `200 {"error": ...}`), so a retry must use a new key to be tried at all.
+    pub fn is_answered_failure(&self) -> bool {
+        match self {
+            ProvisionResult::Failed(CallError::Http { .. }) => true,
+            ProvisionResult::InvalidBody(body) => is_error_answer(body),
+            ProvisionResult::Failed(CallError::Transport(_)) | ProvisionResult::Provisioned(_) => {
+                false
+            }
+        }
+    }
+
+    /// No HTTP answer at all (refused, timed out, cut): the server may be down.
+    pub fn is_unanswered(&self) -> bool {
+        matches!(self, ProvisionResult::Failed(CallError::Transport(_)))
+    }
+}
+
+/// `{"error": ...}`: the provision server's own failure body, whatever the status.
+fn is_error_answer(body: &str) -> bool {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key("error")))
+        .unwrap_or(false)
+}
+
 impl Provisioned {
     /// The original accepts any JSON object that has an `inbox_id` key.
     pub fn from_body(body: &str) -> Option<Provisioned> {
@@ -351,6 +379,21 @@ mod tests {
         assert!(Provisioned::from_body(r#"{"inbox_id": 101, "embed_code": "<script>"}"#).is_some());
         assert!(Provisioned::from_body(r#"{"error": "x"}"#).is_none());
         assert!(Provisioned::from_body("<html>").is_none());
+    }
+
+    #[test]
+    fn answered_failures_are_told_from_unknown_outcomes() {
+        let http = ProvisionResult::Failed(CallError::Http {
+            status: 502,
+            body: String::new(),
+        });
+        assert!(http.is_answered_failure() && !http.is_unanswered());
+        let cached = ProvisionResult::InvalidBody(r#"{"error": "Chatwoot API error: 500"}"#.into());
+        assert!(cached.is_answered_failure());
+        let html = ProvisionResult::InvalidBody("<html>502</html>".into());
+        assert!(!html.is_answered_failure());
+        let timeout = ProvisionResult::Failed(CallError::Transport("timed out".into()));
+        assert!(!timeout.is_answered_failure() && timeout.is_unanswered());
     }
 
     #[test]

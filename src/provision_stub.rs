@@ -6,7 +6,7 @@
 //! provision gets inbox 100+n, team 200+n, agent 300+n, and bodies are serialised like
 //! bottle's `json.dumps` (ASCII escapes, `", "` and `": "` separators).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -91,6 +91,13 @@ struct State {
     idempotency: HashMap<String, String>,
     calls: Vec<StubCall>,
     hang_for: Duration,
+    /// Domains whose provisions fail as in [`StubMode::Http500`] whatever the mode.
+    failing_domains: HashSet<String>,
+    /// Cache answers per `Idempotency-Key` exactly as `provision_server.py` does, failures
+    /// included (see [`ProvisionStub::cache_like_upstream`]).
+    upstream_cache: bool,
+    /// key → (status still to restore on the next hit, body).
+    upstream_results: HashMap<String, (Option<u16>, String)>,
 }
 
 pub struct ProvisionStub {
@@ -111,6 +118,9 @@ impl ProvisionStub {
             idempotency: HashMap::new(),
             calls: Vec::new(),
             hang_for: Duration::from_secs(75),
+            failing_domains: HashSet::new(),
+            upstream_cache: false,
+            upstream_results: HashMap::new(),
         }));
         let task = tokio::spawn(serve(listener, state.clone()));
         Ok(ProvisionStub {
@@ -165,7 +175,23 @@ impl ProvisionStub {
         let mut s = lock(&self.state);
         s.counter = 0;
         s.idempotency.clear();
+        s.upstream_results.clear();
         s.calls.clear();
+    }
+
+    /// Provisions for these domains fail (500, as [`StubMode::Http500`]) in every mode but
+    /// `Hang` and `Down`: a tenant the provision server keeps refusing.
+    pub fn set_failing_domains(&self, domains: &[&str]) {
+        lock(&self.state).failing_domains = domains.iter().map(|d| d.to_string()).collect();
+    }
+
+    /// Answer `/provision` as `provision_server.py` does with its idempotency store: after
+    /// validation, a key seen before gets the stored answer, failures included; the stored
+    /// status is restored on the first repeat only, so from the third use of a failed key
+    /// the answer is `200 {"error": ...}`. (Entries live 300 s upstream; here until
+    /// [`reset`](Self::reset).)
+    pub fn cache_like_upstream(&self, on: bool) {
+        lock(&self.state).upstream_cache = on;
     }
 
     pub fn calls(&self) -> Vec<StubCall> {
@@ -278,14 +304,14 @@ async fn answer(state: Arc<Mutex<State>>, req: http::Request<hyper::body::Incomi
             "text/html; charset=UTF-8",
             py_dumps(&[("error", Py::Str("Invalid or missing X-API-Key".into()))]),
         )
-    } else if mode == StubMode::Http500 {
+    } else if path == "/provision" && lock(&state).upstream_cache {
+        upstream_provision(&state, &body, header("idempotency-key"), mode)
+    } else if mode == StubMode::Http500 || (path == "/provision" && fails_for_domain(&state, &body))
+    {
         (
             500,
             "application/json",
-            py_dumps(&[(
-                "error",
-                Py::Str("Chatwoot API error: simulated internal failure".into()),
-            )]),
+            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
         )
     } else if mode == StubMode::BadJson {
         (
@@ -305,20 +331,65 @@ async fn answer(state: Arc<Mutex<State>>, req: http::Request<hyper::body::Incomi
     reply(status, content_type, out)
 }
 
-fn bad(msg: &str) -> (u16, &'static str, String) {
-    (
-        400,
-        "application/json",
-        py_dumps(&[("error", Py::Str(msg.into()))]),
-    )
+fn fails_for_domain(state: &Mutex<State>, body: &str) -> bool {
+    let domain = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("domain").and_then(|d| d.as_str()).map(str::to_string));
+    domain.is_some_and(|d| lock(state).failing_domains.contains(d.trim()))
 }
 
-fn provision(state: &Mutex<State>, body: &str, key: Option<String>) -> (u16, &'static str, String) {
-    if let Some(k) = &key
-        && let Some(cached) = lock(state).idempotency.get(k)
-    {
-        return (200, "application/json", cached.clone());
+const SIMULATED_FAILURE: &str = "Chatwoot API error: simulated internal failure";
+
+/// `provision_server.py`'s `/provision` around its idempotency store (see
+/// [`ProvisionStub::cache_like_upstream`]).
+fn upstream_provision(
+    state: &Mutex<State>,
+    body: &str,
+    key: Option<String>,
+    mode: StubMode,
+) -> (u16, &'static str, String) {
+    // Validation first, uncached (upstream validates before looking at the key).
+    let (status, ct, out) = provision_checks_only(body);
+    if status != 200 {
+        return (status, ct, out);
     }
+    let key = key.filter(|k| !k.is_empty());
+    if let Some(k) = &key
+        && let Some((status, cached)) = lock(state).upstream_results.get_mut(k)
+    {
+        return (
+            status.take().unwrap_or(200),
+            "application/json",
+            cached.clone(),
+        );
+    }
+    let failing = mode == StubMode::Http500 || fails_for_domain(state, body);
+    let (status, ct, out) = if failing {
+        (
+            500,
+            "application/json",
+            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
+        )
+    } else if mode == StubMode::BadJson {
+        (
+            200,
+            "text/html",
+            "<html><body>502 Bad Gateway (upstream returned HTML, not JSON)</body></html>".into(),
+        )
+    } else {
+        provision(state, body, None)
+    };
+    if let Some(k) = key {
+        lock(state)
+            .upstream_results
+            .entry(k)
+            .or_insert((Some(status), out.clone()));
+    }
+    (status, ct, out)
+}
+
+/// `/provision`'s input validation alone: 200 with an empty body when the input is valid.
+fn provision_checks_only(body: &str) -> (u16, &'static str, String) {
     let Ok(serde_json::Value::Object(j)) = serde_json::from_str::<serde_json::Value>(body) else {
         return bad("invalid JSON body");
     };
@@ -333,8 +404,7 @@ fn provision(state: &Mutex<State>, body: &str, key: Option<String>) -> (u16, &'s
     let kind = j
         .get("type")
         .and_then(|v| v.as_str())
-        .unwrap_or("web_widget")
-        .to_string();
+        .unwrap_or("web_widget");
     if name.is_empty() {
         return bad("name is required");
     }
@@ -353,6 +423,36 @@ fn provision(state: &Mutex<State>, body: &str, key: Option<String>) -> (u16, &'s
     if kind != "web_widget" && kind != "api" {
         return bad("type must be 'web_widget' or 'api'");
     }
+    (200, "application/json", String::new())
+}
+
+fn bad(msg: &str) -> (u16, &'static str, String) {
+    (
+        400,
+        "application/json",
+        py_dumps(&[("error", Py::Str(msg.into()))]),
+    )
+}
+
+fn provision(state: &Mutex<State>, body: &str, key: Option<String>) -> (u16, &'static str, String) {
+    if let Some(k) = &key
+        && let Some(cached) = lock(state).idempotency.get(k)
+    {
+        return (200, "application/json", cached.clone());
+    }
+    let checked = provision_checks_only(body);
+    if checked.0 != 200 {
+        return checked;
+    }
+    let j: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let s = |k: &str| {
+        j.get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (name, email) = (s("name"), s("email"));
     let n = {
         let mut st = lock(state);
         st.counter += 1;

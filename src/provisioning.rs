@@ -1,17 +1,23 @@
 //! Re-provisioning an existing tenant (the original's `_provisionAsync`): used by the
-//! user's `reprovision`, by payments for tenants without resources, and by the background
-//! worker that finishes tenants left in `provisioning`.
+//! member's `reprovision` and by the background worker that finishes tenants left in
+//! `provisioning`.
+//!
+//! Every attempt keeps the tenant's schedule in `chathub_provision_state` (MIGRATIONS.md
+//! provision-state): consecutive failures, when the next attempt is due, and the
+//! `Idempotency-Key` to send. The key is the original's deterministic `reprov-<id>-md5(...)`
+//! until the provision server answers a failure; `provision_server.py` caches that answer per
+//! key for 300 s, so the next attempt gets a fresh key. After an attempt without an answer
+//! (timeout, refused, cut) the key stays: the server may have done the work, and the same key
+//! returns it instead of creating a second inbox.
 
-use std::time::Duration;
+use tokio::sync::watch;
 
 use crate::app::App;
+use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::tenant::{self, TenantId};
+use crate::db::tenant::{self, ProvisionState, Tenant, TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::provision::{ProvisionPayload, ProvisionResult};
-
-/// The original gave curl 30 s (connect 5 s) here.
-pub const REPROVISION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `reprov-<id>-md5(domain|channel_type)`: deterministic, so a repeat within the provision
 /// server's cache window returns the same resources instead of creating new ones.
@@ -23,19 +29,107 @@ pub fn reprovision_key(id: TenantId, domain: &str, channel_type: &str) -> String
     )
 }
 
+/// A key never sent before, same shape as the original's.
+fn fresh_key(id: TenantId) -> String {
+    use rand::Rng as _;
+    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    format!("reprov-{}-{}", id.0, hex::encode(bytes))
+}
+
+/// Why a tenant may not be (re)provisioned: resources are for tenants that are paid up and
+/// not stopped by an admin. Only an admin's `activate` or a renewal brings these back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ineligible {
+    Suspended,
+    Disabled,
+    Expired,
+}
+
+impl Ineligible {
+    /// What the member is told (member center notice).
+    pub fn message(self) -> &'static str {
+        match self {
+            Ineligible::Suspended => "该租户已被暂停，无法重新开通，请联系客服",
+            Ineligible::Disabled => "该租户已停用，无法重新开通，请联系客服",
+            Ineligible::Expired => "该租户已过期，请先续费",
+        }
+    }
+}
+
+/// The one rule for the member's `reprovision` and the worker.
+pub fn eligibility(t: &Tenant, clock: &Clock) -> Result<(), Ineligible> {
+    match t.status {
+        TenantStatus::Suspended => return Err(Ineligible::Suspended),
+        TenantStatus::Disabled => return Err(Ineligible::Disabled),
+        TenantStatus::Pending | TenantStatus::Provisioning | TenantStatus::Active => {}
+    }
+    let expired = t
+        .expire_at
+        .as_deref()
+        .and_then(|e| clock.parse_local(e))
+        .is_some_and(|at| at.timestamp() <= clock.epoch());
+    if expired {
+        return Err(Ineligible::Expired);
+    }
+    Ok(())
+}
+
+/// What one attempt came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The tenant now has its resources.
+    Provisioned,
+    /// A failed `reprovision` row was written and the next attempt scheduled. `unanswered`:
+    /// the provision server did not answer at all (it may be down).
+    Failed { unanswered: bool },
+    /// Refused before any call, or the tenant was stopped while the call ran.
+    Ineligible(Ineligible),
+    /// The tenant no longer exists; nothing written.
+    Gone,
+    /// Shutdown cut the call short; nothing written, the key kept for the retry.
+    Interrupted,
+}
+
+/// Delay before the next attempt after `failures` consecutive failed ones: 2 s doubling to
+/// 5 min.
+pub fn backoff_secs(failures: u32) -> i64 {
+    const BASE: i64 = 2;
+    const CAP: i64 = 300;
+    if failures == 0 {
+        return 0;
+    }
+    let exp = (failures - 1).min(20);
+    (BASE << exp).min(CAP)
+}
+
+/// Resolves once `stop` is (or becomes) true; never without a stop signal.
+async fn stopped(stop: Option<watch::Receiver<bool>>) {
+    match stop {
+        Some(mut rx) => {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// One provision attempt for an existing tenant, with the original's log rows
-/// (`reprovision`, operator `system`). `Ok(true)` when the tenant is now active.
-/// A tenant that no longer exists is `Ok(false)` with nothing written.
+/// (`reprovision`, operator `system`), bounded by `provision_call_timeout`. The caller holds
+/// the tenant's provisioning lock. `stop` (the worker's shutdown signal) abandons the call:
+/// nothing is written and the tenant stays as it was, to be tried again.
 pub async fn reprovision_once(
     app: &App,
     id: TenantId,
-    timeout: Duration,
-) -> Result<bool, AppError> {
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<Outcome, AppError> {
     let t = &app.db.t;
     let mut conn = app.db.conn().await?;
     let Some(tenant) = tenant::find(&mut conn, t, id).await? else {
-        return Ok(false);
+        return Ok(Outcome::Gone);
     };
+    if let Err(why) = eligibility(&tenant, &app.clock) {
+        return Ok(Outcome::Ineligible(why));
+    }
+    let state = tenant::provision_state(&mut conn, t, id).await?;
     drop(conn);
     let addon = app.addon();
     let payload = ProvisionPayload {
@@ -45,72 +139,108 @@ pub async fn reprovision_once(
         kind: tenant.channel_type.clone(),
         max_agents: tenant.max_agents,
     };
-    let key = reprovision_key(id, &tenant.domain, &tenant.channel_type);
-    let result = app
-        .provision
-        .provision(
-            &addon.provision_server_url,
-            addon.provision_api_key(),
-            &key,
-            &payload,
-            timeout,
-        )
-        .await;
+    let key = state
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| reprovision_key(id, &tenant.domain, &tenant.channel_type));
+    let call = app.provision.provision(
+        &addon.provision_server_url,
+        addon.provision_api_key(),
+        &key,
+        &payload,
+        app.config.provision_call_timeout,
+    );
+    let result = tokio::select! {
+        r = call => r,
+        _ = stopped(stop) => return Ok(Outcome::Interrupted),
+    };
     let mut conn = app.db.conn().await?;
     let now = app.clock.epoch();
-    let (ok, detail, status) = match &result {
-        ProvisionResult::Provisioned(p) => {
-            let mut tx = conn
-                .start_transaction(mysql_async::TxOpts::default())
-                .await?;
-            tenant::apply_provisioned_no_touch(&mut tx, t, id, p, &app.clock.datetime()).await?;
-            let detail = format!(
-                "补建资源成功 (inbox_id={})",
-                p.inbox_id
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "?".into())
-            );
-            log::insert(
-                &mut tx,
-                t,
-                &NewLog {
-                    tenant_id: id.0,
-                    action: "reprovision",
-                    detail: &detail,
-                    status: LogStatus::Success,
-                    operator: "system",
-                    createtime: now,
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(true);
-        }
-        ProvisionResult::Failed(e) => (
-            false,
-            format!("重试 provision 失败: {}", e.log_text()),
-            LogStatus::Failed,
-        ),
-        ProvisionResult::InvalidBody(body) => (
-            false,
-            format!("响应无效: {}", php_substr(body, 200)),
-            LogStatus::Failed,
-        ),
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    // Re-read under a row lock: an admin may have suspended it while the call ran.
+    let Some(current) = tenant::find_for_update(&mut tx, t, id).await? else {
+        return Ok(Outcome::Gone);
     };
-    log::insert(
-        &mut conn,
-        t,
-        &NewLog {
+    let stopped_meanwhile = eligibility(&current, &app.clock).err();
+    fn row(id: TenantId, detail: &str, status: LogStatus, now: i64) -> NewLog<'_> {
+        NewLog {
             tenant_id: id.0,
             action: "reprovision",
-            detail: &detail,
+            detail,
             status,
             operator: "system",
             createtime: now,
-        },
-    )
-    .await?;
-    Ok(ok)
+        }
+    }
+    let outcome = match &result {
+        ProvisionResult::Provisioned(p) => {
+            let inbox = p
+                .inbox_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "?".into());
+            match stopped_meanwhile {
+                None => {
+                    tenant::apply_provisioned_no_touch(&mut tx, t, id, p, &app.clock.datetime())
+                        .await?;
+                    let detail = format!("补建资源成功 (inbox_id={inbox})");
+                    log::insert(&mut tx, t, &row(id, &detail, LogStatus::Success, now)).await?;
+                    Outcome::Provisioned
+                }
+                Some(why) => {
+                    // Resources exist now, but the tenant stays as the admin left it; the row
+                    // tells support which inbox to remove or hand over.
+                    let detail = format!(
+                        "补建资源已创建但未启用，租户状态已变更 (inbox_id={inbox}): {}",
+                        why.message()
+                    );
+                    log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
+                    Outcome::Ineligible(why)
+                }
+            }
+        }
+        ProvisionResult::Failed(e) => {
+            let detail = format!("重试 provision 失败: {}", e.log_text());
+            log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
+            Outcome::Failed {
+                unanswered: result.is_unanswered(),
+            }
+        }
+        ProvisionResult::InvalidBody(body) => {
+            let detail = format!("响应无效: {}", php_substr(body, 200));
+            log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
+            Outcome::Failed { unanswered: false }
+        }
+    };
+    match outcome {
+        Outcome::Provisioned => tenant::clear_provision_state(&mut tx, t, id).await?,
+        _ => {
+            let failures = state.failures.saturating_add(1);
+            let next = ProvisionState {
+                failures,
+                next_attempt_at: now + backoff_secs(failures),
+                idempotency_key: Some(if result.is_answered_failure() {
+                    fresh_key(id)
+                } else {
+                    key
+                }),
+            };
+            tenant::save_provision_state(&mut tx, t, id, &next, now).await?;
+        }
+    }
+    tx.commit().await?;
+    if outcome == Outcome::Provisioned {
+        // The provision server works: whoever waits out a back-off is due again.
+        let n = tenant::make_waiting_due(&mut conn, t, now).await?;
+        if n > 0 {
+            tracing::info!(
+                waiting = n,
+                "provision server answered again; waiting tenants are due now"
+            );
+        }
+    }
+    Ok(outcome)
 }
 
 /// PHP's `substr($s, 0, $n)` counts bytes; never split a UTF-8 character.
@@ -137,5 +267,18 @@ mod tests {
             k,
             format!("reprov-13-{:x}", md5::compute(b"alice-pending|web_widget"))
         );
+        let fresh = fresh_key(TenantId(13));
+        assert_eq!(fresh.len(), k.len());
+        assert_ne!(fresh, fresh_key(TenantId(13)));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff_secs(0), 0);
+        assert_eq!(backoff_secs(1), 2);
+        assert_eq!(backoff_secs(2), 4);
+        assert_eq!(backoff_secs(5), 32);
+        assert_eq!(backoff_secs(9), 300);
+        assert_eq!(backoff_secs(1000), 300);
     }
 }

@@ -31,6 +31,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long the provisioning worker gets to let go after the requests have finished.
+const WORKER_STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
@@ -67,7 +69,7 @@ impl Application {
         let Application { listener, app } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         spawn_addon_watcher(app.clone(), stop_rx.clone());
-        crate::worker::spawn(app.clone(), stop_rx.clone());
+        let worker = crate::worker::spawn(app.clone(), stop_rx.clone());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -108,6 +110,17 @@ impl Application {
             .is_err()
         {
             tracing::warn!("in-flight requests did not finish in time");
+        }
+        // The worker abandons its call at the stop signal; it must let go of its connections
+        // before the pool is closed (closing waits for them).
+        if let Some(mut w) = worker
+            && tokio::time::timeout(WORKER_STOP_GRACE, &mut w)
+                .await
+                .is_err()
+        {
+            tracing::warn!("provisioning worker did not stop in time; aborting it");
+            w.abort();
+            let _ = w.await;
         }
         let _ = app.db.pool.clone().disconnect().await;
     }

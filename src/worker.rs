@@ -5,36 +5,40 @@
 //! provision server outage lost the provisioning for good. Here the webhook only records the
 //! payment (tenant → `provisioning`) and this loop, running in every server instance, does
 //! the rest:
-//! * candidates are read with `FOR UPDATE SKIP LOCKED`, so a payment still being committed is
-//!   skipped rather than waited for;
-//! * each tenant is then claimed with a MariaDB named lock, held by one connection for the
+//! * each pass reads the tenants that are *due* (`chathub_provision_state`), never-tried ones
+//!   first, then by next-attempt time, so tenants in back-off never crowd out the others;
+//! * each tenant is claimed with a MariaDB named lock, held by one connection for the
 //!   duration of the attempt: two instances never provision the same tenant at once, and a
 //!   killed instance's claim disappears with its connection;
-//! * the back-off schedule is derived from the `reprovision` rows in `fa_chathub_log` (which
-//!   `reprovision_once` writes anyway), so a restart resumes it and loses nothing.
+//! * the schedule lives in the database, so a restart or another instance resumes it;
+//! * when the provision server answers again (a success, or `/health` after unanswered
+//!   calls) every waiting tenant becomes due at once instead of sitting out its back-off;
+//! * on shutdown the call in flight is abandoned: nothing is written, the lock goes with the
+//!   connection, and the tenant is tried again (same idempotency key) after the restart.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::error::AppError;
-use crate::provisioning::{REPROVISION_TIMEOUT, reprovision_once};
+use crate::provisioning::{Outcome, eligibility, reprovision_once};
 
 /// How often each instance looks for work.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// Tenants looked at per poll.
+/// Tenants read per pass.
 const BATCH: u32 = 20;
-/// First retry delay after a failed attempt; doubles per consecutive failure up to the cap.
-const BACKOFF_BASE_SECS: i64 = 2;
-const BACKOFF_CAP_SECS: i64 = 300;
-/// Failures older than this no longer lengthen the back-off.
-const FAILURE_MEMORY_SECS: i64 = 86_400;
+/// Attempts one instance runs at once (each holds a pooled connection for its lock).
+const CONCURRENCY: usize = 4;
+/// While calls go unanswered, `/health` is asked at most this often.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Start the worker unless the configuration turns it off. It stops when `stop` flips, after
-/// finishing the attempt in progress.
+/// Start the worker unless the configuration turns it off. It stops when `stop` flips,
+/// abandoning the call in flight (see the module doc).
 pub fn spawn(app: Arc<App>, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
     if !app.config.provision_worker {
         return None;
@@ -43,13 +47,24 @@ pub fn spawn(app: Arc<App>, stop: watch::Receiver<bool>) -> Option<tokio::task::
 }
 
 async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut probe = HealthProbe::default();
     loop {
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = run_once(&app, &stop).await {
-            tracing::warn!(error = %e, "provisioning worker pass failed");
+        match run_once(&app, &stop).await {
+            Ok(pass) => {
+                if pass.unanswered > 0 {
+                    probe.server_silent = true;
+                }
+                if pass.provisioned > 0 {
+                    probe.server_silent = false;
+                    probe.health_failed = false;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "provisioning worker pass failed"),
         }
+        probe.maybe_probe(&app).await;
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(POLL_INTERVAL) => {}
@@ -57,47 +72,116 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Delay before the next attempt after `failures` consecutive failed ones.
-pub fn backoff_secs(failures: u32) -> i64 {
-    if failures == 0 {
-        return 0;
-    }
-    let exp = (failures - 1).min(20);
-    (BACKOFF_BASE_SECS << exp).min(BACKOFF_CAP_SECS)
+/// After calls went unanswered, asks `/health`; when it answers after having failed, the
+/// outage is over and the waiting tenants become due. (A server whose `/health` answers while
+/// its `/provision` hangs wakes nobody: back-off applies.) In memory only: it merely shortens
+/// waits, the schedule itself is in the database.
+#[derive(Default)]
+struct HealthProbe {
+    server_silent: bool,
+    health_failed: bool,
+    last: Option<Instant>,
 }
 
-/// What one attempt on one tenant came to.
+impl HealthProbe {
+    async fn maybe_probe(&mut self, app: &App) {
+        if !self.server_silent
+            || self
+                .last
+                .is_some_and(|l| l.elapsed() < HEALTH_PROBE_INTERVAL)
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let url = app.addon().provision_server_url.clone();
+        if !matches!(
+            app.provision.health(&url, HEALTH_TIMEOUT).await,
+            Ok((200, _))
+        ) {
+            self.health_failed = true;
+            return;
+        }
+        self.server_silent = false;
+        if !std::mem::take(&mut self.health_failed) {
+            return;
+        }
+        let woke = async {
+            let mut conn = app.db.conn().await?;
+            tenant::make_waiting_due(&mut conn, &app.db.t, app.clock.epoch()).await
+        };
+        match woke.await {
+            Ok(n) => tracing::info!(
+                waiting = n,
+                "provision server healthy again; waiting tenants are due now"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not reschedule waiting tenants"),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Attempts that reached a result (provisioned or failed).
+    pub attempts: usize,
+    pub provisioned: usize,
+    /// Failed attempts the provision server did not answer at all.
+    pub unanswered: usize,
+}
+
+/// One pass over the due tenants, up to [`CONCURRENCY`] at once.
+pub async fn run_once(app: &Arc<App>, stop: &watch::Receiver<bool>) -> Result<Pass, AppError> {
+    let candidates = {
+        let mut conn = app.db.conn().await?;
+        tenant::provisioning_due(
+            &mut conn,
+            &app.db.t,
+            app.clock.epoch(),
+            &app.clock.datetime(),
+            BATCH,
+        )
+        .await?
+    };
+    let mut pass = Pass::default();
+    let mut queue = candidates.into_iter().map(|t| t.id);
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < CONCURRENCY && !*stop.borrow() {
+            let Some(id) = queue.next() else { break };
+            let (app, stop) = (app.clone(), stop.clone());
+            running.spawn(async move { attempt(&app, id, Some(stop)).await });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        match done {
+            Ok(Ok(Attempt::Done(Outcome::Provisioned))) => {
+                pass.attempts += 1;
+                pass.provisioned += 1;
+            }
+            Ok(Ok(Attempt::Done(Outcome::Failed { unanswered }))) => {
+                pass.attempts += 1;
+                pass.unanswered += usize::from(unanswered);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "provisioning attempt failed"),
+            Err(e) => tracing::warn!(error = %e, "provisioning attempt panicked"),
+        }
+    }
+    Ok(pass)
+}
+
+/// What [`attempt`] came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attempt {
-    /// The tenant now has its resources.
-    Provisioned,
-    /// The provision server failed; a `reprovision` failed row was written.
-    Failed,
+    /// A call was made (or refused, or interrupted); see the outcome.
+    Done(Outcome),
     /// Back-off not over yet.
     NotDue,
-    /// Another instance (or task) is working on it right now.
+    /// Another instance (or the member's request) is working on it right now.
     Busy,
     /// Nothing to do any more (provisioned meanwhile, deleted, status changed).
     NotNeeded,
-}
-
-/// One pass over the waiting tenants. Returns how many attempts were made.
-pub async fn run_once(app: &App, stop: &watch::Receiver<bool>) -> Result<usize, AppError> {
-    let candidates = {
-        let mut conn = app.db.conn().await?;
-        tenant::provisioning_candidates(&mut conn, &app.db.t, BATCH).await?
-    };
-    let mut attempts = 0;
-    for t in candidates {
-        if *stop.borrow() {
-            break;
-        }
-        match attempt(app, t.id).await? {
-            Attempt::Provisioned | Attempt::Failed => attempts += 1,
-            Attempt::NotDue | Attempt::Busy | Attempt::NotNeeded => {}
-        }
-    }
-    Ok(attempts)
 }
 
 fn needs_provisioning(t: &tenant::Tenant) -> bool {
@@ -108,14 +192,23 @@ fn needs_provisioning(t: &tenant::Tenant) -> bool {
     }
 }
 
-/// Claim the tenant, re-check it under the claim, honour the back-off, provision once.
-pub async fn attempt(app: &App, id: TenantId) -> Result<Attempt, AppError> {
+/// Claim the tenant, re-check it under the claim, honour its schedule, provision once.
+pub async fn attempt(
+    app: &App,
+    id: TenantId,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<Attempt, AppError> {
     let t = &app.db.t;
     let mut claim = app.db.conn().await?;
     if !tenant::try_lock_provisioning(&mut claim, t, id).await? {
         return Ok(Attempt::Busy);
     }
-    let result = attempt_claimed(app, &mut claim, id).await;
+    let result = attempt_claimed(app, &mut claim, id, stop).await;
+    if matches!(result, Ok(Attempt::Done(Outcome::Interrupted))) {
+        // Shutting down: the lock goes with the connection; do not wait on the database.
+        drop(claim);
+        return result;
+    }
     // Dropping the connection would release the lock too; releasing keeps the pool's
     // connection reusable.
     let _ = tenant::unlock_provisioning(&mut claim, t, id).await;
@@ -126,46 +219,36 @@ async fn attempt_claimed(
     app: &App,
     conn: &mut mysql_async::Conn,
     id: TenantId,
+    stop: Option<watch::Receiver<bool>>,
 ) -> Result<Attempt, AppError> {
     let t = &app.db.t;
     let Some(current) = tenant::find(conn, t, id).await? else {
         return Ok(Attempt::NotNeeded);
     };
-    if !needs_provisioning(&current) {
+    if !needs_provisioning(&current) || eligibility(&current, &app.clock).is_err() {
         return Ok(Attempt::NotNeeded);
     }
-    let now = app.clock.epoch();
-    let (failures, last) =
-        tenant::reprovision_failures(conn, t, id, now - FAILURE_MEMORY_SECS).await?;
-    if let Some(last) = last
-        && now < last + backoff_secs(failures)
-    {
+    let state = tenant::provision_state(conn, t, id).await?;
+    if app.clock.epoch() < state.next_attempt_at {
         return Ok(Attempt::NotDue);
     }
-    if reprovision_once(app, id, REPROVISION_TIMEOUT).await? {
-        tracing::info!(tenant_id = id.0, "tenant provisioned by the worker");
-        Ok(Attempt::Provisioned)
-    } else {
-        tracing::warn!(
+    let outcome = reprovision_once(app, id, stop).await?;
+    match outcome {
+        Outcome::Provisioned => {
+            tracing::info!(tenant_id = id.0, "tenant provisioned by the worker")
+        }
+        Outcome::Failed { .. } => tracing::warn!(
             tenant_id = id.0,
-            failures = failures + 1,
+            failures = state.failures + 1,
             "provisioning attempt failed; will retry"
-        );
-        Ok(Attempt::Failed)
+        ),
+        Outcome::Interrupted => {
+            tracing::info!(
+                tenant_id = id.0,
+                "provisioning attempt abandoned for shutdown"
+            )
+        }
+        Outcome::Ineligible(_) | Outcome::Gone => {}
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        assert_eq!(backoff_secs(0), 0);
-        assert_eq!(backoff_secs(1), 2);
-        assert_eq!(backoff_secs(2), 4);
-        assert_eq!(backoff_secs(5), 32);
-        assert_eq!(backoff_secs(9), 300);
-        assert_eq!(backoff_secs(1000), 300);
-    }
+    Ok(Attempt::Done(outcome))
 }

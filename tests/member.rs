@@ -28,15 +28,11 @@ async fn my_page(app: &TestApp, path: &str) -> String {
     r.text().await.unwrap()
 }
 
-/// The CSRF token the page put into its links and forms.
+/// The CSRF token the page put into its forms.
 fn token_in(body: &str) -> String {
     attr_all(body, "input[name=csrf_token]", "value")
         .pop()
-        .or_else(|| {
-            attr_all(body, "a", "href")
-                .into_iter()
-                .find_map(|h| h.split("&token=").nth(1).map(str::to_string))
-        })
+        .or_else(|| attr_all(body, "input[name=__token__]", "value").pop())
         .expect("a token on the page")
 }
 
@@ -93,25 +89,30 @@ async fn the_member_center_shows_every_status_and_the_figures() {
     // Nobody else's tenants.
     assert!(!body.contains("Bob Store") && !body.contains("reprovision?ids=21"));
 
-    // Links: reprovision (with the session's CSRF token) only without embed code, renew
-    // under 7 days left.
+    // Reprovision (a POST form with the session's CSRF token, COMPAT.md#reprovision-link-token)
+    // only without embed code, renew links under 7 days left.
     let token = token_in(&body);
     assert_eq!(token.len(), 32);
     let hrefs = attr_all(&body, "tbody a", "href");
     assert_eq!(
         hrefs,
         vec![
-            format!("/addons/chathub/index/reprovision?ids=16&token={token}"),
             "/addons/chathub/index/renew?id=16".to_string(),
             "/addons/chathub/index/renew?id=15".to_string(),
-            format!("/addons/chathub/index/reprovision?ids=14&token={token}"),
             "/addons/chathub/index/renew?id=14".to_string(),
-            format!("/addons/chathub/index/reprovision?ids=13&token={token}"),
             "/addons/chathub/index/renew?id=12".to_string(),
         ]
     );
     assert_eq!(
-        attr_all(&body, "a[data-confirm]", "data-confirm"),
+        attr_all(&body, "tbody form[method=post] input[name=ids]", "value"),
+        vec!["16", "14", "13"]
+    );
+    assert_eq!(
+        attr_all(&body, "tbody form input[name=__token__]", "value"),
+        vec![token.clone(); 3]
+    );
+    assert_eq!(
+        attr_all(&body, "form button[data-confirm]", "data-confirm"),
         vec!["确认重新开通资源？"; 3]
     );
     // Embed codes travel in data attributes, verbatim; empty ones say so.

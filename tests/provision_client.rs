@@ -122,3 +122,40 @@ async fn wrong_api_key_is_an_http_error_with_the_servers_message() {
         r#"{"inbox_id":111,"tenant_name":"Alice Shop","domain":"alice-shop"}"#
     );
 }
+
+/// `provision_server.py` replays a cached failure as `200 {"error": ...}`: a failure the
+/// server answered (a retry needs a new key), not resources and not an unknown outcome.
+#[tokio::test]
+async fn a_cached_failure_answered_with_200_is_an_answered_failure() {
+    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
+        .await
+        .unwrap();
+    stub.cache_like_upstream(true);
+    stub.set_mode(StubMode::Http500).await;
+    let c = ProvisionClient::new();
+    let t = Duration::from_secs(5);
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(c.provision(&stub.url(), KEY, "k", &payload(), t).await);
+    }
+    assert!(
+        results.iter().all(|r| r.is_answered_failure()),
+        "{results:?}"
+    );
+    assert!(
+        matches!(&results[2], ProvisionResult::InvalidBody(b) if b.contains("simulated internal failure")),
+        "{:?}",
+        results[2]
+    );
+    stub.set_mode(StubMode::Hang).await;
+    let r = c
+        .provision(
+            &stub.url(),
+            KEY,
+            "k9",
+            &payload(),
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(!r.is_answered_failure() && r.is_unanswered(), "{r:?}");
+}

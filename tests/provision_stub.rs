@@ -79,3 +79,44 @@ async fn wrong_key_validation_and_modes() {
         (400, r#"{"error": "name is required"}"#.into())
     );
 }
+
+#[tokio::test]
+async fn like_upstream_a_failed_answer_is_replayed_per_key_and_from_the_third_hit_as_200() {
+    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
+        .await
+        .unwrap();
+    stub.cache_like_upstream(true);
+    stub.set_mode(StubMode::Http500).await;
+    let url = format!("{}/provision", stub.url());
+    let body = r#"{"name":"Acme","domain":"acme","email":"a@example.com","type":"web_widget","max_agents":1}"#;
+    let failure = r#"{"error": "Chatwoot API error: simulated internal failure"}"#;
+    assert_eq!(
+        post(&url, Some(KEY), Some("k1"), body).await,
+        (500, failure.into())
+    );
+    // Chatwoot is back, but the key's answer is cached: its status once more, then 200.
+    stub.set_mode(StubMode::Ok).await;
+    assert_eq!(
+        post(&url, Some(KEY), Some("k1"), body).await,
+        (500, failure.into())
+    );
+    assert_eq!(
+        post(&url, Some(KEY), Some("k1"), body).await,
+        (200, failure.into())
+    );
+    assert_eq!(
+        post(&url, Some(KEY), Some("k1"), body).await,
+        (200, failure.into())
+    );
+    // Validation comes before the cache; a new key is provisioned.
+    assert_eq!(
+        post(&url, Some(KEY), Some("k1"), "{}").await,
+        (400, r#"{"error": "name is required"}"#.into())
+    );
+    let (status, out) = post(&url, Some(KEY), Some("k2"), body).await;
+    assert_eq!(status, 200);
+    assert!(out.starts_with(r#"{"inbox_id": 101"#), "{out}");
+    // Failing domains fail in every answering mode.
+    stub.set_failing_domains(&["acme"]);
+    assert_eq!(post(&url, Some(KEY), Some("k3"), body).await.0, 500);
+}

@@ -55,7 +55,7 @@ pub async fn reset_to_group(conn: &mut mysql_async::Conn, group: &Value) -> Resu
     for t in TABLES
         .iter()
         .copied()
-        .chain(std::iter::once("fa_chathub_gateway_log"))
+        .chain(["fa_chathub_gateway_log", "fa_chathub_provision_state"])
     {
         conn.query_drop(format!("DELETE FROM `{t}`{}", keep_filter(t)))
             .await

@@ -25,6 +25,8 @@ pub struct Tables {
     pub order: String,
     pub channel_account: String,
     pub gateway_log: String,
+    /// chathub's own: the provisioning worker's schedule and idempotency keys.
+    pub provision_state: String,
     pub user: String,
     pub admin: String,
     pub auth_group: String,
@@ -41,6 +43,7 @@ impl Tables {
             order: t("chathub_order"),
             channel_account: t("chathub_channel_account"),
             gateway_log: t("chathub_gateway_log"),
+            provision_state: t("chathub_provision_state"),
             user: t("user"),
             admin: t("admin"),
             auth_group: t("auth_group"),

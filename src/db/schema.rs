@@ -630,7 +630,8 @@ mod tests {
                 "chathub_channel_account",
                 "chathub_gateway_log",
                 "chathub_session_revoked",
-                "chathub_login_throttle"
+                "chathub_login_throttle",
+                "chathub_provision_state"
             ]
         );
         let session = &t[5];

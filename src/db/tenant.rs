@@ -256,7 +256,8 @@ pub async fn apply_provisioned<Q: Queryable>(
 }
 
 /// As [`apply_provisioned`] but leaving `updatetime` alone (the original's `_provisionAsync`
-/// used a plain `Db::name()->update()`).
+/// used a plain `Db::name()->update()`). Callers check under a row lock that the tenant may
+/// still be provisioned.
 pub async fn apply_provisioned_no_touch<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
@@ -351,24 +352,36 @@ pub async fn set_status_and_expiry<Q: Queryable>(
     Ok(())
 }
 
-/// Tenants the provisioning worker should finish: every `provisioning` tenant, and `pending`
-/// tenants whose registration left a `provision_retry` note and no embed code. Rows another
-/// transaction holds (a payment being recorded) are skipped, not waited for.
-pub async fn provisioning_candidates<Q: Queryable>(
+/// Tenants the provisioning worker should finish and may try now: every `provisioning`
+/// tenant, and `pending` tenants whose registration left a `provision_retry` note and no embed
+/// code; never one that has expired. Due ones only (no schedule row, or its next attempt has
+/// come), the longest-due first: never-tried tenants, then by next-attempt time, so tenants in
+/// back-off cannot crowd out the ones waiting behind them.
+pub async fn provisioning_due<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
+    now: i64,
+    now_datetime: &str,
     limit: u32,
 ) -> Result<Vec<Tenant>, AppError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("tn.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows: Vec<Row> = conn
         .exec(
             format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE status = 'provisioning' \
-                 OR (status = 'pending' AND (embed_code IS NULL OR embed_code = '') \
-                     AND config LIKE '%provision\\_retry%') \
-                 ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED",
-                t.tenant
+                "SELECT {columns} FROM `{}` tn LEFT JOIN `{}` ps ON ps.tenant_id = tn.id \
+                 WHERE (tn.status = 'provisioning' \
+                     OR (tn.status = 'pending' AND (tn.embed_code IS NULL OR tn.embed_code = '') \
+                         AND tn.config LIKE '%provision\\_retry%')) \
+                   AND (tn.expire_at IS NULL OR tn.expire_at > ?) \
+                   AND COALESCE(ps.next_attempt_at, 0) <= ? \
+                 ORDER BY COALESCE(ps.next_attempt_at, 0), tn.id LIMIT {limit}",
+                t.tenant, t.provision_state
             ),
-            (),
+            (now_datetime, now),
         )
         .await?;
     let mut out = Vec::new();
@@ -381,29 +394,118 @@ pub async fn provisioning_candidates<Q: Queryable>(
     Ok(out)
 }
 
-/// The worker's durable back-off state for one tenant: how many `reprovision` attempts failed
-/// since the last success, and when the latest one ran (both from `fa_chathub_log`, so a
-/// restart resumes the same schedule).
-pub async fn reprovision_failures<Q: Queryable>(
+/// The provisioning schedule of one tenant (`chathub_provision_state`): consecutive failed
+/// attempts, when the next may start, and the `Idempotency-Key` it must send. No row: never
+/// failed (or provisioned since), due now, with the original's deterministic key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProvisionState {
+    pub failures: u32,
+    pub next_attempt_at: i64,
+    pub idempotency_key: Option<String>,
+}
+
+pub async fn provision_state<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    since: i64,
-) -> Result<(u32, Option<i64>), AppError> {
-    let row: Option<(i64, Option<i64>)> = conn
+) -> Result<ProvisionState, AppError> {
+    let row: Option<(u32, i64, Option<String>)> = conn
         .exec_first(
             format!(
-                "SELECT COUNT(*), MAX(createtime) FROM `{}` WHERE tenant_id = ? AND action = 'reprovision' \
-                 AND status = 'failed' AND createtime >= ? AND id > COALESCE((SELECT MAX(id) FROM `{}` \
-                 WHERE tenant_id = ? AND action = 'reprovision' AND status = 'success'), 0)",
-                t.log, t.log
+                "SELECT failures, next_attempt_at, idempotency_key FROM `{}` WHERE tenant_id = ?",
+                t.provision_state
             ),
-            (id.0, since, id.0),
+            (id.0,),
         )
         .await?;
     Ok(row
-        .map(|(n, last)| (n.max(0) as u32, last))
-        .unwrap_or((0, None)))
+        .map(
+            |(failures, next_attempt_at, idempotency_key)| ProvisionState {
+                failures,
+                next_attempt_at,
+                idempotency_key,
+            },
+        )
+        .unwrap_or_default())
+}
+
+/// Store the schedule after a failed attempt.
+pub async fn save_provision_state<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    s: &ProvisionState,
+    now: i64,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "INSERT INTO `{}` (tenant_id, failures, next_attempt_at, idempotency_key, updatetime) \
+             VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE failures = VALUES(failures), \
+             next_attempt_at = VALUES(next_attempt_at), idempotency_key = VALUES(idempotency_key), \
+             updatetime = VALUES(updatetime)",
+            t.provision_state
+        ),
+        (
+            id.0,
+            s.failures,
+            s.next_attempt_at.max(0),
+            s.idempotency_key.as_deref(),
+            now,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forget the schedule once the tenant has its resources.
+pub async fn clear_provision_state<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!("DELETE FROM `{}` WHERE tenant_id = ?", t.provision_state),
+        (id.0,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every tenant waiting out a back-off becomes due now (the provision server answers again).
+/// Failure counts stay, so a tenant that keeps failing on its own goes straight back to its
+/// long back-off. Returns how many were waiting.
+pub async fn make_waiting_due(
+    conn: &mut mysql_async::Conn,
+    t: &Tables,
+    now: i64,
+) -> Result<u64, AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET next_attempt_at = ? WHERE next_attempt_at > ?",
+            t.provision_state
+        ),
+        (now, now),
+    )
+    .await?;
+    Ok(conn.affected_rows())
+}
+
+/// Whether any tenant is waiting out a back-off (cheap: the worker asks once per pass).
+pub async fn any_waiting<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    now: i64,
+) -> Result<bool, AppError> {
+    let n: Option<i64> = conn
+        .exec_first(
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM `{}` WHERE next_attempt_at > ? LIMIT 1) w",
+                t.provision_state
+            ),
+            (now,),
+        )
+        .await?;
+    Ok(n.unwrap_or(0) > 0)
 }
 
 /// A cluster-wide, crash-safe "I am provisioning this tenant" flag: MariaDB's named locks

@@ -1,7 +1,5 @@
 //! Channel credentials and reprovision: channelList, channelAuth, channelCallback, reprovision.
 
-use std::time::Duration;
-
 use crate::app::App;
 use crate::channels::{self, AccountChannel, Channel, Credentials};
 use crate::crypto::GatewayKey;
@@ -11,12 +9,13 @@ use crate::error::AppError;
 use crate::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
 use crate::member::require_member;
 use crate::pages::channels as page;
+use crate::provisioning::{self, Outcome};
 
 const CHANNEL_LIST: &str = "/addons/chathub/index/channelList";
 
-/// The reprovision request's own bound: the original gave curl 30 s, nginx gives up at 60 s
-/// (COMPAT.md#reprovision-link-token keeps the page answering well before that).
-pub const REPROVISION_TIMEOUT: Duration = Duration::from_secs(20);
+/// The confirmation form's token field (the name our other forms use, so the compat runner
+/// and FastAdmin-style tooling read it alike).
+const RESUBMIT_TOKEN_FIELD: &str = "__token__";
 
 fn my_error(msg: &str) -> Response {
     redirect(&format!(
@@ -159,8 +158,10 @@ fn tenant_param(raw: Option<&str>) -> TenantParam {
     }
 }
 
-/// `reprovision?ids=`: one provision attempt for the member's own tenant, only with the
-/// session's token (COMPAT.md#reprovision-link-token).
+/// `reprovision?ids=`: one provision attempt for the member's own tenant. Only a POST with
+/// the session's token acts; anything else gets the confirmation form
+/// (COMPAT.md#reprovision-link-token). Suspended, disabled and expired tenants are refused
+/// (COMPAT.md#reprovision-eligible).
 pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError> {
     let m = match require_member(app, req).await {
         Ok(m) => m,
@@ -171,11 +172,20 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
         TenantParam::Invalid => return Ok(my_error("租户不存在或无权操作")),
         TenantParam::Id(id) => id,
     };
+    let t = &app.db.t;
     let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, m.id()).await? else {
+    let Some(tenant) = tenant::find_owned(&mut conn, t, id, m.id()).await? else {
         return Ok(my_error("租户不存在或无权操作"));
     };
-    if !token_matches(m.csrf(), req.param("token")?.as_deref()) {
+    if let Err(why) = provisioning::eligibility(&tenant, &app.clock) {
+        return Ok(my_error(why.message()));
+    }
+    let token = if req.is_post() {
+        req.post()?.get(RESUBMIT_TOKEN_FIELD).map(str::to_string)
+    } else {
+        None
+    };
+    if !token_matches(m.csrf(), token.as_deref()) {
         return Ok(html_status(
             http::StatusCode::FORBIDDEN,
             page::reprovision_confirm_page(
@@ -186,14 +196,42 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
             ),
         ));
     }
-    tenant::set_status(&mut conn, &app.db.t, tenant.id, TenantStatus::Provisioning).await?;
-    drop(conn);
-    let ok = crate::provisioning::reprovision_once(app, tenant.id, REPROVISION_TIMEOUT).await?;
-    Ok(redirect(if ok {
-        "/addons/chathub/index/my?just_paid=1"
-    } else {
-        "/addons/chathub/index/my?provisioning=1"
-    }))
+    // The worker's claim: never two provision calls for one tenant at once.
+    if !tenant::try_lock_provisioning(&mut conn, t, id).await? {
+        return Ok(redirect("/addons/chathub/index/my?provisioning=1"));
+    }
+    let result = reprovision_claimed(app, &mut conn, id).await;
+    let _ = tenant::unlock_provisioning(&mut conn, t, id).await;
+    Ok(match result? {
+        Outcome::Provisioned => redirect("/addons/chathub/index/my?just_paid=1"),
+        Outcome::Ineligible(why) => my_error(why.message()),
+        Outcome::Gone => my_error("租户不存在或无权操作"),
+        Outcome::Failed { .. } | Outcome::Interrupted => {
+            redirect("/addons/chathub/index/my?provisioning=1")
+        }
+    })
+}
+
+/// Under the claim: mark the tenant `provisioning` (the original did, before calling) if it
+/// may still be provisioned, then one attempt.
+async fn reprovision_claimed(
+    app: &App,
+    conn: &mut mysql_async::Conn,
+    id: TenantId,
+) -> Result<Outcome, AppError> {
+    let t = &app.db.t;
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    let Some(current) = tenant::find_for_update(&mut tx, t, id).await? else {
+        return Ok(Outcome::Gone);
+    };
+    if let Err(why) = provisioning::eligibility(&current, &app.clock) {
+        return Ok(Outcome::Ineligible(why));
+    }
+    tenant::set_status(&mut tx, t, id, TenantStatus::Provisioning).await?;
+    tx.commit().await?;
+    provisioning::reprovision_once(app, id, None).await
 }
 
 #[cfg(test)]

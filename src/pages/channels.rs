@@ -150,8 +150,9 @@ pub fn web_widget_page(site_name: &str) -> String {
     )
 }
 
-/// Answer to a reprovision link without this session's token: nothing happened; one click
-/// re-submits with the token (COMPAT.md#reprovision-link-token).
+/// Answer to a reprovision request that is not a POST with this session's token (an old
+/// link, another site's form): nothing happened; one click submits the member center's form
+/// (COMPAT.md#reprovision-link-token).
 pub fn reprovision_confirm_page(
     site_name: &str,
     tenant_name: &str,
@@ -166,7 +167,7 @@ pub fn reprovision_confirm_page(
             p { "租户：" strong { (tenant_name) } }
             form method="post" action="/addons/chathub/index/reprovision" {
                 input type="hidden" name="ids" value=(tenant_id);
-                input type="hidden" name="token" value=(csrf);
+                input type="hidden" name="__token__" value=(csrf);
                 p { button type="submit" class="btn-primary" { "确认重新开通" } " " a href="/addons/chathub/index/my" { "取消" } }
             }
         },

@@ -54,6 +54,7 @@ td.empty a{color:#8c93f7}
 .s-disabled{background:#6b728022;color:#6b7280}
 .op{display:inline-block;border:0;border-radius:6px;padding:6px 14px;margin-left:4px;font-size:12px;color:#fff;text-decoration:none;cursor:pointer}
 .op.reprov{background:#3b82f6}.op.embed{background:#6366f1}.op.renew{background:#f59e0b}
+.op-form{display:inline;margin:0}
 .go{display:inline-block;padding:8px 18px;border-radius:6px;background:#3b82f6;color:#fff;text-decoration:none;font-size:14px}
 .dialog{display:none;position:fixed;inset:0;z-index:50;background:rgba(0,0,0,.7);align-items:center;justify-content:center;padding:20px}
 .dialog.open{display:flex}
@@ -66,7 +67,7 @@ td.empty a{color:#8c93f7}
 "#;
 
 /// One constant script: opens the embed dialog from `data-embed`, asks before following a
-/// `data-confirm` link, closes the dialog. Reads values only from attributes.
+/// `data-confirm` link or submitting its form, closes the dialog. Reads values only from attributes.
 const SCRIPT: &str = r#"(function(){
 var dlg=document.getElementById('embedModal'),pre=document.getElementById('embedCode');
 document.addEventListener('click',function(e){
@@ -82,7 +83,7 @@ if(t===dlg||t.closest('[data-close]')){dlg.classList.remove('open');}
 pub struct MyPage<'a> {
     pub site_name: &'a str,
     pub nick: &'a str,
-    /// Appended to the "重新开通" link (`&token=`), which changes state.
+    /// Sent by the "重新开通" form (`__token__`), which changes state.
     pub csrf: &'a str,
     pub flash: Option<&'a Flash>,
     pub overview: &'a Overview,
@@ -125,8 +126,13 @@ fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
             td { (t.expire_label) br; span class="sub" { "剩 " (t.days_left) " 天" } }
             td class="ops" {
                 @if t.embed_code.is_none() {
-                    a class="op reprov" href={ "/addons/chathub/index/reprovision?ids=" (id) "&token=" (csrf) }
-                        data-confirm="确认重新开通资源？" { "重新开通" }
+                    // A form, not a link: the token stays out of URLs, logs and history
+                    // (COMPAT.md#reprovision-link-token).
+                    form class="op-form" method="post" action="/addons/chathub/index/reprovision" {
+                        input type="hidden" name="ids" value=(id);
+                        input type="hidden" name="__token__" value=(csrf);
+                        button type="submit" class="op reprov" data-confirm="确认重新开通资源？" { "重新开通" }
+                    }
                 }
                 button class="op embed" data-embed=(t.embed_code.as_deref().unwrap_or("暂未生成")) { "嵌入代码" }
                 @if t.renewable() {
