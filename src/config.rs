@@ -53,6 +53,9 @@ pub struct Config {
     pub provision_worker: bool,
     /// Most MySQL connections one instance opens.
     pub db_pool_max: usize,
+    /// Bound on getting a working MySQL connection (waiting for a free one, connecting,
+    /// checking it answers); past it the request gets the 503 page.
+    pub db_checkout_timeout: Duration,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -130,6 +133,7 @@ const SERVER_KEYS: &[&str] = &[
     "log_json",
     "provision_worker",
     "db_pool_max",
+    "db_checkout_timeout_ms",
 ];
 
 impl AddonConfig {
@@ -443,6 +447,10 @@ impl Config {
         );
         line("provision_worker", self.provision_worker.to_string());
         line("db_pool_max", self.db_pool_max.to_string());
+        line(
+            "db_checkout_timeout_ms",
+            self.db_checkout_timeout.as_millis().to_string(),
+        );
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
             ("provision_server_url", a.provision_server_url.clone()),
@@ -632,6 +640,15 @@ fn build_server(
     if !(2..=1000).contains(&db_pool_max) {
         errors.push("db_pool_max: must be between 2 and 1000".into());
     }
+    let db_checkout_timeout_ms = parse_num(
+        get("db_checkout_timeout_ms"),
+        5000,
+        "db_checkout_timeout_ms",
+        errors,
+    );
+    if !(100..=60_000).contains(&db_checkout_timeout_ms) {
+        errors.push("db_checkout_timeout_ms: must be between 100 and 60000".into());
+    }
     let provision_worker = match get("provision_worker") {
         None => true,
         Some(v) => parse_switch(&v, "provision_worker", errors),
@@ -674,6 +691,7 @@ fn build_server(
         log_json,
         provision_worker,
         db_pool_max,
+        db_checkout_timeout: Duration::from_millis(db_checkout_timeout_ms),
         addon,
         addon_config_php,
     })
