@@ -16,6 +16,8 @@ pub struct App {
     pub sessions: Sessions,
     /// Failed member sign-ins per client address (in memory; see `member::LoginThrottle`).
     pub login_throttle: crate::member::LoginThrottle,
+    /// Sign-ups in flight and per client address (in memory; see `signup::SignupGate`).
+    pub signup_gate: crate::signup::SignupGate,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
@@ -33,7 +35,9 @@ impl App {
             .build()
             .unwrap_or_default();
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let signup_gate = crate::signup::SignupGate::new(config.register_attempts_per_address);
         App {
+            signup_gate,
             addon: RwLock::new(Arc::new(config.addon.clone())),
             config,
             db,

@@ -56,6 +56,8 @@ pub struct Config {
     /// Bound on getting a working MySQL connection (waiting for a free one, connecting,
     /// checking it answers); past it the request gets the 503 page.
     pub db_checkout_timeout: Duration,
+    /// Sign-up attempts one client address may make per 10 minutes (0: no limit).
+    pub register_attempts_per_address: u32,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -134,6 +136,7 @@ const SERVER_KEYS: &[&str] = &[
     "provision_worker",
     "db_pool_max",
     "db_checkout_timeout_ms",
+    "register_attempts_per_address",
 ];
 
 impl AddonConfig {
@@ -451,6 +454,10 @@ impl Config {
             "db_checkout_timeout_ms",
             self.db_checkout_timeout.as_millis().to_string(),
         );
+        line(
+            "register_attempts_per_address",
+            self.register_attempts_per_address.to_string(),
+        );
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
             ("provision_server_url", a.provision_server_url.clone()),
@@ -649,6 +656,15 @@ fn build_server(
     if !(100..=60_000).contains(&db_checkout_timeout_ms) {
         errors.push("db_checkout_timeout_ms: must be between 100 and 60000".into());
     }
+    let register_attempts_per_address = parse_num(
+        get("register_attempts_per_address"),
+        20,
+        "register_attempts_per_address",
+        errors,
+    );
+    if register_attempts_per_address > 1_000_000 {
+        errors.push("register_attempts_per_address: must be at most 1000000 (0: no limit)".into());
+    }
     let provision_worker = match get("provision_worker") {
         None => true,
         Some(v) => parse_switch(&v, "provision_worker", errors),
@@ -692,6 +708,7 @@ fn build_server(
         provision_worker,
         db_pool_max,
         db_checkout_timeout: Duration::from_millis(db_checkout_timeout_ms),
+        register_attempts_per_address: register_attempts_per_address as u32,
         addon,
         addon_config_php,
     })

@@ -83,6 +83,7 @@ impl Application {
         let Application { listener, app } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         spawn_addon_watcher(app.clone(), stop_rx.clone());
+        crate::signup::spawn_abandoned_sweeper(app.clone(), stop_rx.clone());
         crate::worker::spawn(app.clone(), stop_rx.clone());
         let draining = CancellationToken::new();
         let connections = TaskTracker::new();
