@@ -1248,8 +1248,10 @@ async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
     s.stub.set_mode(StubMode::Http500).await;
     let id = chathub::db::tenant::TenantId(1);
     let probe = async {
-        // Inside register's 1 s + 2 s back-off.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Inside register's 1 s + 2 s back-off: after its first attempt.
+        while s.stub.calls().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let during = s.tenants().await;
         let calls_before = s.stub.calls().len();
         let attempt = chathub::worker::attempt(&s.app.app, id).await.unwrap();
