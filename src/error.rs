@@ -66,10 +66,9 @@ impl AppError {
             ),
             AppError::NotFound => pages::fastadmin::not_found_page(),
             AppError::Database(_) | AppError::Internal(_) => pages::fastadmin::server_error_page(),
-            AppError::DatabaseUnavailable(_) => pages::fastadmin::error_page(
-                "服务暂时不可用",
-                "系统繁忙，请稍后重试。",
-            ),
+            AppError::DatabaseUnavailable(_) => {
+                pages::fastadmin::error_page("服务暂时不可用", "系统繁忙，请稍后重试。")
+            }
         };
         let mut resp = html_status(status, body);
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -1,6 +1,5 @@
 //! Public sign-up (the original `register`): a FastAdmin member account when the email is
-//! new, a tenant written as `provisioning`, then up to three provision attempts inside the
-//! request's time budget.
+//! new, a tenant, then up to three provision attempts inside the request's time budget.
 //!
 //! # What a tenant looks like when register could not finish it
 //!
@@ -8,17 +7,15 @@
 //! contract with the background worker (`src/worker.rs`) and the member's `reprovision`
 //! (COMPAT.md#register-bounded-time):
 //!
+//! * `pending` with `config.register_lease_until`: register is working on it (no database
+//!   connection or lock is held meanwhile); the worker does not pick it;
 //! * `provisioning`: register was interrupted (crash, restart) between writing the row and
-//!   recording the outcome;
+//!   recording the outcome, and the lease ran out ([`release_abandoned`]);
 //! * `pending`, no `embed_code`, `config.provision_retry` present: every attempt failed or the
 //!   time budget ran out; `config.last_error` holds the last curl-style error;
 //! * `pending` without `provision_retry`: the provision server answered 200 with a body that
 //!   is not a provision result. It may have created resources, so nothing retries it blindly;
 //!   the member's `reprovision` (or support) finishes it, as in the original.
-//!
-//! While register works on a tenant it holds the worker's per-tenant provisioning lock
-//! (`db::tenant::try_lock_provisioning`), taken before the row is committed, so the worker
-//! skips it until register has recorded the outcome.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -50,9 +47,10 @@ const EMAIL_LOCK_WAIT_SECS: u32 = 5;
 /// A new tenant's trial.
 const TRIAL_DAYS: i64 = 30;
 
-/// Sign-ups one instance works on at once. A sign-up holds no database connection while it
-/// waits for the provision server, so this bounds outbound calls and bcrypt work, not the
-/// pool; it is per instance, like the resources it protects.
+/// Sign-ups one instance works on at once (more wait their turn within their deadline). A
+/// sign-up holds no database connection while it waits for the provision server, so this
+/// bounds outbound calls and bcrypt work, not the pool; it is per instance, like the
+/// resources it protects.
 const MAX_IN_FLIGHT: usize = 16;
 /// Sign-ups of one client address in flight at once; more wait for their turn (within their
 /// own deadline), so one client cannot take all of [`MAX_IN_FLIGHT`].
@@ -63,7 +61,8 @@ const ATTEMPT_WINDOW: Duration = Duration::from_secs(600);
 const TRACKED_ADDRESSES: usize = 50_000;
 
 /// Admission to `register`: a per-instance cap on sign-ups in flight, a per-address cap on
-/// concurrent ones, and a per-address attempt budget per window, which is also what makes
+/// concurrent ones, and a per-address attempt budget per window (both per-address limits off
+/// when the budget is 0), which is also what makes
 /// "该邮箱已注册" useless for listing members' addresses. In memory, per instance: it
 /// protects this instance's resources, and with several instances an address gets the
 /// budget once per instance (COMPAT.md#register-throttle).
@@ -82,7 +81,7 @@ struct AddressEntry {
 /// Held for the whole sign-up.
 pub struct Admitted {
     _instance: tokio::sync::OwnedSemaphorePermit,
-    _address: tokio::sync::OwnedSemaphorePermit,
+    _address: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SignupGate {
@@ -95,6 +94,27 @@ impl SignupGate {
     }
 
     pub async fn admit(&self, ip: IpAddr, deadline: Instant) -> Result<Admitted, SignupError> {
+        let address = if self.attempts_per_address == 0 {
+            None
+        } else {
+            Some(self.admit_address(ip, deadline).await?)
+        };
+        // Waiting costs nothing here (no connection is held yet); the deadline bounds it.
+        let instance = tokio::time::timeout_at(deadline, self.in_flight.clone().acquire_owned())
+            .await
+            .map_err(|_| SignupError::Busy)?
+            .map_err(|_| SignupError::Busy)?;
+        Ok(Admitted {
+            _instance: instance,
+            _address: address,
+        })
+    }
+
+    async fn admit_address(
+        &self,
+        ip: IpAddr,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, SignupError> {
         let key = address_key(ip);
         let slots = {
             let mut map = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,33 +132,22 @@ impl SignupGate {
             let entry = map.entry(key).or_insert_with(|| AddressEntry {
                 window_start: now,
                 attempts: 0,
-                slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                    MAX_IN_FLIGHT_PER_ADDRESS,
-                )),
+                slots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_ADDRESS)),
             });
             if now.duration_since(entry.window_start) >= ATTEMPT_WINDOW {
                 entry.window_start = now;
                 entry.attempts = 0;
             }
-            if self.attempts_per_address > 0 && entry.attempts >= self.attempts_per_address {
+            if entry.attempts >= self.attempts_per_address {
                 return Err(SignupError::TooManyAttempts);
             }
             entry.attempts += 1;
             entry.slots.clone()
         };
-        let address = tokio::time::timeout_at(deadline, slots.acquire_owned())
+        tokio::time::timeout_at(deadline, slots.acquire_owned())
             .await
             .map_err(|_| SignupError::Busy)?
-            .map_err(|_| SignupError::Busy)?;
-        let instance = self
-            .in_flight
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| SignupError::Busy)?;
-        Ok(Admitted {
-            _instance: instance,
-            _address: address,
-        })
+            .map_err(|_| SignupError::Busy)
     }
 }
 
@@ -640,11 +649,7 @@ async fn provision(
         let wait = Duration::from_secs(1 << (attempts - 1));
         if deadline.saturating_duration_since(Instant::now()) < wait + MIN_ATTEMPT_TIMEOUT {
             // Budget spent: answer now; the worker or `reprovision` finishes the tenant.
-            tracing::info!(
-                tenant = tenant_id.0,
-                attempts,
-                "register time budget spent"
-            );
+            tracing::info!(tenant = tenant_id.0, attempts, "register time budget spent");
             return Attempts {
                 count: attempts,
                 result,
@@ -697,15 +702,20 @@ async fn record_outcome(
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
-    let still_ours = tenant::find_for_update(&mut tx, t, id).await?.is_some_and(|row| {
-        row.status == TenantStatus::Pending
-            && row.config_raw.as_deref() == Some(created.leased_config.as_str())
-    });
+    let still_ours = tenant::find_for_update(&mut tx, t, id)
+        .await?
+        .is_some_and(|row| {
+            row.status == TenantStatus::Pending
+                && row.config_raw.as_deref() == Some(created.leased_config.as_str())
+        });
     if !still_ours {
         // The lease ran out (this request was stalled for a minute past its deadline) and the
         // worker owns the tenant now; it records its own attempts.
         tx.rollback().await?;
-        tracing::warn!(tenant_id = id.0, "sign-up outcome not recorded: the tenant was handed to the worker");
+        tracing::warn!(
+            tenant_id = id.0,
+            "sign-up outcome not recorded: the tenant was handed to the worker"
+        );
         return Ok(ProvisionOutcome::Failed);
     }
     tenant::update_config(

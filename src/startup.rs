@@ -2,10 +2,10 @@
 //! graceful shutdown, config hot-reload.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::future::Future as _;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,8 +17,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
@@ -214,7 +214,11 @@ struct DrainIo {
 }
 
 impl DrainIo {
-    fn new(inner: tokio::net::TcpStream, draining: CancellationToken, state: Arc<ConnState>) -> DrainIo {
+    fn new(
+        inner: tokio::net::TcpStream,
+        draining: CancellationToken,
+        state: Arc<ConnState>,
+    ) -> DrainIo {
         DrainIo {
             inner,
             drain_started: Box::pin(draining.clone().cancelled_owned()),
@@ -275,7 +279,8 @@ impl AsyncRead for DrainIo {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if !this.draining.is_cancelled() && this.drain_started.as_mut().poll(cx).is_ready() {
+                if !this.draining.is_cancelled() && this.drain_started.as_mut().poll(cx).is_ready()
+                {
                     // Draining started just now: take the last look.
                     cx.waker().wake_by_ref();
                 }

@@ -217,7 +217,10 @@ fn env_for(database_url: &str, extra: &[(&str, &str)]) -> BTreeMap<String, Strin
     let mut env = BTreeMap::new();
     env.insert("CHATHUB_DATABASE_URL".into(), database_url.to_string());
     env.insert("CHATHUB_LISTEN".into(), "127.0.0.1:0".into());
-    env.insert("CHATHUB_SESSION_SECRET".into(), support::SESSION_SECRET.into());
+    env.insert(
+        "CHATHUB_SESSION_SECRET".into(),
+        support::SESSION_SECRET.into(),
+    );
     env.insert("CHATHUB_PROVISION_WORKER".into(), "0".into());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
@@ -255,7 +258,10 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
     let db = support::TestDb::with_schema().await;
     db.run_sql(BOB_SQL).await;
     let (server, name) = db.url.rsplit_once('/').unwrap();
-    let upstream = server.rsplit_once('@').map_or(server, |(_, h)| h).to_string();
+    let upstream = server
+        .rsplit_once('@')
+        .map_or(server, |(_, h)| h)
+        .to_string();
     let proxy = FreezableProxy::start(upstream).await;
     let url = format!("mysql://root@127.0.0.1:{}/{name}", proxy.port);
     let config = Config::load_with_env(
@@ -279,7 +285,13 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
         state.clock.epoch(),
     );
     let cookie = state.sessions.set_cookie(&session, false);
-    let cookie = cookie.to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = cookie
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let client = reqwest::Client::new();
     let my = format!("{base}/addons/chathub/index/my");
     let (status, body, _) = timed_get(&client, &my, &cookie).await;
@@ -310,7 +322,11 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
         assert_eq!(r.unwrap().status(), 503);
     }
     let errors = log.lines("ERROR");
-    assert_eq!(errors.len(), 1, "one line for the outage, not one per request: {errors:#?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "one line for the outage, not one per request: {errors:#?}"
+    );
     assert!(errors[0].contains("database unreachable"), "{errors:#?}");
     let requests = (0..5).map(|_| timed_get(&client, &my, &cookie));
     for (status, body, took) in futures_util::future::join_all(requests).await {
@@ -376,7 +392,11 @@ async fn a_database_that_never_answers_gets_a_503_within_the_bound() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let started = Instant::now();
     let r = client
         .post(format!("{base}/addons/chathub/index/doLogin"))
@@ -387,6 +407,10 @@ async fn a_database_that_never_answers_gets_a_503_within_the_bound() {
         .unwrap();
     assert_eq!(r.status(), 503);
     assert!(r.text().await.unwrap().contains("系统繁忙，请稍后重试"));
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = stop.send(());
 }

@@ -516,7 +516,13 @@ async fn read_response(s: &mut BufReader<TcpStream>) -> Option<String> {
     loop {
         let mut line = String::new();
         match s.read_line(&mut line).await {
-            Ok(0) | Err(_) => return if head.is_empty() { None } else { panic!("cut: {head}") },
+            Ok(0) | Err(_) => {
+                return if head.is_empty() {
+                    None
+                } else {
+                    panic!("cut: {head}")
+                };
+            }
             Ok(_) => {}
         }
         head.push_str(&line);

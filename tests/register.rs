@@ -1274,12 +1274,15 @@ async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
         "the lease goes with the outcome: {cfg}"
     );
     let calls = s.stub.calls();
-    assert_eq!(calls.len(), 3, "register's three attempts, none by the worker");
-    assert!(
-        calls
-            .iter()
-            .all(|c| c.header("idempotency-key").is_some_and(|k| k.starts_with("reg-")))
+    assert_eq!(
+        calls.len(),
+        3,
+        "register's three attempts, none by the worker"
     );
+    assert!(calls.iter().all(|c| {
+        c.header("idempotency-key")
+            .is_some_and(|k| k.starts_with("reg-"))
+    }));
 }
 
 /// A sign-up whose process died between writing its rows and recording the outcome is
@@ -1298,12 +1301,22 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
             dead = now - 1,
         ))
         .await;
-    assert_eq!(chathub::signup::release_abandoned(&s.app.app).await.unwrap(), 1);
+    assert_eq!(
+        chathub::signup::release_abandoned(&s.app.app)
+            .await
+            .unwrap(),
+        1
+    );
     let rows = s.tenants().await;
     assert_eq!(rows[0]["status"], "pending", "lease still running");
     assert_eq!(rows[1]["status"], "provisioning");
     assert_eq!(rows[1]["config"], r#"{"plan":"basic"}"#);
-    assert_eq!(chathub::signup::release_abandoned(&s.app.app).await.unwrap(), 0);
+    assert_eq!(
+        chathub::signup::release_abandoned(&s.app.app)
+            .await
+            .unwrap(),
+        0
+    );
     // The worker now finishes it.
     let attempt = chathub::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8))
         .await
@@ -1343,7 +1356,10 @@ async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
     // Both sign-ups are waiting on the provision server.
     let deadline = Instant::now() + Duration::from_secs(20);
     while s.stub.calls().len() < 2 {
-        assert!(Instant::now() < deadline, "sign-ups never reached the provision server");
+        assert!(
+            Instant::now() < deadline,
+            "sign-ups never reached the provision server"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let started = Instant::now();
@@ -1354,8 +1370,17 @@ async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
         .await
         .unwrap();
     let login_took = started.elapsed();
-    assert!(login.status().is_success() || login.status().is_redirection(), "{}", login.status());
-    let bob = s.signed_in_cookie(3, "bob@example.com", "Bob", "1f96efdf3b7947ee9fa84aae7fda3cf5");
+    assert!(
+        login.status().is_success() || login.status().is_redirection(),
+        "{}",
+        login.status()
+    );
+    let bob = s.signed_in_cookie(
+        3,
+        "bob@example.com",
+        "Bob",
+        "1f96efdf3b7947ee9fa84aae7fda3cf5",
+    );
     let started = Instant::now();
     let my = s
         .app
@@ -1369,7 +1394,10 @@ async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
     assert_eq!(my.status(), 200);
     assert!(my.text().await.unwrap().contains("Bob"));
     // The sign-ups hang for register_timeout_secs (25 s); these answered long before.
-    assert!(login_took < Duration::from_secs(8), "doLogin waited {login_took:?}");
+    assert!(
+        login_took < Duration::from_secs(8),
+        "doLogin waited {login_took:?}"
+    );
     assert!(my_took < Duration::from_secs(8), "my waited {my_took:?}");
     for h in signups {
         assert!(h.await.unwrap().starts_with(r#"{"code":1,"#));
@@ -1385,9 +1413,18 @@ async fn one_address_gets_a_bounded_number_of_sign_up_attempts() {
     )
     .await;
     let mut answers = Vec::new();
-    for email in ["alice@example.com", "bob@example.com", "new1@example.com", "bob@example.com"] {
+    for email in [
+        "alice@example.com",
+        "bob@example.com",
+        "new1@example.com",
+        "bob@example.com",
+    ] {
         let r = s
-            .ajax(&[("company_name", "Probe"), ("email", email), ("domain", "probe")])
+            .ajax(&[
+                ("company_name", "Probe"),
+                ("email", email),
+                ("domain", "probe"),
+            ])
             .await;
         assert_eq!(r.status(), 200);
         assert_cors(&r);
@@ -1414,7 +1451,11 @@ async fn an_existing_email_is_revealed_only_after_the_whole_form_is_valid() {
     let long_name = "公".repeat(51);
     for email in ["alice@example.com", "nobody@example.com"] {
         let r = s
-            .ajax(&[("company_name", &long_name), ("email", email), ("domain", "x")])
+            .ajax(&[
+                ("company_name", &long_name),
+                ("email", email),
+                ("domain", "x"),
+            ])
             .await;
         assert_eq!(
             r.json::<Value>().await.unwrap(),
@@ -1424,12 +1465,21 @@ async fn an_existing_email_is_revealed_only_after_the_whole_form_is_valid() {
     }
     assert!(s.tenants().await.is_empty());
     // The signed-in owner needs no nickname: the long name is fine for them.
-    let alice = s.signed_in_cookie(2, "alice@example.com", "Alice", "8a2552332d39695709a007fbcef16e49");
+    let alice = s.signed_in_cookie(
+        2,
+        "alice@example.com",
+        "Alice",
+        "8a2552332d39695709a007fbcef16e49",
+    );
     let r = s
         .post()
         .header("Cookie", alice)
         .header("X-Requested-With", "XMLHttpRequest")
-        .form(&[("company_name", long_name.as_str()), ("email", "alice@example.com"), ("domain", "x")])
+        .form(&[
+            ("company_name", long_name.as_str()),
+            ("email", "alice@example.com"),
+            ("domain", "x"),
+        ])
         .send()
         .await
         .unwrap();
