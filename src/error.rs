@@ -89,8 +89,8 @@ impl From<mysql_async::Error> for AppError {
             Error::Io(_) | Error::Driver(DriverError::ConnectionClosed) => {
                 AppError::DatabaseUnavailable(e.to_string())
             }
-            // Too many connections / per-user connection cap.
-            Error::Server(ref s) if matches!(s.code, 1040 | 1203) => {
+            // Too many connections, per-user connection cap, server shutting down.
+            Error::Server(ref s) if matches!(s.code, 1040 | 1203 | 1053) => {
                 AppError::DatabaseUnavailable(e.to_string())
             }
             e => AppError::Database(e),

@@ -195,13 +195,18 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
 }
 
 impl CapturedLog {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
+    fn install(&self) -> (tracing::subscriber::DefaultGuard, tracing::Dispatch) {
         let subscriber = tracing_subscriber::fmt()
             .with_writer(self.clone())
             .with_ansi(false)
             .with_max_level(tracing::Level::INFO)
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        // With a single scoped subscriber alive, tracing decides whether a log statement is
+        // wanted from whichever thread reaches it first: another test's thread (no
+        // subscriber) would switch it off for this one too. A second registered dispatcher
+        // makes it ask every subscriber.
+        let second = tracing::Dispatch::new(tracing_subscriber::registry());
+        (tracing::subscriber::set_default(subscriber), second)
     }
 
     fn lines(&self, level: &str) -> Vec<String> {
@@ -325,7 +330,8 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
     assert_eq!(
         errors.len(),
         1,
-        "one line for the outage, not one per request: {errors:#?}"
+        "one line for the outage, not one per request: {errors:#?} (all: {:#?})",
+        log.lines("")
     );
     assert!(errors[0].contains("database unreachable"), "{errors:#?}");
     let requests = (0..5).map(|_| timed_get(&client, &my, &cookie));
