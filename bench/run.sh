@@ -65,7 +65,8 @@ PIDS+=($!)
 # --- our server: start-up time to first served request ---
 export CHATHUB_DATABASE_URL=$DB_URL CHATHUB_LISTEN=127.0.0.1:$APP_PORT CHATHUB_ADMIN_ENTRY=pGTnXkhdmy.php \
   CHATHUB_SESSION_SECRET=bench-session-secret-0123456789abcdef0123456789 CHATHUB_PHP_SESSION_DIR=$W/phpsess \
-  CHATHUB_ADDON_PROVISION_SERVER_URL=http://127.0.0.1:$STUB_PORT CHATHUB_LOG=warn
+  CHATHUB_ADDON_PROVISION_SERVER_URL=http://127.0.0.1:$STUB_PORT CHATHUB_LOG=warn \
+  CHATHUB_REGISTER_ATTEMPTS_PER_ADDRESS=0  # wrk signs up from one address
 BASE=http://127.0.0.1:$APP_PORT/addons/chathub/index
 t0=$(date +%s%N)
 "$BIN" serve >"$W/server.log" 2>&1 &

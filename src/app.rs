@@ -14,6 +14,8 @@ pub struct App {
     pub db: Db,
     pub clock: Clock,
     pub sessions: Sessions,
+    /// Sign-ups in flight and per client address (in memory; see `signup::SignupGate`).
+    pub signup_gate: crate::signup::SignupGate,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
@@ -31,7 +33,9 @@ impl App {
             .build()
             .unwrap_or_default();
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let signup_gate = crate::signup::SignupGate::new(config.register_attempts_per_address);
         App {
+            signup_gate,
             addon: RwLock::new(Arc::new(config.addon.clone())),
             config,
             db,

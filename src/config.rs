@@ -59,6 +59,11 @@ pub struct Config {
     /// A member session ends this long after sign-in however active it is (the idle expiry
     /// ends it sooner).
     pub session_max_lifetime_secs: i64,
+    /// Bound on getting a working MySQL connection (waiting for a free one, connecting,
+    /// checking it answers); past it the request gets the 503 page.
+    pub db_checkout_timeout: Duration,
+    /// Sign-up attempts one client address may make per 10 minutes (0: no limit).
+    pub register_attempts_per_address: u32,
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
@@ -138,6 +143,8 @@ const SERVER_KEYS: &[&str] = &[
     "provision_call_timeout_secs",
     "db_pool_max",
     "session_max_lifetime_secs",
+    "db_checkout_timeout_ms",
+    "register_attempts_per_address",
 ];
 
 impl AddonConfig {
@@ -458,6 +465,12 @@ impl Config {
         line(
             "session_max_lifetime_secs",
             self.session_max_lifetime_secs.to_string(),
+            "db_checkout_timeout_ms",
+            self.db_checkout_timeout.as_millis().to_string(),
+        );
+        line(
+            "register_attempts_per_address",
+            self.register_attempts_per_address.to_string(),
         );
         let a = &self.addon;
         let addon_pairs: Vec<(&str, String)> = vec![
@@ -660,6 +673,24 @@ fn build_server(
                 .into(),
         );
     }
+    let db_checkout_timeout_ms = parse_num(
+        get("db_checkout_timeout_ms"),
+        5000,
+        "db_checkout_timeout_ms",
+        errors,
+    );
+    if !(100..=60_000).contains(&db_checkout_timeout_ms) {
+        errors.push("db_checkout_timeout_ms: must be between 100 and 60000".into());
+    }
+    let register_attempts_per_address = parse_num(
+        get("register_attempts_per_address"),
+        20,
+        "register_attempts_per_address",
+        errors,
+    );
+    if register_attempts_per_address > 1_000_000 {
+        errors.push("register_attempts_per_address: must be at most 1000000 (0: no limit)".into());
+    }
     let provision_worker = match get("provision_worker") {
         None => true,
         Some(v) => parse_switch(&v, "provision_worker", errors),
@@ -716,6 +747,8 @@ fn build_server(
         provision_call_timeout: Duration::from_secs(provision_call_timeout),
         db_pool_max,
         session_max_lifetime_secs: session_max_lifetime_secs as i64,
+        db_checkout_timeout: Duration::from_millis(db_checkout_timeout_ms),
+        register_attempts_per_address: register_attempts_per_address as u32,
         addon,
         addon_config_php,
     })

@@ -17,7 +17,11 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     #[error("database: {0}")]
-    Database(#[from] mysql_async::Error),
+    Database(mysql_async::Error),
+    /// The database did not answer in time, or the connection to it failed: a 503 page
+    /// asking to retry. Counted by `DbHealth` instead of logged one line per request.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// Anything else that should never happen; the cause is logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -34,6 +38,20 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Log a failed request once, in the one place that does it: causes on our side are
+    /// logged per request, a database outage is counted by `health` (one line per outage
+    /// and interval, not one per request).
+    pub fn report(&self, health: &crate::db::DbHealth, request_id: &str) {
+        match self {
+            AppError::DatabaseUnavailable(_) => health.failed(self),
+            e if e.status().is_server_error() => {
+                tracing::error!(request_id = %request_id, error = %e, "request failed");
+            }
+            _ => {}
         }
     }
 
@@ -48,8 +66,35 @@ impl AppError {
             ),
             AppError::NotFound => pages::fastadmin::not_found_page(),
             AppError::Database(_) | AppError::Internal(_) => pages::fastadmin::server_error_page(),
+            AppError::DatabaseUnavailable(_) => {
+                pages::fastadmin::error_page("服务暂时不可用", "系统繁忙，请稍后重试。")
+            }
         };
-        html_status(status, body)
+        let mut resp = html_status(status, body);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("5"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<mysql_async::Error> for AppError {
+    /// A lost or refused connection is the database being away (503), not a bug of ours.
+    fn from(e: mysql_async::Error) -> Self {
+        use mysql_async::{DriverError, Error};
+        match e {
+            Error::Io(_) | Error::Driver(DriverError::ConnectionClosed) => {
+                AppError::DatabaseUnavailable(e.to_string())
+            }
+            // Too many connections, per-user connection cap, server shutting down.
+            Error::Server(ref s) if matches!(s.code, 1040 | 1203 | 1053) => {
+                AppError::DatabaseUnavailable(e.to_string())
+            }
+            e => AppError::Database(e),
+        }
     }
 }
 

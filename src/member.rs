@@ -112,7 +112,7 @@ pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response
     .await;
     match found {
         Err(e) => {
-            tracing::error!(request_id = %req.id, error = %e, "loading the member failed");
+            e.report(&app.db.health, &req.id);
             Err(e.into_response())
         }
         Ok(None) => {

@@ -1,6 +1,5 @@
 //! Public sign-up (the original `register`): a FastAdmin member account when the email is
-//! new, a tenant written as `provisioning`, then up to three provision attempts inside the
-//! request's time budget.
+//! new, a tenant, then up to three provision attempts inside the request's time budget.
 //!
 //! # What a tenant looks like when register could not finish it
 //!
@@ -8,17 +7,15 @@
 //! contract with the background worker (`src/worker.rs`) and the member's `reprovision`
 //! (COMPAT.md#register-bounded-time):
 //!
+//! * `pending` with `config.register_lease_until`: register is working on it (no database
+//!   connection or lock is held meanwhile); the worker does not pick it;
 //! * `provisioning`: register was interrupted (crash, restart) between writing the row and
-//!   recording the outcome;
+//!   recording the outcome, and the lease ran out ([`release_abandoned`]);
 //! * `pending`, no `embed_code`, `config.provision_retry` present: every attempt failed or the
 //!   time budget ran out; `config.last_error` holds the last curl-style error;
 //! * `pending` without `provision_retry`: the provision server answered 200 with a body that
 //!   is not a provision result. It may have created resources, so nothing retries it blindly;
 //!   the member's `reprovision` (or support) finishes it, as in the original.
-//!
-//! While register works on a tenant it holds the worker's per-tenant provisioning lock
-//! (`db::tenant::try_lock_provisioning`), taken before the row is committed, so the worker
-//! skips it until register has recorded the outcome.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -44,10 +41,130 @@ pub const MAX_ATTEMPTS: u32 = 3;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Never start an attempt with less time than this.
 const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a sign-up waits for another in-flight sign-up of the same email.
-const EMAIL_LOCK_WAIT_SECS: u32 = 10;
+/// How long a sign-up waits for another sign-up of the same email to write its rows (held
+/// only for that short transaction).
+const EMAIL_LOCK_WAIT_SECS: u32 = 5;
 /// A new tenant's trial.
 const TRIAL_DAYS: i64 = 30;
+
+/// Sign-ups one instance works on at once (more wait their turn within their deadline). A
+/// sign-up holds no database connection while it waits for the provision server, so this
+/// bounds outbound calls and bcrypt work, not the pool; it is per instance, like the
+/// resources it protects.
+const MAX_IN_FLIGHT: usize = 16;
+/// Sign-ups of one client address in flight at once; more wait for their turn (within their
+/// own deadline), so one client cannot take all of [`MAX_IN_FLIGHT`].
+const MAX_IN_FLIGHT_PER_ADDRESS: usize = 2;
+/// The window of `register_attempts_per_address`.
+const ATTEMPT_WINDOW: Duration = Duration::from_secs(600);
+/// Addresses remembered before expired windows are dropped.
+const TRACKED_ADDRESSES: usize = 50_000;
+
+/// Admission to `register`: a per-instance cap on sign-ups in flight, a per-address cap on
+/// concurrent ones, and a per-address attempt budget per window (both per-address limits off
+/// when the budget is 0), which is also what makes
+/// "该邮箱已注册" useless for listing members' addresses. In memory, per instance: it
+/// protects this instance's resources, and with several instances an address gets the
+/// budget once per instance (COMPAT.md#register-throttle).
+pub struct SignupGate {
+    attempts_per_address: u32,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    addresses: std::sync::Mutex<std::collections::HashMap<IpAddr, AddressEntry>>,
+}
+
+struct AddressEntry {
+    window_start: Instant,
+    attempts: u32,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Held for the whole sign-up.
+pub struct Admitted {
+    _instance: tokio::sync::OwnedSemaphorePermit,
+    _address: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl SignupGate {
+    pub fn new(attempts_per_address: u32) -> SignupGate {
+        SignupGate {
+            attempts_per_address,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            addresses: Default::default(),
+        }
+    }
+
+    pub async fn admit(&self, ip: IpAddr, deadline: Instant) -> Result<Admitted, SignupError> {
+        let address = if self.attempts_per_address == 0 {
+            None
+        } else {
+            Some(self.admit_address(ip, deadline).await?)
+        };
+        // Waiting costs nothing here (no connection is held yet); the deadline bounds it.
+        let instance = tokio::time::timeout_at(deadline, self.in_flight.clone().acquire_owned())
+            .await
+            .map_err(|_| SignupError::Busy)?
+            .map_err(|_| SignupError::Busy)?;
+        Ok(Admitted {
+            _instance: instance,
+            _address: address,
+        })
+    }
+
+    async fn admit_address(
+        &self,
+        ip: IpAddr,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, SignupError> {
+        let key = address_key(ip);
+        let slots = {
+            let mut map = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if map.len() >= TRACKED_ADDRESSES && !map.contains_key(&key) {
+                map.retain(|_, e| {
+                    now.duration_since(e.window_start) < ATTEMPT_WINDOW
+                        || e.slots.available_permits() < MAX_IN_FLIGHT_PER_ADDRESS
+                });
+                if map.len() >= TRACKED_ADDRESSES {
+                    // Fail closed rather than forget budgets under a flood of addresses.
+                    return Err(SignupError::Busy);
+                }
+            }
+            let entry = map.entry(key).or_insert_with(|| AddressEntry {
+                window_start: now,
+                attempts: 0,
+                slots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_ADDRESS)),
+            });
+            if now.duration_since(entry.window_start) >= ATTEMPT_WINDOW {
+                entry.window_start = now;
+                entry.attempts = 0;
+            }
+            if entry.attempts >= self.attempts_per_address {
+                return Err(SignupError::TooManyAttempts);
+            }
+            entry.attempts += 1;
+            entry.slots.clone()
+        };
+        tokio::time::timeout_at(deadline, slots.acquire_owned())
+            .await
+            .map_err(|_| SignupError::Busy)?
+            .map_err(|_| SignupError::Busy)
+    }
+}
+
+/// IPv6 clients usually hold a whole /64: count them by it.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
+    }
+}
 
 /// A validated sign-up request.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +204,9 @@ pub enum SignupError {
     AccountsUnavailable,
     #[error("系统繁忙，请稍后重试")]
     Busy,
+    /// This address made `register_attempts_per_address` attempts in the current window.
+    #[error("注册过于频繁，请稍后再试")]
+    TooManyAttempts,
     #[error(transparent)]
     Internal(#[from] AppError),
 }
@@ -182,6 +302,11 @@ impl Registration {
 
 /// Run the whole sign-up. `Err` means nothing was written (apart from `Internal` failures
 /// after the tenant row exists, which leave it for the worker).
+///
+/// No database connection or lock is held while the provision server is called: the rows
+/// are written in one short transaction, the connection goes back to the pool, the attempts
+/// run, and the outcome is recorded in a second short transaction. A sign-up in progress is
+/// kept from the worker by its state instead of a lock (see [`REGISTER_LEASE_KEY`]).
 pub async fn register(
     app: &App,
     form: SignupForm,
@@ -190,16 +315,11 @@ pub async fn register(
     started: Instant,
 ) -> Result<Registration, SignupError> {
     let deadline = started + app.config.register_timeout;
+    let _admitted = app.signup_gate.admit(client_ip, deadline).await?;
     let pricing = form.plan.pricing(form.extra_seats);
-    let mut created = create_rows(app, &form, pricing, member.as_ref(), client_ip).await?;
-    let outcome = provision(app, &form, pricing, &mut created, deadline).await;
-    if let Err(e) =
-        tenant::unlock_provisioning(&mut created.claim, &app.db.t, created.tenant_id).await
-    {
-        // The lock dies with the connection; the pool resets it on return.
-        tracing::warn!(error = %e, "could not release the provisioning lock");
-    }
-    let outcome = outcome?;
+    let created = create_rows(app, &form, pricing, member.as_ref(), client_ip, deadline).await?;
+    let tried = provision(app, &form, pricing, created.tenant_id, deadline).await;
+    let outcome = record_outcome(app, &form, pricing, &created, tried).await?;
     Ok(Registration {
         tenant_id: created.tenant_id,
         form,
@@ -210,57 +330,136 @@ pub async fn register(
     })
 }
 
+/// `config` key marking a tenant register is still working on, with the epoch (app clock)
+/// after which it counts as abandoned. Such a tenant is `pending` without
+/// `provision_retry`, which the worker never picks; when register records the outcome the
+/// key goes. If the process died first, [`release_abandoned`] hands the tenant to the worker
+/// (`provisioning`) once the lease is over.
+pub const REGISTER_LEASE_KEY: &str = "register_lease_until";
+/// How long after the request's deadline a lease still holds: the last attempt may run up to
+/// `MIN_ATTEMPT_TIMEOUT` past the deadline, and recording the outcome takes a checkout.
+const LEASE_MARGIN_SECS: i64 = 60;
+
+/// How often each instance looks for sign-ups abandoned mid-way.
+const ABANDONED_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Hand abandoned sign-ups to the worker, every [`ABANDONED_SWEEP_INTERVAL`] until `stop`.
+pub fn spawn_abandoned_sweeper(
+    app: std::sync::Arc<App>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            // Leases outlive a restart by a minute anyway: nothing is due right at start.
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(ABANDONED_SWEEP_INTERVAL) => {}
+            }
+            if let Err(e) = release_abandoned(&app).await {
+                // A database outage is reported by the requests that meet it.
+                tracing::debug!(error = %e, "abandoned sign-up sweep failed");
+            }
+        }
+    });
+}
+
+/// Tenants whose sign-up lease ran out without an outcome (the process died, or stalled
+/// past the lease) become `provisioning`, the state the worker finishes. The update is
+/// conditional on the row being unchanged, so instances sweeping at once, or a sign-up
+/// recording its outcome at that moment, never both win. Returns how many were released.
+pub async fn release_abandoned(app: &App) -> Result<usize, AppError> {
+    let t = &app.db.t;
+    let mut conn = app.db.conn().await?;
+    let rows: Vec<(u32, String)> = mysql_async::prelude::Queryable::exec(
+        &mut conn,
+        format!(
+            "SELECT id, config FROM `{}` WHERE status = 'pending' AND config LIKE '%register\\_lease\\_until%'",
+            t.tenant
+        ),
+        (),
+    )
+    .await?;
+    let now = app.clock.epoch();
+    let mut released = 0;
+    for (id, raw) in rows {
+        let mut config = tenant::TenantConfig::parse(Some(&raw)).0;
+        let Some(until) = config.get(REGISTER_LEASE_KEY).and_then(Value::as_i64) else {
+            continue;
+        };
+        if until > now {
+            continue;
+        }
+        config.remove(REGISTER_LEASE_KEY);
+        mysql_async::prelude::Queryable::exec_drop(
+            &mut conn,
+            format!(
+                "UPDATE `{}` SET status = 'provisioning', config = ? WHERE id = ? AND status = 'pending' AND config = ?",
+                t.tenant
+            ),
+            (php_json_encode(&Value::Object(config)), id, &raw),
+        )
+        .await?;
+        if conn.affected_rows() == 1 {
+            tracing::warn!(
+                tenant_id = id,
+                "sign-up abandoned before its outcome was recorded; handed to the worker"
+            );
+            released += 1;
+        }
+    }
+    Ok(released)
+}
+
 struct CreatedRows {
     tenant_id: TenantId,
-    /// Holds the worker's per-tenant provisioning lock (`tenant::try_lock_provisioning`)
-    /// from before the row is visible until the outcome is recorded, so the background
-    /// worker never provisions a tenant register is still working on.
-    claim: mysql_async::Conn,
     expire_at: String,
+    /// The `config` as written with the lease: recording the outcome only proceeds while the
+    /// row still carries exactly this (nobody took the tenant over).
+    leased_config: String,
+    /// The original's config (no lease), to which the outcome's keys are added.
     config: Map<String, Value>,
     initial_password: Option<String>,
 }
 
-/// What the sign-up transaction wrote; the connection holding its locks is added by
-/// `create_rows`.
-struct RowsWritten {
-    tenant_id: TenantId,
-    expire_at: String,
-    config: Map<String, Value>,
-    initial_password: Option<String>,
-}
-
-/// Account (when new) and tenant in one transaction, under a per-email lock so concurrent
-/// duplicate submissions cannot create two accounts for one address.
+/// Account (when new) and tenant in one short transaction, under a per-email lock so
+/// concurrent duplicate submissions cannot create two accounts for one address. The
+/// connection and the lock are released before any provision attempt.
 async fn create_rows(
     app: &App,
     form: &SignupForm,
     pricing: Pricing,
     member: Option<&SignedInMember>,
     client_ip: IpAddr,
+    deadline: Instant,
 ) -> Result<CreatedRows, SignupError> {
+    // bcrypt before any connection is taken (it is slow on purpose). Done for every
+    // sign-up, so an existing email costs the same time as a new one.
+    let password = crate::password::generate_initial();
+    let hash = hash_password(password.clone()).await?;
     let mut conn = app.db.conn().await?;
     let email = form.email.as_str();
     if !user::lock_email(&mut conn, email, EMAIL_LOCK_WAIT_SECS).await? {
         return Err(SignupError::Busy);
     }
-    let result = create_rows_locked(app, &mut conn, form, pricing, member, client_ip).await;
+    let result = create_rows_locked(
+        app,
+        &mut conn,
+        form,
+        pricing,
+        member,
+        client_ip,
+        (password, hash),
+        deadline,
+    )
+    .await;
     if let Err(e) = user::unlock_email(&mut conn, email).await {
         // The lock dies with the connection anyway; the pool resets it on return.
         tracing::warn!(error = %e, "could not release the sign-up lock");
     }
-    // The same connection holds the provisioning lock and does the rest of the sign-up: a
-    // request never waits for a second pooled connection while holding one, so a burst of
-    // sign-ups larger than the pool cannot starve itself.
-    result.map(|rows| CreatedRows {
-        tenant_id: rows.tenant_id,
-        claim: conn,
-        expire_at: rows.expire_at,
-        config: rows.config,
-        initial_password: rows.initial_password,
-    })
+    result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn create_rows_locked(
     app: &App,
     conn: &mut mysql_async::Conn,
@@ -268,60 +467,69 @@ async fn create_rows_locked(
     pricing: Pricing,
     member: Option<&SignedInMember>,
     client_ip: IpAddr,
-) -> Result<RowsWritten, SignupError> {
+    (password, hash): (String, String),
+    deadline: Instant,
+) -> Result<CreatedRows, SignupError> {
     let t = &app.db.t;
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
     let written = async {
         let now = app.clock.epoch();
-        let (user_id, initial_password) =
-            match user::find_by_email(&mut tx, t, form.email.as_str()).await? {
-                Some(existing) => {
-                    let is_owner = member.is_some_and(|m| {
-                        m.uid == existing.id
-                            && m.pwfp == crate::session::password_fingerprint(&existing.password)
-                    });
-                    if !is_owner {
-                        return Err(SignupError::EmailTaken);
+        let existing = user::find_by_email(&mut tx, t, form.email.as_str()).await?;
+        let owner = existing.as_ref().filter(|existing| {
+            member.is_some_and(|m| {
+                m.uid == existing.id
+                    && m.pwfp == crate::session::password_fingerprint(&existing.password)
+            })
+        });
+        // Everything a new account needs is checked before telling anyone (but the owner)
+        // that the address is taken: the answer to a stranger depends on whether the email
+        // exists only once the whole form would have worked for a new one.
+        if owner.is_none() && !form.company_name.fits_nickname() {
+            return Err(SignupError::NicknameTooLong);
+        }
+        let (user_id, initial_password) = match (owner, &existing) {
+            (Some(owner), _) => (owner.id, None),
+            (None, Some(_)) => return Err(SignupError::EmailTaken),
+            (None, None) => {
+                let joinip = client_ip.to_string();
+                let id = user::insert_new_member(
+                    &mut tx,
+                    t,
+                    &NewMember {
+                        email: form.email.as_str(),
+                        nickname: form.company_name.as_str(),
+                        password_hash: &hash,
+                        joinip: &joinip,
+                        now,
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    InsertMemberError::ColumnTooNarrow => {
+                        tracing::warn!(
+                            "fa_user.password/username too narrow for new members; run `chathub migrate` (COMPAT.md#fa-user-column-widths)"
+                        );
+                        SignupError::AccountsUnavailable
                     }
-                    (existing.id, None)
-                }
-                None => {
-                    if !form.company_name.fits_nickname() {
-                        return Err(SignupError::NicknameTooLong);
-                    }
-                    let password = crate::password::generate_initial();
-                    let hash = hash_password(password.clone()).await?;
-                    let joinip = client_ip.to_string();
-                    let id = user::insert_new_member(
-                        &mut tx,
-                        t,
-                        &NewMember {
-                            email: form.email.as_str(),
-                            nickname: form.company_name.as_str(),
-                            password_hash: &hash,
-                            joinip: &joinip,
-                            now,
-                        },
-                    )
-                    .await
-                    .map_err(|e| match e {
-                        InsertMemberError::ColumnTooNarrow => {
-                            tracing::warn!(
-                                "fa_user.password/username too narrow for new members; run `chathub migrate` (COMPAT.md#fa-user-column-widths)"
-                            );
-                            SignupError::AccountsUnavailable
-                        }
-                        InsertMemberError::Db(e) => SignupError::Internal(e),
-                    })?;
-                    (id, Some(password))
-                }
-            };
+                    InsertMemberError::Db(e) => SignupError::Internal(e),
+                })?;
+                (id, Some(password))
+            }
+        };
         let expire_at = app
             .clock
             .format_epoch(now + TRIAL_DAYS * 86_400, "%Y-%m-%d %H:%M:%S");
-        let config = initial_config(form, pricing, &app.clock.format_epoch(now, "%Y-%m-%d %H:%M:%S"));
+        let config =
+            initial_config(form, pricing, &app.clock.format_epoch(now, "%Y-%m-%d %H:%M:%S"));
+        let budget = deadline.saturating_duration_since(Instant::now()).as_secs() as i64;
+        let mut leased = config.clone();
+        leased.insert(
+            REGISTER_LEASE_KEY.into(),
+            Value::from(now + budget + LEASE_MARGIN_SECS),
+        );
+        let leased_config = php_json_encode(&Value::Object(leased));
         let tenant_id = tenant::insert_provisioning(
             &mut tx,
             t,
@@ -332,18 +540,18 @@ async fn create_rows_locked(
                 email: form.email.as_str(),
                 max_agents: pricing.seats,
                 expire_at: &expire_at,
-                config: &php_json_encode(&Value::Object(config.clone())),
+                config: &leased_config,
                 now,
             },
         )
         .await?;
-        // Taken before commit: no other instance can see the row without the lock held.
-        if !tenant::try_lock_provisioning(&mut tx, t, tenant_id).await? {
-            return Err(SignupError::Busy);
-        }
-        Ok(RowsWritten {
+        // `pending` without `provision_retry` until the outcome is recorded: the worker
+        // leaves it alone (committed together with the insert, so no one sees it otherwise).
+        tenant::set_status(&mut tx, t, tenant_id, TenantStatus::Pending).await?;
+        Ok(CreatedRows {
             tenant_id,
             expire_at,
+            leased_config,
             config,
             initial_password,
         })
@@ -388,16 +596,15 @@ fn idempotency_key() -> String {
     format!("reg-{}", hex::encode(bytes))
 }
 
-/// Up to three attempts with 1 s and 2 s back-off, all inside `deadline`; then record the
-/// outcome and the original's log row in one transaction.
+/// Up to three attempts with 1 s and 2 s back-off, all inside `deadline`, holding nothing
+/// of the database.
 async fn provision(
     app: &App,
     form: &SignupForm,
     pricing: Pricing,
-    created: &mut CreatedRows,
+    tenant_id: TenantId,
     deadline: Instant,
-) -> Result<ProvisionOutcome, SignupError> {
-    let t = &app.db.t;
+) -> Attempts {
     let addon = app.addon();
     let payload = ProvisionPayload {
         name: form.company_name.as_str().into(),
@@ -407,9 +614,9 @@ async fn provision(
         max_agents: pricing.seats,
     };
     let key = idempotency_key();
-    let mut config = created.config.clone();
     let mut attempts: u32 = 0;
-    let result = loop {
+    let mut last_error = None;
+    loop {
         attempts += 1;
         let timeout = deadline
             .saturating_duration_since(Instant::now())
@@ -425,53 +632,100 @@ async fn provision(
             )
             .await;
         let ProvisionResult::Failed(error) = &result else {
-            break result;
+            return Attempts {
+                count: attempts,
+                result,
+                last_error,
+            };
         };
-        // The original merged the retry count and error into config after every failed
-        // attempt, so a watcher sees progress.
-        config.insert("provision_retry".into(), Value::from(attempts));
-        config.insert("last_error".into(), Value::String(error.log_text()));
-        tenant::update_config(
-            &mut created.claim,
-            t,
-            created.tenant_id,
-            &php_json_encode(&Value::Object(config.clone())),
-            app.clock.epoch(),
-        )
-        .await?;
+        last_error = Some(error.log_text());
         if attempts >= MAX_ATTEMPTS {
-            break result;
+            return Attempts {
+                count: attempts,
+                result,
+                last_error,
+            };
         }
         let wait = Duration::from_secs(1 << (attempts - 1));
         if deadline.saturating_duration_since(Instant::now()) < wait + MIN_ATTEMPT_TIMEOUT {
             // Budget spent: answer now; the worker or `reprovision` finishes the tenant.
-            tracing::info!(
-                tenant = created.tenant_id.0,
-                attempts,
-                "register time budget spent"
-            );
-            break result;
+            tracing::info!(tenant = tenant_id.0, attempts, "register time budget spent");
+            return Attempts {
+                count: attempts,
+                result,
+                last_error,
+            };
         }
         tokio::time::sleep(wait).await;
-    };
-    let id = created.tenant_id;
-    record_outcome(app, &mut created.claim, form, pricing, id, attempts, result).await
+    }
 }
 
+/// What the provision attempts of one sign-up came to.
+struct Attempts {
+    count: u32,
+    result: ProvisionResult,
+    /// The curl-style text of the latest failed attempt, if any failed.
+    last_error: Option<String>,
+}
+
+/// The outcome, the config the original would have left (its `provision_retry` and
+/// `last_error` after a failed last attempt) and the log row, in one short transaction,
+/// only while the tenant is still this sign-up's.
 async fn record_outcome(
     app: &App,
-    conn: &mut mysql_async::Conn,
     form: &SignupForm,
     pricing: Pricing,
-    id: TenantId,
-    attempts: u32,
-    result: ProvisionResult,
+    created: &CreatedRows,
+    tried: Attempts,
 ) -> Result<ProvisionOutcome, SignupError> {
     let t = &app.db.t;
+    let id = created.tenant_id;
+    let Attempts {
+        count: attempts,
+        result,
+        last_error,
+    } = tried;
+    let mut config = created.config.clone();
+    if let Some(error) = last_error {
+        // The original merged these into `config` after every failed attempt; the last
+        // failed attempt's values are what it left.
+        let failed = if matches!(result, ProvisionResult::Failed(_)) {
+            attempts
+        } else {
+            attempts - 1
+        };
+        config.insert("provision_retry".into(), Value::from(failed));
+        config.insert("last_error".into(), Value::String(error));
+    }
+    let mut conn = app.db.conn().await?;
     let now = app.clock.epoch();
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
+    let still_ours = tenant::find_for_update(&mut tx, t, id)
+        .await?
+        .is_some_and(|row| {
+            row.status == TenantStatus::Pending
+                && row.config_raw.as_deref() == Some(created.leased_config.as_str())
+        });
+    if !still_ours {
+        // The lease ran out (this request was stalled for a minute past its deadline) and the
+        // worker owns the tenant now; it records its own attempts.
+        tx.rollback().await?;
+        tracing::warn!(
+            tenant_id = id.0,
+            "sign-up outcome not recorded: the tenant was handed to the worker"
+        );
+        return Ok(ProvisionOutcome::Failed);
+    }
+    tenant::update_config(
+        &mut tx,
+        t,
+        id,
+        &php_json_encode(&Value::Object(config)),
+        now,
+    )
+    .await?;
     let (outcome, detail, status) = match result {
         ProvisionResult::Provisioned(p) => {
             tenant::apply_provisioned(&mut tx, t, id, &p, &app.clock.datetime(), now).await?;

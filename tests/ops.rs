@@ -429,3 +429,116 @@ async fn test_script_falls_back_to_a_private_mariadb_and_stops_it() {
         "{log}"
     );
 }
+
+/// Requests written on idle keep-alive connections just before shutdown are all answered
+/// (hyper's own graceful shutdown closed such connections without reading them,
+/// hyperium/hyper#3792), and the server then finishes.
+#[tokio::test]
+async fn shutdown_answers_requests_already_sent_on_keep_alive_connections() {
+    // One thread: the server reads nothing between the writes and the shutdown, the worst
+    // case of the race (all 50 were dropped before).
+    keep_alive_requests_survive_shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_keep_alive_requests_while_the_server_runs_alongside() {
+    keep_alive_requests_survive_shutdown().await;
+}
+
+async fn keep_alive_requests_survive_shutdown() {
+    const CONNECTIONS: usize = 50;
+    const REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut env = std::collections::BTreeMap::new();
+    for (k, v) in [
+        ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/unused"),
+        ("CHATHUB_LISTEN", "127.0.0.1:0"),
+        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ("CHATHUB_PROVISION_WORKER", "0"),
+    ] {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config =
+        chathub::config::Config::load_with_env(&chathub::config::ConfigSources::default(), &env)
+            .unwrap();
+    let clock = chathub::clock::Clock::system(config.timezone);
+    let app = chathub::startup::Application::build(config, clock)
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+
+    // Keep-alive connections, each idle after one answered request.
+    let mut conns = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut s = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        s.get_mut().write_all(REQUEST).await.unwrap();
+        read_response(&mut s).await.expect("first answer");
+        conns.push(s);
+    }
+    // A second request on every connection, then shutdown at once.
+    for s in &mut conns {
+        s.get_mut().write_all(REQUEST).await.unwrap();
+    }
+    stop.send(()).unwrap();
+
+    let mut unanswered = 0;
+    for mut s in conns {
+        match tokio::time::timeout(Duration::from_secs(20), read_response(&mut s)).await {
+            Ok(Some(head)) => {
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                // ...and the connection then ends (`Connection: close` when the request was
+                // read after shutdown began, a clean close of the idle connection otherwise).
+                let mut rest = Vec::new();
+                let n = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest))
+                    .await
+                    .expect("closed after the answer")
+                    .unwrap_or(0);
+                assert_eq!(n, 0);
+            }
+            Ok(None) => unanswered += 1,
+            Err(_) => panic!("a connection was neither answered nor closed"),
+        }
+    }
+    assert_eq!(unanswered, 0, "requests already sent were dropped");
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server finishes once drained")
+        .unwrap();
+}
+
+/// One HTTP/1.1 response's head (and its body, read by `Content-Length`); `None` when the
+/// connection ends before any of it.
+async fn read_response(s: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match s.read_line(&mut line).await {
+            Ok(0) | Err(_) => {
+                return if head.is_empty() {
+                    None
+                } else {
+                    panic!("cut: {head}")
+                };
+            }
+            Ok(_) => {}
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).await.expect("whole body");
+    Some(head)
+}

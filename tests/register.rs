@@ -795,7 +795,10 @@ async fn a_retry_that_succeeds_is_logged_with_the_retry_count() {
     let s = site().await;
     s.stub.set_mode(StubMode::Http500).await;
     let flip = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // After the first (failed) attempt, within the 1 s back-off.
+        while s.stub.calls().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         s.stub.set_mode(StubMode::Ok).await;
     };
     let ((r, _), ()) = tokio::join!(signed_in_alice_ajax(&s, "Alice Retry", "retry"), flip);
@@ -1240,33 +1243,247 @@ async fn the_register_page_script_shows_a_refusal() {
 }
 
 #[tokio::test]
-async fn the_worker_cannot_claim_a_tenant_register_is_still_provisioning() {
+async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
     let s = site().await;
     s.stub.set_mode(StubMode::Http500).await;
-    let t = chathub::db::Tables::new("fa_");
     let id = chathub::db::tenant::TenantId(1);
     let probe = async {
-        // Inside register's 1 s + 2 s back-off.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let mut conn = s.app.db.conn().await;
-        let rows = s.tenants().await;
-        assert_eq!(rows[0]["status"], "provisioning");
-        chathub::db::tenant::try_lock_provisioning(&mut conn, &t, id)
-            .await
-            .unwrap()
+        // Inside register's 1 s + 2 s back-off: after its first attempt.
+        while s.stub.calls().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let during = s.tenants().await;
+        let attempt = chathub::worker::attempt(&s.app.app, id).await.unwrap();
+        (during, attempt)
     };
-    let ((r, _), claimed_during) =
+    let ((r, _), (during, attempt)) =
         tokio::join!(signed_in_alice_ajax(&s, "Alice Busy", "busy"), probe);
-    assert!(!claimed_during, "register holds the provisioning lock");
-    assert_eq!(r.json::<Value>().await.unwrap()["code"], 1);
-    let mut conn = s.app.db.conn().await;
+    assert_eq!(during[0]["status"], "pending");
     assert!(
-        chathub::db::tenant::try_lock_provisioning(&mut conn, &t, id)
+        config_of(&during[0]).get("provision_retry").is_none(),
+        "nothing the worker picks while register works on it"
+    );
+    assert_eq!(attempt, chathub::worker::Attempt::NotNeeded);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 1);
+    let t = &s.tenants().await[0];
+    assert_eq!(t["status"], "pending");
+    let cfg = config_of(t);
+    assert_eq!(cfg["provision_retry"], 3);
+    assert!(
+        cfg.get(chathub::signup::REGISTER_LEASE_KEY).is_none(),
+        "the lease goes with the outcome: {cfg}"
+    );
+    let calls = s.stub.calls();
+    assert_eq!(
+        calls.len(),
+        3,
+        "register's three attempts, none by the worker"
+    );
+    assert!(calls.iter().all(|c| {
+        c.header("idempotency-key")
+            .is_some_and(|k| k.starts_with("reg-"))
+    }));
+}
+
+/// A sign-up whose process died between writing its rows and recording the outcome is
+/// handed to the worker once its lease is over, and only then.
+#[tokio::test]
+async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
+    let s = site().await;
+    let now = s.app.app.clock.epoch();
+    s.app
+        .db
+        .run_sql(&format!(
+            "INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, channel_type, max_agents, status, config, createtime, updatetime) VALUES \
+             (7, 2, 'Live', 'live', 'alice@example.com', 'web_widget', 3, 'pending', '{{\"plan\":\"basic\",\"register_lease_until\":{live}}}', {now}, {now}), \
+             (8, 2, 'Dead', 'dead', 'alice@example.com', 'web_widget', 3, 'pending', '{{\"plan\":\"basic\",\"register_lease_until\":{dead}}}', {now}, {now});\n",
+            live = now + 30,
+            dead = now - 1,
+        ))
+        .await;
+    assert_eq!(
+        chathub::signup::release_abandoned(&s.app.app)
             .await
             .unwrap(),
-        "released once the outcome is recorded"
+        1
     );
-    assert_eq!(s.tenants().await[0]["status"], "pending");
+    let rows = s.tenants().await;
+    assert_eq!(rows[0]["status"], "pending", "lease still running");
+    assert_eq!(rows[1]["status"], "provisioning");
+    assert_eq!(rows[1]["config"], r#"{"plan":"basic"}"#);
+    assert_eq!(
+        chathub::signup::release_abandoned(&s.app.app)
+            .await
+            .unwrap(),
+        0
+    );
+    // The worker now finishes it.
+    let attempt = chathub::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8))
+        .await
+        .unwrap();
+    assert_eq!(attempt, chathub::worker::Attempt::Provisioned);
+}
+
+/// Sign-ups waiting on a hanging provision server hold no pooled connection: with a pool of
+/// two, sign-in and the member center keep answering (they used to wait for the sign-ups'
+/// whole 25 s budget).
+#[tokio::test]
+async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
+    let s = site_with(true, DEFAULT_KEY, &[("CHATHUB_DB_POOL_MAX", "2")]).await;
+    s.stub.set_hang_for(Duration::from_secs(60));
+    s.stub.set_mode(StubMode::Hang).await;
+    let mut signups = Vec::new();
+    for n in 0..2 {
+        let client = reqwest::Client::new();
+        let target = s.app.url(REGISTER);
+        signups.push(tokio::spawn(async move {
+            client
+                .post(target)
+                .header("X-Requested-With", "XMLHttpRequest")
+                .form(&[
+                    ("company_name", format!("Hang {n}")),
+                    ("email", format!("hang{n}@example.com")),
+                    ("domain", format!("hang{n}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }));
+    }
+    // Both sign-ups are waiting on the provision server.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.stub.calls().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "sign-ups never reached the provision server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let login = TestApp::new_client()
+        .post(s.app.url("/addons/chathub/index/doLogin"))
+        .form(&[("email", "bob@example.com"), ("password", "wrong-password")])
+        .send()
+        .await
+        .unwrap();
+    let login_took = started.elapsed();
+    assert!(
+        login.status().is_success() || login.status().is_redirection(),
+        "{}",
+        login.status()
+    );
+    let bob = s.signed_in_cookie(
+        3,
+        "bob@example.com",
+        "Bob",
+        "1f96efdf3b7947ee9fa84aae7fda3cf5",
+    );
+    let started = Instant::now();
+    let my = s
+        .app
+        .client
+        .get(s.app.url("/addons/chathub/index/my"))
+        .header("Cookie", bob)
+        .send()
+        .await
+        .unwrap();
+    let my_took = started.elapsed();
+    assert_eq!(my.status(), 200);
+    assert!(my.text().await.unwrap().contains("Bob"));
+    // The sign-ups hang for register_timeout_secs (25 s); these answered long before.
+    assert!(
+        login_took < Duration::from_secs(8),
+        "doLogin waited {login_took:?}"
+    );
+    assert!(my_took < Duration::from_secs(8), "my waited {my_took:?}");
+    for h in signups {
+        assert!(h.await.unwrap().starts_with(r#"{"code":1,"#));
+    }
+}
+
+#[tokio::test]
+async fn one_address_gets_a_bounded_number_of_sign_up_attempts() {
+    let s = site_with(
+        true,
+        DEFAULT_KEY,
+        &[("CHATHUB_REGISTER_ATTEMPTS_PER_ADDRESS", "3")],
+    )
+    .await;
+    let mut answers = Vec::new();
+    for email in [
+        "alice@example.com",
+        "bob@example.com",
+        "new1@example.com",
+        "bob@example.com",
+    ] {
+        let r = s
+            .ajax(&[
+                ("company_name", "Probe"),
+                ("email", email),
+                ("domain", "probe"),
+            ])
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_cors(&r);
+        answers.push(r.json::<Value>().await.unwrap());
+    }
+    assert_eq!(answers[0]["msg"], "该邮箱已注册，请先登录后再开通");
+    assert_eq!(answers[1]["msg"], "该邮箱已注册，请先登录后再开通");
+    assert_eq!(answers[2]["code"], 1);
+    assert_eq!(
+        answers[3],
+        json!({"code": 0, "msg": "注册过于频繁，请稍后再试"}),
+        "the fourth attempt is refused without looking at the email"
+    );
+    // Forms that fail validation are answered without spending the budget... and without
+    // revealing anything either.
+    assert_eq!(s.tenants().await.len(), 1);
+}
+
+/// A stranger learns whether an address is registered only from a form that would have
+/// created the account: every other check comes first.
+#[tokio::test]
+async fn an_existing_email_is_revealed_only_after_the_whole_form_is_valid() {
+    let s = site().await;
+    let long_name = "公".repeat(51);
+    for email in ["alice@example.com", "nobody@example.com"] {
+        let r = s
+            .ajax(&[
+                ("company_name", &long_name),
+                ("email", email),
+                ("domain", "x"),
+            ])
+            .await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"code": 0, "msg": "公司名称过长：新账号的昵称最多 50 个字符"}),
+            "{email}"
+        );
+    }
+    assert!(s.tenants().await.is_empty());
+    // The signed-in owner needs no nickname: the long name is fine for them.
+    let alice = s.signed_in_cookie(
+        2,
+        "alice@example.com",
+        "Alice",
+        "8a2552332d39695709a007fbcef16e49",
+    );
+    let r = s
+        .post()
+        .header("Cookie", alice)
+        .header("X-Requested-With", "XMLHttpRequest")
+        .form(&[
+            ("company_name", long_name.as_str()),
+            ("email", "alice@example.com"),
+            ("domain", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 1);
 }
 
 /// Each sign-up holds at most one pooled connection, so a burst larger than the pool waits its

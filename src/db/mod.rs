@@ -11,6 +11,11 @@ pub mod tenant;
 pub mod tenant_admin;
 pub mod user;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable as _;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, Value};
 use secrecy::ExposeSecret as _;
 
@@ -57,6 +62,10 @@ impl Tables {
 pub struct Db {
     pub pool: Pool,
     pub t: Tables,
+    checkout_timeout: Duration,
+    /// Outage bookkeeping shared by every clone: one log line when the database goes away,
+    /// counts at intervals, one when it is back.
+    pub health: Arc<DbHealth>,
 }
 
 impl Db {
@@ -84,11 +93,119 @@ impl Db {
         Ok(Db {
             pool: Pool::new(builder),
             t: Tables::new(&config.table_prefix),
+            checkout_timeout: config.db_checkout_timeout,
+            health: Arc::new(DbHealth::default()),
         })
     }
 
+    /// A pooled connection that has just answered a ping, within `db_checkout_timeout_ms`
+    /// (waiting for a free connection, opening one, and the ping all count). The driver has
+    /// no connect or statement timeouts of its own, and a pooled connection to a frozen
+    /// server looks healthy until a statement hangs on it: the ping turns that into a
+    /// bounded failure before the request starts its work.
     pub async fn conn(&self) -> Result<mysql_async::Conn, AppError> {
-        Ok(self.pool.get_conn().await?)
+        self.conn_within(self.checkout_timeout).await
+    }
+
+    /// As [`Db::conn`] with a bound of its own (readiness answers within a second).
+    pub async fn conn_within(&self, bound: Duration) -> Result<mysql_async::Conn, AppError> {
+        let checkout = async {
+            let mut conn = self.pool.get_conn().await?;
+            conn.ping().await?;
+            Ok::<_, mysql_async::Error>(conn)
+        };
+        match tokio::time::timeout(bound, checkout).await {
+            Ok(Ok(conn)) => {
+                self.health.reachable();
+                Ok(conn)
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(AppError::DatabaseUnavailable(format!(
+                "no working database connection within {} ms",
+                bound.as_millis()
+            ))),
+        }
+    }
+}
+
+/// How often a continuing outage is summarised in the log.
+const OUTAGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Database outage state. While the database is down every request fails the same way;
+/// logging each one buried the log (one ERROR per request, 187,805 lines in 10 s), so the
+/// outage is logged when it starts, summarised every [`OUTAGE_REPORT_INTERVAL`], and its end
+/// is logged with the total.
+#[derive(Debug, Default)]
+pub struct DbHealth {
+    /// Fast path for every successful checkout: one atomic load while all is well.
+    down: AtomicBool,
+    outage: Mutex<Option<Outage>>,
+}
+
+#[derive(Debug)]
+struct Outage {
+    since: Instant,
+    failed: u64,
+    failed_since_report: u64,
+    last_report: Instant,
+}
+
+impl DbHealth {
+    /// A request failed because the database is unreachable (or too slow to answer).
+    pub fn failed(&self, cause: &dyn std::fmt::Display) {
+        let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match outage.as_mut() {
+            None => {
+                tracing::error!(
+                    error = %cause,
+                    "database unreachable: requests get the 503 page; further failures are counted every {} s until it is back",
+                    OUTAGE_REPORT_INTERVAL.as_secs()
+                );
+                *outage = Some(Outage {
+                    since: now,
+                    failed: 1,
+                    failed_since_report: 0,
+                    last_report: now,
+                });
+                self.down.store(true, Ordering::Release);
+            }
+            Some(o) => {
+                o.failed += 1;
+                o.failed_since_report += 1;
+                if now.duration_since(o.last_report) >= OUTAGE_REPORT_INTERVAL {
+                    tracing::warn!(
+                        error = %cause,
+                        down_secs = now.duration_since(o.since).as_secs(),
+                        failed_requests = o.failed_since_report,
+                        failed_total = o.failed,
+                        "database still unreachable"
+                    );
+                    o.failed_since_report = 0;
+                    o.last_report = now;
+                }
+            }
+        }
+    }
+
+    /// A connection answered: ends an outage, if there was one.
+    pub fn reachable(&self) {
+        if !self.down.load(Ordering::Acquire) {
+            return;
+        }
+        let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(o) = outage.take() {
+            tracing::warn!(
+                down_secs = o.since.elapsed().as_secs(),
+                failed_total = o.failed,
+                "database reachable again"
+            );
+        }
+        self.down.store(false, Ordering::Release);
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn unknown_action(app: &App, req: &Request) -> Response {
         Ok(Some(_)) => AppError::NotFound.into_response(),
         Ok(None) => login_required(req),
         Err(e) => {
-            tracing::error!(error = %e, "admin recognition failed");
+            e.report(&app.db.health, &req.id);
             e.into_response()
         }
     }

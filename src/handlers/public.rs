@@ -59,9 +59,7 @@ pub async fn register(app: &App, req: &Request) -> Result<Response, AppError> {
     let resp = match register_answer(app, req, started).await {
         Ok(r) => r,
         Err(e) => {
-            if e.status().is_server_error() {
-                tracing::error!(request_id = %req.id, error = %e, "register failed");
-            }
+            e.report(&app.db.health, &req.id);
             e.into_response()
         }
     };
