@@ -465,6 +465,8 @@ impl Config {
         line(
             "session_max_lifetime_secs",
             self.session_max_lifetime_secs.to_string(),
+        );
+        line(
             "db_checkout_timeout_ms",
             self.db_checkout_timeout.as_millis().to_string(),
         );

@@ -1253,7 +1253,9 @@ async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let during = s.tenants().await;
-        let attempt = chathub::worker::attempt(&s.app.app, id).await.unwrap();
+        let attempt = chathub::worker::attempt(&s.app.app, id, None)
+            .await
+            .unwrap();
         (during, attempt)
     };
     let ((r, _), (during, attempt)) =
@@ -1318,10 +1320,13 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
         0
     );
     // The worker now finishes it.
-    let attempt = chathub::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8))
+    let attempt = chathub::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8), None)
         .await
         .unwrap();
-    assert_eq!(attempt, chathub::worker::Attempt::Provisioned);
+    assert_eq!(
+        attempt,
+        chathub::worker::Attempt::Done(chathub::provisioning::Outcome::Provisioned)
+    );
 }
 
 /// Sign-ups waiting on a hanging provision server hold no pooled connection: with a pool of
