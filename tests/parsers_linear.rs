@@ -161,7 +161,12 @@ fn json_bodies() {
 fn routing() {
     assert_linear(
         "routing::resolve (PATHINFO pairs)",
-        |n| format!("/addons/chathub/index/payReturn{}", "/k%41/v%42".repeat(n / 10)),
+        |n| {
+            format!(
+                "/addons/chathub/index/payReturn{}",
+                "/k%41/v%42".repeat(n / 10)
+            )
+        },
         |p| {
             chathub::routing::resolve(p, "admin.php");
         },
@@ -215,13 +220,9 @@ fn php_session_files() {
         }
         format!("think|a:{count}:{{{entries}}}")
     };
-    assert_linear(
-        "php_serialize::parse_session",
-        file,
-        |s| {
-            chathub::php_serialize::parse_session(s.as_bytes()).unwrap();
-        },
-    );
+    assert_linear("php_serialize::parse_session", file, |s| {
+        chathub::php_serialize::parse_session(s.as_bytes()).unwrap();
+    });
 }
 
 #[test]
@@ -247,7 +248,9 @@ fn fastadmin_files() {
             let mut s = String::from("<?php\nreturn [\n");
             let mut i = 0;
             while s.len() < n {
-                s.push_str(&format!("['name' => 'k{i}', 'value' => 'v', 'content' => array()],\n"));
+                s.push_str(&format!(
+                    "['name' => 'k{i}', 'value' => 'v', 'content' => array()],\n"
+                ));
                 i += 1;
             }
             s.push_str("];\n");

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let Some(req) = common::request(
         "POST",
         "/addons/chathub/index/payNotify/pay_method/alipay",
-        &[("content-type", b"application/x-www-form-urlencoded; charset=utf-8")],
+        &[(
+            "content-type",
+            b"application/x-www-form-urlencoded; charset=utf-8",
+        )],
         body,
     ) else {
         return;

@@ -14,12 +14,7 @@ pub const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
 /// A request the way `startup::handle` builds it: route from the path, query parsed, the
 /// trusted proxy deciding the client address. `None` when `http` refuses the URI or a header
 /// (hyper would have refused it before us).
-pub fn request(
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &[u8])],
-    body: &[u8],
-) -> Option<Request> {
+pub fn request(method: &str, uri: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Option<Request> {
     let mut b = http::Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         let v = http::HeaderValue::from_bytes(v).ok()?;

@@ -36,8 +36,12 @@ fuzz_target!(|data: &[u8]| {
         let sealed = jar.get(COOKIE_NAME).unwrap().encoded().to_string();
         format!("PHPSESSID=abc; {sealed}; keeplogin=1%7C86400%7C1795648047%7Cabc").into_bytes()
     };
-    let Some(req) = common::request("GET", "/addons/chathub/index/my", &[("cookie", &header)], b"")
-    else {
+    let Some(req) = common::request(
+        "GET",
+        "/addons/chathub/index/my",
+        &[("cookie", &header)],
+        b"",
+    ) else {
         return;
     };
     if let Some(data) = sessions.read(&req, NOW) {

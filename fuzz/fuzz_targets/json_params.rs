@@ -20,11 +20,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let Ok(params) = req.post() else {
-        assert!(std::str::from_utf8(data).is_err(), "valid UTF-8 JSON body refused");
+        assert!(
+            std::str::from_utf8(data).is_err(),
+            "valid UTF-8 JSON body refused"
+        );
         return;
     };
     if req.json_body().is_none() {
-        assert!(params.is_empty(), "parameters from a body that is not a JSON object");
+        assert!(
+            params.is_empty(),
+            "parameters from a body that is not a JSON object"
+        );
     }
     for name in ["row", "email", "password", "keeplogin"] {
         let _ = params.array(name);

@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = unserialize(data);
     if let Ok(vars) = parse_session(data) {
         for (_, v) in &vars {
-            let _ = v.get("admin").and_then(|a| a.get("id")).and_then(|i| i.as_int());
+            let _ = v
+                .get("admin")
+                .and_then(|a| a.get("id"))
+                .and_then(|i| i.as_int());
             let _ = v.as_text();
         }
     }

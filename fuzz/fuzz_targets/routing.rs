@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         ..
     } = &route
     {
-        assert!(action.is_admin(), "member action served under the admin entry");
+        assert!(
+            action.is_admin(),
+            "member action served under the admin entry"
+        );
     }
     // The whole request line target through `http`'s URI parser, then the query parameters
     // and the nginx `s=` rewrite.

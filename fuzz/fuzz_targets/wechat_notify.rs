@@ -8,8 +8,9 @@ mod common;
 
 use std::sync::OnceLock;
 
-use chathub::pay::wechat::{NotifyHeaders, decrypt_notification, encrypt_resource,
-    verify_notify_signature};
+use chathub::pay::wechat::{
+    NotifyHeaders, decrypt_notification, encrypt_resource, verify_notify_signature,
+};
 use libfuzzer_sys::fuzz_target;
 
 const PUBLIC: &str = include_str!("../keys/test_public.pem");
