@@ -46,8 +46,8 @@ for t in "${TARGETS[@]}"; do
     >"$LOGS/$t.log" 2>&1
   rc=$?
   set -e
-  execs=$(awk -F: '/stat::number_of_executed_units/{gsub(/ /,"",$2); print $2}' "$LOGS/$t.log" | tail -1)
-  per_s=$(awk -F: '/stat::average_exec_per_sec/{gsub(/ /,"",$2); print $2}' "$LOGS/$t.log" | tail -1)
+  execs=$(awk '/stat::number_of_executed_units/{print $2}' "$LOGS/$t.log" | tail -1)
+  per_s=$(awk '/stat::average_exec_per_sec/{print $2}' "$LOGS/$t.log" | tail -1)
   cov=$(grep -Eo 'cov: [0-9]+' "$LOGS/$t.log" | tail -1 | awk '{print $2}')
   status=ok
   if [ "$rc" -ne 0 ]; then status="CRASH (see $LOGS/$t.log, fuzz/artifacts/$t)"; fail=1; fi

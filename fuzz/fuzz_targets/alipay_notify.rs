@@ -1,6 +1,7 @@
 //! Alipay's asynchronous notifications: the form body read into parameters, then checked
-//! against the configured public key. Half the inputs are signed with the matching private
-//! key so the code behind a good signature is reached too.
+//! against the configured public key. Inputs whose first byte is 1 are signed with the
+//! matching private key so the code behind a good signature is reached too (rarely: an RSA
+//! signature costs as much as thousands of parses).
 #![no_main]
 
 #[path = "common.rs"]
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     };
     // What the handler does with a body that does not decode: no parameters.
     let mut params = req.post().map(|p| p.0).unwrap_or_default();
-    if mode & 1 == 1 {
+    if mode == 1 {
         // Sign what Alipay would sign: the last value of each name, minus sign/sign_type.
         let unique: BTreeMap<String, String> = params
             .iter()
