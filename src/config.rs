@@ -914,7 +914,7 @@ fn pct(s: &str) -> String {
 }
 
 /// FastAdmin's `.env` is an INI file: `[section]` then `key = value`.
-fn parse_ini_section(text: &str, section: &str) -> BTreeMap<String, String> {
+pub fn parse_ini_section(text: &str, section: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut current = String::new();
     for line in text.lines() {
