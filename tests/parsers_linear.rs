@@ -109,11 +109,9 @@ fn urlencoded_bodies() {
     );
 }
 
-// Params::array drops an earlier value of the same key with `retain` on every element:
-// quadratic in the number of distinct keys. h-pay fixes it (issue 15.2); the lead un-ignores
-// this after merging that fix.
+// Params::array used to drop an earlier value of the same key with `retain` on every element:
+// quadratic in the number of distinct keys (issue 15.2).
 #[test]
-#[ignore = "quadratic Params::array, fixed on h-pay (issue 15.2); un-ignore after merging"]
 fn php_form_arrays() {
     assert_linear(
         "Params::array (distinct keys)",
@@ -168,7 +166,19 @@ fn routing() {
             )
         },
         |p| {
-            chathub::routing::resolve(p, "admin.php");
+            chathub::routing::resolve(p, None, "admin.php");
+        },
+    );
+    assert_linear(
+        "routing::resolve (ThinkPHP s= with PATHINFO pairs and other parameters)",
+        |n| {
+            format!(
+                "a=1&s=/addons/chathub/index/payReturn{}&b=2",
+                "/k%41/v%42".repeat(n / 10)
+            )
+        },
+        |q| {
+            chathub::routing::resolve("/index.php", Some(q), "admin.php");
         },
     );
 }
@@ -262,11 +272,9 @@ fn fastadmin_files() {
     );
 }
 
-// verify_notify keeps the last value of each name with `retain` per parameter: quadratic in
-// the number of names (issue 15.2, 33 s of CPU for one 0.97 MB notification). h-pay fixes it;
-// the lead un-ignores this after merging that fix.
+// verify_notify used to keep the last value of each name with `retain` per parameter:
+// quadratic in the number of names (issue 15.2, 33 s of CPU for one 0.97 MB notification).
 #[test]
-#[ignore = "quadratic Alipay notification parsing, fixed on h-pay (issue 15.2); un-ignore after merging"]
 fn alipay_notifications() {
     assert_linear(
         "alipay::verify_notify (distinct names)",

@@ -11,7 +11,7 @@ use chathub::routing::{self, Route};
 
 pub const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
 
-/// A request the way `startup::handle` builds it: route from the path, query parsed, the
+/// A request the way `startup::handle` builds it: route from the path and `s=`, query parsed, the
 /// trusted proxy deciding the client address. `None` when `http` refuses the URI or a header
 /// (hyper would have refused it before us).
 pub fn request(method: &str, uri: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Option<Request> {
@@ -21,7 +21,7 @@ pub fn request(method: &str, uri: &str, headers: &[(&str, &[u8])], body: &[u8]) 
         b = b.header(*k, v);
     }
     let (parts, ()) = b.body(()).ok()?.into_parts();
-    let route: Route = routing::resolve(parts.uri.path(), ADMIN_ENTRY);
+    let route: Route = routing::resolve(parts.uri.path(), parts.uri.query(), ADMIN_ENTRY);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let trusted = [IpNet::parse("127.0.0.1/32").unwrap()];
     Request::new(
