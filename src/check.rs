@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use rsa::{PrivateKey, PublicKey};
 use secrecy::ExposeSecret as _;
 
 use crate::config::Config;
@@ -305,18 +305,18 @@ fn der_of(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// An RSA private key given as PEM or bare base64, PKCS#1 or PKCS#8.
-pub fn parse_rsa_private_key(text: &str) -> Result<RsaPrivateKey, String> {
+pub fn parse_rsa_private_key(text: &str) -> Result<PrivateKey, String> {
     let der = der_of(text)?;
-    RsaPrivateKey::from_pkcs8_der(&der)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
+    PrivateKey::from_pkcs8_der(&der)
+        .or_else(|_| PrivateKey::from_pkcs1_der(&der))
         .map_err(|_| "not an RSA private key (PKCS#1 or PKCS#8)".to_string())
 }
 
 /// An RSA public key given as PEM or bare base64, SubjectPublicKeyInfo or PKCS#1.
-pub fn parse_rsa_public_key(text: &str) -> Result<RsaPublicKey, String> {
+pub fn parse_rsa_public_key(text: &str) -> Result<PublicKey, String> {
     let der = der_of(text)?;
-    RsaPublicKey::from_public_key_der(&der)
-        .or_else(|_| RsaPublicKey::from_pkcs1_der(&der))
+    PublicKey::from_public_key_der(&der)
+        .or_else(|_| PublicKey::from_pkcs1_der(&der))
         .map_err(|_| "not an RSA public key".to_string())
 }
 
@@ -328,8 +328,7 @@ mod tests {
 
     #[test]
     fn keys_parse_in_every_form_the_settings_form_accepts() {
-        let mut rng = rand::thread_rng();
-        let key = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+        let key = PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
         let pkcs8 = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
         let pkcs1 = key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string();
         let bare: String = pkcs1.lines().filter(|l| !l.starts_with("-----")).collect();

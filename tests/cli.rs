@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use chathub::config::DEFAULT_PROVISION_API_KEY;
 use chathub::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
-use rsa::RsaPrivateKey;
+use rsa::PrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use support::TestDb;
@@ -173,9 +173,8 @@ async fn payment_keys_are_parsed_when_payments_are_enabled() {
     let db = migrated_db().await;
     let stub = stub().await;
     let url = stub.url();
-    let mut rng = rand::thread_rng();
-    let merchant = RsaPrivateKey::new(&mut rng, 1024).unwrap();
-    let platform = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+    let merchant = PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+    let platform = PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
     let pkcs1_pem = merchant.to_pkcs1_pem(LineEnding::LF).unwrap().to_string();
     let pkcs8_bare: String = merchant
         .to_pkcs8_pem(LineEnding::LF)

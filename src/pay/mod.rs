@@ -147,47 +147,39 @@ mod tests {
 
     /// An RNG that counts the bytes taken from it.
     struct Counting<R>(R, usize);
-    impl<R: rand::RngCore> rand::RngCore for Counting<R> {
-        fn next_u32(&mut self) -> u32 {
+    impl<R: rsa::rand_core::TryRng> rsa::rand_core::TryRng for Counting<R> {
+        type Error = R::Error;
+        fn try_next_u32(&mut self) -> Result<u32, R::Error> {
             self.1 += 4;
-            self.0.next_u32()
+            self.0.try_next_u32()
         }
-        fn next_u64(&mut self) -> u64 {
+        fn try_next_u64(&mut self) -> Result<u64, R::Error> {
             self.1 += 8;
-            self.0.next_u64()
+            self.0.try_next_u64()
         }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            self.1 += dest.len();
-            self.0.fill_bytes(dest)
-        }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), R::Error> {
             self.1 += dest.len();
             self.0.try_fill_bytes(dest)
         }
     }
-    impl<R: rand::CryptoRng> rand::CryptoRng for Counting<R> {}
+    impl<R: rsa::rand_core::TryCryptoRng> rsa::rand_core::TryCryptoRng for Counting<R> {}
 
     #[test]
     fn signing_is_blinded_and_still_byte_identical() {
         use base64::Engine as _;
-        use sha2::Digest as _;
         let key = parse_private_key(include_str!(
             "../../tests/fixtures/keys/merchant_private.pem"
         ))
         .unwrap();
         let msg = b"app_id=9021000100000001&method=alipay.trade.page.pay";
-        let mut rng = Counting(rand::rngs::OsRng, 0);
+        let mut rng = Counting(rsa::rand_core::UnwrapErr(getrandom::SysRng), 0);
         let blinded = rsa_sha256_sign_with_rng(&mut rng, &key, msg);
         assert!(
             rng.1 > 0,
             "no randomness drawn: the signature was not blinded"
         );
-        let plain = key
-            .sign(
-                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                &sha2::Sha256::digest(msg),
-            )
-            .unwrap();
+        // The reference: the same key's PKCS#1 v1.5 SHA-256 signature by the plain routine.
+        let plain = key.pkcs1v15_sign::<sha2::Sha256>(msg).unwrap();
         assert_eq!(
             blinded,
             base64::engine::general_purpose::STANDARD.encode(plain)
@@ -224,7 +216,7 @@ pub enum KeyError {
 
 /// An RSA private key as Alipay and WeChat Pay hand them out: PEM (`RSA PRIVATE KEY` =
 /// PKCS#1, `PRIVATE KEY` = PKCS#8) or the bare base64 of either DER form.
-pub fn parse_private_key(text: &str) -> Result<rsa::RsaPrivateKey, KeyError> {
+pub fn parse_private_key(text: &str) -> Result<rsa::PrivateKey, KeyError> {
     use base64::Engine as _;
     use rsa::pkcs1::DecodeRsaPrivateKey as _;
     use rsa::pkcs8::DecodePrivateKey as _;
@@ -235,14 +227,14 @@ pub fn parse_private_key(text: &str) -> Result<rsa::RsaPrivateKey, KeyError> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.as_bytes())
         .map_err(|_| KeyError::Base64)?;
-    rsa::RsaPrivateKey::from_pkcs8_der(&der)
-        .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(&der))
+    rsa::PrivateKey::from_pkcs8_der(&der)
+        .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
         .map_err(|_| KeyError::Format)
 }
 
 /// An RSA public key: PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1), a `CERTIFICATE`
 /// (its subject key), or the bare base64 of SPKI or PKCS#1 DER.
-pub fn parse_public_key(text: &str) -> Result<rsa::RsaPublicKey, KeyError> {
+pub fn parse_public_key(text: &str) -> Result<rsa::PublicKey, KeyError> {
     use base64::Engine as _;
     use rsa::pkcs1::DecodeRsaPublicKey as _;
     use rsa::pkcs8::DecodePublicKey as _;
@@ -257,34 +249,35 @@ pub fn parse_public_key(text: &str) -> Result<rsa::RsaPublicKey, KeyError> {
         use x509_cert::der::{Decode as _, Encode as _};
         let cert = x509_cert::Certificate::from_der(&der).map_err(|_| KeyError::Format)?;
         let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
+            .tbs_certificate()
+            .subject_public_key_info()
             .to_der()
             .map_err(|_| KeyError::Format)?;
-        return rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| KeyError::Format);
+        return rsa::PublicKey::from_public_key_der(&spki).map_err(|_| KeyError::Format);
     }
-    rsa::RsaPublicKey::from_public_key_der(&der)
-        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(&der))
+    rsa::PublicKey::from_public_key_der(&der)
+        .or_else(|_| rsa::PublicKey::from_pkcs1_der(&der))
         .map_err(|_| KeyError::Format)
 }
 
 /// base64(RSA-SHA256 PKCS#1 v1.5 signature): what both gateways call RSA2 / SHA256-RSA.
 ///
-/// Signed with blinding: anyone who knows a pending order number can make us sign, and `rsa`
-/// 0.9's modular exponentiation is not constant-time (RUSTSEC-2023-0071), so every signature
-/// uses a fresh random blinding factor. PKCS#1 v1.5 is deterministic, so the bytes are the
-/// same as without blinding. `rsa` 0.10.0 (2026-11-08) replaces the arithmetic with a
-/// constant-time one; moving to it drags `sha2` 0.11, `rand_core` 0.10, `signature` 3 and
-/// `x509-cert` 0.3 along in lockstep (new key and certificate APIs), which is its own change,
-/// not part of this fix.
-pub fn rsa_sha256_sign(key: &rsa::RsaPrivateKey, message: &[u8]) -> String {
-    rsa_sha256_sign_with_rng(&mut rand::thread_rng(), key, message)
+/// Anyone who knows a pending order number can make us sign, so the private-key operation
+/// must not leak the key through timing (RUSTSEC-2023-0071). `rsa` 0.10 does the arithmetic
+/// in constant time, and every signature also gets a fresh random blinding factor from the OS.
+/// PKCS#1 v1.5 is deterministic, so the bytes are the same as without blinding.
+pub fn rsa_sha256_sign(key: &rsa::PrivateKey, message: &[u8]) -> String {
+    rsa_sha256_sign_with_rng(
+        &mut rsa::rand_core::UnwrapErr(getrandom::SysRng),
+        key,
+        message,
+    )
 }
 
 /// [`rsa_sha256_sign`] with the blinding randomness drawn from `rng`.
 pub fn rsa_sha256_sign_with_rng(
-    rng: &mut impl rsa::rand_core::CryptoRngCore,
-    key: &rsa::RsaPrivateKey,
+    rng: &mut (impl rsa::rand_core::CryptoRng + ?Sized),
+    key: &rsa::PrivateKey,
     message: &[u8],
 ) -> String {
     use base64::Engine as _;
@@ -294,7 +287,7 @@ pub fn rsa_sha256_sign_with_rng(
 }
 
 /// Check a base64 RSA-SHA256 signature. Bad base64 or a wrong length is simply "no".
-pub fn rsa_sha256_verify(key: &rsa::RsaPublicKey, message: &[u8], signature_b64: &str) -> bool {
+pub fn rsa_sha256_verify(key: &rsa::PublicKey, message: &[u8], signature_b64: &str) -> bool {
     use base64::Engine as _;
     use rsa::signature::Verifier as _;
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {

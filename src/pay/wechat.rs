@@ -28,7 +28,7 @@ pub fn cert_serial(pem_text: &str) -> Result<String, KeyError> {
         .decode(body.as_bytes())
         .map_err(|_| KeyError::Base64)?;
     let cert = x509_cert::Certificate::from_der(&der).map_err(|_| KeyError::Format)?;
-    let mut bytes = cert.tbs_certificate.serial_number.as_bytes();
+    let mut bytes = cert.tbs_certificate().serial_number().as_bytes();
     // DER keeps a leading zero byte on positive integers whose top bit is set.
     while bytes.len() > 1 && bytes[0] == 0 {
         bytes = &bytes[1..];
@@ -52,7 +52,7 @@ pub fn request_message(
 pub fn authorization(
     mch_id: &str,
     serial_no: &str,
-    key: &rsa::RsaPrivateKey,
+    key: &rsa::PrivateKey,
     message_parts: (&str, &str, i64, &str, &str),
 ) -> String {
     let (method, url_path, timestamp, nonce, body) = message_parts;
@@ -70,7 +70,7 @@ pub struct NativeOrder<'a> {
     pub api_base: &'a str,
     pub app_id: &'a str,
     pub mch_id: &'a str,
-    pub merchant_key: &'a rsa::RsaPrivateKey,
+    pub merchant_key: &'a rsa::PrivateKey,
     pub serial_no: &'a str,
     pub notify_url: &'a str,
     pub order_no: &'a str,
@@ -204,7 +204,7 @@ impl NotifyError {
 pub fn verify_notify_signature(
     headers: &NotifyHeaders<'_>,
     body: &[u8],
-    platform_key: Option<&rsa::RsaPublicKey>,
+    platform_key: Option<&rsa::PublicKey>,
     now: i64,
 ) -> Result<(), NotifyError> {
     let key = platform_key.ok_or(NotifyError::NoPlatformKey)?;
