@@ -16,8 +16,8 @@ use libfuzzer_sys::fuzz_target;
 const PUBLIC: &str = include_str!("../keys/test_public.pem");
 const PRIVATE: &str = include_str!("../keys/test_private.pem");
 
-fn private_key() -> &'static rsa::RsaPrivateKey {
-    static KEY: OnceLock<rsa::RsaPrivateKey> = OnceLock::new();
+fn private_key() -> &'static rsa::PrivateKey {
+    static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
     KEY.get_or_init(|| chathub::pay::parse_private_key(PRIVATE).unwrap())
 }
 

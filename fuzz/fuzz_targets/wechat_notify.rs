@@ -17,8 +17,8 @@ const PUBLIC: &str = include_str!("../keys/test_public.pem");
 const API_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
 const NOW: i64 = 1_795_561_549;
 
-fn platform_key() -> &'static rsa::RsaPublicKey {
-    static KEY: OnceLock<rsa::RsaPublicKey> = OnceLock::new();
+fn platform_key() -> &'static rsa::PublicKey {
+    static KEY: OnceLock<rsa::PublicKey> = OnceLock::new();
     KEY.get_or_init(|| chathub::pay::parse_public_key(PUBLIC).unwrap())
 }
 
