@@ -49,6 +49,7 @@ pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
     out.extend(database_checks(config).await);
     out.push(provision_check(config).await);
     out.extend(payment_checks(config));
+    out.push(trusted_proxies_check(config));
     out.push(match config.gateway_aes_key {
         Some(_) => line("gateway_aes_key", Outcome::Ok("set".into())),
         None => line(
@@ -60,6 +61,32 @@ pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
         ),
     });
     out
+}
+
+/// Behind nginx (how every site runs us), an empty `trusted_proxies` makes every member
+/// nginx's address: one attacker's failed sign-ins block everyone, and cookies never get
+/// `Secure`. `check` cannot see the proxy, so it says so loudly; `check --live` reads the
+/// running server's count of requests forwarded by an untrusted peer and fails on it.
+fn trusted_proxies_check(config: &Config) -> CheckLine {
+    if config.trusted_proxies.is_empty() {
+        line(
+            "trusted_proxies",
+            Outcome::Warn(
+                "not set: behind nginx every member is seen as nginx's address (one sign-in \
+                 limit for all, no Secure cookies); set trusted_proxies to nginx's address \
+                 (e.g. 127.0.0.1)"
+                    .into(),
+            ),
+        )
+    } else {
+        line(
+            "trusted_proxies",
+            Outcome::Ok(format!(
+                "{} address range(s) whose X-Forwarded-For is believed",
+                config.trusted_proxies.len()
+            )),
+        )
+    }
 }
 
 async fn database_checks(config: &Config) -> Vec<CheckLine> {

@@ -394,25 +394,24 @@ pub fn php_rawurlencode(s: &str) -> String {
 fn build(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let mut r = http::Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'self'"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+    set_headers(
+        r.headers_mut(),
+        &[
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'self'"),
+            (header::REFERRER_POLICY, "same-origin"),
+        ],
     );
     r
+}
+
+/// Set (replace) each header to a value fixed at compile time.
+pub fn set_headers(h: &mut http::HeaderMap, headers: &[(header::HeaderName, &'static str)]) {
+    for (name, value) in headers {
+        h.insert(name.clone(), HeaderValue::from_static(value));
+    }
 }
 
 /// A page as the original's `render()` sends it.

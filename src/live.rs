@@ -33,7 +33,7 @@ pub async fn live_report(
         Err(e) => out.push(line("database", Outcome::Fail(e.to_string()))),
     }
     if let Some(url) = metrics_url {
-        out.push(metrics_report(url).await);
+        out.extend(metrics_report(url).await);
     }
     out
 }
@@ -172,8 +172,9 @@ async fn tables_report(
     Ok(out)
 }
 
-/// Server errors by route from a running instance's `/metrics` (counts since it started).
-async fn metrics_report(url: &str) -> CheckLine {
+/// Server errors by route, and requests forwarded by an untrusted proxy, from a running
+/// instance's `/metrics` (counts since it started).
+async fn metrics_report(url: &str) -> Vec<CheckLine> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -181,12 +182,17 @@ async fn metrics_report(url: &str) -> CheckLine {
     let text = match client.get(url).send().await {
         Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
         Ok(r) => {
-            return line(
+            return vec![line(
                 "error rates",
                 Outcome::Fail(format!("{url} answered {}", r.status())),
-            );
+            )];
         }
-        Err(_) => return line("error rates", Outcome::Fail(format!("{url} unreachable"))),
+        Err(_) => {
+            return vec![line(
+                "error rates",
+                Outcome::Fail(format!("{url} unreachable")),
+            )];
+        }
     };
     let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for l in text
@@ -220,7 +226,7 @@ async fn metrics_report(url: &str) -> CheckLine {
         .filter(|(_, (_, errors))| *errors > 0)
         .map(|(route, (all, errors))| format!("{route}: {errors}/{all} server errors"))
         .collect();
-    if bad.is_empty() {
+    let errors = if bad.is_empty() {
         line(
             "error rates",
             Outcome::Ok(format!(
@@ -230,7 +236,28 @@ async fn metrics_report(url: &str) -> CheckLine {
         )
     } else {
         line("error rates", Outcome::Warn(bad.join("; ")))
-    }
+    };
+    let untrusted: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("chathub_untrusted_forwarded_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let proxy = if untrusted == 0 {
+        line(
+            "trusted_proxies",
+            Outcome::Ok("no request forwarded by an untrusted proxy since start".into()),
+        )
+    } else {
+        line(
+            "trusted_proxies",
+            Outcome::Fail(format!(
+                "{untrusted} request(s) carried X-Forwarded-For from an address not in \
+                 trusted_proxies: every member is seen as the proxy; set trusted_proxies to \
+                 nginx's address"
+            )),
+        )
+    };
+    vec![errors, proxy]
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ pub struct Metrics {
     webhook_refusals: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// When each (method, reason) refusal was last logged, for [`Metrics::may_warn_webhook_refusal`].
     webhook_warned: Mutex<BTreeMap<(&'static str, &'static str), i64>>,
+    /// Requests that carried `X-Forwarded-For` from a peer outside `trusted_proxies`.
+    untrusted_forwarded: AtomicU64,
+    /// When the last warning about them was logged (Unix seconds; 0 = never).
+    untrusted_warned_at: std::sync::atomic::AtomicI64,
 }
 
 /// Seconds between two logged warnings about the same kind of refused notification.
@@ -72,6 +76,20 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         *map.entry((method, reason)).or_default() += 1;
+    }
+
+    /// A request carried `X-Forwarded-For` from a peer we do not trust: the server sits behind
+    /// a proxy that `trusted_proxies` does not name, so every member looks like that proxy
+    /// (one sign-in limit for all, no `Secure` cookies). Returns whether to log it now (at
+    /// most once a minute: a busy site must not flood the log with it).
+    pub fn record_untrusted_forward(&self, now: i64) -> bool {
+        self.untrusted_forwarded.fetch_add(1, Ordering::Relaxed);
+        let last = self.untrusted_warned_at.load(Ordering::Relaxed);
+        (last == 0 || now - last >= REFUSAL_WARN_EVERY_SECS || now < last)
+            && self
+                .untrusted_warned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Whether a refusal of this kind may be logged now (at most one a minute per kind).
@@ -128,6 +146,15 @@ impl Metrics {
         let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "chathub_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "chathub_request_duration_seconds_count {count}");
+        out.push_str(
+            "# HELP chathub_untrusted_forwarded_total Requests with X-Forwarded-For from a peer not in trusted_proxies.\n",
+        );
+        out.push_str("# TYPE chathub_untrusted_forwarded_total counter\n");
+        let _ = writeln!(
+            out,
+            "chathub_untrusted_forwarded_total {}",
+            self.untrusted_forwarded.load(Ordering::Relaxed)
+        );
         out.push_str(
             "# HELP chathub_provision_calls_total Calls to the provision server, by outcome.\n",
         );

@@ -306,19 +306,11 @@ async fn answer(state: Arc<Mutex<State>>, req: http::Request<hyper::body::Incomi
         )
     } else if path == "/provision" && lock(&state).upstream_cache {
         upstream_provision(&state, &body, header("idempotency-key"), mode)
-    } else if mode == StubMode::Http500 || (path == "/provision" && fails_for_domain(&state, &body))
-    {
-        (
-            500,
-            "application/json",
-            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
-        )
-    } else if mode == StubMode::BadJson {
-        (
-            200,
-            "text/html",
-            "<html><body>502 Bad Gateway (upstream returned HTML, not JSON)</body></html>".into(),
-        )
+    } else if let Some(simulated) = simulated_answer(
+        mode,
+        path == "/provision" && fails_for_domain(&state, &body),
+    ) {
+        simulated
     } else {
         match path.as_str() {
             "/provision" => provision(&state, &body, header("idempotency-key")),
@@ -342,6 +334,26 @@ const SIMULATED_FAILURE: &str = "Chatwoot API error: simulated internal failure"
 
 /// `provision_server.py`'s `/provision` around its idempotency store (see
 /// [`ProvisionStub::cache_like_upstream`]).
+/// The answer a failure mode makes instead of the real work: the 500 the stub's failure
+/// switches ask for (`failing`: the whole server or this domain), or an HTML error page.
+fn simulated_answer(mode: StubMode, failing: bool) -> Option<(u16, &'static str, String)> {
+    if mode == StubMode::Http500 || failing {
+        Some((
+            500,
+            "application/json",
+            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
+        ))
+    } else if mode == StubMode::BadJson {
+        Some((
+            200,
+            "text/html",
+            "<html><body>502 Bad Gateway (upstream returned HTML, not JSON)</body></html>".into(),
+        ))
+    } else {
+        None
+    }
+}
+
 fn upstream_provision(
     state: &Mutex<State>,
     body: &str,
@@ -363,22 +375,8 @@ fn upstream_provision(
             cached.clone(),
         );
     }
-    let failing = mode == StubMode::Http500 || fails_for_domain(state, body);
-    let (status, ct, out) = if failing {
-        (
-            500,
-            "application/json",
-            py_dumps(&[("error", Py::Str(SIMULATED_FAILURE.into()))]),
-        )
-    } else if mode == StubMode::BadJson {
-        (
-            200,
-            "text/html",
-            "<html><body>502 Bad Gateway (upstream returned HTML, not JSON)</body></html>".into(),
-        )
-    } else {
-        provision(state, body, None)
-    };
+    let (status, ct, out) = simulated_answer(mode, fails_for_domain(state, body))
+        .unwrap_or_else(|| provision(state, body, None));
     if let Some(k) = key {
         lock(state)
             .upstream_results

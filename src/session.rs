@@ -221,16 +221,14 @@ fn sets_session_cookie(resp: &Response) -> bool {
 /// The cache headers PHP sends whenever a session is active: member pages hold private
 /// data and must never be stored by a browser or proxy cache.
 pub fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::EXPIRES,
-        HeaderValue::from_static("Thu, 19 Nov 1981 08:52:00 GMT"),
+    crate::http::set_headers(
+        resp.headers_mut(),
+        &[
+            (header::EXPIRES, "Thu, 19 Nov 1981 08:52:00 GMT"),
+            (header::CACHE_CONTROL, "no-store, no-cache, must-revalidate"),
+            (header::PRAGMA, "no-cache"),
+        ],
     );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache, must-revalidate"),
-    );
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
 }
 

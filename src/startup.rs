@@ -376,6 +376,29 @@ async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -
     resp
 }
 
+/// `trusted_proxies` unset (the default) behind nginx makes every member nginx's address:
+/// one sign-in limit shared by all and no `Secure` cookies. Counted for `check --live` and
+/// logged at most once a minute, never per request.
+fn warn_if_behind_an_untrusted_proxy(app: &App, headers: &http::HeaderMap, peer: SocketAddr) {
+    if !headers.contains_key("x-forwarded-for")
+        || app
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(peer.ip()))
+    {
+        return;
+    }
+    if app.metrics.record_untrusted_forward(app.clock.epoch()) {
+        tracing::warn!(
+            proxy = %peer.ip(),
+            "requests carry X-Forwarded-For from an address not in trusted_proxies: every \
+             client is seen as that proxy (shared sign-in limits, no Secure cookies); set \
+             trusted_proxies to your nginx's address"
+        );
+    }
+}
+
 async fn respond(
     app: &Arc<App>,
     req: http::Request<Incoming>,
@@ -424,6 +447,7 @@ async fn respond(
                 );
             }
         };
+    warn_if_behind_an_untrusted_proxy(&app, &parts.headers, peer);
     let request = match Request::new(
         id.clone(),
         parts,

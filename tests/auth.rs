@@ -405,28 +405,50 @@ async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> req
         .unwrap()
 }
 
+/// `n` sign-ins sent at once, the i-th from address, email and password `attempt(i)` (the
+/// address in `X-Forwarded-For`, which the app trusts from 127.0.0.1); the answers in order.
+async fn login_burst(
+    app: &TestApp,
+    n: usize,
+    attempt: impl Fn(usize) -> (String, String, &'static str),
+) -> Vec<reqwest::Response> {
+    let mut burst = Vec::new();
+    for i in 0..n {
+        let (address, email, password) = attempt(i);
+        let client = TestApp::new_client();
+        let url = app.url("/addons/chathub/index/doLogin");
+        burst.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", address)
+                .form(&[("email", email.as_str()), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut answers = Vec::new();
+    for r in burst {
+        answers.push(r.await.unwrap());
+    }
+    answers
+}
+
 /// Issue 15 #4: 81 concurrent wrong guesses at one account (from 81 addresses) get exactly
 /// the account's free attempts; the right password right after is refused while the delay
 /// runs, and works once it has passed. Nobody is locked out for a day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_guesses_gets_only_the_accounts_free_attempts() {
     let app = spawn_seeded(&[("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")]).await;
-    let mut burst = Vec::new();
-    for i in 0..81 {
-        let client = TestApp::new_client();
-        let url = app.url("/addons/chathub/index/doLogin");
-        burst.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .header("x-forwarded-for", format!("203.0.113.{}", i + 1))
-                .form(&[("email", "bob@example.com"), ("password", "guess")])
-                .send()
-                .await
-                .unwrap()
-        }));
-    }
+    let burst = login_burst(&app, 81, |i| {
+        (
+            format!("203.0.113.{}", i + 1),
+            "bob@example.com".to_string(),
+            "guess",
+        )
+    })
+    .await;
     for r in burst {
-        let r = r.await.unwrap();
         assert_eq!(location(&r), LOGIN_WRONG);
         assert!(session_cookie(&r).is_none());
     }
@@ -501,26 +523,17 @@ async fn a_burst_of_guesses_gets_only_the_accounts_free_attempts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_address_gets_thirty_failures_however_concurrent() {
     let app = spawn_seeded(&[("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")]).await;
-    let mut burst = Vec::new();
-    for i in 0..81 {
-        let client = TestApp::new_client();
-        let url = app.url("/addons/chathub/index/doLogin");
-        burst.push(tokio::spawn(async move {
-            client
-                .post(url)
-                // Every guess from another address of the same /64.
-                .header("x-forwarded-for", format!("2001:db8:1:2::{:x}", i + 1))
-                .form(&[
-                    ("email", format!("nobody{i}@example.com").as_str()),
-                    ("password", "x"),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }));
-    }
+    // Every guess from another address of the same /64.
+    let burst = login_burst(&app, 81, |i| {
+        (
+            format!("2001:db8:1:2::{:x}", i + 1),
+            format!("nobody{i}@example.com"),
+            "x",
+        )
+    })
+    .await;
     for r in burst {
-        assert_eq!(location(&r.await.unwrap()), LOGIN_WRONG);
+        assert_eq!(location(&r), LOGIN_WRONG);
     }
     let max = chathub::member::LIMITS.address_max;
     let (failures, _) = throttle_row(&app, "address", "2001:db8:1:2::/64")

@@ -96,6 +96,21 @@ async fn a_ready_site_passes_every_check() {
         "{aes}"
     );
     assert_eq!(stub.calls()[0].path, "/health");
+    // Issue 15 #5: the default (no trusted proxy) is said loudly, since behind nginx it
+    // makes every member nginx's address.
+    let proxies = out.line("trusted_proxies");
+    assert!(
+        proxies.starts_with("WARN") && proxies.contains("nginx's address"),
+        "{proxies}"
+    );
+    let mut env = base_env(&db, &url);
+    env.push(("CHATHUB_TRUSTED_PROXIES", "127.0.0.1"));
+    let out = chathub(&["check"], &env).await;
+    assert!(
+        out.line("trusted_proxies").starts_with("ok"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test]

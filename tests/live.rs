@@ -65,6 +65,45 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
         report.contains("ok   error rates: no server errors"),
         "{report}"
     );
+    assert!(
+        report.contains("ok   trusted_proxies: no request forwarded by an untrusted proxy"),
+        "{report}"
+    );
+}
+
+/// Issue 15 #5: behind an nginx that `trusted_proxies` does not name, every member is the
+/// proxy's address. The running server counts such requests and `check --live` fails on them.
+#[tokio::test]
+async fn live_check_fails_when_a_proxy_forwards_requests_it_does_not_trust() {
+    let app = spawn_app(&[]).await;
+    for _ in 0..3 {
+        let r = support::TestApp::new_client()
+            .get(app.url("/addons/chathub/index/landing"))
+            .header("X-Forwarded-For", "198.51.100.7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("chathub_untrusted_forwarded_total 3"),
+        "{metrics}"
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+        .env_clear()
+        .env("CHATHUB_DATABASE_URL", &app.db.url)
+        .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
+        .args(["check", "--live", "--metrics-url", &app.url("/metrics")])
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("FAIL trusted_proxies: 3 request(s) carried X-Forwarded-For"),
+        "{report}"
+    );
 }
 
 #[tokio::test]

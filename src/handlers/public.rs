@@ -1,6 +1,6 @@
 //! Public pages: landing, registerPage, register.
 
-use http::{HeaderValue, Method, header};
+use http::{Method, header};
 
 use crate::app::App;
 use crate::domain::plan::Plan;
@@ -36,20 +36,11 @@ pub async fn register_page(app: &App, req: &Request) -> Result<Response, AppErro
         }
         Some(_) => None,
     };
-    let h = resp.headers_mut();
     if let Some(s) = session {
-        h.append(header::SET_COOKIE, app.sessions.set_cookie(&s, req.https));
+        resp.headers_mut()
+            .append(header::SET_COOKIE, app.sessions.set_cookie(&s, req.https));
     }
-    h.insert(
-        header::EXPIRES,
-        HeaderValue::from_static("Thu, 19 Nov 1981 08:52:00 GMT"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache, must-revalidate"),
-    );
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    Ok(crate::session::no_store(resp))
 }
 
 /// `register`: the public sign-up endpoint, also called cross-origin by sites embedding a
@@ -174,18 +165,13 @@ fn registration_page(app: &App, reg: &Registration) -> Response {
 }
 
 fn with_cors(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
+    crate::http::set_headers(
+        resp.headers_mut(),
+        &[
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"),
+        ],
     );
     resp
 }
