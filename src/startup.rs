@@ -447,7 +447,7 @@ async fn respond(
                 );
             }
         };
-    warn_if_behind_an_untrusted_proxy(&app, &parts.headers, peer);
+    warn_if_behind_an_untrusted_proxy(app, &parts.headers, peer);
     let request = match Request::new(
         id.clone(),
         parts,
