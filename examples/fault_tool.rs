@@ -600,6 +600,32 @@ async fn resend_until_acked(
 }
 
 /// Latency samples of `GET url` every `every`, until `stop`; failures count as `timeout`.
+/// Probes of `landing` (no database) and of a database page (`payReturn` of `order`) every
+/// 100 ms while an attack runs.
+#[allow(clippy::type_complexity)]
+fn probe_pages(
+    server: &Server,
+    order: &str,
+    stop: Arc<AtomicBool>,
+) -> (
+    tokio::task::JoinHandle<(Vec<f64>, usize)>,
+    tokio::task::JoinHandle<(Vec<f64>, usize)>,
+) {
+    let landing = probe(
+        format!("{}/landing", server.base()),
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+        stop.clone(),
+    );
+    let db_page = probe(
+        format!("{}/payReturn/order/{order}", server.base()),
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+        stop,
+    );
+    (landing, db_page)
+}
+
 fn probe(
     url: String,
     every: Duration,
@@ -1132,18 +1158,7 @@ async fn attack(o: &Opts, maria: &Maria) -> Vec<Outcome> {
         body.push_str("sign=AAAA");
         let params = i;
         let stop = Arc::new(AtomicBool::new(false));
-        let landing = probe(
-            format!("{}/landing", server.base()),
-            Duration::from_millis(100),
-            Duration::from_secs(60),
-            stop.clone(),
-        );
-        let db_page = probe(
-            format!("{}/payReturn/order/{}", server.base(), orders[0]),
-            Duration::from_millis(100),
-            Duration::from_secs(60),
-            stop.clone(),
-        );
+        let (landing, db_page) = probe_pages(&server, &orders[0], stop.clone());
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(secs);
         let sent = Arc::new(AtomicU64::new(0));
@@ -1219,18 +1234,7 @@ async fn attack(o: &Opts, maria: &Maria) -> Vec<Outcome> {
             }));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let landing = probe(
-            format!("{}/landing", server.base()),
-            Duration::from_millis(100),
-            Duration::from_secs(60),
-            stop.clone(),
-        );
-        let db_page = probe(
-            format!("{}/payReturn/order/{}", server.base(), orders[0]),
-            Duration::from_millis(100),
-            Duration::from_secs(60),
-            stop.clone(),
-        );
+        let (landing, db_page) = probe_pages(&server, &orders[0], stop.clone());
         tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
         stop.store(true, Ordering::Relaxed);
         let (l, le) = landing.await.unwrap();
