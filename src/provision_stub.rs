@@ -96,6 +96,8 @@ struct State {
     /// Cache answers per `Idempotency-Key` exactly as `provision_server.py` does, failures
     /// included (see [`ProvisionStub::cache_like_upstream`]).
     upstream_cache: bool,
+    /// `/health` answers 503, as a provision server whose Chatwoot is down may.
+    health_down: bool,
     /// key → (status still to restore on the next hit, body).
     upstream_results: HashMap<String, (Option<u16>, String)>,
 }
@@ -120,6 +122,7 @@ impl ProvisionStub {
             hang_for: Duration::from_secs(75),
             failing_domains: HashSet::new(),
             upstream_cache: false,
+            health_down: false,
             upstream_results: HashMap::new(),
         }));
         let task = tokio::spawn(serve(listener, state.clone()));
@@ -192,6 +195,11 @@ impl ProvisionStub {
     /// [`reset`](Self::reset).)
     pub fn cache_like_upstream(&self, on: bool) {
         lock(&self.state).upstream_cache = on;
+    }
+
+    /// Make `/health` answer 503 (`true`) or 200 again.
+    pub fn set_health_down(&self, down: bool) {
+        lock(&self.state).health_down = down;
     }
 
     pub fn calls(&self) -> Vec<StubCall> {
@@ -289,11 +297,19 @@ async fn answer(state: Arc<Mutex<State>>, req: http::Request<hyper::body::Incomi
     }
 
     let (status, content_type, out) = if method == "GET" && path == "/health" {
-        (
-            200,
-            "application/json",
-            py_dumps(&[("status", Py::Str("ok".into()))]),
-        )
+        if lock(&state).health_down {
+            (
+                503,
+                "application/json",
+                py_dumps(&[("status", Py::Str("unhealthy".into()))]),
+            )
+        } else {
+            (
+                200,
+                "application/json",
+                py_dumps(&[("status", Py::Str("ok".into()))]),
+            )
+        }
     } else if method != "POST" || !["/provision", "/suspend", "/activate"].contains(&path.as_str())
     {
         (404, "text/html; charset=UTF-8", "Not found".to_string())

@@ -33,7 +33,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const BATCH: u32 = 20;
 /// Attempts one instance runs at once (each holds a pooled connection for its lock).
 const CONCURRENCY: usize = 4;
-/// While calls go unanswered, `/health` is asked at most this often.
+/// While calls fail, `/health` is asked at most this often.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -54,7 +54,9 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         match run_once(&app, &stop).await {
             Ok(pass) => {
-                if pass.unanswered > 0 {
+                // Any failed attempt, answered (a 500 while Chatwoot is down) or not: ask
+                // `/health` until it has been seen failing and answering again.
+                if pass.attempts > pass.provisioned {
                     probe.server_silent = true;
                 }
                 if pass.provisioned > 0 {
@@ -72,9 +74,9 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// After calls went unanswered, asks `/health`; when it answers after having failed, the
-/// outage is over and the waiting tenants become due. (A server whose `/health` answers while
-/// its `/provision` hangs wakes nobody: back-off applies.) In memory only: it merely shortens
+/// After calls failed, asks `/health`; when it answers after having failed, the outage is
+/// over and the waiting tenants become due. (A server whose `/health` answers while its
+/// `/provision` hangs or fails wakes nobody: back-off applies.) In memory only: it merely shortens
 /// waits, the schedule itself is in the database.
 #[derive(Default)]
 struct HealthProbe {

@@ -349,6 +349,53 @@ async fn health_answering_again_makes_tenants_in_back_off_due_again() {
     );
 }
 
+/// Issue 16 #2, an outage the provision server answers (a 500 per call while its Chatwoot is
+/// down, `/health` failing too): when `/health` answers again, the tenants in back-off are
+/// tried within a worker interval or two, not after their back-off.
+#[tokio::test]
+async fn health_recovering_after_answered_failures_makes_tenants_in_back_off_due_again() {
+    let stub = start_stub().await;
+    stub.set_mode(StubMode::Http500).await;
+    stub.set_health_down(true);
+    let db = TestDb::with_schema().await;
+    db.run_sql(pay_support::FIXTURE_SQL).await;
+    waiting_tenants(&db, &[(301, "waited-long".into())]).await;
+    in_long_backoff(&db, 301).await;
+    waiting_tenants(&db, &[(302, "during-outage".into())]).await;
+    let app = app_on(db, &stub, true).await;
+    // The outage: the new tenant's attempts are answered with a 500.
+    let tried = eventually(Duration::from_secs(15), || async {
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE tenant_id = 302 AND status = 'failed'",
+        )
+        .await
+            >= 2
+    })
+    .await;
+    assert!(tried);
+    // A long outage: its back-off too has grown to minutes by now.
+    app.db
+        .run_sql(&format!(
+            "UPDATE fa_chathub_provision_state SET next_attempt_at = {} WHERE tenant_id = 302",
+            chrono::Utc::now().timestamp() + 256
+        ))
+        .await;
+    stub.set_mode(StubMode::Ok).await;
+    stub.set_health_down(false);
+    let back = std::time::Instant::now();
+    let active = eventually(Duration::from_secs(15), || async {
+        tenant_status(&app.db, 301).await == "active"
+            && tenant_status(&app.db, 302).await == "active"
+    })
+    .await;
+    assert!(
+        active,
+        "recovery did not follow the outage (waited {:?})",
+        back.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does_not_replay_it() {
     let stub = start_stub().await;
