@@ -35,7 +35,7 @@ async fn seed(url: &str) {
     let pool = mysql_async::Pool::new(url);
     let mut c = pool.get_conn().await.expect("connect");
     let now = 1_795_561_549i64;
-    let hash = chathub::password::hash(PERF_PASSWORD).expect("hash");
+    let hash = chathub::domain::password::hash(PERF_PASSWORD).expect("hash");
     c.query_drop("DELETE FROM fa_user WHERE id > 1")
         .await
         .unwrap();
@@ -132,7 +132,7 @@ async fn bare_sql(url: &str, concurrency: usize, secs: u64) {
 
 /// Password checks per second on all cores: the ceiling for `doLogin`.
 async fn bare_hash(concurrency: usize, secs: u64) {
-    let hash = chathub::password::hash(PERF_PASSWORD).expect("hash");
+    let hash = chathub::domain::password::hash(PERF_PASSWORD).expect("hash");
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
@@ -141,7 +141,7 @@ async fn bare_hash(concurrency: usize, secs: u64) {
         let done = done.clone();
         tasks.push(tokio::task::spawn_blocking(move || {
             while Instant::now() < deadline {
-                assert!(chathub::password::verify(PERF_PASSWORD, &hash, ""));
+                assert!(chathub::domain::password::verify(PERF_PASSWORD, &hash, ""));
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));

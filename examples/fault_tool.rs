@@ -553,9 +553,11 @@ fn alipay_form(order_no: &str) -> String {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let key = chathub::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
-    let sign =
-        chathub::pay::rsa_sha256_sign(&key, chathub::pay::alipay::sign_content(&params).as_bytes());
+    let key = chathub::clients::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
+    let sign = chathub::clients::pay::rsa_sha256_sign(
+        &key,
+        chathub::clients::pay::alipay::sign_content(&params).as_bytes(),
+    );
     params.push(("sign_type".into(), "RSA2".into()));
     params.push(("sign".into(), sign));
     serde_urlencoded::to_string(&params).unwrap()

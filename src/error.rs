@@ -3,8 +3,8 @@
 
 use http::StatusCode;
 
-use crate::http::{Response, html_status};
-use crate::pages;
+use crate::web::http::{Response, html_status};
+use crate::web::pages;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

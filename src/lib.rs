@@ -1,33 +1,29 @@
 //! chathub: a drop-in replacement for the FastAdmin ChatHub addon.
+//!
+//! The parts and what each may import are in docs/ARCHITECTURE.md: entry (cli, startup,
+//! check, live) → web → services → storage (db) and clients → domain, with config, clock,
+//! error and metrics as the foundation every layer may use.
 
-pub mod admin;
-pub mod admin_auth;
-pub mod app;
-pub mod channels;
+// Entry: the command line and the server's life.
 pub mod check;
 pub mod cli;
-pub mod clock;
-pub mod compat;
-pub mod config;
-pub mod crypto;
-pub mod db;
-pub mod devstack;
-pub mod domain;
-pub mod error;
-pub mod handlers;
-pub mod http;
 pub mod live;
-pub mod member;
-pub mod metrics;
-pub mod pages;
-pub mod password;
-pub mod pay;
-pub mod php_serialize;
-pub mod provision;
-pub mod provision_stub;
-pub mod provisioning;
-pub mod routing;
-pub mod session;
-pub mod signup;
 pub mod startup;
-pub mod worker;
+
+// Layers, top to bottom.
+pub mod clients;
+pub mod db;
+pub mod domain;
+pub mod services;
+pub mod web;
+
+// Foundation.
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+
+// Tools that still ship in this crate (issue 17 moves them to their own crate).
+pub mod compat;
+pub mod devstack;
+pub mod provision_stub;

@@ -23,13 +23,13 @@ use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{AddonConfig, Config};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::http::{Request, Response};
-use crate::routing::{self, Route};
+use crate::services::app::App;
+use crate::web::http::{Request, Response};
+use crate::web::routing::{self, Route};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +53,7 @@ impl Application {
         let db = Db::new(&config)?;
         if config.gateway_aes_key.is_none() {
             // Channel credentials then stay plain JSON, as the original stored them.
-            tracing::warn!("{}", crate::channels::PLAINTEXT_WARNING);
+            tracing::warn!("{}", crate::services::channels::PLAINTEXT_WARNING);
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -85,8 +85,8 @@ impl Application {
         let Application { listener, app } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         spawn_addon_watcher(app.clone(), stop_rx.clone());
-        crate::signup::spawn_abandoned_sweeper(app.clone(), stop_rx.clone());
-        let worker = crate::worker::spawn(app.clone(), stop_rx.clone());
+        crate::services::signup::spawn_abandoned_sweeper(app.clone(), stop_rx.clone());
+        let worker = crate::services::worker::spawn(app.clone(), stop_rx.clone());
         let draining = CancellationToken::new();
         let connections = TaskTracker::new();
         tokio::pin!(shutdown);
@@ -407,15 +407,18 @@ async fn respond(
     id: String,
 ) -> Response {
     match route {
-        Route::Health => return crate::http::text("ok"),
+        Route::Health => return crate::web::http::text("ok"),
         Route::Ready => {
             // A load balancer's probe must get its answer within a second, whatever the
             // database does. It always probes: that is also how an outage is seen to end
             // while no traffic arrives.
             return if app.db.conn_within(READY_BOUND).await.is_ok() {
-                crate::http::text("ready")
+                crate::web::http::text("ready")
             } else {
-                crate::http::html_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+                crate::web::http::html_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database unreachable",
+                )
             };
         }
         _ => {}
@@ -430,23 +433,24 @@ async fn respond(
     if declared.is_some_and(|n| n > limit as u64) {
         return AppError::PayloadTooLarge.into_response();
     }
-    let body =
-        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return AppError::PayloadTooLarge.into_response();
-            }
-            Ok(Err(_)) => return AppError::BadRequest("请求读取失败").into_response(),
-            Err(_) => {
-                return crate::http::html_status(
-                    StatusCode::REQUEST_TIMEOUT,
-                    crate::pages::fastadmin::error_page("请求超时", "请求发送时间过长，请重试。"),
-                );
-            }
-        };
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect())
+        .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return AppError::PayloadTooLarge.into_response();
+        }
+        Ok(Err(_)) => return AppError::BadRequest("请求读取失败").into_response(),
+        Err(_) => {
+            return crate::web::http::html_status(
+                StatusCode::REQUEST_TIMEOUT,
+                crate::web::pages::fastadmin::error_page("请求超时", "请求发送时间过长，请重试。"),
+            );
+        }
+    };
     warn_if_behind_an_untrusted_proxy(app, &parts.headers, peer);
     let request = match Request::new(
         id.clone(),
@@ -463,18 +467,20 @@ async fn respond(
         Route::Action { action, .. } => {
             // Each request runs in its own task so a panic becomes a 500, never a dead server.
             let app = app.clone();
-            match tokio::spawn(
-                async move { crate::handlers::dispatch(&app, action, &request).await },
-            )
+            match tokio::spawn(async move {
+                crate::web::handlers::dispatch(&app, action, &request).await
+            })
             .await
             {
                 Ok(r) => r,
                 Err(e) => Err(AppError::internal(format!("handler panicked: {e}"))),
             }
         }
-        Route::UnknownAction { .. } => Ok(crate::handlers::unknown_action(app, &request).await),
+        Route::UnknownAction { .. } => {
+            Ok(crate::web::handlers::unknown_action(app, &request).await)
+        }
         Route::NotFound => Err(AppError::NotFound),
-        Route::Metrics => Ok(crate::http::text(app.metrics.render(&app.db).await)),
+        Route::Metrics => Ok(crate::web::http::text(app.metrics.render(&app.db).await)),
         Route::Health | Route::Ready => unreachable!("answered above"),
     };
     match result {

@@ -352,7 +352,7 @@ async fn forged_and_expired_cookies_count_as_signed_out() {
     assert_eq!(r.status(), 200);
     // ...but not once it has been idle longer than PHP's 1440 s.
     let now = app.app.clock.epoch();
-    let mut stale = chathub::session::SessionData::signed_in(
+    let mut stale = chathub::web::session::SessionData::signed_in(
         2,
         "alice@example.com",
         "Alice",
@@ -388,7 +388,7 @@ async fn throttle_row(app: &TestApp, kind: &str, value: &str) -> Option<(i64, i6
     let mut c = app.db.conn().await;
     c.exec_first(
         "SELECT failures, IF(next_at = 0, 0, next_at - updatetime) FROM fa_chathub_login_throttle WHERE id = ?",
-        (chathub::member::throttle_key(kind, value),),
+        (chathub::services::member::throttle_key(kind, value),),
     )
     .await
     .unwrap()
@@ -452,7 +452,7 @@ async fn a_burst_of_guesses_gets_only_the_accounts_free_attempts() {
         assert_eq!(location(&r), LOGIN_WRONG);
         assert!(session_cookie(&r).is_none());
     }
-    let free = chathub::member::LIMITS.account_free;
+    let free = chathub::services::member::LIMITS.account_free;
     let (failures, delay) = throttle_row(&app, "account", "bob@example.com")
         .await
         .unwrap();
@@ -535,7 +535,7 @@ async fn an_address_gets_thirty_failures_however_concurrent() {
     for r in burst {
         assert_eq!(location(&r), LOGIN_WRONG);
     }
-    let max = chathub::member::LIMITS.address_max;
+    let max = chathub::services::member::LIMITS.address_max;
     let (failures, _) = throttle_row(&app, "address", "2001:db8:1:2::/64")
         .await
         .unwrap();
@@ -731,7 +731,7 @@ async fn a_session_ends_after_its_absolute_lifetime() {
     let app = spawn_seeded(&[("CHATHUB_SESSION_MAX_LIFETIME_SECS", "7200")]).await;
     let now = app.app.clock.epoch();
     let cookie = |iat: i64| {
-        let mut s = chathub::session::SessionData::signed_in(
+        let mut s = chathub::web::session::SessionData::signed_in(
             2,
             "alice@example.com",
             "Alice",

@@ -243,7 +243,7 @@ async fn a_visitor_signs_up_in_a_real_browser_and_sees_the_result_card() {
         .find(|w| {
             w.len() == 10
                 && w.chars().all(|c| c.is_ascii_hexdigit())
-                && chathub::password::verify(w, &hash, "")
+                && chathub::domain::password::verify(w, &hash, "")
         })
         .map(str::to_string);
     assert!(

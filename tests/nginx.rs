@@ -353,8 +353,8 @@ async fn no_spelling_of_an_addon_url_reaches_php() {
             continue;
         }
         assert_eq!(
-            chathub::routing::resolve(path, query, ADMIN_ENTRY),
-            chathub::routing::Route::NotFound,
+            chathub::web::routing::resolve(path, query, ADMIN_ENTRY),
+            chathub::web::routing::Route::NotFound,
             "{uri} reached PHP"
         );
     }

@@ -95,7 +95,11 @@ async fn demo_admin_is_a_fastadmin_super_admin_and_seeding_twice_changes_nothing
         password,
         format!("{:x}", md5::compute(format!("{inner}{salt}").as_bytes()))
     );
-    assert!(chathub::password::verify(&admin.password, &password, &salt));
+    assert!(chathub::domain::password::verify(
+        &admin.password,
+        &password,
+        &salt
+    ));
     let rules: String = c
         .query_first("SELECT rules FROM fa_auth_group WHERE id = 1")
         .await
@@ -145,12 +149,14 @@ async fn demo_member_gets_a_php_style_bcrypt_password_once() {
     assert_eq!(status, "normal");
     assert!(password.starts_with("$2y$10$"), "{password}");
     assert!(bcrypt::verify(&member.password, &password).unwrap());
-    assert!(chathub::password::verify(
+    assert!(chathub::domain::password::verify(
         &member.password,
         &password,
         &salt
     ));
-    assert!(!chathub::password::verify("wrong", &password, &salt));
+    assert!(!chathub::domain::password::verify(
+        "wrong", &password, &salt
+    ));
     let again = demo::seed_member(&mut c, &t, 1).await.unwrap();
     assert!(!again.created);
     let n: i64 = c

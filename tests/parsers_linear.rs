@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use chathub::http::Params;
+use chathub::web::http::Params;
 
 /// The default `max_body_bytes`.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -166,7 +166,7 @@ fn routing() {
             )
         },
         |p| {
-            chathub::routing::resolve(p, None, "admin.php");
+            chathub::web::routing::resolve(p, None, "admin.php");
         },
     );
     assert_linear(
@@ -178,7 +178,7 @@ fn routing() {
             )
         },
         |q| {
-            chathub::routing::resolve("/index.php", Some(q), "admin.php");
+            chathub::web::routing::resolve("/index.php", Some(q), "admin.php");
         },
     );
 }
@@ -189,7 +189,7 @@ fn cookies() {
         "KeepLogin::parse",
         |n| format!("1%7C86400%7C1795648047%7C{}", "a%7C".repeat(n / 4)),
         |s| {
-            chathub::admin_auth::KeepLogin::parse(s);
+            chathub::services::admin_auth::KeepLogin::parse(s);
         },
     );
     assert_linear(
@@ -202,13 +202,13 @@ fn cookies() {
                 .body(())
                 .unwrap()
                 .into_parts();
-            chathub::http::Request::new(
+            chathub::web::http::Request::new(
                 "t".into(),
                 parts,
                 bytes::Bytes::new(),
                 "127.0.0.1:1".parse().unwrap(),
                 &[],
-                chathub::routing::Route::NotFound,
+                chathub::web::routing::Route::NotFound,
             )
             .unwrap()
         },
@@ -231,7 +231,7 @@ fn php_session_files() {
         format!("think|a:{count}:{{{entries}}}")
     };
     assert_linear("php_serialize::parse_session", file, |s| {
-        chathub::php_serialize::parse_session(s.as_bytes()).unwrap();
+        chathub::domain::php_serialize::parse_session(s.as_bytes()).unwrap();
     });
 }
 
@@ -299,16 +299,18 @@ fn assert_alipay_linear(name: &str, body: impl Fn(usize) -> String) {
             p
         },
         |p| {
-            assert!(chathub::pay::alipay::verify_notify(p, PUBLIC_KEY).is_err());
+            assert!(chathub::clients::pay::alipay::verify_notify(p, PUBLIC_KEY).is_err());
         },
     );
 }
 
 #[test]
 fn wechat_notifications() {
-    use chathub::pay::wechat::{NotifyHeaders, decrypt_notification, verify_notify_signature};
+    use chathub::clients::pay::wechat::{
+        NotifyHeaders, decrypt_notification, verify_notify_signature,
+    };
     const KEY: &str = "0123456789abcdef0123456789abcdef";
-    let platform = chathub::pay::parse_public_key(PUBLIC_KEY).unwrap();
+    let platform = chathub::clients::pay::parse_public_key(PUBLIC_KEY).unwrap();
     assert_linear(
         "wechat envelope, signature and resource",
         |n| {
@@ -347,7 +349,7 @@ fn provision_answers() {
             s
         },
         |s| {
-            assert!(chathub::provision::Provisioned::from_body(s).is_some());
+            assert!(chathub::clients::provision::Provisioned::from_body(s).is_some());
         },
     );
 }

@@ -257,9 +257,9 @@ async fn pay_alipay_redirect_is_signed_with_the_merchant_key() {
     let biz: serde_json::Value = serde_json::from_str(&get("biz_content")).unwrap();
     assert_eq!(biz["total_amount"], "60.00");
     assert_eq!(biz["subject"], "ChatHub 续费 - 订单 CHTEST0001");
-    let key = chathub::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
-    let content = chathub::pay::alipay::sign_content(&params);
-    assert!(chathub::pay::rsa_sha256_verify(
+    let key = chathub::clients::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
+    let content = chathub::clients::pay::alipay::sign_content(&params);
+    assert!(chathub::clients::pay::rsa_sha256_verify(
         &key,
         content.as_bytes(),
         &get("sign")
@@ -325,16 +325,17 @@ async fn renewals_in_the_same_second_get_numbers_that_cannot_be_guessed() {
 #[test]
 fn alipay_redirect_matches_the_recording_byte_for_byte() {
     // payments/017: same key, order, time and (recorded) domain give the same signature.
-    let url = chathub::pay::alipay::page_pay_url(&chathub::pay::alipay::PagePay {
-        gateway: chathub::pay::alipay::SANDBOX_GATEWAY,
-        app_id: ALIPAY_APP_ID,
-        private_key: MERCHANT_PRIVATE,
-        public_base_url: "https://hub.275763.xyz",
-        order_no: "CHTEST0001",
-        amount: chathub::pay::Money::from_cents(6000),
-        timestamp: "2026-11-25 07:07:04",
-    })
-    .unwrap();
+    let url =
+        chathub::clients::pay::alipay::page_pay_url(&chathub::clients::pay::alipay::PagePay {
+            gateway: chathub::clients::pay::alipay::SANDBOX_GATEWAY,
+            app_id: ALIPAY_APP_ID,
+            private_key: MERCHANT_PRIVATE,
+            public_base_url: "https://hub.275763.xyz",
+            order_no: "CHTEST0001",
+            amount: chathub::clients::pay::Money::from_cents(6000),
+            timestamp: "2026-11-25 07:07:04",
+        })
+        .unwrap();
     assert_eq!(
         url,
         include_str!("fixtures/payalipay_sandbox_location.txt").trim_end()
@@ -346,7 +347,7 @@ fn merchant_keys_load_in_every_form_alipay_hands_out() {
     use rsa::pkcs1::EncodeRsaPrivateKey as _;
     use rsa::pkcs1::EncodeRsaPublicKey as _;
     use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
-    let key = chathub::pay::parse_private_key(MERCHANT_PRIVATE).unwrap();
+    let key = chathub::clients::pay::parse_private_key(MERCHANT_PRIVATE).unwrap();
     let pkcs1_pem = key
         .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
         .unwrap()
@@ -360,17 +361,21 @@ fn merchant_keys_load_in_every_form_alipay_hands_out() {
             .filter(|l| !l.starts_with("-----"))
             .collect::<String>()
     };
-    let public = chathub::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
+    let public = chathub::clients::pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
     for form in [
         pkcs1_pem.clone(),
         pkcs8_pem.clone(),
         bare(&pkcs1_pem),
         bare(&pkcs8_pem),
     ] {
-        let k = chathub::pay::parse_private_key(&form).unwrap();
-        let sig = chathub::pay::rsa_sha256_sign(&k, b"a=1&b=2");
-        assert!(chathub::pay::rsa_sha256_verify(&public, b"a=1&b=2", &sig));
-        assert!(!chathub::pay::rsa_sha256_verify(&public, b"a=1&b=3", &sig));
+        let k = chathub::clients::pay::parse_private_key(&form).unwrap();
+        let sig = chathub::clients::pay::rsa_sha256_sign(&k, b"a=1&b=2");
+        assert!(chathub::clients::pay::rsa_sha256_verify(
+            &public, b"a=1&b=2", &sig
+        ));
+        assert!(!chathub::clients::pay::rsa_sha256_verify(
+            &public, b"a=1&b=3", &sig
+        ));
     }
     let pub_pkcs1 = public.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
     let pub_spki = public
@@ -383,12 +388,15 @@ fn merchant_keys_load_in_every_form_alipay_hands_out() {
         bare(&pub_spki),
         MERCHANT_CERT.to_string(),
     ] {
-        assert_eq!(chathub::pay::parse_public_key(&form).unwrap(), public);
+        assert_eq!(
+            chathub::clients::pay::parse_public_key(&form).unwrap(),
+            public
+        );
     }
-    assert!(chathub::pay::parse_private_key("garbage!").is_err());
-    assert!(chathub::pay::parse_private_key("").is_err());
+    assert!(chathub::clients::pay::parse_private_key("garbage!").is_err());
+    assert!(chathub::clients::pay::parse_private_key("").is_err());
     assert_eq!(
-        chathub::pay::wechat::cert_serial(MERCHANT_CERT).unwrap(),
+        chathub::clients::pay::wechat::cert_serial(MERCHANT_CERT).unwrap(),
         MERCHANT_CERT_SERIAL
     );
 }
@@ -1098,9 +1106,11 @@ fn alipay_notification_padded(order_no: &str, amount: &str, extra: usize) -> Str
     params.retain(|(k, _)| k != "sign" && k != "sign_type");
     let fill = 1001 - params.len() - 2;
     params.extend((0..fill).map(|i| (format!("f{i:x}"), "1".to_string())));
-    let key = chathub::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
-    let sign =
-        chathub::pay::rsa_sha256_sign(&key, chathub::pay::alipay::sign_content(&params).as_bytes());
+    let key = chathub::clients::pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
+    let sign = chathub::clients::pay::rsa_sha256_sign(
+        &key,
+        chathub::clients::pay::alipay::sign_content(&params).as_bytes(),
+    );
     params.push(("sign_type".into(), "RSA2".into()));
     params.push(("sign".into(), sign));
     assert_eq!(params.len(), 1001);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chathub::provision::{CallError, ProvisionClient, ProvisionPayload, ProvisionResult};
+use chathub::clients::provision::{CallError, ProvisionClient, ProvisionPayload, ProvisionResult};
 use chathub::provision_stub::{ProvisionStub, StubMode};
 
 const KEY: &str = "chathub-default-key-change-me";

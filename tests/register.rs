@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chathub::provision_stub::{ProvisionStub, StubMode};
-use chathub::session::SessionData;
+use chathub::web::session::SessionData;
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
 use support::{TestApp, TestDb, spawn_app_on};
@@ -351,7 +351,7 @@ async fn new_email_by_form_creates_the_member_and_an_active_tenant() {
         .expect("password shown")
         .to_string();
     assert_eq!(shown.len(), 10);
-    assert!(chathub::password::verify(&shown, hash, ""));
+    assert!(chathub::domain::password::verify(&shown, hash, ""));
 
     let expected = format!(
         "注册结果 - ChatHub ✓ 注册成功 注册成功！AI 客服已开通，请查收邮件获取嵌入代码。 公司名称 Newco Ltd 套餐 专业版（¥60/月） 席位 2 到期时间 {} 嵌入代码（复制到您的网站）： ",
@@ -437,7 +437,7 @@ async fn new_email_by_form_creates_the_member_and_an_active_tenant() {
     );
 
     // The shown password signs in (the check login uses).
-    let login_ok = chathub::password::verify(&shown, hash, "");
+    let login_ok = chathub::domain::password::verify(&shown, hash, "");
     assert!(login_ok);
 }
 
@@ -487,7 +487,7 @@ async fn new_email_by_ajax_and_json_body_answers_json() {
     assert!(raw.contains(r#""msg":"\u6ce8\u518c\u6210\u529f"#), "{raw}");
     assert!(raw.contains(r#"<\/script>"#));
     let users = s.users().await;
-    assert!(chathub::password::verify(
+    assert!(chathub::domain::password::verify(
         &pw,
         users[2]["password"].as_str().unwrap(),
         ""
@@ -666,7 +666,7 @@ async fn a_signed_in_member_gets_the_recorded_result() {
         .send()
         .await
         .unwrap();
-    let expected = chathub::http::php_json_encode(&json!({
+    let expected = chathub::web::http::php_json_encode(&json!({
         "code": 1,
         "msg": "注册成功！AI 客服已开通，请查收邮件获取嵌入代码。",
         "company_name": "Bob Enterprise",
@@ -1180,7 +1180,7 @@ async fn the_register_page_script_shows_embed_code_and_password() {
         .position(|t| t == "⚠️ 您的登录密码（请保存，登录后可修改）：")
         .expect("password box");
     let password = &texts[pw_index + 1];
-    assert!(chathub::password::verify(password, hash, ""));
+    assert!(chathub::domain::password::verify(password, hash, ""));
     let embed = s.tenants().await[0]["embed_code"]
         .as_str()
         .unwrap()
@@ -1253,7 +1253,7 @@ async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let during = s.tenants().await;
-        let attempt = chathub::worker::attempt(&s.app.app, id, None)
+        let attempt = chathub::services::worker::attempt(&s.app.app, id, None)
             .await
             .unwrap();
         (during, attempt)
@@ -1265,14 +1265,15 @@ async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
         config_of(&during[0]).get("provision_retry").is_none(),
         "nothing the worker picks while register works on it"
     );
-    assert_eq!(attempt, chathub::worker::Attempt::NotNeeded);
+    assert_eq!(attempt, chathub::services::worker::Attempt::NotNeeded);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 1);
     let t = &s.tenants().await[0];
     assert_eq!(t["status"], "pending");
     let cfg = config_of(t);
     assert_eq!(cfg["provision_retry"], 3);
     assert!(
-        cfg.get(chathub::signup::REGISTER_LEASE_KEY).is_none(),
+        cfg.get(chathub::services::signup::REGISTER_LEASE_KEY)
+            .is_none(),
         "the lease goes with the outcome: {cfg}"
     );
     let calls = s.stub.calls();
@@ -1304,7 +1305,7 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
         ))
         .await;
     assert_eq!(
-        chathub::signup::release_abandoned(&s.app.app)
+        chathub::services::signup::release_abandoned(&s.app.app)
             .await
             .unwrap(),
         1
@@ -1314,18 +1315,21 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
     assert_eq!(rows[1]["status"], "provisioning");
     assert_eq!(rows[1]["config"], r#"{"plan":"basic"}"#);
     assert_eq!(
-        chathub::signup::release_abandoned(&s.app.app)
+        chathub::services::signup::release_abandoned(&s.app.app)
             .await
             .unwrap(),
         0
     );
     // The worker now finishes it.
-    let attempt = chathub::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8), None)
-        .await
-        .unwrap();
+    let attempt =
+        chathub::services::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8), None)
+            .await
+            .unwrap();
     assert_eq!(
         attempt,
-        chathub::worker::Attempt::Done(chathub::provisioning::Outcome::Provisioned)
+        chathub::services::worker::Attempt::Done(
+            chathub::services::provisioning::Outcome::Provisioned
+        )
     );
 }
 

@@ -243,8 +243,10 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
                 .all(|d| d.path.starts_with("body.page.text"))
             && page_words(&r1, &e.recording) == page_words(other, &e.recording)
     };
-    let unexplained: Vec<&diff::ExchangeDiff> =
-        same.different().filter(|e| !reordered_only(e, &r3)).collect();
+    let unexplained: Vec<&diff::ExchangeDiff> = same
+        .different()
+        .filter(|e| !reordered_only(e, &r3))
+        .collect();
     assert!(unexplained.is_empty(), "{}", same.render());
 
     let report = diff::diff_recordings(&old1, &renamed, noise, catalogue::compat_md());

@@ -397,7 +397,7 @@ async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does
     // The first attempt sends the original's key; each answered failure moves to a new one.
     assert_eq!(
         keys[0],
-        chathub::provisioning::reprovision_key(
+        chathub::services::provisioning::reprovision_key(
             chathub::db::tenant::TenantId(401),
             "chatwoot-outage",
             "web_widget"

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use chathub::pay::alipay::{NotifyError, sign_content, verify_notify};
+use chathub::clients::pay::alipay::{NotifyError, sign_content, verify_notify};
 use libfuzzer_sys::fuzz_target;
 
 const PUBLIC: &str = include_str!("../keys/test_public.pem");
@@ -18,7 +18,7 @@ const PRIVATE: &str = include_str!("../keys/test_private.pem");
 
 fn private_key() -> &'static rsa::PrivateKey {
     static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| chathub::pay::parse_private_key(PRIVATE).unwrap())
+    KEY.get_or_init(|| chathub::clients::pay::parse_private_key(PRIVATE).unwrap())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
             .cloned()
             .collect();
         let unique: Vec<(String, String)> = unique.into_iter().collect();
-        let sig = chathub::pay::rsa_sha256_sign(private_key(), sign_content(&unique).as_bytes());
+        let sig = chathub::clients::pay::rsa_sha256_sign(private_key(), sign_content(&unique).as_bytes());
         params.push(("sign".into(), sig));
         let n = verify_notify(&params, PUBLIC).expect("a correctly signed notification verifies");
         let _ = n.is_paid();

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use chathub::config::IpNet;
-use chathub::http::Request;
-use chathub::routing::{self, Route};
+use chathub::web::http::Request;
+use chathub::web::routing::{self, Route};
 
 pub const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
 

@@ -2,8 +2,8 @@
 //! `serialize()` format itself.
 #![no_main]
 
-use chathub::admin_auth::session_admin;
-use chathub::php_serialize::{parse_session, unserialize};
+use chathub::services::admin_auth::session_admin;
+use chathub::domain::php_serialize::{parse_session, unserialize};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 #[path = "common.rs"]
 mod common;
 
-use chathub::routing::{Route, resolve};
+use chathub::web::routing::{Route, resolve};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use chathub::pay::wechat::{
+use chathub::clients::pay::wechat::{
     NotifyHeaders, decrypt_notification, encrypt_resource, verify_notify_signature,
 };
 use libfuzzer_sys::fuzz_target;
@@ -19,7 +19,7 @@ const NOW: i64 = 1_795_561_549;
 
 fn platform_key() -> &'static rsa::PublicKey {
     static KEY: OnceLock<rsa::PublicKey> = OnceLock::new();
-    KEY.get_or_init(|| chathub::pay::parse_public_key(PUBLIC).unwrap())
+    KEY.get_or_init(|| chathub::clients::pay::parse_public_key(PUBLIC).unwrap())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -25,8 +25,8 @@ pub const DEMO_MEMBER_PASSWORD: &str = "chathub-demo-1";
 
 /// FastAdmin's admin password hash: `md5(md5(password) . salt)`.
 pub fn fastadmin_admin_hash(password: &str, salt: &str) -> String {
-    let inner = crate::password::md5_hex(password);
-    crate::password::md5_hex(&format!("{inner}{salt}"))
+    let inner = crate::domain::password::md5_hex(password);
+    crate::domain::password::md5_hex(&format!("{inner}{salt}"))
 }
 
 fn random_salt(len: usize) -> String {
@@ -125,7 +125,8 @@ pub async fn seed_member(
     let (id, created) = match existing {
         Some(id) => (id, false),
         None => {
-            let hash = crate::password::hash(DEMO_MEMBER_PASSWORD).map_err(AppError::internal)?;
+            let hash =
+                crate::domain::password::hash(DEMO_MEMBER_PASSWORD).map_err(AppError::internal)?;
             tx.exec_drop(
                 format!(
                     "INSERT INTO `{}` (group_id, username, nickname, password, salt, email, \

@@ -4,12 +4,12 @@
 use mysql_async::Row;
 use mysql_async::prelude::*;
 
+use crate::clients::pay::{Money, PayMethod};
 use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::db::{Tables, col_int, col_text};
 use crate::error::AppError;
-use crate::pay::{Money, PayMethod};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderId(pub u32);

@@ -248,7 +248,7 @@ pub async fn apply_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::provision::Provisioned,
+    p: &crate::clients::provision::Provisioned,
     provisioned_at: &str,
     updatetime: i64,
 ) -> Result<(), AppError> {
@@ -262,7 +262,7 @@ pub async fn apply_provisioned_no_touch<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::provision::Provisioned,
+    p: &crate::clients::provision::Provisioned,
     provisioned_at: &str,
 ) -> Result<(), AppError> {
     write_provisioned(conn, t, id, p, provisioned_at, None).await
@@ -288,7 +288,7 @@ async fn write_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::provision::Provisioned,
+    p: &crate::clients::provision::Provisioned,
     provisioned_at: &str,
     updatetime: Option<i64>,
 ) -> Result<(), AppError> {

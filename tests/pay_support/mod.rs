@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use chathub::pay;
+use chathub::clients::pay;
 use mysql_async::prelude::*;
 
 use crate::support::{TestApp, TestDb};
@@ -96,7 +96,7 @@ pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
 /// The `Cookie` header of a signed-in member session.
 pub fn member_cookie(app: &TestApp, uid: u32, email: &str, password_hash: &str) -> String {
     let now = app.app.clock.epoch();
-    let data = chathub::session::SessionData::signed_in(uid, email, "", password_hash, now);
+    let data = chathub::web::session::SessionData::signed_in(uid, email, "", password_hash, now);
     let set = app.app.sessions.set_cookie(&data, false);
     let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
     // Sent back as a browser would store it: the percent-encoded value decoded (base64

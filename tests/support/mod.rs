@@ -127,7 +127,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
     pub client: reqwest::Client,
-    pub app: std::sync::Arc<chathub::app::App>,
+    pub app: std::sync::Arc<chathub::services::app::App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 

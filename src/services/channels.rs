@@ -1,8 +1,8 @@
 //! Channel credentials (the original's `channelList` / `channelAuth`): which channels exist,
 //! what each form asks for, and how the credentials are stored for the gateway.
 
-use crate::crypto::{GatewayKey, OVERHEAD};
-use crate::http::Params;
+use crate::clients::crypto::{GatewayKey, OVERHEAD};
+use crate::web::http::Params;
 
 /// A channel whose credentials `fa_chathub_channel_account.channel` can hold (its enum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -240,7 +240,7 @@ impl Credentials {
             }
         }
         // PHP escapes U+2028/U+2029 even with JSON_UNESCAPED_UNICODE.
-        crate::http::php_json_unescaped_unicode(&serde_json::Value::Object(m))
+        crate::web::http::php_json_unescaped_unicode(&serde_json::Value::Object(m))
             .replace('\u{2028}', "\\u2028")
             .replace('\u{2029}', "\\u2029")
     }

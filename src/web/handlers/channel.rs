@@ -1,15 +1,15 @@
 //! Channel credentials and reprovision: channelList, channelAuth, channelCallback, reprovision.
 
-use crate::app::App;
-use crate::channels::{self, AccountChannel, Channel, Credentials};
-use crate::crypto::GatewayKey;
+use crate::clients::crypto::GatewayKey;
 use crate::db::channel_account;
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::error::AppError;
-use crate::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
-use crate::member::require_member;
-use crate::pages::channels as page;
-use crate::provisioning::{self, Outcome};
+use crate::services::app::App;
+use crate::services::channels::{self, AccountChannel, Channel, Credentials};
+use crate::services::member::require_member;
+use crate::services::provisioning::{self, Outcome};
+use crate::web::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
+use crate::web::pages::channels as page;
 
 const CHANNEL_LIST: &str = "/addons/chathub/index/channelList";
 

@@ -4,12 +4,12 @@
 //! admin (`admin_auth`), then the admin's rules for the action. State-changing requests must
 //! also come from our own pages (COMPAT.md#admin-csrf).
 
-use crate::admin::{self, Switch};
-use crate::admin_auth::{self, SignedInAdmin};
-use crate::app::App;
 use crate::error::AppError;
-use crate::http::{Params, Request, Response};
-use crate::routing::{Action, Route};
+use crate::services::admin::{self, Switch};
+use crate::services::admin_auth::{self, SignedInAdmin};
+use crate::services::app::App;
+use crate::web::http::{Params, Request, Response};
+use crate::web::routing::{Action, Route};
 
 use super::{fastadmin_jump, login_required};
 
@@ -136,9 +136,9 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
         let filter = admin::parse_filter(filter_raw.as_deref());
         let page = admin::parse_page(param(req, "page")?.as_deref());
         let body = admin::tenant_page(app, &filter, page).await?;
-        return Ok(crate::http::json(crate::http::php_json_unescaped_unicode(
-            &body,
-        )));
+        return Ok(crate::web::http::json(
+            crate::web::http::php_json_unescaped_unicode(&body),
+        ));
     }
     let via_entry = matches!(
         req.route,
@@ -152,16 +152,17 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
     } else {
         "/addons/chathub/index".to_string()
     };
-    Ok(crate::http::html(crate::pages::admin::index_page(
-        entry(app),
-        &api_base,
-    )))
+    Ok(crate::web::http::html(
+        crate::web::pages::admin::index_page(entry(app), &api_base),
+    ))
 }
 
 pub async fn add(app: &App, req: &Request) -> Result<Response, AppError> {
     let _admin = admin_or_answer!(gate(app, req, Action::Add).await?);
     if !req.is_post() {
-        return Ok(crate::http::html(crate::pages::admin::add_page(entry(app))));
+        return Ok(crate::web::http::html(crate::web::pages::admin::add_page(
+            entry(app),
+        )));
     }
     // Input errors first: they write nothing, so they need no cross-site check.
     let row = match admin::parse_new_tenant(&post_params(req)?) {
@@ -201,12 +202,14 @@ pub async fn dashboard(app: &App, req: &Request) -> Result<Response, AppError> {
     let _admin = admin_or_answer!(gate(app, req, Action::Dashboard).await?);
     let d = admin::dashboard(app).await?;
     let clock = &app.clock;
-    Ok(crate::http::html(crate::pages::admin::dashboard_page(
-        entry(app),
-        (d.total, d.active, d.pending),
-        &d.recent,
-        |t| clock.format_epoch(t, "%Y-%m-%d %H:%M"),
-    )))
+    Ok(crate::web::http::html(
+        crate::web::pages::admin::dashboard_page(
+            entry(app),
+            (d.total, d.active, d.pending),
+            &d.recent,
+            |t| clock.format_epoch(t, "%Y-%m-%d %H:%M"),
+        ),
+    ))
 }
 
 pub async fn logs(app: &App, req: &Request) -> Result<Response, AppError> {
@@ -214,7 +217,7 @@ pub async fn logs(app: &App, req: &Request) -> Result<Response, AppError> {
     let page = admin::parse_page(param(req, "page")?.as_deref());
     let rows = admin::logs(app, page).await?;
     let clock = &app.clock;
-    Ok(crate::http::html(crate::pages::admin::logs_page(
+    Ok(crate::web::http::html(crate::web::pages::admin::logs_page(
         entry(app),
         &rows,
         |t| clock.format_epoch(t, "%Y-%m-%d %H:%M:%S"),

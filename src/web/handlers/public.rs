@@ -2,13 +2,13 @@
 
 use http::{Method, header};
 
-use crate::app::App;
 use crate::domain::plan::Plan;
 use crate::error::AppError;
-use crate::http::{Params, Request, Response, html, php_exit, php_json_encode};
-use crate::pages;
-use crate::session::SessionData;
-use crate::signup::{self, Registration, SignedInMember, SignupError, SignupForm};
+use crate::services::app::App;
+use crate::services::signup::{self, Registration, SignedInMember, SignupError, SignupForm};
+use crate::web::http::{Params, Request, Response, html, php_exit, php_json_encode};
+use crate::web::pages;
+use crate::web::session::SessionData;
 
 pub async fn landing(app: &App, _req: &Request) -> Result<Response, AppError> {
     Ok(html(pages::landing::render(&app.addon().site_name)))
@@ -40,7 +40,7 @@ pub async fn register_page(app: &App, req: &Request) -> Result<Response, AppErro
         resp.headers_mut()
             .append(header::SET_COOKIE, app.sessions.set_cookie(&s, req.https));
     }
-    Ok(crate::session::no_store(resp))
+    Ok(crate::web::session::no_store(resp))
 }
 
 /// `register`: the public sign-up endpoint, also called cross-origin by sites embedding a
@@ -120,7 +120,7 @@ fn refusal(wants_json: bool, e: SignupError) -> Result<Response, AppError> {
     };
     if wants_json {
         let body = serde_json::json!({"code": 0, "msg": msg});
-        Ok(crate::http::json(php_json_encode(&body)))
+        Ok(crate::web::http::json(php_json_encode(&body)))
     } else {
         Ok(php_exit(pages::register::result_page(false, &msg, None)))
     }
@@ -139,7 +139,7 @@ fn registration_json(reg: &Registration) -> Response {
         "initial_password": reg.initial_password,
         "expire_at": reg.expire_date(),
     });
-    crate::http::json(php_json_encode(&body))
+    crate::web::http::json(php_json_encode(&body))
 }
 
 fn registration_page(app: &App, reg: &Registration) -> Response {
@@ -165,7 +165,7 @@ fn registration_page(app: &App, reg: &Registration) -> Response {
 }
 
 fn with_cors(mut resp: Response) -> Response {
-    crate::http::set_headers(
+    crate::web::http::set_headers(
         resp.headers_mut(),
         &[
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),

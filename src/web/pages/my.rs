@@ -9,7 +9,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::db::tenant::TenantStatus;
-use crate::member::{Flash, Overview, TenantSummary};
+use crate::services::member::{Flash, Overview, TenantSummary};
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}

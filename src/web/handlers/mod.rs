@@ -6,10 +6,10 @@ pub mod member;
 pub mod pay;
 pub mod public;
 
-use crate::app::App;
 use crate::error::AppError;
-use crate::http::{Request, Response};
-use crate::routing::Action;
+use crate::services::app::App;
+use crate::web::http::{Request, Response};
+use crate::web::routing::Action;
 
 /// Route an addon action to its handler.
 pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Response, AppError> {
@@ -50,7 +50,7 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
 pub fn login_required(req: &Request) -> Response {
     let url = format!(
         "/index/login/url/{}.html",
-        crate::http::php_urlencode(&req.path_and_query())
+        crate::web::http::php_urlencode(&req.path_and_query())
     );
     fastadmin_error(req, "请登录后再操作", &url)
 }
@@ -60,9 +60,11 @@ pub fn login_required(req: &Request) -> Response {
 pub fn fastadmin_jump(req: &Request, success: bool, msg: &str, url: &str) -> Response {
     if req.is_ajax() {
         let body = serde_json::json!({"code": if success { 1 } else { 0 }, "msg": msg, "data": "", "url": url, "wait": 3});
-        crate::http::json(crate::http::php_json_unescaped_unicode(&body))
+        crate::web::http::json(crate::web::http::php_json_unescaped_unicode(&body))
     } else {
-        crate::http::html(crate::pages::fastadmin::jump_page(success, msg, url, 3))
+        crate::web::http::html(crate::web::pages::fastadmin::jump_page(
+            success, msg, url, 3,
+        ))
     }
 }
 
@@ -74,7 +76,7 @@ pub fn fastadmin_error(req: &Request, msg: &str, url: &str) -> Response {
 /// original ran FastAdmin's admin check first, so visitors get its login jump; a signed-in
 /// admin then got the addon router's 404 (no such callable method), so do we.
 pub async fn unknown_action(app: &App, req: &Request) -> Response {
-    match crate::admin_auth::recognise(app, req).await {
+    match crate::services::admin_auth::recognise(app, req).await {
         Ok(Some(_)) => AppError::NotFound.into_response(),
         Ok(None) => login_required(req),
         Err(e) => {

@@ -8,14 +8,14 @@ use mysql_async::Row;
 use secrecy::ExposeSecret as _;
 use serde_json::{Map, Value};
 
-use crate::admin_auth::SignedInAdmin;
-use crate::app::App;
+use crate::clients::provision::CallError;
 use crate::db::log::{LogStatus, NewLog};
 use crate::db::tenant::{self, TenantId, TenantStatus, php_intval};
 use crate::db::tenant_admin::{self, LogRow, NewTenant, TenantFilter};
 use crate::error::AppError;
-use crate::http::Params;
-use crate::provision::CallError;
+use crate::services::admin_auth::SignedInAdmin;
+use crate::services::app::App;
+use crate::web::http::Params;
 
 /// ThinkPHP's `paginate()` default (`paginate.list_rows`).
 pub const TENANTS_PER_PAGE: u64 = 15;

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::app::App;
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::error::AppError;
-use crate::provisioning::{Outcome, eligibility, reprovision_once};
+use crate::services::app::App;
+use crate::services::provisioning::{Outcome, eligibility, reprovision_once};
 
 /// How often each instance looks for work.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

@@ -10,7 +10,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::http::{Request, Response};
+use crate::web::http::{Request, Response};
 
 pub const COOKIE_NAME: &str = "chathub_session";
 
@@ -221,7 +221,7 @@ fn sets_session_cookie(resp: &Response) -> bool {
 /// The cache headers PHP sends whenever a session is active: member pages hold private
 /// data and must never be stored by a browser or proxy cache.
 pub fn no_store(mut resp: Response) -> Response {
-    crate::http::set_headers(
+    crate::web::http::set_headers(
         resp.headers_mut(),
         &[
             (header::EXPIRES, "Thu, 19 Nov 1981 08:52:00 GMT"),
@@ -248,7 +248,7 @@ mod tests {
             bytes::Bytes::new(),
             "127.0.0.1:1".parse().unwrap(),
             &[],
-            crate::routing::Route::NotFound,
+            crate::web::routing::Route::NotFound,
         )
         .unwrap()
     }
@@ -295,9 +295,9 @@ mod tests {
         let req = request_with_cookie(Some(&pair));
         assert!(s.read(&req, 1000 + IDLE_LIFETIME_SECS + 1).is_none());
 
-        let fresh = s.refresh(&req, 1010, crate::http::html("x"));
+        let fresh = s.refresh(&req, 1010, crate::web::http::html("x"));
         assert!(fresh.headers().get(header::SET_COOKIE).is_none());
-        let later = s.refresh(&req, 1000 + REFRESH_AFTER_SECS, crate::http::html("x"));
+        let later = s.refresh(&req, 1000 + REFRESH_AFTER_SECS, crate::web::http::html("x"));
         let set = later.headers().get(header::SET_COOKIE).unwrap();
         assert!(!set.to_str().unwrap().contains("Secure"));
         let again = s

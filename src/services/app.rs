@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use crate::clock::Clock;
 use crate::config::{AddonConfig, Config};
 use crate::db::Db;
-use crate::session::Sessions;
+use crate::web::session::Sessions;
 
 pub struct App {
     pub config: Config,
@@ -15,11 +15,11 @@ pub struct App {
     pub clock: Clock,
     pub sessions: Sessions,
     /// Sign-ups in flight and per client address (in memory; see `signup::SignupGate`).
-    pub signup_gate: crate::signup::SignupGate,
+    pub signup_gate: crate::services::signup::SignupGate,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
-    pub provision: crate::provision::ProvisionClient,
+    pub provision: crate::clients::provision::ProvisionClient,
     /// Counters behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -33,7 +33,8 @@ impl App {
             .build()
             .unwrap_or_default();
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let signup_gate = crate::signup::SignupGate::new(config.register_attempts_per_address);
+        let signup_gate =
+            crate::services::signup::SignupGate::new(config.register_attempts_per_address);
         App {
             signup_gate,
             addon: RwLock::new(Arc::new(config.addon.clone())),
@@ -42,7 +43,7 @@ impl App {
             clock,
             sessions,
             http,
-            provision: crate::provision::ProvisionClient::with_metrics(metrics.clone()),
+            provision: crate::clients::provision::ProvisionClient::with_metrics(metrics.clone()),
             metrics,
         }
     }

@@ -3,7 +3,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::channels::{AccountChannel, Binding, ChannelState, MARKETPLACES};
+use crate::services::channels::{AccountChannel, Binding, ChannelState, MARKETPLACES};
 
 const STYLE: &str = r#"
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",sans-serif;background:#f8fafc;margin:0;padding:24px;color:#1e293b}
@@ -51,7 +51,7 @@ fn notice_box(notice: Option<&str>) -> Markup {
 fn auth_url(channel: &str) -> String {
     format!(
         "/addons/chathub/index/channelAuth?channel={}",
-        crate::http::php_urlencode(channel)
+        crate::web::http::php_urlencode(channel)
     )
 }
 
@@ -177,7 +177,7 @@ pub fn reprovision_confirm_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::Channel;
+    use crate::services::channels::Channel;
 
     #[test]
     fn pages_escape_what_they_show() {

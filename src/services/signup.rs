@@ -24,7 +24,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::app::App;
+use crate::clients::provision::{ProvisionPayload, ProvisionResult, Provisioned};
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, NewSignupTenant, TenantId, TenantStatus};
 use crate::db::user::{self, InsertMemberError, NewMember};
@@ -32,8 +32,8 @@ use crate::domain::email::{Email, EmailError};
 use crate::domain::plan::{ExtraSeats, Plan, PlanError, Pricing, SeatsError};
 use crate::domain::signup_fields::{CompanyName, FieldError, Notes, SiteDomain, php_filled};
 use crate::error::AppError;
-use crate::http::{Params, php_json_encode};
-use crate::provision::{ProvisionPayload, ProvisionResult, Provisioned};
+use crate::services::app::App;
+use crate::web::http::{Params, php_json_encode};
 
 /// The original tried `/provision` three times, sleeping 1 s and 2 s in between.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -434,7 +434,7 @@ async fn create_rows(
 ) -> Result<CreatedRows, SignupError> {
     // bcrypt before any connection is taken (it is slow on purpose). Done for every
     // sign-up, so an existing email costs the same time as a new one.
-    let password = crate::password::generate_initial();
+    let password = crate::domain::password::generate_initial();
     let hash = hash_password(password.clone()).await?;
     let mut conn = app.db.conn().await?;
     let email = form.email.as_str();
@@ -480,7 +480,7 @@ async fn create_rows_locked(
         let owner = existing.as_ref().filter(|existing| {
             member.is_some_and(|m| {
                 m.uid == existing.id
-                    && m.pwfp == crate::session::password_fingerprint(&existing.password)
+                    && m.pwfp == crate::web::session::password_fingerprint(&existing.password)
             })
         });
         // Everything a new account needs is checked before telling anyone (but the owner)
@@ -571,7 +571,7 @@ async fn create_rows_locked(
 
 /// bcrypt is deliberately slow: keep it off the async workers.
 async fn hash_password(password: String) -> Result<String, SignupError> {
-    tokio::task::spawn_blocking(move || crate::password::hash(&password))
+    tokio::task::spawn_blocking(move || crate::domain::password::hash(&password))
         .await
         .map_err(AppError::internal)?
         .map_err(|e| SignupError::Internal(AppError::internal(e)))

@@ -16,12 +16,12 @@ use std::path::Path;
 use secrecy::ExposeSecret as _;
 use tokio::io::AsyncReadExt as _;
 
-use crate::app::App;
 use crate::db::admin::{self as admin_db, AdminId, AdminRow, Grants};
+use crate::domain::php_serialize::{self, PhpValue};
 use crate::error::AppError;
-use crate::http::Request;
-use crate::php_serialize::{self, PhpValue};
-use crate::routing::Action;
+use crate::services::app::App;
+use crate::web::http::Request;
+use crate::web::routing::Action;
 
 /// An admin FastAdmin has signed in, confirmed against `fa_admin`.
 #[derive(Clone, Debug, PartialEq, Eq)]

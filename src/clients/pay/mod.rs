@@ -4,7 +4,6 @@
 //! database lives in `db::order`, HTTP handling in `handlers::pay`.
 
 pub mod alipay;
-pub mod flow;
 pub mod wechat;
 
 use std::fmt;
@@ -168,7 +167,7 @@ mod tests {
     fn signing_is_blinded_and_still_byte_identical() {
         use base64::Engine as _;
         let key = parse_private_key(include_str!(
-            "../../tests/fixtures/keys/merchant_private.pem"
+            "../../../tests/fixtures/keys/merchant_private.pem"
         ))
         .unwrap();
         let msg = b"app_id=9021000100000001&method=alipay.trade.page.pay";

@@ -2,23 +2,23 @@
 
 use http::StatusCode;
 
-use crate::app::App;
+use crate::clients::pay::wechat;
 use crate::db::tenant::{TenantId, php_intval};
 use crate::error::AppError;
-use crate::http::{Request, Response, html, html_status, php_exit, php_urlencode, redirect};
-use crate::pages;
-use crate::pay::flow::{self, NotifyOutcome, WechatStart};
-use crate::pay::wechat;
+use crate::services::app::App;
+use crate::services::payments::{self, NotifyOutcome, WechatStart};
+use crate::web::http::{Request, Response, html, html_status, php_exit, php_urlencode, redirect};
+use crate::web::pages;
 
 pub async fn renew(app: &App, req: &Request) -> Result<Response, AppError> {
-    let member = match crate::member::require_member(app, req).await {
+    let member = match crate::services::member::require_member(app, req).await {
         Ok(m) => m.user,
         Err(resp) => return Ok(resp),
     };
     // `(int)$this->request->get('id', 0)`.
     let id = req.query().get("id").map(php_intval).unwrap_or(0);
     let renewal = match u32::try_from(id) {
-        Ok(id) if id > 0 => flow::open_renewal(app, member.id, TenantId(id)).await?,
+        Ok(id) if id > 0 => payments::open_renewal(app, member.id, TenantId(id)).await?,
         _ => None,
     };
     let Some(r) = renewal else {
@@ -54,34 +54,38 @@ fn order_query(req: &Request) -> String {
 }
 
 pub async fn pay_alipay(app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(match flow::start_alipay(app, &order_query(req)).await? {
-        Ok(url) => redirect(&url),
-        Err(refusal) => php_exit(refusal.message()),
-    })
+    Ok(
+        match payments::start_alipay(app, &order_query(req)).await? {
+            Ok(url) => redirect(&url),
+            Err(refusal) => php_exit(refusal.message()),
+        },
+    )
 }
 
 pub async fn pay_wechat(app: &App, req: &Request) -> Result<Response, AppError> {
-    Ok(match flow::start_wechat(app, &order_query(req)).await? {
-        WechatStart::Qr(qr) => {
-            let cfg = app.addon();
-            html(pages::pay_wechat::render(
-                &pages::pay_wechat::WechatPayView {
-                    site_name: &cfg.site_name,
-                    order_no: &qr.order_no,
-                    code_url: &qr.code_url,
-                    amount: &qr.amount.number_format(),
-                },
-            ))
-        }
-        WechatStart::Refused(refusal) => php_exit(refusal.message()),
-        WechatStart::GatewayFailed => html_status(
-            StatusCode::BAD_GATEWAY,
-            pages::fastadmin::error_page(
-                "微信支付下单失败",
-                "微信支付暂时无法创建订单，订单仍未支付。请稍后重试，或返回选择其他支付方式。",
+    Ok(
+        match payments::start_wechat(app, &order_query(req)).await? {
+            WechatStart::Qr(qr) => {
+                let cfg = app.addon();
+                html(pages::pay_wechat::render(
+                    &pages::pay_wechat::WechatPayView {
+                        site_name: &cfg.site_name,
+                        order_no: &qr.order_no,
+                        code_url: &qr.code_url,
+                        amount: &qr.amount.number_format(),
+                    },
+                ))
+            }
+            WechatStart::Refused(refusal) => php_exit(refusal.message()),
+            WechatStart::GatewayFailed => html_status(
+                StatusCode::BAD_GATEWAY,
+                pages::fastadmin::error_page(
+                    "微信支付下单失败",
+                    "微信支付暂时无法创建订单，订单仍未支付。请稍后重试，或返回选择其他支付方式。",
+                ),
             ),
-        ),
-    })
+        },
+    )
 }
 
 pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> {
@@ -91,7 +95,7 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
         "alipay" => {
             // A body that does not parse is a notification without a signature.
             let params = req.post().map(|p| p.0).unwrap_or_default();
-            let outcome = flow::alipay_notify(app, params, &req.body).await?;
+            let outcome = payments::alipay_notify(app, params, &req.body).await?;
             // Alipay reads the literal text `success`; anything else makes it retry.
             Ok(php_exit(if outcome == NotifyOutcome::Accepted {
                 "success"
@@ -105,15 +109,15 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
                 nonce: req.header("wechatpay-nonce"),
                 signature: req.header("wechatpay-signature"),
             };
-            let (outcome, error) = flow::wechat_notify(app, &headers, &req.body).await?;
+            let (outcome, error) = payments::wechat_notify(app, &headers, &req.body).await?;
             Ok(wechat_answer(outcome, error))
         }
         other => {
-            flow::log_notification(app, other, &req.body, false).await?;
-            flow::refuse(
+            payments::log_notification(app, other, &req.body, false).await?;
+            payments::refuse(
                 app,
                 other,
-                flow::Refusal::UnknownMethod,
+                payments::Refusal::UnknownMethod,
                 &"unknown pay_method",
             );
             Ok(php_exit("fail"))
@@ -147,7 +151,8 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
     } else {
         "FAIL"
     };
-    let body = crate::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
+    let body =
+        crate::web::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
     // The original echoed this JSON and exited, so it went out with PHP's default content
     // type; WeChat Pay reads only status and body, and keeping the header avoids a needless
     // difference.
@@ -158,5 +163,5 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
 
 pub async fn pay_return(app: &App, req: &Request) -> Result<Response, AppError> {
     let order_no = req.param("order")?.unwrap_or_default();
-    Ok(redirect(&flow::return_location(app, &order_no).await?))
+    Ok(redirect(&payments::return_location(app, &order_no).await?))
 }

@@ -8,7 +8,7 @@ use http_body_util::Full;
 
 use crate::config::IpNet;
 use crate::error::AppError;
-use crate::routing::Route;
+use crate::web::routing::Route;
 
 pub type Response = http::Response<Full<Bytes>>;
 

@@ -2,7 +2,7 @@
 //! figures, and password changes.
 //!
 //! The original kept `chathub_user_id/email/nick` in PHP's session and trusted them until the
-//! session died. We keep the same facts in our own cookie (`crate::session`) and check them
+//! session died. We keep the same facts in our own cookie (`crate::web::session`) and check them
 //! against `fa_user` on every member request: a deleted, locked or re-passworded account
 //! loses its sessions.
 
@@ -11,14 +11,14 @@ use std::net::IpAddr;
 
 use sha2::Digest as _;
 
-use crate::app::App;
 use crate::clock::Clock;
 use crate::db::tenant::{self, Tenant, TenantId, TenantStatus};
 use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
+use crate::domain::password;
 use crate::error::AppError;
-use crate::http::{Params, Request, Response, php_urlencode, redirect};
-use crate::password;
-use crate::session::{SessionData, password_fingerprint};
+use crate::services::app::App;
+use crate::web::http::{Params, Request, Response, php_urlencode, redirect};
+use crate::web::session::{SessionData, password_fingerprint};
 
 pub const LOGIN_URL: &str = "/addons/chathub/index/login";
 pub const MY_URL: &str = "/addons/chathub/index/my";
@@ -98,8 +98,9 @@ pub async fn live_session(app: &App, req: &Request) -> Result<Option<SessionData
 ///
 /// Database failures answer the generic error page (cause logged).
 pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response> {
-    let end_session =
-        |to: &str| crate::session::no_store(app.sessions.without_session(redirect(to), req.https));
+    let end_session = |to: &str| {
+        crate::web::session::no_store(app.sessions.without_session(redirect(to), req.https))
+    };
     let found = async {
         let Some(session) = live_session(app, req).await? else {
             return Ok(None);
@@ -124,7 +125,7 @@ pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response
             if signed_in_cookie {
                 Err(end_session(LOGIN_URL))
             } else {
-                Err(crate::session::no_store(redirect(LOGIN_URL)))
+                Err(crate::web::session::no_store(redirect(LOGIN_URL)))
             }
         }
         Ok(Some((_, None))) => Err(end_session(&login_error_url("账号不存在"))),

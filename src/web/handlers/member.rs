@@ -1,12 +1,12 @@
 //! Member area: login, doLogin, logout, my, changePassword.
 
-use crate::admin_auth;
-use crate::app::App;
 use crate::error::AppError;
-use crate::http::{Params, Request, Response, html, redirect};
-use crate::member::{self, Credentials, Flash, PasswordChange, SignIn};
-use crate::pages;
-use crate::session::{SessionData, no_store};
+use crate::services::admin_auth;
+use crate::services::app::App;
+use crate::services::member::{self, Credentials, Flash, PasswordChange, SignIn};
+use crate::web::http::{Params, Request, Response, html, redirect};
+use crate::web::pages;
+use crate::web::session::{SessionData, no_store};
 
 /// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only). The
 /// form comes with a pre-session (an anonymous session cookie) whose token it carries.
@@ -87,7 +87,7 @@ pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
         return Ok(no_store(redirect(member::MY_URL)));
     }
     let resp = no_store(redirect(member::LANDING_URL));
-    if req.cookie(crate::session::COOKIE_NAME).is_some() {
+    if req.cookie(crate::web::session::COOKIE_NAME).is_some() {
         member::end_session(app, req).await?;
         return Ok(app.sessions.without_session(resp, req.https));
     }

@@ -12,12 +12,12 @@
 
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::clients::provision::{ProvisionPayload, ProvisionResult};
 use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, ProvisionState, Tenant, TenantId, TenantStatus};
 use crate::error::AppError;
-use crate::provision::{ProvisionPayload, ProvisionResult};
+use crate::services::app::App;
 
 /// `reprov-<id>-md5(domain|channel_type)`: deterministic, so a repeat within the provision
 /// server's cache window returns the same resources instead of creating new ones.

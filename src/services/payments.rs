@@ -3,12 +3,12 @@
 
 use rand::Rng as _;
 
-use super::{Money, PayMethod, alipay, wechat};
-use crate::app::App;
+use crate::clients::pay::{Money, PayMethod, alipay, wechat};
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::order::{self, MarkPaid, NewOrder, Order, OrderStatus, Payment};
 use crate::db::tenant::{self, Tenant, TenantId};
 use crate::error::AppError;
+use crate::services::app::App;
 
 /// An unpaid order younger than this is shown again instead of making a new one.
 pub const ORDER_REUSE_SECS: i64 = 30 * 60;
@@ -274,8 +274,8 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
             .await
             .map_err(|e| format!("wechat_cert_path: {e}"))?;
         tokio::task::spawn_blocking(move || {
-            let key =
-                super::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
+            let key = crate::clients::pay::parse_private_key(&key_pem)
+                .map_err(|e| format!("wechat_key_path: {e}"))?;
             let serial =
                 wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
             Ok::<_, String>((key, serial))
@@ -292,7 +292,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         }
     };
     let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
-    let notify = super::notify_url(&app.config.public_base_url, PayMethod::Wechat);
+    let notify = crate::clients::pay::notify_url(&app.config.public_base_url, PayMethod::Wechat);
     let request = wechat::NativeOrder {
         api_base: &app.config.wechat_api_base,
         app_id: &cfg.wechat_app_id,
@@ -334,7 +334,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
 pub async fn return_location(app: &App, order_no: &str) -> Result<String, AppError> {
     let mut location = format!(
         "/addons/chathub/index/my?order={}",
-        crate::http::php_urlencode(order_no)
+        crate::web::http::php_urlencode(order_no)
     );
     let Some(order) = load_order(app, order_no).await? else {
         return Ok(location);
@@ -561,7 +561,7 @@ pub async fn wechat_notify(
     let checked = tokio::task::spawn_blocking(move || {
         let key = platform_key
             .as_deref()
-            .and_then(|k| super::parse_public_key(k).ok());
+            .and_then(|k| crate::clients::pay::parse_public_key(k).ok());
         let headers = wechat::NotifyHeaders {
             timestamp: ts.as_deref(),
             nonce: nonce.as_deref(),

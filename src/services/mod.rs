@@ -1,0 +1,12 @@
+//! Services: the use cases. Every database write and every call to the outside happens
+//! here, on behalf of a handler, the worker or a sweeper.
+
+pub mod admin;
+pub mod admin_auth;
+pub mod app;
+pub mod channels;
+pub mod member;
+pub mod payments;
+pub mod provisioning;
+pub mod signup;
+pub mod worker;
