@@ -128,6 +128,8 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_provision_state` (
   `failures` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '连续失败次数',
   `next_attempt_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下次尝试时间',
   `idempotency_key` varchar(64) DEFAULT NULL COMMENT '下次调用的 Idempotency-Key',
+  `lease_owner` varchar(32) DEFAULT NULL COMMENT '正在开通的实例',
+  `lease_until` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '开通租约到期时间',
   `updatetime` int(10) unsigned DEFAULT NULL COMMENT '更新时间',
   PRIMARY KEY (`tenant_id`),
   KEY `idx_next_attempt_at` (`next_attempt_at`)

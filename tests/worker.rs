@@ -567,3 +567,93 @@ async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_resta
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_eq!(keys[0], keys[1]);
 }
+
+/// Issue 15 #3: provision calls hold no database connection. With a pool of two, the worker's
+/// four attempts and a member's `reprovision`, all hanging on the provision server, leave the
+/// pool to everyone else (each used to hold a pooled connection, and its named lock, for the
+/// whole call).
+#[tokio::test]
+async fn hanging_provision_calls_leave_the_pool_to_members() {
+    let stub = start_stub().await;
+    stub.set_hang_for(Duration::from_secs(60));
+    stub.set_mode(StubMode::Hang).await;
+    let db = seeded_db().await;
+    let waiting: Vec<(u32, String)> = (40..46).map(|id| (id, format!("hang{id}"))).collect();
+    waiting_tenants(&db, &waiting).await;
+    db.run_sql(
+        "UPDATE fa_chathub_tenant SET status = 'pending', embed_code = NULL, expire_at = '2031-01-01 12:00:00' WHERE id = 13",
+    )
+    .await;
+    let app = app_with(
+        db,
+        &stub,
+        true,
+        &[
+            ("CHATHUB_DB_POOL_MAX", "2".into()),
+            ("CHATHUB_PROVISION_CALL_TIMEOUT_SECS", "50".into()),
+        ],
+    )
+    .await;
+    let cookie = alice_cookie(&app);
+    // The member's reprovision of tenant 13 waits on the provision server too.
+    let confirm = app
+        .client
+        .get(app.url("/addons/chathub/index/reprovision?ids=13"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = confirm
+        .split("name=\"__token__\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no token in the confirmation form: {confirm}"))
+        .to_string();
+    let (client, url, member) = (
+        app.client.clone(),
+        app.url("/addons/chathub/index/reprovision?ids=13"),
+        cookie.clone(),
+    );
+    let reprovision = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("Cookie", member)
+            .form(&[("__token__", token)])
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    let reached = eventually(Duration::from_secs(20), || async {
+        stub.calls().len() >= 5
+    })
+    .await;
+    assert!(
+        reached,
+        "the worker's 4 attempts and the member's did not all reach the provision server: {} calls",
+        stub.calls().len()
+    );
+    for page in [
+        "/addons/chathub/index/my",
+        "/addons/chathub/index/changePassword",
+    ] {
+        let started = std::time::Instant::now();
+        let resp = app
+            .client
+            .get(app.url(page))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(resp.status(), 200, "{page}");
+        assert!(took < Duration::from_secs(5), "{page} waited {took:?}");
+    }
+    assert!(
+        !reprovision.is_finished(),
+        "the member's reprovision is still waiting"
+    );
+    reprovision.abort();
+}

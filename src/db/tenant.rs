@@ -355,8 +355,8 @@ pub async fn set_status_and_expiry<Q: Queryable>(
 /// Tenants the provisioning worker should finish and may try now: every `provisioning`
 /// tenant, and `pending` tenants whose registration left a `provision_retry` note and no embed
 /// code; never one that has expired. Due ones only (no schedule row, or its next attempt has
-/// come), the longest-due first: never-tried tenants, then by next-attempt time, so tenants in
-/// back-off cannot crowd out the ones waiting behind them.
+/// come, and nobody holds its lease), the longest-due first: never-tried tenants, then by
+/// next-attempt time, so tenants in back-off cannot crowd out the ones waiting behind them.
 pub async fn provisioning_due<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
@@ -378,10 +378,11 @@ pub async fn provisioning_due<Q: Queryable>(
                          AND tn.config LIKE '%provision\\_retry%')) \
                    AND (tn.expire_at IS NULL OR tn.expire_at > ?) \
                    AND COALESCE(ps.next_attempt_at, 0) <= ? \
+                   AND COALESCE(ps.lease_until, 0) <= ? \
                  ORDER BY COALESCE(ps.next_attempt_at, 0), tn.id LIMIT {limit}",
                 t.tenant, t.provision_state
             ),
-            (now_datetime, now),
+            (now_datetime, now, now),
         )
         .await?;
     let mut out = Vec::new();
@@ -508,39 +509,71 @@ pub async fn any_waiting<Q: Queryable>(
     Ok(n.unwrap_or(0) > 0)
 }
 
-/// A cluster-wide, crash-safe "I am provisioning this tenant" flag: MariaDB's named locks
-/// belong to a connection and vanish with it, so a killed instance never leaves one behind.
-fn provisioning_lock_key(t: &Tables, id: TenantId) -> String {
-    format!("{}:{}", t.tenant, id.0)
-}
-
-/// Named locks are server-wide: the database and table names keep two sites on one server
-/// apart; the MD5 keeps the name under MariaDB's 64-character limit.
-const LOCK_NAME_SQL: &str = "CONCAT('chathub_prov_', MD5(CONCAT(DATABASE(), ':', ?)))";
-
-/// `true` when this connection now holds the lock (never waits).
-pub async fn try_lock_provisioning<Q: Queryable>(
-    conn: &mut Q,
-    t: &Tables,
-    id: TenantId,
-) -> Result<bool, AppError> {
-    let got: Option<Option<i64>> = conn
-        .exec_first(
-            format!("SELECT GET_LOCK({LOCK_NAME_SQL}, 0)"),
-            (provisioning_lock_key(t, id),),
-        )
-        .await?;
-    Ok(matches!(got, Some(Some(1))))
-}
-
-pub async fn unlock_provisioning(
+/// Claim the tenant's provisioning for `owner` until `until` (Unix seconds): a lease in
+/// `chathub_provision_state`, taken in one conditional UPDATE, so two instances (or the worker
+/// and a member's `reprovision`) never provision one tenant at once, and nothing (no
+/// connection, no named lock) is held while the provision server is called. A killed
+/// instance's lease simply runs out. `true` when `owner` now holds it.
+pub async fn claim_provisioning(
     conn: &mut mysql_async::Conn,
     t: &Tables,
     id: TenantId,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool, AppError> {
+    conn.exec_drop(
+        format!(
+            "INSERT IGNORE INTO `{}` (tenant_id, updatetime) VALUES (?, ?)",
+            t.provision_state
+        ),
+        (id.0, now),
+    )
+    .await?;
+    conn.exec_drop(
+        format!(
+            "UPDATE `{}` SET lease_owner = ?, lease_until = ? WHERE tenant_id = ? AND lease_until <= ?",
+            t.provision_state
+        ),
+        (owner, until.max(0), id.0, now.max(0)),
+    )
+    .await?;
+    Ok(conn.affected_rows() == 1)
+}
+
+/// `true` while `owner` still holds the lease; locks the schedule row, so within a
+/// transaction nobody can take the lease over before the outcome is written.
+pub async fn holds_provisioning<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    owner: &str,
+) -> Result<bool, AppError> {
+    let held: Option<Option<String>> = conn
+        .exec_first(
+            format!(
+                "SELECT lease_owner FROM `{}` WHERE tenant_id = ? FOR UPDATE",
+                t.provision_state
+            ),
+            (id.0,),
+        )
+        .await?;
+    Ok(held.flatten().as_deref() == Some(owner))
+}
+
+/// Give the lease back (no-op when `owner` no longer holds it).
+pub async fn release_provisioning<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: TenantId,
+    owner: &str,
 ) -> Result<(), AppError> {
     conn.exec_drop(
-        format!("SELECT RELEASE_LOCK({LOCK_NAME_SQL})"),
-        (provisioning_lock_key(t, id),),
+        format!(
+            "UPDATE `{}` SET lease_owner = NULL, lease_until = 0 WHERE tenant_id = ? AND lease_owner = ?",
+            t.provision_state
+        ),
+        (id.0, owner),
     )
     .await?;
     Ok(())

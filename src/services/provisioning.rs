@@ -74,6 +74,93 @@ pub fn eligibility(t: &Tenant, clock: &Clock) -> Result<(), Ineligible> {
     Ok(())
 }
 
+/// The right to make one provision attempt for a tenant: a lease in
+/// `chathub_provision_state` (see [`tenant::claim_provisioning`]). Nothing is held while the
+/// provision server is called; the lease outlasts the longest attempt, and one whose holder
+/// died runs out by itself.
+#[derive(Debug)]
+pub struct Claim {
+    pub id: TenantId,
+    owner: String,
+}
+
+/// How long a claim holds: the call's bound, the database steps around it, and a margin.
+fn lease_secs(app: &App) -> i64 {
+    let steps = app.config.provision_call_timeout + 3 * app.config.db_checkout_timeout;
+    i64::try_from(steps.as_secs()).unwrap_or(i64::MAX / 2) + 30
+}
+
+/// Claim the tenant's provisioning; `None` when someone else holds it right now.
+pub async fn claim(app: &App, id: TenantId) -> Result<Option<Claim>, AppError> {
+    use rand::Rng as _;
+    let owner = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+    let now = app.clock.epoch();
+    let mut conn = app.db.conn().await?;
+    let claimed = tenant::claim_provisioning(
+        &mut conn,
+        &app.db.t,
+        id,
+        &owner,
+        now,
+        now.saturating_add(lease_secs(app)),
+    )
+    .await?;
+    Ok(claimed.then_some(Claim { id, owner }))
+}
+
+/// Give a claim back without an attempt. Best effort and briefly bounded (also on shutdown):
+/// a lease that is not given back runs out.
+pub async fn release(app: &App, claim: Claim) {
+    let release = async {
+        let mut conn = app.db.conn().await?;
+        tenant::release_provisioning(&mut conn, &app.db.t, claim.id, &claim.owner).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), release).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(tenant_id = claim.id.0, error = %e, "could not release a provisioning claim")
+        }
+        Err(_) => tracing::warn!(
+            tenant_id = claim.id.0,
+            "releasing a provisioning claim timed out"
+        ),
+    }
+}
+
+/// The member's `reprovision`: claim, mark the tenant `provisioning` (the original did, before
+/// calling) if it may still be provisioned, one attempt. `None`: an attempt is already running.
+pub async fn reprovision_now(app: &App, id: TenantId) -> Result<Option<Outcome>, AppError> {
+    let Some(claim) = claim(app, id).await? else {
+        return Ok(None);
+    };
+    let marked = async {
+        let mut conn = app.db.conn().await?;
+        let mut tx = conn
+            .start_transaction(mysql_async::TxOpts::default())
+            .await?;
+        let Some(current) = tenant::find_for_update(&mut tx, &app.db.t, id).await? else {
+            return Ok(Err(Outcome::Gone));
+        };
+        if let Err(why) = eligibility(&current, &app.clock) {
+            return Ok(Err(Outcome::Ineligible(why)));
+        }
+        tenant::set_status(&mut tx, &app.db.t, id, TenantStatus::Provisioning).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(Ok(()))
+    };
+    match marked.await {
+        Ok(Ok(())) => reprovision_once(app, claim, None).await.map(Some),
+        Ok(Err(outcome)) => {
+            release(app, claim).await;
+            Ok(Some(outcome))
+        }
+        Err(e) => {
+            release(app, claim).await;
+            Err(e)
+        }
+    }
+}
+
 /// What one attempt came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -86,7 +173,8 @@ pub enum Outcome {
     Ineligible(Ineligible),
     /// The tenant no longer exists; nothing written.
     Gone,
-    /// Shutdown cut the call short; nothing written, the key kept for the retry.
+    /// Shutdown cut the call short, or the claim ran out while the call ran (someone else
+    /// may be trying now); nothing written, the key kept for the retry.
     Interrupted,
 }
 
@@ -113,24 +201,38 @@ async fn stopped(stop: Option<watch::Receiver<bool>>) {
 }
 
 /// One provision attempt for an existing tenant, with the original's log rows
-/// (`reprovision`, operator `system`), bounded by `provision_call_timeout`. The caller holds
-/// the tenant's provisioning lock. `stop` (the worker's shutdown signal) abandons the call:
-/// nothing is written and the tenant stays as it was, to be tried again.
+/// (`reprovision`, operator `system`), bounded by `provision_call_timeout`, under `claim`,
+/// which it uses up. `stop` (the worker's shutdown signal) abandons the call: nothing is
+/// written and the tenant stays as it was, to be tried again.
 pub async fn reprovision_once(
     app: &App,
-    id: TenantId,
+    claim: Claim,
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<Outcome, AppError> {
-    let t = &app.db.t;
-    let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::find(&mut conn, t, id).await? else {
-        return Ok(Outcome::Gone);
-    };
-    if let Err(why) = eligibility(&tenant, &app.clock) {
-        return Ok(Outcome::Ineligible(why));
+    let result = attempt_under(app, &claim, stop).await;
+    if !matches!(result, Ok(Outcome::Provisioned | Outcome::Failed { .. })) {
+        // Those two gave the lease back with their outcome; the rest wrote nothing.
+        release(app, claim).await;
     }
-    let state = tenant::provision_state(&mut conn, t, id).await?;
-    drop(conn);
+    result
+}
+
+async fn attempt_under(
+    app: &App,
+    claim: &Claim,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<Outcome, AppError> {
+    let (t, id) = (&app.db.t, claim.id);
+    let (tenant, state) = {
+        let mut conn = app.db.conn().await?;
+        let Some(tenant) = tenant::find(&mut conn, t, id).await? else {
+            return Ok(Outcome::Gone);
+        };
+        if let Err(why) = eligibility(&tenant, &app.clock) {
+            return Ok(Outcome::Ineligible(why));
+        }
+        (tenant, tenant::provision_state(&mut conn, t, id).await?)
+    };
     let addon = app.addon();
     let payload = ProvisionPayload {
         name: tenant.tenant_name.clone(),
@@ -159,6 +261,11 @@ pub async fn reprovision_once(
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
+    if !tenant::holds_provisioning(&mut tx, t, id, &claim.owner).await? {
+        // The lease ran out while the call ran; whoever holds it now writes the outcome (the
+        // key is unchanged, so its call gets the same answer).
+        return Ok(Outcome::Interrupted);
+    }
     // Re-read under a row lock: an admin may have suspended it while the call ran.
     let Some(current) = tenant::find_for_update(&mut tx, t, id).await? else {
         return Ok(Outcome::Gone);
@@ -227,6 +334,7 @@ pub async fn reprovision_once(
                 }),
             };
             tenant::save_provision_state(&mut tx, t, id, &next, now).await?;
+            tenant::release_provisioning(&mut tx, t, id, &claim.owner).await?;
         }
     }
     tx.commit().await?;

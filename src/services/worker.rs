@@ -7,14 +7,14 @@
 //! the rest:
 //! * each pass reads the tenants that are *due* (`chathub_provision_state`), never-tried ones
 //!   first, then by next-attempt time, so tenants in back-off never crowd out the others;
-//! * each tenant is claimed with a MariaDB named lock, held by one connection for the
-//!   duration of the attempt: two instances never provision the same tenant at once, and a
-//!   killed instance's claim disappears with its connection;
+//! * each tenant is claimed with a lease in its schedule row (`provisioning::claim`): two
+//!   instances never provision the same tenant at once, no connection is held while the
+//!   provision server is called, and a killed instance's lease runs out by itself;
 //! * the schedule lives in the database, so a restart or another instance resumes it;
 //! * when the provision server answers again (a success, or `/health` after unanswered
 //!   calls) every waiting tenant becomes due at once instead of sitting out its back-off;
-//! * on shutdown the call in flight is abandoned: nothing is written, the lock goes with the
-//!   connection, and the tenant is tried again (same idempotency key) after the restart.
+//! * on shutdown the call in flight is abandoned: nothing is written, the lease is given back
+//!   (or runs out), and the tenant is tried again (same idempotency key) after the restart.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,13 +25,13 @@ use tokio::task::JoinSet;
 use crate::db::tenant::{self, TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::services::provisioning::{Outcome, eligibility, reprovision_once};
+use crate::services::provisioning::{self, Outcome, eligibility, reprovision_once};
 
 /// How often each instance looks for work.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Tenants read per pass.
 const BATCH: u32 = 20;
-/// Attempts one instance runs at once (each holds a pooled connection for its lock).
+/// Attempts one instance runs at once (none holds a connection while it calls).
 const CONCURRENCY: usize = 4;
 /// While calls fail, `/health` is asked at most this often.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -200,41 +200,36 @@ pub async fn attempt(
     id: TenantId,
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<Attempt, AppError> {
-    let t = &app.db.t;
-    let mut claim = app.db.conn().await?;
-    if !tenant::try_lock_provisioning(&mut claim, t, id).await? {
+    let Some(claim) = provisioning::claim(app, id).await? else {
         return Ok(Attempt::Busy);
-    }
-    let result = attempt_claimed(app, &mut claim, id, stop).await;
-    if matches!(result, Ok(Attempt::Done(Outcome::Interrupted))) {
-        // Shutting down: the lock goes with the connection; do not wait on the database.
-        drop(claim);
-        return result;
-    }
-    // Dropping the connection would release the lock too; releasing keeps the pool's
-    // connection reusable.
-    let _ = tenant::unlock_provisioning(&mut claim, t, id).await;
-    result
-}
-
-async fn attempt_claimed(
-    app: &App,
-    conn: &mut mysql_async::Conn,
-    id: TenantId,
-    stop: Option<watch::Receiver<bool>>,
-) -> Result<Attempt, AppError> {
-    let t = &app.db.t;
-    let Some(current) = tenant::find(conn, t, id).await? else {
-        return Ok(Attempt::NotNeeded);
     };
-    if !needs_provisioning(&current) || eligibility(&current, &app.clock).is_err() {
-        return Ok(Attempt::NotNeeded);
-    }
-    let state = tenant::provision_state(conn, t, id).await?;
-    if app.clock.epoch() < state.next_attempt_at {
-        return Ok(Attempt::NotDue);
-    }
-    let outcome = reprovision_once(app, id, stop).await?;
+    let checked = async {
+        let t = &app.db.t;
+        let mut conn = app.db.conn().await?;
+        let Some(current) = tenant::find(&mut conn, t, id).await? else {
+            return Ok(Err(Attempt::NotNeeded));
+        };
+        if !needs_provisioning(&current) || eligibility(&current, &app.clock).is_err() {
+            return Ok(Err(Attempt::NotNeeded));
+        }
+        let state = tenant::provision_state(&mut conn, t, id).await?;
+        if app.clock.epoch() < state.next_attempt_at {
+            return Ok(Err(Attempt::NotDue));
+        }
+        Ok::<_, AppError>(Ok(state))
+    };
+    let state = match checked.await {
+        Ok(Ok(state)) => state,
+        Ok(Err(skip)) => {
+            provisioning::release(app, claim).await;
+            return Ok(skip);
+        }
+        Err(e) => {
+            provisioning::release(app, claim).await;
+            return Err(e);
+        }
+    };
+    let outcome = reprovision_once(app, claim, stop).await?;
     match outcome {
         Outcome::Provisioned => {
             tracing::info!(tenant_id = id.0, "tenant provisioned by the worker")

@@ -2,7 +2,7 @@
 
 use crate::clients::crypto::GatewayKey;
 use crate::db::channel_account;
-use crate::db::tenant::{self, TenantId, TenantStatus};
+use crate::db::tenant::{self, TenantId};
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::channels::{self, AccountChannel, Channel, Credentials};
@@ -196,42 +196,17 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
             ),
         ));
     }
-    // The worker's claim: never two provision calls for one tenant at once.
-    if !tenant::try_lock_provisioning(&mut conn, t, id).await? {
-        return Ok(redirect("/addons/chathub/index/my?provisioning=1"));
-    }
-    let result = reprovision_claimed(app, &mut conn, id).await;
-    let _ = tenant::unlock_provisioning(&mut conn, t, id).await;
-    Ok(match result? {
-        Outcome::Provisioned => redirect("/addons/chathub/index/my?just_paid=1"),
-        Outcome::Ineligible(why) => my_error(why.message()),
-        Outcome::Gone => my_error("租户不存在或无权操作"),
-        Outcome::Failed { .. } | Outcome::Interrupted => {
+    drop(conn);
+    Ok(match provisioning::reprovision_now(app, id).await? {
+        Some(Outcome::Provisioned) => redirect("/addons/chathub/index/my?just_paid=1"),
+        Some(Outcome::Ineligible(why)) => my_error(why.message()),
+        Some(Outcome::Gone) => my_error("租户不存在或无权操作"),
+        // Already being provisioned (the worker, another click), or it failed: the member
+        // center shows it as in progress.
+        None | Some(Outcome::Failed { .. } | Outcome::Interrupted) => {
             redirect("/addons/chathub/index/my?provisioning=1")
         }
     })
-}
-
-/// Under the claim: mark the tenant `provisioning` (the original did, before calling) if it
-/// may still be provisioned, then one attempt.
-async fn reprovision_claimed(
-    app: &App,
-    conn: &mut mysql_async::Conn,
-    id: TenantId,
-) -> Result<Outcome, AppError> {
-    let t = &app.db.t;
-    let mut tx = conn
-        .start_transaction(mysql_async::TxOpts::default())
-        .await?;
-    let Some(current) = tenant::find_for_update(&mut tx, t, id).await? else {
-        return Ok(Outcome::Gone);
-    };
-    if let Err(why) = provisioning::eligibility(&current, &app.clock) {
-        return Ok(Outcome::Ineligible(why));
-    }
-    tenant::set_status(&mut tx, t, id, TenantStatus::Provisioning).await?;
-    tx.commit().await?;
-    provisioning::reprovision_once(app, id, None).await
 }
 
 #[cfg(test)]
