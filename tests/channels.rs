@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chathub::clients::crypto::GatewayKey;
+use chathub::domain::php::Params;
 use chathub::provision_stub::{ProvisionStub, StubMode};
 use chathub::services::channels::{AccountChannel, Credentials};
-use chathub::web::http::Params;
 use chathub::web::session::SessionData;
 use mysql_async::prelude::*;
 use support::{TestApp, TestDb, spawn_app_on};
@@ -1291,7 +1291,7 @@ async fn suspended_disabled_and_expired_tenants_are_refused_with_a_clear_message
     ] {
         let expected = format!(
             "/addons/chathub/index/my?error={}",
-            chathub::web::http::php_urlencode(message)
+            chathub::domain::php::php_urlencode(message)
         );
         let r = alice.reprovision(id).await;
         assert_eq!(location(&r), expected, "tenant {id}");

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use chathub::web::http::Params;
+use chathub::domain::php::Params;
 
 /// The default `max_body_bytes`.
 const BODY_LIMIT: usize = 1024 * 1024;

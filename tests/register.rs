@@ -666,7 +666,7 @@ async fn a_signed_in_member_gets_the_recorded_result() {
         .send()
         .await
         .unwrap();
-    let expected = chathub::web::http::php_json_encode(&json!({
+    let expected = chathub::domain::php::php_json_encode(&json!({
         "code": 1,
         "msg": "注册成功！AI 客服已开通，请查收邮件获取嵌入代码。",
         "company_name": "Bob Enterprise",

@@ -5,7 +5,7 @@
 #[path = "common.rs"]
 mod common;
 
-use chathub::web::http::Params;
+use chathub::domain::php::Params;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::web::http::php_json_encode;
+use crate::domain::php::php_json_encode;
 
 /// What the original's curl call could end in.
 #[derive(Clone, Debug, PartialEq)]

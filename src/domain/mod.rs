@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod password;
+pub mod php;
 pub mod php_serialize;
 pub mod plan;
 pub mod signup_fields;

@@ -12,10 +12,10 @@ use crate::clients::provision::CallError;
 use crate::db::log::{LogStatus, NewLog};
 use crate::db::tenant::{self, TenantId, TenantStatus, php_intval};
 use crate::db::tenant_admin::{self, LogRow, NewTenant, TenantFilter};
+use crate::domain::php::Params;
 use crate::error::AppError;
 use crate::services::admin_auth::SignedInAdmin;
 use crate::services::app::App;
-use crate::web::http::Params;
 
 /// ThinkPHP's `paginate()` default (`paginate.list_rows`).
 pub const TENANTS_PER_PAGE: u64 = 15;

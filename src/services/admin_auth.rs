@@ -11,6 +11,8 @@
 //!
 //! We only read: `PHPSESSID` and `keeplogin` are never set, changed or cleared here.
 
+use subtle::ConstantTimeEq as _;
+
 use std::path::Path;
 
 use secrecy::ExposeSecret as _;
@@ -126,7 +128,7 @@ async fn from_php_session(app: &App, req: &Request) -> Result<Option<SignedInAdm
     };
     let ip = req.client_ip.to_string();
     let accepted = row_is_active(&row)
-        && constant_time_eq(row.token.as_bytes(), sess.token.as_bytes())
+        && bool::from(row.token.as_bytes().ct_eq(sess.token.as_bytes()))
         // FastAdmin's `loginip_check`; a session written without `loginip` falls back to the
         // address FastAdmin stored in `fa_admin` at the same login.
         && sess.loginip.as_deref().or(row.loginip.as_deref()) == Some(ip.as_str());
@@ -241,7 +243,7 @@ async fn from_keeplogin(app: &App, req: &Request) -> Result<Option<SignedInAdmin
     let expected = kl.expected_key(&row.token, token_key.expose_secret());
     let ip = req.client_ip.to_string();
     let accepted = row_is_active(&row)
-        && constant_time_eq(expected.as_bytes(), kl.key.as_bytes())
+        && bool::from(expected.as_bytes().ct_eq(kl.key.as_bytes()))
         && row.loginip.as_deref() == Some(ip.as_str());
     if !accepted {
         tracing::debug!(admin = row.id.0, "keeplogin cookie does not match fa_admin");
@@ -388,28 +390,23 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
+/// `urldecode()`, but a `%` without two hex digits, or a result that is not UTF-8, makes the
+/// cookie unreadable: a keeplogin value FastAdmin wrote never has either.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else if b[i] == b'+' {
-            out.push(b' ');
-            i += 1;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let well_formed = b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || b.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! what each form asks for, and how the credentials are stored for the gateway.
 
 use crate::clients::crypto::{GatewayKey, OVERHEAD};
-use crate::web::http::Params;
+use crate::domain::php::Params;
 
 /// A channel whose credentials `fa_chathub_channel_account.channel` can hold (its enum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -240,7 +240,7 @@ impl Credentials {
             }
         }
         // PHP escapes U+2028/U+2029 even with JSON_UNESCAPED_UNICODE.
-        crate::web::http::php_json_unescaped_unicode(&serde_json::Value::Object(m))
+        crate::domain::php::php_json_unescaped_unicode(&serde_json::Value::Object(m))
             .replace('\u{2028}', "\\u2028")
             .replace('\u{2029}', "\\u2029")
     }

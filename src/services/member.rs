@@ -15,9 +15,10 @@ use crate::clock::Clock;
 use crate::db::tenant::{self, Tenant, TenantId, TenantStatus};
 use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
 use crate::domain::password;
+use crate::domain::php::{Params, php_urlencode};
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::web::http::{Params, Request, Response, php_urlencode, redirect};
+use crate::web::http::{Request, Response, redirect};
 use crate::web::session::{SessionData, password_fingerprint};
 
 pub const LOGIN_URL: &str = "/addons/chathub/index/login";

@@ -334,7 +334,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
 pub async fn return_location(app: &App, order_no: &str) -> Result<String, AppError> {
     let mut location = format!(
         "/addons/chathub/index/my?order={}",
-        crate::web::http::php_urlencode(order_no)
+        crate::domain::php::php_urlencode(order_no)
     );
     let Some(order) = load_order(app, order_no).await? else {
         return Ok(location);

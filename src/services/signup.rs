@@ -29,11 +29,11 @@ use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, NewSignupTenant, TenantId, TenantStatus};
 use crate::db::user::{self, InsertMemberError, NewMember};
 use crate::domain::email::{Email, EmailError};
+use crate::domain::php::{Params, php_json_encode};
 use crate::domain::plan::{ExtraSeats, Plan, PlanError, Pricing, SeatsError};
 use crate::domain::signup_fields::{CompanyName, FieldError, Notes, SiteDomain, php_filled};
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::web::http::{Params, php_json_encode};
 
 /// The original tried `/provision` three times, sleeping 1 s and 2 s in between.
 pub const MAX_ATTEMPTS: u32 = 3;

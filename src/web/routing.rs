@@ -2,6 +2,8 @@
 //!
 //! Every quirk kept here is one the recordings of the original show (golden README §27).
 
+use crate::domain::php::{rawurldecode_lossy, urldecode_lossy};
+
 /// Every public method of the original `Index` controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -165,7 +167,7 @@ pub fn resolve(path: &str, query: Option<&str>, admin_entry: &str) -> Route {
         }
     }
     // PHP sees the URI nginx decoded and with `//` merged (`merge_slashes`).
-    let decoded = percent_decode(path);
+    let decoded = rawurldecode_lossy(path);
     let mut segs: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
 
     // `/<admin_entry>/addons/...`: where the original's admin pages link. FastAdmin itself
@@ -205,14 +207,14 @@ fn thinkphp_s_param(query: &str) -> Option<SParam> {
     let mut last = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = form_decode(name);
+        let name = urldecode_lossy(name);
         let name = name
             .split('\0')
             .next()
             .unwrap_or("")
             .trim_start_matches(' ');
         if name == "s" {
-            last = Some(SParam::Path(form_decode(value)));
+            last = Some(SParam::Path(urldecode_lossy(value)));
         } else if name.starts_with("s[") {
             last = Some(SParam::Array);
         }
@@ -275,34 +277,6 @@ fn dispatch(pathinfo: &str, via_admin_entry: bool) -> Route {
             name: action_seg.to_string(),
         },
     }
-}
-
-/// `urldecode()`: `+` is a space, then `%XX`.
-fn form_decode(s: &str) -> String {
-    percent_decode(&s.replace('+', " "))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]

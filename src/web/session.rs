@@ -106,7 +106,7 @@ impl SessionData {
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         let a = self.csrf.as_bytes();
         let b = submitted.as_bytes();
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
     }
 }
 

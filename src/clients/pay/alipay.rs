@@ -2,7 +2,7 @@
 //! signed RSA2 (SHA256withRSA) over the sorted `k=v&…` string.
 
 use super::{KeyError, Money, PayMethod, notify_url, return_url};
-use crate::web::http::{php_json_encode, php_urlencode};
+use crate::domain::php::{php_json_encode, php_urlencode};
 
 pub const SANDBOX_GATEWAY: &str = "https://openapi.alipaydev.com/gateway.do";
 pub const PRODUCTION_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";

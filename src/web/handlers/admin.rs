@@ -4,11 +4,12 @@
 //! admin (`admin_auth`), then the admin's rules for the action. State-changing requests must
 //! also come from our own pages (COMPAT.md#admin-csrf).
 
+use crate::domain::php::Params;
 use crate::error::AppError;
 use crate::services::admin::{self, Switch};
 use crate::services::admin_auth::{self, SignedInAdmin};
 use crate::services::app::App;
-use crate::web::http::{Params, Request, Response};
+use crate::web::http::{Request, Response};
 use crate::web::routing::{Action, Route};
 
 use super::{fastadmin_jump, login_required};
@@ -137,7 +138,7 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
         let page = admin::parse_page(param(req, "page")?.as_deref());
         let body = admin::tenant_page(app, &filter, page).await?;
         return Ok(crate::web::http::json(
-            crate::web::http::php_json_unescaped_unicode(&body),
+            crate::domain::php::php_json_unescaped_unicode(&body),
         ));
     }
     let via_entry = matches!(

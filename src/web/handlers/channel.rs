@@ -3,12 +3,13 @@
 use crate::clients::crypto::GatewayKey;
 use crate::db::channel_account;
 use crate::db::tenant::{self, TenantId};
+use crate::domain::php::php_urlencode;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::channels::{self, AccountChannel, Channel, Credentials};
 use crate::services::member::require_member;
 use crate::services::provisioning::{self, Outcome};
-use crate::web::http::{Request, Response, html, html_status, php_urlencode, redirect, text};
+use crate::web::http::{Request, Response, html, html_status, redirect, text};
 use crate::web::pages::channels as page;
 
 const CHANNEL_LIST: &str = "/addons/chathub/index/channelList";
@@ -36,9 +37,7 @@ fn auth_error(channel: AccountChannel, msg: &str) -> Response {
 fn token_matches(expected: &str, submitted: Option<&str>) -> bool {
     let Some(s) = submitted else { return false };
     let (a, b) = (expected.as_bytes(), s.as_bytes());
-    !a.is_empty()
-        && a.len() == b.len()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    !a.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 fn gateway_key(app: &App) -> Result<Option<GatewayKey>, AppError> {

@@ -1,10 +1,11 @@
 //! Member area: login, doLogin, logout, my, changePassword.
 
+use crate::domain::php::Params;
 use crate::error::AppError;
 use crate::services::admin_auth;
 use crate::services::app::App;
 use crate::services::member::{self, Credentials, Flash, PasswordChange, SignIn};
-use crate::web::http::{Params, Request, Response, html, redirect};
+use crate::web::http::{Request, Response, html, redirect};
 use crate::web::pages;
 use crate::web::session::{SessionData, no_store};
 

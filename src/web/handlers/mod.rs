@@ -50,7 +50,7 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
 pub fn login_required(req: &Request) -> Response {
     let url = format!(
         "/index/login/url/{}.html",
-        crate::web::http::php_urlencode(&req.path_and_query())
+        crate::domain::php::php_urlencode(&req.path_and_query())
     );
     fastadmin_error(req, "请登录后再操作", &url)
 }
@@ -60,7 +60,7 @@ pub fn login_required(req: &Request) -> Response {
 pub fn fastadmin_jump(req: &Request, success: bool, msg: &str, url: &str) -> Response {
     if req.is_ajax() {
         let body = serde_json::json!({"code": if success { 1 } else { 0 }, "msg": msg, "data": "", "url": url, "wait": 3});
-        crate::web::http::json(crate::web::http::php_json_unescaped_unicode(&body))
+        crate::web::http::json(crate::domain::php::php_json_unescaped_unicode(&body))
     } else {
         crate::web::http::html(crate::web::pages::fastadmin::jump_page(
             success, msg, url, 3,

@@ -4,10 +4,11 @@ use http::StatusCode;
 
 use crate::clients::pay::wechat;
 use crate::db::tenant::{TenantId, php_intval};
+use crate::domain::php::php_urlencode;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::payments::{self, NotifyOutcome, WechatStart};
-use crate::web::http::{Request, Response, html, html_status, php_exit, php_urlencode, redirect};
+use crate::web::http::{Request, Response, html, html_status, php_exit, redirect};
 use crate::web::pages;
 
 pub async fn renew(app: &App, req: &Request) -> Result<Response, AppError> {
@@ -152,7 +153,7 @@ fn wechat_answer(outcome: NotifyOutcome, error: Option<wechat::NotifyError>) -> 
         "FAIL"
     };
     let body =
-        crate::web::http::php_json_encode(&serde_json::json!({"code": code, "message": message}));
+        crate::domain::php::php_json_encode(&serde_json::json!({"code": code, "message": message}));
     // The original echoed this JSON and exited, so it went out with PHP's default content
     // type; WeChat Pay reads only status and body, and keeping the header avoids a needless
     // difference.

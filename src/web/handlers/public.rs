@@ -2,11 +2,12 @@
 
 use http::{Method, header};
 
+use crate::domain::php::{Params, php_json_encode};
 use crate::domain::plan::Plan;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::signup::{self, Registration, SignedInMember, SignupError, SignupForm};
-use crate::web::http::{Params, Request, Response, html, php_exit, php_json_encode};
+use crate::web::http::{Request, Response, html, php_exit};
 use crate::web::pages;
 use crate::web::session::SessionData;
 

@@ -51,7 +51,7 @@ fn notice_box(notice: Option<&str>) -> Markup {
 fn auth_url(channel: &str) -> String {
     format!(
         "/addons/chathub/index/channelAuth?channel={}",
-        crate::web::http::php_urlencode(channel)
+        crate::domain::php::php_urlencode(channel)
     )
 }
 

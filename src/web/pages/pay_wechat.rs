@@ -60,7 +60,7 @@ fn qr_svg(data: &str) -> Option<String> {
 pub fn render(v: &WechatPayView<'_>) -> String {
     let return_url = format!(
         "/addons/chathub/index/payReturn?order={}",
-        crate::web::http::php_urlencode(v.order_no)
+        crate::domain::php::php_urlencode(v.order_no)
     );
     html! {
         (DOCTYPE)

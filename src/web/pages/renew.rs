@@ -52,12 +52,12 @@ fn pay_buttons(v: &RenewView<'_>) -> Markup {
     html! {
         @if let Some(no) = order {
             @if v.alipay_enabled {
-                a class="pay alipay" href={ "/addons/chathub/index/payAlipay?order=" (crate::web::http::php_urlencode(no)) } {
+                a class="pay alipay" href={ "/addons/chathub/index/payAlipay?order=" (crate::domain::php::php_urlencode(no)) } {
                     "💰 支付宝支付 ¥" (v.price)
                 }
             }
             @if v.wechat_enabled {
-                a class="pay wechat" href={ "/addons/chathub/index/payWechat?order=" (crate::web::http::php_urlencode(no)) } {
+                a class="pay wechat" href={ "/addons/chathub/index/payWechat?order=" (crate::domain::php::php_urlencode(no)) } {
                     "💚 微信支付 ¥" (v.price)
                 }
             }
