@@ -154,7 +154,7 @@ async fn bare_hash(concurrency: usize, secs: u64) {
 
 async fn stub(port: u16) {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let _stub = chathub::provision_stub::ProvisionStub::start(
+    let _stub = chathub_tools::provision_stub::ProvisionStub::start(
         addr,
         chathub::config::DEFAULT_PROVISION_API_KEY,
     )

@@ -1178,9 +1178,7 @@ async fn attack(o: &Opts, maria: &Maria) -> Vec<Outcome> {
                         .timeout(Duration::from_secs(120))
                         .send()
                         .await;
-                    if answer.is_ok() {
-                        answered.fetch_add(1, Ordering::Relaxed);
-                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
                 }
             }));
         }
@@ -1223,8 +1221,12 @@ async fn attack(o: &Opts, maria: &Maria) -> Vec<Outcome> {
         let sent = Arc::new(AtomicU64::new(0));
         let answered = Arc::new(AtomicU64::new(0));
         for a in 0..8 {
-            let (client, base, sent, answered) =
-                (client.clone(), server.base(), sent.clone(), answered.clone());
+            let (client, base, sent, answered) = (
+                client.clone(),
+                server.base(),
+                sent.clone(),
+                answered.clone(),
+            );
             attackers.push(tokio::spawn(async move {
                 let mut n = 0;
                 while Instant::now() < deadline {

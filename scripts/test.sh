@@ -30,4 +30,4 @@ trap stop_private_mariadb EXIT
 ensure_test_mariadb
 ensure_package nginx nginx
 ensure_package chromium chromium
-cargo test --all-targets --no-fail-fast "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"

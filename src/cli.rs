@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `dev`, `migrate`, `check`.
+//! Command-line interface: `serve`, `migrate`, `check`. The tools (`dev`, `compat`) are the
+//! `chathub-tools` binary (tools/chathub-tools).
 
 use std::path::PathBuf;
 
@@ -29,8 +30,6 @@ pub struct Cli {
 pub enum Command {
     /// Serve the addon's pages.
     Serve,
-    /// One command for newcomers: private MariaDB, schema, demo admin, stub provision server, site.
-    Dev,
     /// Create or upgrade the addon's tables (never drops data).
     Migrate {
         /// Print the SQL instead of running it.
@@ -52,11 +51,6 @@ pub enum Command {
         /// A running server's `/metrics`, for error rates by route.
         #[arg(long)]
         metrics_url: Option<String>,
-    },
-    /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
-    Compat {
-        #[command(subcommand)]
-        command: crate::compat::cli::CompatCommand,
     },
 }
 

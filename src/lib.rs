@@ -22,8 +22,3 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod metrics;
-
-// Tools that still ship in this crate (issue 17 moves them to their own crate).
-pub mod compat;
-pub mod devstack;
-pub mod provision_stub;

@@ -23,8 +23,6 @@ async fn main() {
         Command::Check { print_config, .. } => {
             chathub::cli::check_command(&cli, *print_config).await
         }
-        Command::Dev => chathub::devstack::run(&cli).await,
-        Command::Compat { command } => chathub::compat::cli::run(command).await,
     };
     std::process::exit(code);
 }

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use chathub::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use support::{TestApp, TestDb, spawn_app_on};
 

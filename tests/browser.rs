@@ -7,7 +7,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chathub::provision_stub::ProvisionStub;
+use chathub_tools::provision_stub::ProvisionStub;
 use futures_util::{SinkExt, StreamExt};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};

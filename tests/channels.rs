@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use chathub::clients::crypto::GatewayKey;
 use chathub::domain::php::Params;
-use chathub::provision_stub::{ProvisionStub, StubMode};
 use chathub::services::channels::{AccountChannel, Credentials};
 use chathub::web::session::SessionData;
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use support::{TestApp, TestDb, spawn_app_on};
 

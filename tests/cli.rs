@@ -5,7 +5,7 @@ mod support;
 use std::net::SocketAddr;
 
 use chathub::config::DEFAULT_PROVISION_API_KEY;
-use chathub::provision_stub::ProvisionStub;
+use chathub_tools::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
 use rsa::PrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;

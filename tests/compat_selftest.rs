@@ -4,10 +4,10 @@
 mod support;
 
 use chathub::clock::Clock;
-use chathub::compat::compare::{
+use chathub_tools::compat::compare::{
     Actual, CompareOptions, Difference, actual_doc, compare, expected_doc,
 };
-use chathub::compat::{dbstate, normalize, php_session};
+use chathub_tools::compat::{dbstate, normalize, php_session};
 use serde_json::{Value, json};
 
 fn fixture(rel: &str) -> Value {

@@ -8,7 +8,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chathub::provision_stub::ProvisionStub;
+use chathub_tools::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
 use nginx_support::*;
 use support::{SESSION_SECRET, TestDb};

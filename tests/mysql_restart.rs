@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use chathub::clock::Clock;
 use chathub::config::{Config, ConfigSources};
-use chathub::devstack::{PrivateMariaDb, prepare_database};
 use chathub::startup::Application;
+use chathub_tools::devstack::{PrivateMariaDb, prepare_database};
 
 async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
     match client.get(url).send().await {
@@ -36,7 +36,7 @@ async fn mysql_restart_is_survived_without_restarting_the_server() {
     let mut admin = mysql_async::Conn::from_url(format!("mysql://root@127.0.0.1:{port}").as_str())
         .await
         .unwrap();
-    chathub::db::demo::create_database(&mut admin, "chathub_restart")
+    chathub_tools::demo::create_database(&mut admin, "chathub_restart")
         .await
         .unwrap();
     drop(admin);
@@ -71,8 +71,8 @@ async fn mysql_restart_is_survived_without_restarting_the_server() {
     let r = client
         .post(format!("{base}/addons/chathub/index/doLogin"))
         .form(&[
-            ("email", chathub::db::demo::DEMO_MEMBER_EMAIL),
-            ("password", chathub::db::demo::DEMO_MEMBER_PASSWORD),
+            ("email", chathub_tools::demo::DEMO_MEMBER_EMAIL),
+            ("password", chathub_tools::demo::DEMO_MEMBER_PASSWORD),
         ])
         .send()
         .await

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chathub::clients::provision::{CallError, ProvisionClient, ProvisionPayload, ProvisionResult};
-use chathub::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 
 const KEY: &str = "chathub-default-key-change-me";
 

@@ -1,6 +1,6 @@
 //! The stub provision server answers like the recorded fake (it backs `dev`, tests, bench).
 
-use chathub::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 
 const KEY: &str = "chathub-default-key-change-me";
 

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chathub::provision_stub::{ProvisionStub, StubMode};
 use chathub::web::session::SessionData;
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
 use support::{TestApp, TestDb, spawn_app_on};
@@ -1499,7 +1499,7 @@ async fn an_existing_email_is_revealed_only_after_the_whole_form_is_valid() {
 /// turn instead of starving itself (it used to take a second connection while holding one).
 #[tokio::test]
 async fn a_burst_of_sign_ups_larger_than_the_pool_completes() {
-    let stub = chathub::provision_stub::ProvisionStub::start(
+    let stub = chathub_tools::provision_stub::ProvisionStub::start(
         "127.0.0.1:0".parse().unwrap(),
         chathub::config::DEFAULT_PROVISION_API_KEY,
     )

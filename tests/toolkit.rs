@@ -5,13 +5,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chathub::clock::Clock;
-use chathub::compat::catalogue;
-use chathub::compat::diff::{self, Verdict};
-use chathub::compat::php_session;
-use chathub::compat::record::{RecordOptions, Recorder};
+use chathub_tools::compat::catalogue;
+use chathub_tools::compat::diff::{self, Verdict};
+use chathub_tools::compat::php_session;
+use chathub_tools::compat::record::{RecordOptions, Recorder};
 use serde_json::{Value, json};
 
 fn fixtures_dir() -> PathBuf {
@@ -29,13 +28,14 @@ fn free_port() -> u16 {
 fn builtin_catalogue_is_generated_from_the_fixtures() {
     let fresh = catalogue::from_fixtures(&fixtures_dir()).expect("fixtures");
     if std::env::var("TOOLKIT_BLESS").is_ok_and(|v| v == "1") {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/compat/catalogue.json");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tools/chathub-tools/src/compat/catalogue.json");
         std::fs::write(path, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
         return;
     }
     assert!(
         catalogue::builtin().unwrap() == fresh,
-        "src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test toolkit"
+        "tools/chathub-tools/src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test toolkit"
     );
     // Every route and branch the fixtures cover is in the catalogue.
     let exchanges: usize = fresh["groups"]
@@ -220,8 +220,9 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
     let page_words = |dir: &Path, recording: &str| {
         let file: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(recording)).unwrap()).unwrap();
-        let facts =
-            chathub::compat::normalize::page_facts(file["expect"]["html"].as_str().unwrap_or(""));
+        let facts = chathub_tools::compat::normalize::page_facts(
+            file["expect"]["html"].as_str().unwrap_or(""),
+        );
         let mut w: Vec<String> = facts["text"]
             .as_str()
             .unwrap_or("")
@@ -306,54 +307,6 @@ fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
     std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-fn chathub(args: &[&std::ffi::OsStr]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chathub"))
-        .args(["compat", "diff"])
-        .args(args)
-        .output()
-        .expect("run chathub");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
-}
-
-#[test]
-fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming_route_and_field() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    copy_tree(&fixtures_dir(), &a);
-    copy_tree(&fixtures_dir(), &b);
-
-    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains(" 0 different"), "{out}");
-
-    edit(&b, "payments/015-payalipay-disabled.json", |v| {
-        v["expect"]["text"] = json!("订单不存在")
-    });
-    edit(&b, "auth/004-dologin-unknown-email.json", |v| {
-        v["expect"]["status"] = json!(200)
-    });
-    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("route payalipay:"), "{out}");
-    assert!(
-        out.contains("DIFFERENT: payments/015-payalipay-disabled.json"),
-        "{out}"
-    );
-    assert!(
-        out.contains("body.text\n      old: 支付宝未启用\n      new: 订单不存在"),
-        "{out}"
-    );
-    assert!(out.contains("route dologin:"), "{out}");
-    assert!(
-        out.contains("status\n      old: 302\n      new: 200"),
-        "{out}"
-    );
-    assert!(out.contains(" 2 different"), "{out}");
-}
-
 #[test]
 fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
     let tmp = tempfile::tempdir().unwrap();
@@ -431,7 +384,7 @@ fn a_difference_on_a_documented_deviation_is_reported_as_that_deviation() {
 
 #[test]
 fn admin_cookie_argument_is_name_and_value() {
-    use chathub::compat::cli::parse_admin_cookie;
+    use chathub_tools::compat::cli::parse_admin_cookie;
     assert_eq!(
         parse_admin_cookie("PHPSESSID=abc").unwrap(),
         ("PHPSESSID".into(), "abc".into())
@@ -443,7 +396,7 @@ fn admin_cookie_argument_is_name_and_value() {
     assert!(parse_admin_cookie("PHPSESSID=").is_err());
     assert!(parse_admin_cookie("PHPSESSID=a; path=/").is_err());
     assert_eq!(
-        chathub::compat::redact_url("mysql://root:s3cret@db:3306/site"),
+        chathub_tools::compat::redact_url("mysql://root:s3cret@db:3306/site"),
         "mysql://root:***@db:3306/site"
     );
 }
@@ -452,7 +405,7 @@ fn admin_cookie_argument_is_name_and_value() {
 
 #[test]
 fn shadow_forwards_only_reads() {
-    use chathub::compat::shadow::{action_of, forwardable};
+    use chathub_tools::compat::shadow::{action_of, forwardable};
     assert_eq!(action_of("/addons/chathub/index").as_deref(), Some("index"));
     assert_eq!(
         action_of("/addons/chathub/index/landing").as_deref(),
@@ -479,15 +432,16 @@ fn shadow_forwards_only_reads() {
 async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
     let primary = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
     let candidate = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
-    let shadow = chathub::compat::shadow::start(chathub::compat::shadow::ShadowOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        primary: format!("http://{}", primary.addr),
-        shadow: format!("http://{}", candidate.addr),
-        sample: 1,
-        max_in_flight: 4,
-    })
-    .await
-    .unwrap();
+    let shadow =
+        chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            primary: format!("http://{}", primary.addr),
+            shadow: format!("http://{}", candidate.addr),
+            sample: 1,
+            max_in_flight: 4,
+        })
+        .await
+        .unwrap();
     let mirror = format!("http://{}", shadow.addr());
     let client = reqwest::Client::new();
     let r = client

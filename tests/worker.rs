@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use chathub::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use pay_support::*;
 use support::{TestApp, TestDb, spawn_app_on};
 

@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod channel_account;
-pub mod demo;
 pub mod log;
 pub mod order;
 pub mod schema;

@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chathub::compat::catalogue::{exchange_files, group_dirs};
-use chathub::compat::compare::{self, Actual, CompareOptions};
-use chathub::compat::dbstate::{dump_db, restore, seed_group, snapshot};
-use chathub::compat::exchange::{Jar, Jars, clock_epoch, http_client, stub_call_json};
-use chathub::compat::php_session;
-use chathub::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::compat::catalogue::{exchange_files, group_dirs};
+use chathub_tools::compat::compare::{self, Actual, CompareOptions};
+use chathub_tools::compat::dbstate::{dump_db, restore, seed_group, snapshot};
+use chathub_tools::compat::exchange::{Jar, Jars, clock_epoch, http_client, stub_call_json};
+use chathub_tools::compat::php_session;
+use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use serde_json::Value;
 
@@ -388,7 +388,7 @@ async fn start_server(env: &GroupEnv, fx: &Value) -> Result<Server, String> {
     }
 }
 
-/// One request to the server on `port` (see `chathub::compat::exchange::send`).
+/// One request to the server on `port` (see `chathub_tools::compat::exchange::send`).
 async fn send(
     port: u16,
     jar: &mut Jar,
@@ -396,8 +396,8 @@ async fn send(
     path: &str,
     headers: &[(String, String)],
     body: Option<&str>,
-) -> Result<chathub::compat::exchange::Sent, String> {
-    chathub::compat::exchange::send(
+) -> Result<chathub_tools::compat::exchange::Sent, String> {
+    chathub_tools::compat::exchange::send(
         &http_client(),
         &format!("http://127.0.0.1:{port}"),
         jar,
@@ -485,7 +485,7 @@ async fn replay(
                 .entry(l["client"].as_str().unwrap_or(&client).to_string())
                 .or_default();
             let password = passwords.apply(l["password"].as_str().unwrap_or_default());
-            let signed_in = chathub::compat::exchange::member_login(
+            let signed_in = chathub_tools::compat::exchange::member_login(
                 &http_client(),
                 &format!("http://127.0.0.1:{}", server.port),
                 jar,
@@ -572,7 +572,7 @@ async fn add_browser_token(
     let sent = send(port, jar, "GET", page, &[], None)
         .await
         .map_err(|e| format!("browser_token: {e}"))?;
-    let token = chathub::compat::normalize::page_token(&sent.body)
+    let token = chathub_tools::compat::normalize::page_token(&sent.body)
         .ok_or_else(|| format!("browser_token: no token on {page} (status {})", sent.status))?;
     let pair = serde_urlencoded::to_string([(field, token.as_str())]).unwrap_or_default();
     match body {

@@ -1,12 +1,12 @@
-//! Demo accounts for `chathub dev`: a FastAdmin super-admin and a member, created the way
+//! Demo accounts for `cargo dev`: a FastAdmin super-admin and a member, created the way
 //! FastAdmin and the addon create them, so every login path can be tried locally.
 //! Seeding is idempotent: an existing account is left exactly as it is.
 
 use mysql_async::prelude::*;
 use rand::Rng as _;
 
-use crate::db::Tables;
-use crate::error::AppError;
+use chathub::db::Tables;
+use chathub::error::AppError;
 
 /// A login to print for the newcomer.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,8 +25,8 @@ pub const DEMO_MEMBER_PASSWORD: &str = "chathub-demo-1";
 
 /// FastAdmin's admin password hash: `md5(md5(password) . salt)`.
 pub fn fastadmin_admin_hash(password: &str, salt: &str) -> String {
-    let inner = crate::domain::password::md5_hex(password);
-    crate::domain::password::md5_hex(&format!("{inner}{salt}"))
+    let inner = chathub::domain::password::md5_hex(password);
+    chathub::domain::password::md5_hex(&format!("{inner}{salt}"))
 }
 
 fn random_salt(len: usize) -> String {
@@ -125,8 +125,8 @@ pub async fn seed_member(
     let (id, created) = match existing {
         Some(id) => (id, false),
         None => {
-            let hash =
-                crate::domain::password::hash(DEMO_MEMBER_PASSWORD).map_err(AppError::internal)?;
+            let hash = chathub::domain::password::hash(DEMO_MEMBER_PASSWORD)
+                .map_err(AppError::internal)?;
             tx.exec_drop(
                 format!(
                     "INSERT INTO `{}` (group_id, username, nickname, password, salt, email, \
@@ -179,7 +179,7 @@ pub async fn create_database<Q: Queryable>(conn: &mut Q, name: &str) -> Result<(
 }
 
 /// FastAdmin's own tables the addon reads, for a database that has none (the dev stack).
-pub const FASTADMIN_BASE_SQL: &str = include_str!("../../sql/fastadmin_base.sql");
+pub const FASTADMIN_BASE_SQL: &str = include_str!("../../../sql/fastadmin_base.sql");
 
 #[cfg(test)]
 mod tests {

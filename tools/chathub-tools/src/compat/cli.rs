@@ -1,4 +1,4 @@
-//! `chathub compat ...`: the migration toolkit's subcommands (README "Migrating a site").
+//! `cargo compat ...`: the migration toolkit's subcommands (README "Migrating a site").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ pub enum CompatCommand {
         #[arg(long, default_value = "127.0.0.1:5566")]
         stub_listen: SocketAddr,
         /// The API key the site sends to the provision server.
-        #[arg(long, env = "CHATHUB_RECORD_PROVISION_API_KEY", default_value = crate::config::DEFAULT_PROVISION_API_KEY, hide_default_value = true)]
+        #[arg(long, env = "CHATHUB_RECORD_PROVISION_API_KEY", default_value = chathub::config::DEFAULT_PROVISION_API_KEY, hide_default_value = true)]
         provision_api_key: String,
     },
     /// Compare two recordings (old site A, new site B); exit 1 on an unexplained difference.
@@ -109,7 +109,7 @@ pub async fn run(cmd: &CompatCommand) -> i32 {
     match run_inner(cmd).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("chathub compat: {e}");
+            eprintln!("cargo compat: {e}");
             2
         }
     }

@@ -1,9 +1,9 @@
-//! `chathub dev`: the newcomer's one command. Starts what the site needs on this machine
+//! `cargo dev`: the newcomer's one command. Starts what the site needs on this machine
 //! (a private MariaDB when no database is configured, the stub provision server), prepares the
 //! schema and demo logins, then serves the site until Ctrl-C, and stops what it started.
 //!
 //! Everything it keeps lives under `var/` (gitignored): the MariaDB data directory and the
-//! generated session secret, so the next `chathub dev` finds the same data and sessions.
+//! generated session secret, so the next `cargo dev` finds the same data and sessions.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use secrecy::ExposeSecret as _;
 
-use crate::cli::Cli;
-use crate::clock::Clock;
-use crate::config::{Config, DEFAULT_PROVISION_API_KEY};
-use crate::db::{Tables, demo, schema};
+use crate::demo;
 use crate::provision_stub::ProvisionStub;
-use crate::startup::Application;
+use chathub::clock::Clock;
+use chathub::config::{Config, ConfigSources, DEFAULT_PROVISION_API_KEY};
+use chathub::db::{Tables, schema};
+use chathub::startup::Application;
 
 /// Name of the database the dev stack creates in its private MariaDB.
 pub const DEV_DATABASE: &str = "chathub_dev";
@@ -46,18 +46,18 @@ fn io(what: &str, e: impl std::fmt::Display) -> DevError {
     DevError::Io(format!("{what}: {e}"))
 }
 
-pub async fn run(cli: &Cli) -> i32 {
-    crate::cli::init_tracing(false);
-    match run_inner(cli).await {
+pub async fn run(sources: &ConfigSources) -> i32 {
+    chathub::cli::init_tracing(false);
+    match run_inner(sources).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("chathub dev: {e}");
+            eprintln!("cargo dev: {e}");
             1
         }
     }
 }
 
-async fn run_inner(cli: &Cli) -> Result<(), DevError> {
+async fn run_inner(sources: &ConfigSources) -> Result<(), DevError> {
     // Listen for Ctrl-C/SIGTERM from the start: from here on a signal never kills us before
     // we have stopped the MariaDB we started.
     let mut interrupt = Interrupt::new()?;
@@ -68,7 +68,7 @@ async fn run_inner(cli: &Cli) -> Result<(), DevError> {
         .collect();
 
     let mut mariadb = None;
-    if !database_configured(cli, &env) {
+    if !database_configured(sources, &env) {
         // Bounded (MARIADB_START_TIMEOUT); a signal meanwhile is acted on right after.
         let server = PrivateMariaDb::start(&var.join("dev-mariadb")).await?;
         env.insert(
@@ -78,7 +78,7 @@ async fn run_inner(cli: &Cli) -> Result<(), DevError> {
         mariadb = Some(server);
     }
     let prepared = tokio::select! {
-        r = prepare(cli, &var, env, mariadb.as_ref().map(|m| m.port)) => r,
+        r = prepare(sources, &var, env, mariadb.as_ref().map(|m| m.port)) => r,
         _ = interrupt.recv() => Err(DevError::Interrupted),
     };
     let result = match prepared {
@@ -130,7 +130,7 @@ struct DevSite {
 }
 
 async fn prepare(
-    cli: &Cli,
+    sources: &ConfigSources,
     var: &Path,
     mut env: BTreeMap<String, String>,
     private_mariadb_port: Option<u16>,
@@ -157,7 +157,7 @@ async fn prepare(
         stub = Some(s);
     }
     let config =
-        Config::load_with_env(&cli.sources(), &env).map_err(|e| DevError::Config(e.to_string()))?;
+        Config::load_with_env(sources, &env).map_err(|e| DevError::Config(e.to_string()))?;
     let clock = Clock::from_env(config.timezone).map_err(DevError::Config)?;
     let logins = prepare_database(&config, &clock).await?;
     let app = Application::build(config.clone(), clock)
@@ -172,12 +172,12 @@ async fn prepare(
 }
 
 /// A database is configured when the operator said where one is; otherwise we start ours.
-fn database_configured(cli: &Cli, env: &BTreeMap<String, String>) -> bool {
-    if env.contains_key("CHATHUB_DATABASE_URL") || cli.fastadmin_root.is_some() {
+fn database_configured(sources: &ConfigSources, env: &BTreeMap<String, String>) -> bool {
+    if env.contains_key("CHATHUB_DATABASE_URL") || sources.fastadmin_root.is_some() {
         return true;
     }
-    let file = cli
-        .config
+    let file = sources
+        .config_file
         .clone()
         .or_else(|| env.get("CHATHUB_CONFIG").map(PathBuf::from));
     file.and_then(|p| std::fs::read_to_string(p).ok())
@@ -247,7 +247,7 @@ fn print_banner(site: &DevSite) {
     let base = format!("http://{}", site.app.local_addr());
     let (config, stub, logins) = (&site.config, site.stub.as_ref(), &site.logins);
     println!();
-    println!("chathub dev is running. Ctrl-C stops everything it started.");
+    println!("cargo dev is running. Ctrl-C stops everything it started.");
     println!("  landing:   {base}/addons/chathub/index/landing");
     println!("  register:  {base}/addons/chathub/index/registerpage");
     println!("  login:     {base}/addons/chathub/index/login");

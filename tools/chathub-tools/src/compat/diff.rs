@@ -1,4 +1,4 @@
-//! `chathub compat diff A B [--noise N1 --noise N2]`: two recordings (or a recording and our
+//! `cargo compat diff A B [--noise N1 --noise N2]`: two recordings (or a recording and our
 //! `fixtures/`) compared on what users and integrations see, with the golden suite's
 //! normalisation (`compare::expected_doc` + the named NOISE masks).
 //!
@@ -19,7 +19,7 @@ use super::compare::{self, CompareOptions, Difference};
 pub type Recording = BTreeMap<String, Value>;
 
 /// Read every exchange file under `dir` (`<group>/<NNN-slug>.json` with a `request`); works on
-/// `chathub compat record` output and on `fixtures/` alike.
+/// `cargo compat record` output and on `fixtures/` alike.
 pub fn load_recording(dir: &Path) -> Result<Recording, ToolError> {
     if !dir.is_dir() {
         return Err(ToolError::Usage(format!(

@@ -1,4 +1,4 @@
-//! The built-in scenario catalogue `chathub compat record` plays: every exchange of our golden
+//! The built-in scenario catalogue `cargo compat record` plays: every exchange of our golden
 //! fixtures (`fixtures/`), request side only, with each group's starting database. Generated
 //! from the fixtures (`from_fixtures`) into `catalogue.json` and embedded in the binary, because
 //! a tester's machine has no `fixtures/` directory; `tests/toolkit.rs` fails when the two drift
@@ -43,7 +43,7 @@ pub fn builtin() -> Result<Value, ToolError> {
 
 /// COMPAT.md compiled into this binary: the deviations `diff` reports as known.
 pub fn compat_md() -> &'static str {
-    include_str!("../../COMPAT.md")
+    include_str!("../../../../COMPAT.md")
 }
 
 /// The `## <anchor>` headings of a COMPAT.md.
@@ -164,15 +164,15 @@ pub fn group_selected(only: &[String], group: &str) -> bool {
 pub const SITE_KEYS: &[(&str, &str)] = &[
     (
         "merchant_private.pem",
-        include_str!("../../fixtures/keys/merchant_private.pem"),
+        include_str!("../../../../fixtures/keys/merchant_private.pem"),
     ),
     (
         "merchant_public.pem",
-        include_str!("../../fixtures/keys/merchant_public.pem"),
+        include_str!("../../../../fixtures/keys/merchant_public.pem"),
     ),
     (
         "alipay_platform_public.pem",
-        include_str!("../../fixtures/keys/alipay_platform_public.pem"),
+        include_str!("../../../../fixtures/keys/alipay_platform_public.pem"),
     ),
 ];
 

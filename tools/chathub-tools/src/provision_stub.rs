@@ -1,6 +1,6 @@
 //! A stand-in provision server speaking the real `provision_server.py` contract
 //! (`POST /provision`, `/suspend`, `/activate`, `GET /health`, `X-API-Key`,
-//! `Idempotency-Key`), for `chathub dev`, the benchmark and the tests.
+//! `Idempotency-Key`), for `cargo dev`, the benchmark and the tests.
 //!
 //! It answers like the recorder's fake did, so golden fixtures replay exactly: the n-th new
 //! provision gets inbox 100+n, team 200+n, agent 300+n, and bodies are serialised like

@@ -1,4 +1,4 @@
-//! `chathub compat record`: play the built-in catalogue against a running site (the PHP addon or
+//! `cargo compat record`: play the built-in catalogue against a running site (the PHP addon or
 //! ours) and write one file per exchange in the fixtures' shape (request + recorded `expect`).
 //!
 //! The recorder owns the provision server the site talks to (a local `ProvisionStub` whose

@@ -1,8 +1,8 @@
 //! Migration toolkit: the golden suite's comparison (page facts, masks, table dumps) as a
-//! library, plus `chathub compat record | diff | shadow` for testers proving the switch on
+//! library, plus `cargo compat record | diff | shadow` for testers proving the switch on
 //! their own site (README "Migrating a site").
 //!
-//! `tests/compat` (the fixture replay runner) and the `chathub compat` subcommands share every
+//! `tests/compat` (the fixture replay runner) and the `cargo compat` subcommands share every
 //! piece here, so a difference the suite reports is the difference a tester's diff reports.
 
 pub mod catalogue;

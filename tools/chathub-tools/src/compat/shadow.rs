@@ -1,4 +1,4 @@
-//! `chathub compat shadow`: receives nginx `mirror` copies of live requests, replays the public
+//! `cargo compat shadow`: receives nginx `mirror` copies of live requests, replays the public
 //! GETs to the primary (old) and shadow (new) sites without cookies, and reports per route
 //! where the two answers differ, compared like `compat diff`.
 //!

@@ -1,0 +1,48 @@
+use clap::{Parser, Subcommand};
+
+use chathub::config::ConfigSources;
+
+/// `cargo dev` runs `chathub-tools dev`, `cargo compat ...` runs `chathub-tools compat ...`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "chathub-tools",
+    version,
+    about = "Tools around the chathub server: dev stack, migration toolkit"
+)]
+struct Cli {
+    /// TOML configuration file (also CHATHUB_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
+    /// Read an existing FastAdmin install in place (.env and addons/chathub/config.php).
+    #[arg(long, global = true)]
+    fastadmin_root: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One command for newcomers: private MariaDB, schema, demo admin, stub provision server, site.
+    Dev,
+    /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
+    Compat {
+        #[command(subcommand)]
+        command: chathub_tools::compat::cli::CompatCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Dev => {
+            let sources = ConfigSources {
+                config_file: cli.config.clone(),
+                fastadmin_root: cli.fastadmin_root.clone(),
+            };
+            chathub_tools::devstack::run(&sources).await
+        }
+        Command::Compat { command } => chathub_tools::compat::cli::run(command).await,
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,183 @@
+//! The tools binary as its users run it: `cargo dev` (the newcomer's stack) and
+//! `cargo compat diff` (the migration tester's gate).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn signal(child: &tokio::process::Child, sig: i32) {
+    let pid = child.id().expect("running") as i32;
+    // SAFETY: kill(2) on a child of this test that has not been reaped.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+async fn landing_text(port: u16) -> String {
+    reqwest::get(format!(
+        "http://127.0.0.1:{port}/addons/chathub/index/landing"
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap()
+}
+
+/// The recordings of the original (the server's `fixtures/`).
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
+    let p = root.join(rel);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+fn compat_diff(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chathub-tools"))
+        .args(["compat", "diff"])
+        .args(args)
+        .output()
+        .expect("run chathub-tools");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming_route_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    copy_tree(&fixtures_dir(), &a);
+    copy_tree(&fixtures_dir(), &b);
+
+    let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 0 different"), "{out}");
+
+    edit(&b, "payments/015-payalipay-disabled.json", |v| {
+        v["expect"]["text"] = json!("订单不存在")
+    });
+    edit(&b, "auth/004-dologin-unknown-email.json", |v| {
+        v["expect"]["status"] = json!(200)
+    });
+    let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("route payalipay:"), "{out}");
+    assert!(
+        out.contains("DIFFERENT: payments/015-payalipay-disabled.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("body.text\n      old: 支付宝未启用\n      new: 订单不存在"),
+        "{out}"
+    );
+    assert!(out.contains("route dologin:"), "{out}");
+    assert!(
+        out.contains("status\n      old: 302\n      new: 200"),
+        "{out}"
+    );
+    assert!(out.contains(" 2 different"), "{out}");
+}
+
+/// The whole newcomer path: `cargo dev` (`chathub-tools dev`) with no database configured starts a private
+/// MariaDB, serves the site, stops cleanly on SIGTERM, and a second run reuses the data.
+#[tokio::test]
+async fn dev_stack_starts_serves_stops_and_keeps_its_data() {
+    let has_mariadbd = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if !has_mariadbd {
+        eprintln!("SKIPPED: mariadbd not installed (scripts/test.sh installs mariadb-server)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |port: u16| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub-tools"));
+        cmd.arg("dev")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        cmd.spawn().unwrap()
+    };
+    for round in 0..2 {
+        let port = free_port();
+        let mut child = run(port);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = String::new();
+        let collected = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(l) = lines.next_line().await.unwrap() {
+                banner.push_str(&l);
+                banner.push('\n');
+                if l.contains("member login") {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(collected.is_ok(), "no banner within 120 s:\n{banner}");
+        assert!(banner.contains("cargo dev is running"), "{banner}");
+        if round == 0 {
+            assert!(
+                banner.contains("initialising MariaDB data directory"),
+                "{banner}"
+            );
+            assert!(
+                banner.contains("admin (FastAdmin) login: admin / "),
+                "{banner}"
+            );
+            assert!(banner.contains("widen fa_user"), "{banner}");
+        } else {
+            assert!(!banner.contains("initialising"), "{banner}");
+            assert!(banner.contains("existing account"), "{banner}");
+        }
+        assert!(landing_text(port).await.contains("AI 智能客服"));
+
+        signal(&child, libc::SIGTERM);
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .expect("dev stack stops")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        let log = std::fs::read_to_string(dir.path().join("var/dev-mariadb/mysqld.log")).unwrap();
+        assert_eq!(
+            log.lines()
+                .filter(|l| l.trim_end().ends_with("Shutdown complete"))
+                .count(),
+            round + 1,
+            "mariadbd shut down cleanly:\n{log}"
+        );
+    }
+    assert!(dir.path().join("var/session_secret").exists());
+}
