@@ -22,6 +22,12 @@ pub enum AppError {
     /// asking to retry. Counted by `DbHealth` instead of logged one line per request.
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The database work did not finish within its bound: a statement that hung (a server
+    /// frozen after the checkout) or waited on a row lock past `innodb_lock_wait_timeout`.
+    /// The same 503 page; counted by `DbHealth` as a request past its bound, not as an
+    /// outage (the database may be answering everyone else).
+    #[error("database too slow: {0}")]
+    DatabaseTimeout(String),
     /// Anything else that should never happen; the cause is logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -38,7 +44,9 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::DatabaseUnavailable(_) | AppError::DatabaseTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -48,10 +56,22 @@ impl AppError {
     pub fn report(&self, health: &crate::db::DbHealth, request_id: &str) {
         match self {
             AppError::DatabaseUnavailable(_) => health.failed(self),
+            AppError::DatabaseTimeout(_) => health.timed_out(self),
             e if e.status().is_server_error() => {
                 tracing::error!(request_id = %request_id, error = %e, "request failed");
             }
             _ => {}
+        }
+    }
+
+    /// As [`AppError::report`], for background work (the provisioning worker): an outage or
+    /// a database step past its bound is counted by `health` like a request's, anything else
+    /// is a warning that `what` failed.
+    pub fn report_background(&self, health: &crate::db::DbHealth, what: &str) {
+        match self {
+            AppError::DatabaseUnavailable(_) => health.failed(self),
+            AppError::DatabaseTimeout(_) => health.timed_out(self),
+            e => tracing::warn!(error = %e, "{what} failed"),
         }
     }
 
@@ -66,7 +86,7 @@ impl AppError {
             ),
             AppError::NotFound => pages::fastadmin::not_found_page(),
             AppError::Database(_) | AppError::Internal(_) => pages::fastadmin::server_error_page(),
-            AppError::DatabaseUnavailable(_) => {
+            AppError::DatabaseUnavailable(_) | AppError::DatabaseTimeout(_) => {
                 pages::fastadmin::error_page("服务暂时不可用", "系统繁忙，请稍后重试。")
             }
         };
@@ -93,6 +113,11 @@ impl From<mysql_async::Error> for AppError {
             Error::Server(ref s) if matches!(s.code, 1040 | 1203 | 1053) => {
                 AppError::DatabaseUnavailable(e.to_string())
             }
+            // ER_LOCK_WAIT_TIMEOUT: a row lock held elsewhere past `innodb_lock_wait_timeout`
+            // (set per session to at most the request bound; see `db::Db::new`). Only the
+            // statement was undone by the server; the caller's transaction is rolled back
+            // when it is dropped.
+            Error::Server(ref s) if s.code == 1205 => AppError::DatabaseTimeout(e.to_string()),
             e => AppError::Database(e),
         }
     }
