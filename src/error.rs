@@ -20,6 +20,12 @@ pub enum AppError {
     /// asking to retry. Counted by `DbHealth` instead of logged one line per request.
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The database work did not finish within its bound: a statement that hung (a server
+    /// frozen after the checkout) or waited on a row lock past `innodb_lock_wait_timeout`.
+    /// The same 503 page; counted by `DbHealth` as a request past its bound, not as an
+    /// outage (the database may be answering everyone else).
+    #[error("database too slow: {0}")]
+    DatabaseTimeout(String),
     /// Anything else that should never happen; the cause is logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -36,7 +42,9 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::DatabaseUnavailable(_) | AppError::DatabaseTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }
@@ -53,6 +61,11 @@ impl From<mysql_async::Error> for AppError {
             Error::Server(ref s) if matches!(s.code, 1040 | 1203 | 1053) => {
                 AppError::DatabaseUnavailable(e.to_string())
             }
+            // ER_LOCK_WAIT_TIMEOUT: a row lock held elsewhere past `innodb_lock_wait_timeout`
+            // (set per session to at most the request bound; see `db::Db::new`). Only the
+            // statement was undone by the server; the caller's transaction is rolled back
+            // when it is dropped.
+            Error::Server(ref s) if s.code == 1205 => AppError::DatabaseTimeout(e.to_string()),
             e => AppError::Database(e),
         }
     }

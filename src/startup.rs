@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::{Request, Response};
-use crate::web::routing::{self, Route};
+use crate::web::routing::{self, Action, Route};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -463,25 +463,31 @@ async fn respond(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let result = match route {
-        Route::Action { action, .. } => {
-            // Each request runs in its own task so a panic becomes a 500, never a dead server.
-            let app = app.clone();
-            match tokio::spawn(async move {
-                crate::web::handlers::dispatch(&app, action, &request).await
-            })
-            .await
-            {
-                Ok(r) => r,
-                Err(e) => Err(AppError::internal(format!("handler panicked: {e}"))),
+    let bound = request_bound(&app.config, &route);
+    let work = {
+        let app = app.clone();
+        async move {
+            match route {
+                Route::Action { action, .. } => {
+                    crate::web::handlers::dispatch(&app, action, &request).await
+                }
+                Route::UnknownAction { .. } => {
+                    Ok(crate::web::handlers::unknown_action(&app, &request).await)
+                }
+                Route::NotFound => Err(AppError::NotFound),
+                Route::Metrics => Ok(crate::web::http::text(app.metrics.render(&app.db).await)),
+                Route::Health | Route::Ready => unreachable!("answered above"),
             }
         }
-        Route::UnknownAction { .. } => {
-            Ok(crate::web::handlers::unknown_action(app, &request).await)
-        }
-        Route::NotFound => Err(AppError::NotFound),
-        Route::Metrics => Ok(crate::web::http::text(app.metrics.render(&app.db).await)),
-        Route::Health | Route::Ready => unreachable!("answered above"),
+    };
+    // Each request runs in its own task so a panic becomes a 500, never a dead server. The
+    // bound is applied inside the task: past it the handler is dropped there and then (with
+    // its connection and any open transaction, rolled back: see `db::within`), instead of
+    // running on detached after its answer. Its 503 goes through the one error mapping
+    // below, counted by `DbHealth`, not logged per request.
+    let result = match tokio::spawn(crate::db::within(bound, "request", work)).await {
+        Ok(r) => r,
+        Err(e) => Err(AppError::internal(format!("handler panicked: {e}"))),
     };
     match result {
         Ok(r) => r,
@@ -490,6 +496,37 @@ async fn respond(
             e.into_response()
         }
     }
+}
+
+/// How long a request may take in all: `request_timeout_ms` for its own work (database
+/// statements included), plus the budget of the calls to other servers its route makes,
+/// which have bounds of their own and must not be cut by this one. The one place these are
+/// added up.
+pub fn request_bound(config: &Config, route: &Route) -> Duration {
+    let calls = match route {
+        // Its attempts all run inside its deadline (waiting for admission included).
+        Route::Action {
+            action: Action::Register,
+            ..
+        } => {
+            // Its last attempt may run past the budget by up to one minimal attempt.
+            config.register_timeout + crate::services::signup::MIN_ATTEMPT_TIMEOUT
+        }
+        Route::Action {
+            action: Action::Reprovision,
+            ..
+        } => config.provision_call_timeout,
+        Route::Action {
+            action: Action::Suspend | Action::Activate,
+            ..
+        } => crate::services::admin::PROVISION_TIMEOUT,
+        Route::Action {
+            action: Action::PayWechat,
+            ..
+        } => crate::clients::pay::wechat::ORDER_TIMEOUT,
+        _ => Duration::ZERO,
+    };
+    config.request_timeout + calls
 }
 
 /// With `--fastadmin-root`, an admin editing the addon's settings in FastAdmin changes
@@ -554,5 +591,46 @@ fn reload_addon(app: &App, path: &std::path::Path) {
         Err(errors) => {
             tracing::warn!(path = %path.display(), ?errors, "addon config invalid; keeping the current one")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigSources;
+
+    fn route(action: Action) -> Route {
+        Route::Action {
+            action,
+            via_admin_entry: false,
+            path_params: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn routes_that_call_other_servers_get_the_call_budget_on_top() {
+        let env = [
+            ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+            (
+                "CHATHUB_SESSION_SECRET",
+                "0123456789abcdef0123456789abcdef-secret",
+            ),
+            ("CHATHUB_REQUEST_TIMEOUT_MS", "7000"),
+            ("CHATHUB_REGISTER_TIMEOUT_SECS", "25"),
+            ("CHATHUB_PROVISION_CALL_TIMEOUT_SECS", "20"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::load_with_env(&ConfigSources::default(), &env).unwrap();
+        let ms = |r: Route| request_bound(&config, &r).as_millis();
+        assert_eq!(ms(route(Action::My)), 7_000);
+        assert_eq!(ms(route(Action::PayNotify)), 7_000);
+        assert_eq!(ms(Route::Metrics), 7_000);
+        assert_eq!(ms(route(Action::Register)), 7_000 + 26_000);
+        assert_eq!(ms(route(Action::Reprovision)), 7_000 + 20_000);
+        assert_eq!(ms(route(Action::Suspend)), 7_000 + 30_000);
+        assert_eq!(ms(route(Action::Activate)), 7_000 + 30_000);
+        assert_eq!(ms(route(Action::PayWechat)), 7_000 + 15_000);
     }
 }

@@ -62,6 +62,10 @@ pub struct Config {
     /// Bound on getting a working MySQL connection (waiting for a free one, connecting,
     /// checking it answers); past it the request gets the 503 page.
     pub db_checkout_timeout: Duration,
+    /// Bound on a request's own work, its database statements included (the driver has no
+    /// statement timeout). Routes that call another server get that call's budget on top
+    /// (`startup::request_bound`); the worker bounds each database step with it too.
+    pub request_timeout: Duration,
     /// Sign-up attempts one client address may make per 10 minutes (0: no limit).
     pub register_attempts_per_address: u32,
     pub addon: AddonConfig,
@@ -144,6 +148,7 @@ const SERVER_KEYS: &[&str] = &[
     "db_pool_max",
     "session_max_lifetime_secs",
     "db_checkout_timeout_ms",
+    "request_timeout_ms",
     "register_attempts_per_address",
 ];
 
@@ -471,6 +476,10 @@ impl Config {
             self.db_checkout_timeout.as_millis().to_string(),
         );
         line(
+            "request_timeout_ms",
+            self.request_timeout.as_millis().to_string(),
+        );
+        line(
             "register_attempts_per_address",
             self.register_attempts_per_address.to_string(),
         );
@@ -684,6 +693,22 @@ fn build_server(
     if !(100..=60_000).contains(&db_checkout_timeout_ms) {
         errors.push("db_checkout_timeout_ms: must be between 100 and 60000".into());
     }
+    // At least the checkout bound (a request's first wait), whole seconds being what
+    // `innodb_lock_wait_timeout` takes: by default 10 s, or the checkout bound if larger.
+    let request_timeout_ms = match get("request_timeout_ms") {
+        None => db_checkout_timeout_ms.clamp(10_000, 60_000),
+        v => {
+            let ms = parse_num(v, 10_000, "request_timeout_ms", errors);
+            if !(1_000..=60_000).contains(&ms) {
+                errors.push("request_timeout_ms: must be between 1000 and 60000".into());
+            } else if ms < db_checkout_timeout_ms {
+                errors.push(format!(
+                    "request_timeout_ms: must be at least db_checkout_timeout_ms ({db_checkout_timeout_ms})"
+                ));
+            }
+            ms
+        }
+    };
     let register_attempts_per_address = parse_num(
         get("register_attempts_per_address"),
         20,
@@ -750,6 +775,7 @@ fn build_server(
         db_pool_max,
         session_max_lifetime_secs: session_max_lifetime_secs as i64,
         db_checkout_timeout: Duration::from_millis(db_checkout_timeout_ms),
+        request_timeout: Duration::from_millis(request_timeout_ms),
         register_attempts_per_address: register_attempts_per_address as u32,
         addon,
         addon_config_php,
@@ -1132,6 +1158,45 @@ mod tests {
             "addon.alipay_enabled",
         ] {
             assert!(all.contains(key), "{key} missing in {all}");
+        }
+    }
+
+    #[test]
+    fn the_request_bound_defaults_to_10_s_and_never_undercuts_the_checkout_bound() {
+        let load = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+                ("CHATHUB_SESSION_SECRET", SECRET),
+            ];
+            pairs.extend_from_slice(extra);
+            Config::load_with_env(&ConfigSources::default(), &env(&pairs))
+        };
+        let bound = |extra: &[(&str, &str)]| load(extra).unwrap().request_timeout;
+        assert_eq!(bound(&[]), Duration::from_secs(10));
+        assert_eq!(
+            bound(&[("CHATHUB_DB_CHECKOUT_TIMEOUT_MS", "20000")]),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            bound(&[
+                ("CHATHUB_REQUEST_TIMEOUT_MS", "2500"),
+                ("CHATHUB_DB_CHECKOUT_TIMEOUT_MS", "1000"),
+            ]),
+            Duration::from_millis(2500)
+        );
+        for (value, checkout) in [
+            ("999", "100"),
+            ("60001", "5000"),
+            ("x", "5000"),
+            ("4000", "5000"),
+        ] {
+            let e = load(&[
+                ("CHATHUB_REQUEST_TIMEOUT_MS", value),
+                ("CHATHUB_DB_CHECKOUT_TIMEOUT_MS", checkout),
+            ])
+            .err()
+            .unwrap_or_else(|| panic!("{value} accepted"));
+            assert!(e.to_string().contains("request_timeout_ms"), "{e}");
         }
     }
 

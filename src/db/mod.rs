@@ -83,12 +83,10 @@ impl Db {
         let builder = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
             .pool_opts(pool_opts)
-            // Strict mode, as a stock MariaDB runs: a value that does not fit is an error,
-            // never a silent truncation.
-            .init(vec![
-                "SET NAMES utf8mb4",
-                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')",
-            ]);
+            // `setup`, not `init`: the pool resets every connection given back to it
+            // (COM_RESET_CONNECTION, which puts session variables back to the server's
+            // globals), and only `setup` statements run again after a reset.
+            .setup(vec![session_setup(config)]);
         Ok(Db {
             pool: Pool::new(builder),
             t: Tables::new(&config.table_prefix),
@@ -127,6 +125,51 @@ impl Db {
     }
 }
 
+/// The session settings of every pooled connection, in one statement (it runs on every
+/// connect and after every reset). Only variables MySQL 5.7/8 and MariaDB both have:
+/// * strict mode, as a stock MariaDB runs: a value that does not fit is an error, never a
+///   silent truncation;
+/// * `innodb_lock_wait_timeout` (whole seconds, default 50) at most the request bound: a
+///   statement waiting on a row lock held elsewhere gives up server-side by the time the
+///   request has given up on it (ER_LOCK_WAIT_TIMEOUT, a 503), instead of holding its own
+///   locks and a server thread for 50 s after the client left.
+fn session_setup(config: &Config) -> String {
+    let lock_wait_secs = config.request_timeout.as_secs().max(1);
+    format!(
+        "SET NAMES utf8mb4, SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), \
+         SESSION innodb_lock_wait_timeout = {lock_wait_secs}"
+    )
+}
+
+/// `work` (database work: checkouts and statements) within `bound`, else
+/// [`AppError::DatabaseTimeout`] naming `what`. The driver has no statement timeout, and a
+/// server frozen after the checkout (or a row lock held elsewhere) would hold `work` for as
+/// long as it lasts.
+///
+/// Past the bound `work` is dropped where it stands, which is safe with mysql_async 0.37:
+/// * a statement in flight marks its connection broken for that time (`Conn::routine` sets
+///   `disconnected`), so the pool closes it rather than reusing it, and the server rolls
+///   back that connection's open transaction when it sees it closed;
+/// * a `Transaction` dropped between statements marks its connection `RequiresRollback`
+///   (`impl Drop for Transaction`), and the pool sends `ROLLBACK` (`cleanup_for_pool`) and
+///   resets the connection before anyone else gets it.
+///
+/// Either way an unfinished transaction is never committed: nothing is left half-written
+/// by work that keeps its writes in one transaction.
+pub async fn within<T>(
+    bound: Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    match tokio::time::timeout(bound, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AppError::DatabaseTimeout(format!(
+            "{what} not finished within {} ms",
+            bound.as_millis()
+        ))),
+    }
+}
+
 /// How often a continuing outage is summarised in the log.
 const OUTAGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -139,6 +182,16 @@ pub struct DbHealth {
     /// Fast path for every successful checkout: one atomic load while all is well.
     down: AtomicBool,
     outage: Mutex<Option<Outage>>,
+    /// Work past its bound while the database otherwise answers (a row lock held elsewhere,
+    /// a server frozen mid-statement before any checkout failed).
+    slow: Mutex<Slow>,
+}
+
+#[derive(Debug, Default)]
+struct Slow {
+    total: u64,
+    since_report: u64,
+    last_report: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -147,6 +200,38 @@ struct Outage {
     failed: u64,
     failed_since_report: u64,
     last_report: Instant,
+}
+
+impl Outage {
+    /// One more failure while the database is away; summarised every interval.
+    fn count(&mut self, cause: &dyn std::fmt::Display, now: Instant) {
+        self.failed += 1;
+        self.failed_since_report += 1;
+        if now.duration_since(self.last_report) >= OUTAGE_REPORT_INTERVAL {
+            tracing::warn!(
+                error = %cause,
+                down_secs = now.duration_since(self.since).as_secs(),
+                failed_requests = self.failed_since_report,
+                failed_total = self.failed,
+                "database still unreachable"
+            );
+            self.failed_since_report = 0;
+            self.last_report = now;
+        }
+    }
+}
+
+impl DbHealth {
+    /// How background work (the provisioning worker) reports a failed step: an outage or a
+    /// database step past its bound is counted here like a request's, anything else is a
+    /// warning that `what` failed.
+    pub fn report_background(&self, e: &AppError, what: &str) {
+        match e {
+            AppError::DatabaseUnavailable(_) => self.failed(e),
+            AppError::DatabaseTimeout(_) => self.timed_out(e),
+            e => tracing::warn!(error = %e, "{what} failed"),
+        }
+    }
 }
 
 impl DbHealth {
@@ -169,22 +254,46 @@ impl DbHealth {
                 });
                 self.down.store(true, Ordering::Release);
             }
-            Some(o) => {
-                o.failed += 1;
-                o.failed_since_report += 1;
-                if now.duration_since(o.last_report) >= OUTAGE_REPORT_INTERVAL {
-                    tracing::warn!(
-                        error = %cause,
-                        down_secs = now.duration_since(o.since).as_secs(),
-                        failed_requests = o.failed_since_report,
-                        failed_total = o.failed,
-                        "database still unreachable"
-                    );
-                    o.failed_since_report = 0;
-                    o.last_report = now;
-                }
+            Some(o) => o.count(cause, now),
+        }
+    }
+
+    /// Work (a request's, or a worker step's) did not finish within its bound. During an
+    /// outage it is one more failure of the outage; otherwise it is counted, and logged as
+    /// a warning when the first one comes and then at most every [`OUTAGE_REPORT_INTERVAL`]
+    /// with the count (never one line per request).
+    pub fn timed_out(&self, cause: &dyn std::fmt::Display) {
+        let now = Instant::now();
+        {
+            let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(o) = outage.as_mut() {
+                o.count(cause, now);
+                return;
             }
         }
+        let mut slow = self.slow.lock().unwrap_or_else(|p| p.into_inner());
+        slow.total += 1;
+        slow.since_report += 1;
+        if slow
+            .last_report
+            .is_none_or(|at| now.duration_since(at) >= OUTAGE_REPORT_INTERVAL)
+        {
+            tracing::warn!(
+                error = %cause,
+                past_bound = slow.since_report,
+                past_bound_total = slow.total,
+                "database work past its bound (a row lock held elsewhere, or a frozen server): \
+                 requests get the 503 page; further ones are counted every {} s",
+                OUTAGE_REPORT_INTERVAL.as_secs()
+            );
+            slow.since_report = 0;
+            slow.last_report = Some(now);
+        }
+    }
+
+    /// Work past its bound since start (outside outages), for tests and operators.
+    pub fn timed_out_total(&self) -> u64 {
+        self.slow.lock().unwrap_or_else(|p| p.into_inner()).total
     }
 
     /// A connection answered: ends an outage, if there was one.

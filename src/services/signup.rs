@@ -40,7 +40,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The original's `CURLOPT_TIMEOUT` per attempt; the request budget usually cuts it shorter.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Never start an attempt with less time than this.
-const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a sign-up waits for another sign-up of the same email to write its rows (held
 /// only for that short transaction).
 const EMAIL_LOCK_WAIT_SECS: u32 = 5;

@@ -64,7 +64,12 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                     probe.health_failed = false;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "provisioning worker pass failed"),
+            // An outage (or a frozen database) fails every pass the same way: counted by
+            // `DbHealth`, which logs it once and its end when a checkout works again.
+            Err(e) => app
+                .db
+                .health
+                .report_background(&e, "provisioning worker pass"),
         }
         probe.maybe_probe(&app).await;
         tokio::select! {
@@ -107,10 +112,10 @@ impl HealthProbe {
         if !std::mem::take(&mut self.health_failed) {
             return;
         }
-        let woke = async {
+        let woke = crate::db::within(app.config.request_timeout, "rescheduling", async {
             let mut conn = app.db.conn().await?;
             tenant::make_waiting_due(&mut conn, &app.db.t, app.clock.epoch()).await
-        };
+        });
         match woke.await {
             Ok(n) => tracing::info!(
                 waiting = n,
@@ -132,8 +137,14 @@ pub struct Pass {
 }
 
 /// One pass over the due tenants, up to [`CONCURRENCY`] at once.
+///
+/// Every step is bounded, so a database that freezes (or a lock held elsewhere) costs the
+/// worker a bound, never the rest of its life: reading the due tenants gets
+/// `request_timeout_ms`, each attempt that plus its one provision call. An attempt cut
+/// there is dropped as a request would be (its connection, named lock and any open
+/// transaction go with it: see `db::within`), and the tenant is tried again when due.
 pub async fn run_once(app: &Arc<App>, stop: &watch::Receiver<bool>) -> Result<Pass, AppError> {
-    let candidates = {
+    let candidates = crate::db::within(app.config.request_timeout, "due tenants", async {
         let mut conn = app.db.conn().await?;
         tenant::provisioning_due(
             &mut conn,
@@ -142,8 +153,10 @@ pub async fn run_once(app: &Arc<App>, stop: &watch::Receiver<bool>) -> Result<Pa
             &app.clock.datetime(),
             BATCH,
         )
-        .await?
-    };
+        .await
+    })
+    .await?;
+    let attempt_bound = app.config.request_timeout + app.config.provision_call_timeout;
     let mut pass = Pass::default();
     let mut queue = candidates.into_iter().map(|t| t.id);
     let mut running = JoinSet::new();
@@ -151,7 +164,12 @@ pub async fn run_once(app: &Arc<App>, stop: &watch::Receiver<bool>) -> Result<Pa
         while running.len() < CONCURRENCY && !*stop.borrow() {
             let Some(id) = queue.next() else { break };
             let (app, stop) = (app.clone(), stop.clone());
-            running.spawn(async move { attempt(&app, id, Some(stop)).await });
+            running.spawn(async move {
+                crate::db::within(attempt_bound, "provisioning attempt", async {
+                    attempt(&app, id, Some(stop)).await
+                })
+                .await
+            });
         }
         let Some(done) = running.join_next().await else {
             break;
@@ -166,7 +184,7 @@ pub async fn run_once(app: &Arc<App>, stop: &watch::Receiver<bool>) -> Result<Pa
                 pass.unanswered += usize::from(unanswered);
             }
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "provisioning attempt failed"),
+            Ok(Err(e)) => app.db.health.report_background(&e, "provisioning attempt"),
             Err(e) => tracing::warn!(error = %e, "provisioning attempt panicked"),
         }
     }

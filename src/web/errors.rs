@@ -14,6 +14,7 @@ impl AppError {
     pub fn report(&self, health: &DbHealth, request_id: &str) {
         match self {
             AppError::DatabaseUnavailable(_) => health.failed(self),
+            AppError::DatabaseTimeout(_) => health.timed_out(self),
             e if e.status().is_server_error() => {
                 tracing::error!(request_id = %request_id, error = %e, "request failed");
             }
@@ -32,7 +33,7 @@ impl AppError {
             ),
             AppError::NotFound => pages::fastadmin::not_found_page(),
             AppError::Database(_) | AppError::Internal(_) => pages::fastadmin::server_error_page(),
-            AppError::DatabaseUnavailable(_) => {
+            AppError::DatabaseUnavailable(_) | AppError::DatabaseTimeout(_) => {
                 pages::fastadmin::error_page("服务暂时不可用", "系统繁忙，请稍后重试。")
             }
         };

@@ -15,7 +15,7 @@ use super::{KeyError, Money};
 pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
 /// Notifications older (or newer) than this are refused: a captured one cannot be replayed later.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
-const ORDER_TIMEOUT: Duration = Duration::from_secs(15);
+pub const ORDER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The merchant certificate's serial number as WeChat Pay prints it (upper-case hex).
 pub fn cert_serial(pem_text: &str) -> Result<String, KeyError> {
