@@ -5,14 +5,20 @@
 #
 #   scripts/fuzz.sh                    every target for FUZZ_SECS (default 90) seconds each
 #   scripts/fuzz.sh routing cookies    some targets
+#   FUZZ_RUNS=1000000 scripts/fuzz.sh  every target until it has run 1,000,000 inputs (libFuzzer's
+#                                      -runs=); no time limit then unless FUZZ_SECS is set too
 #
 # Installs cargo-fuzz (from crates.io) and a C++ compiler (for libFuzzer) when missing.
 # The working corpus is fuzz/corpus/<target> (committed, minimised with FUZZ_CMIN=1), the
-# hand-written seeds fuzz/seeds/<target>. Prints executions per target and exits 1 when a
-# target crashed (the input is kept in fuzz/artifacts/<target>/).
+# hand-written seeds fuzz/seeds/<target>. Prints executions, seconds, executions per second,
+# coverage and corpus size per target and exits 1 when a target crashed (the input is kept in
+# fuzz/artifacts/<target>/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${FUZZ_SECS:-90}
+RUNS=${FUZZ_RUNS:-}
+if [ -n "$RUNS" ]; then SECS=${FUZZ_SECS:-0}; else SECS=${FUZZ_SECS:-90}; fi
+LIMITS=(-max_total_time="$SECS")
+[ -n "$RUNS" ] && LIMITS+=(-runs="$RUNS")
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(routing form_params json_params cookies php_session fastadmin_env
   fastadmin_config_php alipay_notify wechat_notify provision_answer)
@@ -38,25 +44,30 @@ fail=0
 ROWS=()
 for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
-  echo "fuzzing $t for ${SECS}s..." >&2
+  echo "fuzzing $t (${RUNS:+$RUNS runs, }${SECS}s; 0 = no limit)..." >&2
+  start=$SECONDS
   set +e
   # -timeout: one input taking 5 s is a hang (or super-linear work) and counts as a crash.
   cargo fuzz run -s none "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$SECS" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+    "${LIMITS[@]}" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$LOGS/$t.log" 2>&1
   rc=$?
   set -e
+  secs=$((SECONDS - start))
   execs=$(awk '/stat::number_of_executed_units/{print $2}' "$LOGS/$t.log" | tail -1)
   per_s=$(awk '/stat::average_exec_per_sec/{print $2}' "$LOGS/$t.log" | tail -1)
-  cov=$(grep -Eo 'cov: [0-9]+' "$LOGS/$t.log" | tail -1 | awk '{print $2}')
+  # No `cov:` line when a target crashes on the corpus it loads (|| true: pipefail).
+  cov=$(grep -Eo 'cov: [0-9]+' "$LOGS/$t.log" | tail -1 | awk '{print $2}' || true)
   status=ok
   if [ "$rc" -ne 0 ]; then status="CRASH (see $LOGS/$t.log, fuzz/artifacts/$t)"; fail=1; fi
-  ROWS+=("$(printf '%-22s %12s %10s %8s  %s' "$t" "${execs:-?}" "${per_s:-?}" "${cov:-?}" "$status")")
   if [ "${FUZZ_CMIN:-0}" = 1 ] && [ "$rc" -eq 0 ]; then
     cargo fuzz cmin -s none "$t" "fuzz/corpus/$t" -- -max_len=8192 >"$LOGS/$t.cmin.log" 2>&1 || true
   fi
+  files=$(find "fuzz/corpus/$t" -type f | wc -l)
+  ROWS+=("$(printf '%-22s %12s %8s %10s %8s %7s  %s' "$t" "${execs:-?}" "$secs" "${per_s:-?}" \
+    "${cov:-?}" "$files" "$status")")
 done
 echo
-printf '%-22s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
+printf '%-22s %12s %8s %10s %8s %7s  %s\n' target executions seconds "exec/s" coverage corpus result
 printf '%s\n' "${ROWS[@]}"
 exit $fail

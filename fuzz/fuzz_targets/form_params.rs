@@ -5,7 +5,7 @@
 #[path = "common.rs"]
 mod common;
 
-use chathub::domain::php::Params;
+use chathub::domain::php::{MAX_INPUT_VARS, Params};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,9 +13,19 @@ fuzz_target!(|data: &[u8]| {
         // Refused only for invalid UTF-8 after decoding.
         return;
     };
-    // Every `&`-separated non-empty part is one parameter.
-    let parts = data.split(|b| *b == b'&').filter(|p| !p.is_empty()).count();
-    assert_eq!(params.0.len(), parts);
+    // PHP's rules for a form body (`http::MAX_INPUT_VARS`): every `&`-separated piece counts
+    // except an empty last one, the first MAX_INPUT_VARS + 1 are read, and a piece without a
+    // name (empty, or `=x`) makes no parameter. Each other piece read is one parameter.
+    let mut pieces: Vec<&[u8]> = data.split(|b| *b == b'&').collect();
+    if pieces.last().is_some_and(|p| p.is_empty()) {
+        pieces.pop();
+    }
+    let named = pieces
+        .iter()
+        .take(MAX_INPUT_VARS + 1)
+        .filter(|p| !p.is_empty() && p[0] != b'=')
+        .count();
+    assert_eq!(params.0.len(), named);
     for (k, v) in &params.0 {
         if params.get(k).is_none() {
             panic!("{k:?} parsed but not found");
