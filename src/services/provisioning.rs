@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::clients::provision::{ProvisionPayload, ProvisionResult};
 use crate::clock::Clock;
+use crate::db::Db;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, ProvisionState, Tenant, TenantId, TenantStatus};
 use crate::error::AppError;
@@ -76,17 +77,63 @@ pub fn eligibility(t: &Tenant, clock: &Clock) -> Result<(), Ineligible> {
 
 /// The right to make one provision attempt for a tenant: a lease in
 /// `chathub_provision_state` (see [`tenant::claim_provisioning`]). Nothing is held while the
-/// provision server is called; the lease outlasts the longest attempt, and one whose holder
-/// died runs out by itself.
-#[derive(Debug)]
+/// provision server is called; the lease outlasts the longest attempt. A claim dropped before
+/// its outcome was written (an error, a request or worker step cut at its bound, shutdown)
+/// gives the lease back in the background, and one whose holder died runs out by itself.
 pub struct Claim {
     pub id: TenantId,
     owner: String,
+    db: Db,
+    /// When the lease runs out (a monotonic instant; the database keeps the wall-clock one).
+    until: std::time::Instant,
+    /// The outcome was written with the lease given back in its transaction.
+    settled: bool,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (db, id, owner) = (self.db.clone(), self.id, std::mem::take(&mut self.owner));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let until = self.until;
+        // Retried until it is given back or has run out: a database that is away right now
+        // (the reason the claim was dropped, often) must not keep the tenant waiting.
+        runtime.spawn(async move {
+            loop {
+                let release = async {
+                    let mut conn = db.conn().await?;
+                    tenant::release_provisioning(&mut conn, &db.t, id, &owner).await
+                };
+                let bounded = tokio::time::timeout(std::time::Duration::from_secs(5), release);
+                if matches!(bounded.await, Ok(Ok(()))) {
+                    return;
+                }
+                if std::time::Instant::now() >= until {
+                    tracing::warn!(
+                        tenant_id = id.0,
+                        "could not give a provisioning claim back; it has run out"
+                    );
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+    }
 }
 
 /// How long a claim holds: the call's bound, the database steps around it, and a margin.
 fn lease_secs(app: &App) -> i64 {
-    let steps = app.config.provision_call_timeout + 3 * app.config.db_checkout_timeout;
+    let steps = app.config.provision_call_timeout + 3 * app.config.request_timeout;
     i64::try_from(steps.as_secs()).unwrap_or(i64::MAX / 2) + 30
 }
 
@@ -105,26 +152,14 @@ pub async fn claim(app: &App, id: TenantId) -> Result<Option<Claim>, AppError> {
         now.saturating_add(lease_secs(app)),
     )
     .await?;
-    Ok(claimed.then_some(Claim { id, owner }))
-}
-
-/// Give a claim back without an attempt. Best effort and briefly bounded (also on shutdown):
-/// a lease that is not given back runs out.
-pub async fn release(app: &App, claim: Claim) {
-    let release = async {
-        let mut conn = app.db.conn().await?;
-        tenant::release_provisioning(&mut conn, &app.db.t, claim.id, &claim.owner).await
-    };
-    match tokio::time::timeout(std::time::Duration::from_secs(2), release).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(tenant_id = claim.id.0, error = %e, "could not release a provisioning claim")
-        }
-        Err(_) => tracing::warn!(
-            tenant_id = claim.id.0,
-            "releasing a provisioning claim timed out"
-        ),
-    }
+    let lease = std::time::Duration::from_secs(lease_secs(app).unsigned_abs());
+    Ok(claimed.then(|| Claim {
+        id,
+        owner,
+        db: app.db.clone(),
+        until: std::time::Instant::now() + lease,
+        settled: false,
+    }))
 }
 
 /// The member's `reprovision`: claim, mark the tenant `provisioning` (the original did, before
@@ -148,16 +183,10 @@ pub async fn reprovision_now(app: &App, id: TenantId) -> Result<Option<Outcome>,
         tx.commit().await?;
         Ok::<_, AppError>(Ok(()))
     };
-    match marked.await {
-        Ok(Ok(())) => reprovision_once(app, claim, None).await.map(Some),
-        Ok(Err(outcome)) => {
-            release(app, claim).await;
-            Ok(Some(outcome))
-        }
-        Err(e) => {
-            release(app, claim).await;
-            Err(e)
-        }
+    // Dropping the claim gives it back.
+    match marked.await? {
+        Ok(()) => reprovision_once(app, claim, None).await.map(Some),
+        Err(outcome) => Ok(Some(outcome)),
     }
 }
 
@@ -209,11 +238,11 @@ pub async fn reprovision_once(
     claim: Claim,
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<Outcome, AppError> {
+    let mut claim = claim;
     let result = attempt_under(app, &claim, stop).await;
-    if !matches!(result, Ok(Outcome::Provisioned | Outcome::Failed { .. })) {
-        // Those two gave the lease back with their outcome; the rest wrote nothing.
-        release(app, claim).await;
-    }
+    // These two gave the lease back with their outcome; after anything else, dropping the
+    // claim gives it back.
+    claim.settled = matches!(result, Ok(Outcome::Provisioned | Outcome::Failed { .. }));
     result
 }
 

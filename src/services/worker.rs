@@ -236,16 +236,10 @@ pub async fn attempt(
         }
         Ok::<_, AppError>(Ok(state))
     };
-    let state = match checked.await {
-        Ok(Ok(state)) => state,
-        Ok(Err(skip)) => {
-            provisioning::release(app, claim).await;
-            return Ok(skip);
-        }
-        Err(e) => {
-            provisioning::release(app, claim).await;
-            return Err(e);
-        }
+    // Returning early drops the claim, which gives it back.
+    let state = match checked.await? {
+        Ok(state) => state,
+        Err(skip) => return Ok(skip),
     };
     let outcome = reprovision_once(app, claim, stop).await?;
     match outcome {
