@@ -10,7 +10,7 @@
 //! `COMPAT_ONLY=<group>[/<NNN>]` runs a subset; `COMPAT_VERBOSE=1` also prints why pending
 //! fixtures fail.
 
-#[path = "../support/mod.rs"]
+#[path = "../it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

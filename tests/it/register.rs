@@ -3,7 +3,6 @@
 //! Facts compared with the recordings of the original are copied here (tests never read the
 //! recordings themselves).
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use chathub::provision_stub::{ProvisionStub, StubMode};
 use chathub::session::SessionData;
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
-use support::{TestApp, TestDb, spawn_app_on};
+use crate::support::{TestApp, TestDb, spawn_app_on};
 
 const DEFAULT_KEY: &str = "chathub-default-key-change-me";
 const REGISTER: &str = "/addons/chathub/index/register";
@@ -1120,7 +1119,7 @@ async fn run_page_script(
     });
     let harness = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/register_page_harness.js"
+        "/tests/it/support/register_page_harness.js"
     );
     let out = tokio::process::Command::new("node")
         .arg(harness)
@@ -1502,7 +1501,7 @@ async fn a_burst_of_sign_ups_larger_than_the_pool_completes() {
     .await
     .unwrap();
     let url = stub.url();
-    let app = support::spawn_app(&[
+    let app = crate::support::spawn_app(&[
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", url.as_str()),
         ("CHATHUB_DB_POOL_MAX", "2"),
     ])

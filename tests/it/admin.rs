@@ -2,13 +2,12 @@
 //! permissions) and what every admin action does, against a real MariaDB and the stub
 //! provision server.
 
-mod support;
 
 use std::path::Path;
 
 use chathub::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
-use support::{TestApp, TestDb, spawn_app_on};
+use crate::support::{TestApp, TestDb, spawn_app_on};
 
 const API_KEY: &str = "chathub-default-key-change-me";
 const TOKEN_KEY: &str = "i3d6o32wo8fvs1fvdpwens";

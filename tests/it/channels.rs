@@ -2,7 +2,6 @@
 //! member and as an attacker sees them. Expected texts and Locations come from the
 //! recordings of the original (golden `member/035`–`063`, `public/018`).
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use chathub::http::Params;
 use chathub::provision_stub::{ProvisionStub, StubMode};
 use chathub::session::SessionData;
 use mysql_async::prelude::*;
-use support::{TestApp, TestDb, spawn_app_on};
+use crate::support::{TestApp, TestDb, spawn_app_on};
 
 const BASE: &str = "/addons/chathub/index";
 const ALICE: u32 = 2;
@@ -867,7 +866,7 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let v: Vectors = serde_json::from_str(include_str!("fixtures/gateway_vectors.json")).unwrap();
+    let v: Vectors = serde_json::from_str(include_str!("../fixtures/gateway_vectors.json")).unwrap();
     v.vectors
 }
 

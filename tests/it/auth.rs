@@ -2,12 +2,10 @@
 //! FastAdmin site holds, sessions that cannot be fixed, forged or kept after sign-out, and
 //! throttling of guessing.
 
-mod member_support;
-mod support;
 
-use member_support::*;
+use crate::support::member::*;
 use mysql_async::prelude::*;
-use support::TestApp;
+use crate::support::TestApp;
 
 const LOGIN_FILL_IN: &str = "/addons/chathub/index/login?error=%E8%AF%B7%E5%A1%AB%E5%86%99%E9%82%AE%E7%AE%B1%E5%92%8C%E5%AF%86%E7%A0%81";
 const LOGIN_WRONG: &str = "/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF";
@@ -698,7 +696,7 @@ async fn a_copied_cookie_is_worthless_after_logout() {
 /// Issue 14 #2: the logout holds across a restart and across instances sharing the database.
 #[tokio::test]
 async fn logout_holds_across_restarts_and_instances() {
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     seed_users(&db).await;
     let a = ServerProcess::start(&db).await;
     let b = ServerProcess::start(&db).await;
@@ -752,7 +750,7 @@ async fn a_session_ends_after_its_absolute_lifetime() {
     assert_eq!(location(&r), LOGIN);
     // The default is 30 days.
     assert_eq!(
-        support::test_config(&app.db, &[]).session_max_lifetime_secs,
+        crate::support::test_config(&app.db, &[]).session_max_lifetime_secs,
         30 * 86_400
     );
 }

@@ -2,7 +2,6 @@
 //! actions are replayed through the DevTools protocol (type into the fields, click the button),
 //! and the page's own script submits over AJAX and shows the result card.
 
-mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use chathub::provision_stub::ProvisionStub;
 use futures_util::{SinkExt, StreamExt};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
-use support::spawn_app;
+use crate::support::spawn_app;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 

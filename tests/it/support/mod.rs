@@ -9,6 +9,10 @@ use chathub::config::{Config, ConfigSources};
 use chathub::startup::Application;
 use mysql_async::prelude::*;
 
+pub mod member;
+pub mod nginx;
+pub mod pay;
+
 pub const SESSION_SECRET: &str = "test-session-secret-0123456789abcdef-0123456789";
 
 /// Server URL of the MariaDB used by tests: `CHATHUB_TEST_MYSQL_URL`, else the local
@@ -46,9 +50,9 @@ impl TestDb {
     /// FastAdmin's tables plus the addon's, as on a stock site after installing the addon.
     pub async fn with_schema() -> TestDb {
         let db = TestDb::empty().await;
-        db.run_sql(include_str!("../../sql/fastadmin_base.sql"))
+        db.run_sql(include_str!("../../../sql/fastadmin_base.sql"))
             .await;
-        db.run_sql(include_str!("../../install.sql")).await;
+        db.run_sql(include_str!("../../../install.sql")).await;
         db
     }
 

@@ -2,7 +2,6 @@
 //! gives recordings `compat diff` finds equal, and a planted behavioural change (another site
 //! name, a mutated recorded answer) is reported with its route and field.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +50,7 @@ fn builtin_catalogue_is_generated_from_the_fixtures() {
 /// the PHP addon (provision stub at `stub`, the catalogue's payment test keys), with an admin
 /// signed in through a FastAdmin session file.
 struct Site {
-    app: support::TestApp,
+    app: crate::support::TestApp,
     admin_cookie: (String, String),
     _sessions: tempfile::TempDir,
 }
@@ -89,10 +88,10 @@ async fn site(stub_port: u16, site_name: &str) -> Site {
         env.push((format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase()), v));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let clock = Clock::system(tz);
-    let app = support::spawn_app_on(db, &env, Some(clock)).await;
+    let app = crate::support::spawn_app_on(db, &env, Some(clock)).await;
     Site {
         app,
         admin_cookie: ("PHPSESSID".into(), sid),
@@ -151,7 +150,7 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
             let live = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
                 .env_clear()
                 .env("CHATHUB_DATABASE_URL", &s.app.db.url)
-                .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+                .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
                 .args(["check", "--live", "--metrics-url", &s.app.url("/metrics")])
                 .output()
                 .await
@@ -475,8 +474,8 @@ fn shadow_forwards_only_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
-    let primary = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
-    let candidate = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let primary = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let candidate = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
     let shadow = chathub::compat::shadow::start(chathub::compat::shadow::ShadowOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         primary: format!("http://{}", primary.addr),

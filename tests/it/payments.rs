@@ -1,11 +1,9 @@
 //! Renewal and payments, end to end against the real server and MariaDB, with fake gateways
 //! speaking the real wire formats.
 
-mod pay_support;
-mod support;
 
-use pay_support::*;
-use support::{TestApp, spawn_app_on};
+use crate::support::pay::*;
+use crate::support::{TestApp, spawn_app_on};
 
 async fn app_with(extra: &[(&str, String)]) -> TestApp {
     let env = gateway_env(extra);
@@ -337,7 +335,7 @@ fn alipay_redirect_matches_the_recording_byte_for_byte() {
     .unwrap();
     assert_eq!(
         url,
-        include_str!("fixtures/payalipay_sandbox_location.txt").trim_end()
+        include_str!("../fixtures/payalipay_sandbox_location.txt").trim_end()
     );
 }
 

@@ -1,8 +1,7 @@
 //! `chathub check --live`: after the switch, what the tables and a running server say.
 
-mod support;
 
-use support::{SESSION_SECRET, spawn_app};
+use crate::support::{SESSION_SECRET, spawn_app};
 
 #[tokio::test]
 async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
@@ -77,7 +76,7 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
 async fn live_check_fails_when_a_proxy_forwards_requests_it_does_not_trust() {
     let app = spawn_app(&[]).await;
     for _ in 0..3 {
-        let r = support::TestApp::new_client()
+        let r = crate::support::TestApp::new_client()
             .get(app.url("/addons/chathub/index/landing"))
             .header("X-Forwarded-For", "198.51.100.7")
             .send()

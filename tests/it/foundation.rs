@@ -1,8 +1,7 @@
 //! The base every route stands on: landing page, URL rules, HTTP hygiene.
 
-mod support;
 
-use support::spawn_app;
+use crate::support::spawn_app;
 
 fn page_text(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);

@@ -7,7 +7,7 @@ use chathub::clock::Clock;
 use chrono::{DateTime, FixedOffset, Utc};
 use mysql_async::prelude::*;
 
-use crate::support::{TestApp, TestDb, spawn_app_on};
+use super::{TestApp, TestDb, spawn_app_on};
 
 /// The instant `member/013-my-all-statuses` was recorded (site time +08:00).
 pub const RECORDED_AT: &str = "2026-11-25T07:06:38+08:00";
@@ -364,7 +364,7 @@ impl ServerProcess {
             .arg("serve")
             .env_clear()
             .env("CHATHUB_DATABASE_URL", &db.url)
-            .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
+            .env("CHATHUB_SESSION_SECRET", super::SESSION_SECRET)
             .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
             .env("CHATHUB_PROVISION_WORKER", "0")
             .stdin(std::process::Stdio::null())

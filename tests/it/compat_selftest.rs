@@ -1,7 +1,6 @@
 //! The compatibility runner can fail: its comparison reports exactly what was changed, and the
 //! NOISE.md masks hide only noise (planted changes inside masked fields are still reported).
 
-mod support;
 
 use chathub::clock::Clock;
 use chathub::compat::compare::{
@@ -36,7 +35,7 @@ fn paths(d: &[Difference]) -> Vec<String> {
 async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
     let fx = fixture("public/001-landing.json");
     let group = fixture("public/_group.json");
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     dbstate::seed_group(&mut db.conn().await, &group)
         .await
         .unwrap();
@@ -45,7 +44,7 @@ async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
         chrono::DateTime::parse_from_str(fx["clock"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S%:z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-    let app = support::spawn_app_on(db, &[], Some(Clock::fake(tz, now))).await;
+    let app = crate::support::spawn_app_on(db, &[], Some(Clock::fake(tz, now))).await;
     let resp = app.get(fx["request"]["path"].as_str().unwrap()).await;
     let status = resp.status().as_u16();
     let headers = resp

@@ -1,6 +1,5 @@
 //! `chathub check` and config validation, run as the built binary the operator runs.
 
-mod support;
 
 use std::net::SocketAddr;
 
@@ -10,7 +9,7 @@ use mysql_async::prelude::*;
 use rsa::PrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use support::TestDb;
+use crate::support::TestDb;
 
 struct Output {
     code: i32,
@@ -64,7 +63,7 @@ async fn migrated_db() -> TestDb {
 fn base_env<'a>(db: &'a TestDb, provision: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("CHATHUB_DATABASE_URL", db.url.as_str()),
-        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", provision),
     ]
 }
@@ -167,7 +166,7 @@ async fn unreachable_services_fail_with_the_reason() {
                 "CHATHUB_DATABASE_URL",
                 "mysql://root@127.0.0.1:9/chathub_none",
             ),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
             ("CHATHUB_ADDON_PROVISION_SERVER_URL", "http://127.0.0.1:9"),
         ],
     )
@@ -271,7 +270,7 @@ async fn print_config_masks_secrets() {
         out.stdout
     );
     assert!(out.stdout.contains("database_url = mysql://root:******@"));
-    for secret in ["hunter2", support::SESSION_SECRET, "v3-key-very-secret"] {
+    for secret in ["hunter2", crate::support::SESSION_SECRET, "v3-key-very-secret"] {
         assert!(!out.stdout.contains(secret), "{secret} leaked");
         assert!(!out.stderr.contains(secret), "{secret} leaked");
     }
@@ -339,7 +338,7 @@ async fn migrate_reports_an_unreachable_database() {
         &["migrate", "--dry-run"],
         &[
             ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ],
     )
     .await;
@@ -355,7 +354,7 @@ async fn readme_documents_every_config_key() {
         &["check", "--print-config"],
         &[
             ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ],
     )
     .await;

@@ -1,7 +1,6 @@
 //! Operating the server: the dev stack's pieces, config hot reload, graceful shutdown, the
 //! fake-clock announcement. Most tests run the built binary as an operator would.
 
-mod support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -9,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chathub::db::{Tables, demo, schema};
 use mysql_async::prelude::*;
-use support::TestDb;
+use crate::support::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -58,7 +57,7 @@ fn serve_cmd(db: &TestDb, port: u16) -> tokio::process::Command {
     cmd.arg("serve")
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &db.url)
-        .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+        .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
         .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -452,7 +451,7 @@ async fn keep_alive_requests_survive_shutdown() {
     for (k, v) in [
         ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/unused"),
         ("CHATHUB_LISTEN", "127.0.0.1:0"),
-        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ("CHATHUB_PROVISION_WORKER", "0"),
     ] {
         env.insert(k.to_string(), v.to_string());

@@ -2,16 +2,14 @@
 //! sends everything to PHP; `migrate --dry-run`, `migrate`, `check`, `serve`; the include
 //! flipped on (smoke list answered by chathub); flipped off again (PHP answers, nothing lost).
 
-mod nginx_support;
-mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chathub::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
-use nginx_support::*;
-use support::{SESSION_SECRET, TestDb};
+use crate::support::nginx::*;
+use crate::support::{SESSION_SECRET, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chathub");
 

@@ -9,14 +9,14 @@ use base64::Engine as _;
 use chathub::pay;
 use mysql_async::prelude::*;
 
-use crate::support::{TestApp, TestDb};
+use super::{TestApp, TestDb};
 
-pub const MERCHANT_PRIVATE: &str = include_str!("../fixtures/keys/merchant_private.pem");
-pub const MERCHANT_PUBLIC: &str = include_str!("../fixtures/keys/merchant_public.pem");
-pub const MERCHANT_CERT: &str = include_str!("../fixtures/keys/merchant_cert.pem");
+pub const MERCHANT_PRIVATE: &str = include_str!("../../fixtures/keys/merchant_private.pem");
+pub const MERCHANT_PUBLIC: &str = include_str!("../../fixtures/keys/merchant_public.pem");
+pub const MERCHANT_CERT: &str = include_str!("../../fixtures/keys/merchant_cert.pem");
 pub const MERCHANT_CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
-pub const PLATFORM_PRIVATE: &str = include_str!("../fixtures/keys/alipay_platform_private.pem");
-pub const PLATFORM_PUBLIC: &str = include_str!("../fixtures/keys/alipay_platform_public.pem");
+pub const PLATFORM_PRIVATE: &str = include_str!("../../fixtures/keys/alipay_platform_private.pem");
+pub const PLATFORM_PUBLIC: &str = include_str!("../../fixtures/keys/alipay_platform_public.pem");
 
 pub const ALIPAY_APP_ID: &str = "9021000100000001";
 pub const WECHAT_APP_ID: &str = "wx0000000000000001";

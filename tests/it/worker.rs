@@ -1,14 +1,12 @@
 //! The provisioning worker: a paid tenant always ends provisioned, across provision-server
 //! outages and server restarts.
 
-mod pay_support;
-mod support;
 
 use std::time::Duration;
 
 use chathub::provision_stub::{ProvisionStub, StubMode};
-use pay_support::*;
-use support::{TestApp, TestDb, spawn_app_on};
+use crate::support::pay::*;
+use crate::support::{TestApp, TestDb, spawn_app_on};
 
 async fn start_stub() -> ProvisionStub {
     ProvisionStub::start(
@@ -255,7 +253,7 @@ async fn tenants_that_keep_failing_do_not_starve_the_ones_behind_them() {
     let names: Vec<&str> = failing.iter().map(|(_, d)| d.as_str()).collect();
     stub.set_failing_domains(&names);
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &failing).await;
     waiting_tenants(&db, &good).await;
     let app = app_on(db, &stub, true).await;
@@ -295,7 +293,7 @@ async fn tenants_that_keep_failing_do_not_starve_the_ones_behind_them() {
 async fn a_success_makes_tenants_in_back_off_due_again() {
     let stub = start_stub().await;
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &[(301, "waited-long".into())]).await;
     in_long_backoff(&db, 301).await;
     let app = app_on(db, &stub, true).await;
@@ -336,7 +334,7 @@ async fn recovers_within_an_interval_or_two_after(mode: StubMode, health_down: b
     stub.set_mode(mode).await;
     stub.set_health_down(health_down);
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &[(301, "waited-long".into())]).await;
     in_long_backoff(&db, 301).await;
     waiting_tenants(&db, &[(302, "during-outage".into())]).await;
@@ -379,7 +377,7 @@ async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does
     stub.cache_like_upstream(true);
     stub.set_mode(StubMode::Http500).await;
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &[(401, "chatwoot-outage".into())]).await;
     let app = app_on(db, &stub, true).await;
     let failed_twice = eventually(Duration::from_secs(20), || async {
@@ -421,7 +419,7 @@ async fn an_unanswered_call_is_retried_with_the_same_key_within_the_configured_b
     stub.set_hang_for(Duration::from_secs(60));
     stub.set_mode(StubMode::Hang).await;
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &[(501, "slow-server".into())]).await;
     let app = app_with(
         db,
@@ -463,7 +461,7 @@ async fn an_unanswered_call_is_retried_with_the_same_key_within_the_configured_b
 async fn suspended_disabled_and_expired_tenants_are_never_provisioned() {
     let stub = start_stub().await;
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     db.run_sql(
         "INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, channel_type, status, config, expire_at, createtime) VALUES
          (601, 2, 'Expired', 'expired', 'a@example.com', 1, 'web_widget', 'provisioning', '{}', '2020-01-01 12:00:00', 1779000000),
@@ -511,7 +509,7 @@ async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_resta
     stub.set_hang_for(Duration::from_secs(120));
     stub.set_mode(StubMode::Hang).await;
     let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    db.run_sql(crate::support::pay::FIXTURE_SQL).await;
     waiting_tenants(&db, &[(701, "never-answers".into())]).await;
     let env = gateway_env(&[
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url()),
@@ -519,7 +517,7 @@ async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_resta
         // The longest bound there is: shutdown must not wait for it.
         ("CHATHUB_PROVISION_CALL_TIMEOUT_SECS", "55".into()),
     ]);
-    let config = support::test_config(&db, &env_refs(&env));
+    let config = crate::support::test_config(&db, &env_refs(&env));
     let clock = chathub::clock::Clock::system(config.timezone);
     let application = chathub::startup::Application::build(config, clock)
         .await

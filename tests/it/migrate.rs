@@ -1,10 +1,9 @@
 //! `chathub migrate` against real MariaDB from each starting point a site can be at.
 
-mod support;
 
 use chathub::db::schema;
 use mysql_async::prelude::*;
-use support::TestDb;
+use crate::support::TestDb;
 
 /// The original's tenant table before v1.6 (its MIGRATIONS.md): no user_id, team_id,
 /// max_agents, expire_at, idx_user_id; two channel types, four statuses.
@@ -60,7 +59,7 @@ type TenantSnapshot = (
     String,
 );
 
-const FASTADMIN_BASE: &str = include_str!("../sql/fastadmin_base.sql");
+const FASTADMIN_BASE: &str = include_str!("../../sql/fastadmin_base.sql");
 
 async fn tables(db: &TestDb) -> Vec<String> {
     let mut c = db.conn().await;
@@ -265,7 +264,7 @@ async fn dry_run_prints_sql_and_changes_nothing() {
         .args(["migrate", "--dry-run"])
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &db.url)
-        .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+        .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -301,7 +300,7 @@ async fn dry_run_prints_sql_and_changes_nothing() {
             .args(args)
             .env_clear()
             .env("CHATHUB_DATABASE_URL", &db.url)
-            .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+            .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
             .output()
             .unwrap()
     };
