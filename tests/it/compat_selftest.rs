@@ -1,7 +1,6 @@
 //! The compatibility runner can fail: its comparison reports exactly what was changed, and the
 //! NOISE.md masks hide only noise (planted changes inside masked fields are still reported).
 
-
 use chathub::clock::Clock;
 use chathub::compat::compare::{
     Actual, CompareOptions, Difference, actual_doc, compare, expected_doc,
@@ -9,10 +8,10 @@ use chathub::compat::compare::{
 use chathub::compat::{dbstate, normalize, php_session};
 use serde_json::{Value, json};
 
-fn fixture(rel: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel);
+use crate::support::fixtures_dir;
+
+fn fixture_json(rel: &str) -> Value {
+    let p = fixtures_dir().join(rel);
     serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).expect("json")
 }
 
@@ -33,8 +32,8 @@ fn paths(d: &[Difference]) -> Vec<String> {
 /// Replays public/001 (landing) against the real server on its group's seed and returns what
 /// the comparison says for a given (possibly mutated) `expect`.
 async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
-    let fx = fixture("public/001-landing.json");
-    let group = fixture("public/_group.json");
+    let fx = fixture_json("public/001-landing.json");
+    let group = fixture_json("public/_group.json");
     let db = crate::support::TestDb::with_schema().await;
     dbstate::seed_group(&mut db.conn().await, &group)
         .await

@@ -1,13 +1,11 @@
 //! The member center and the password change, as a signed-in member sees them.
 
-
+use crate::support::html::*;
 use crate::support::member::*;
+use crate::support::{TestApp, location};
 use mysql_async::prelude::*;
-use crate::support::TestApp;
 
-const MY: &str = "/addons/chathub/index/my";
 const CHANGE: &str = "/addons/chathub/index/changePassword";
-const LOGIN: &str = "/addons/chathub/index/login";
 
 async fn signed_in_as(email: &str, password: &str) -> TestApp {
     let app = spawn_seeded(&[]).await;

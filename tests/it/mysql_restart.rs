@@ -3,7 +3,6 @@
 //! frozen database (SIGSTOP: connections open, nothing answers) costs a request at most the
 //! checkout bound, and an outage is logged once, not once per request.
 
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -5,11 +5,10 @@
 //! Needs Debian's `nginx` (scripts/test.sh installs it). Without it the tests say so and pass,
 //! except under CI, where a missing nginx is a failure.
 
-
-
 use std::net::SocketAddr;
 
 use crate::support::nginx::*;
+use crate::support::{ADMIN_ENTRY, free_port};
 
 #[tokio::test]
 async fn addon_urls_reach_chathub_and_everything_else_reaches_php() {

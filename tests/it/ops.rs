@@ -1,24 +1,15 @@
 //! Operating the server: the dev stack's pieces, config hot reload, graceful shutdown, the
 //! fake-clock announcement. Most tests run the built binary as an operator would.
 
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{TestDb, free_port};
 use chathub::db::{Tables, demo, schema};
 use mysql_async::prelude::*;
-use crate::support::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn signal(child: &tokio::process::Child, sig: i32) {
     let pid = child.id().expect("running") as i32;
@@ -53,7 +44,7 @@ async fn landing_text(port: u16) -> String {
 }
 
 fn serve_cmd(db: &TestDb, port: u16) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"));
+    let mut cmd = tokio::process::Command::new(crate::support::CHATHUB_BIN);
     cmd.arg("serve")
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &db.url)
@@ -173,7 +164,7 @@ async fn dev_stack_starts_serves_stops_and_keeps_its_data() {
     }
     let dir = tempfile::tempdir().unwrap();
     let run = |port: u16| {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"));
+        let mut cmd = tokio::process::Command::new(crate::support::CHATHUB_BIN);
         cmd.arg("dev")
             .current_dir(dir.path())
             .env_clear()

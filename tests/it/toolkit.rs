@@ -2,8 +2,7 @@
 //! gives recordings `compat diff` finds equal, and a planted behavioural change (another site
 //! name, a mutated recorded answer) is reported with its route and field.
 
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use chathub::clock::Clock;
@@ -13,16 +12,7 @@ use chathub::compat::php_session;
 use chathub::compat::record::{RecordOptions, Recorder};
 use serde_json::{Value, json};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::support::{TestApp, fixtures_dir, free_port};
 
 #[test]
 fn builtin_catalogue_is_generated_from_the_fixtures() {
@@ -34,7 +24,7 @@ fn builtin_catalogue_is_generated_from_the_fixtures() {
     }
     assert!(
         catalogue::builtin().unwrap() == fresh,
-        "src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test toolkit"
+        "src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test it toolkit::"
     );
     // Every route and branch the fixtures cover is in the catalogue.
     let exchanges: usize = fresh["groups"]
@@ -49,13 +39,13 @@ fn builtin_catalogue_is_generated_from_the_fixtures() {
 /// A site under test: our server on its own database, configured like a tester configures
 /// the PHP addon (provision stub at `stub`, the catalogue's payment test keys), with an admin
 /// signed in through a FastAdmin session file.
-struct Site {
-    app: crate::support::TestApp,
+struct RecordedSite {
+    app: TestApp,
     admin_cookie: (String, String),
     _sessions: tempfile::TempDir,
 }
 
-async fn site(stub_port: u16, site_name: &str) -> Site {
+async fn recorded_site(stub_port: u16, site_name: &str) -> RecordedSite {
     let sessions = tempfile::tempdir().unwrap();
     let admin = &catalogue::builtin().unwrap()["groups"][0]["group"]["admin"];
     let sid = php_session::php_session_id();
@@ -87,12 +77,13 @@ async fn site(stub_port: u16, site_name: &str) -> Site {
     for (k, v) in catalogue::site_profile_values() {
         env.push((format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase()), v));
     }
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let db = crate::support::TestDb::with_schema().await;
     let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-    let clock = Clock::system(tz);
-    let app = crate::support::spawn_app_on(db, &env, Some(clock)).await;
-    Site {
+    let app = TestApp::init()
+        .with_envs(&env)
+        .with_clock(Clock::system(tz))
+        .spawn()
+        .await;
+    RecordedSite {
         app,
         admin_cookie: ("PHPSESSID".into(), sid),
         _sessions: sessions,
@@ -110,7 +101,7 @@ fn test_subset() -> Vec<String> {
         .collect()
 }
 
-async fn record(site: &Site, stub_port: u16, out: &Path) {
+async fn record(site: &RecordedSite, stub_port: u16, out: &Path) {
     let recorder = Recorder::start(RecordOptions {
         target: format!("http://{}", site.app.addr),
         out: out.to_path_buf(),
@@ -142,12 +133,12 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
         (&r3, "ChatHub"),
         (&r4, "ChatHub Pro"),
     ] {
-        let s = site(stub_port, name).await;
+        let s = recorded_site(stub_port, name).await;
         record(&s, stub_port, out).await;
         if out == &r3 {
             // README step 5, "watch", on the switched site: the live check reads what the
             // recorded traffic left in the tables and the server's own /metrics.
-            let live = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+            let live = tokio::process::Command::new(crate::support::CHATHUB_BIN)
                 .env_clear()
                 .env("CHATHUB_DATABASE_URL", &s.app.db.url)
                 .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
@@ -242,8 +233,10 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
                 .all(|d| d.path.starts_with("body.page.text"))
             && page_words(&r1, &e.recording) == page_words(other, &e.recording)
     };
-    let unexplained: Vec<&diff::ExchangeDiff> =
-        same.different().filter(|e| !reordered_only(e, &r3)).collect();
+    let unexplained: Vec<&diff::ExchangeDiff> = same
+        .different()
+        .filter(|e| !reordered_only(e, &r3))
+        .collect();
     assert!(unexplained.is_empty(), "{}", same.render());
 
     let report = diff::diff_recordings(&old1, &renamed, noise, catalogue::compat_md());
@@ -303,8 +296,9 @@ fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
     std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-fn chathub(args: &[&std::ffi::OsStr]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chathub"))
+/// `chathub compat diff <args>`: exit code and stdout.
+fn compat_diff(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let out = Command::new(crate::support::CHATHUB_BIN)
         .args(["compat", "diff"])
         .args(args)
         .output()
@@ -322,7 +316,7 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
     copy_tree(&fixtures_dir(), &a);
     copy_tree(&fixtures_dir(), &b);
 
-    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
+    let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" 0 different"), "{out}");
 
@@ -332,7 +326,7 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
     edit(&b, "auth/004-dologin-unknown-email.json", |v| {
         v["expect"]["status"] = json!(200)
     });
-    let (code, out) = chathub(&[a.as_os_str(), b.as_os_str()]);
+    let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("route payalipay:"), "{out}");
     assert!(

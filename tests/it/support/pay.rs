@@ -1,13 +1,11 @@
 //! Fixtures shared by the payment and worker tests: the recorded site's users, tenants and
 //! orders, the throw-away gateway keys, signed notifications and a fake WeChat Pay server.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use chathub::pay;
-use mysql_async::prelude::*;
 
 use super::{TestApp, TestDb};
 
@@ -87,6 +85,20 @@ pub fn gateway_env(extra: &[(&str, String)]) -> Vec<(String, String)> {
         env.push((k.to_string(), v.clone()));
     }
     env
+}
+
+/// The app with both gateways configured (`gateway_env(extra)`) on `db`.
+pub async fn gateway_app_on(db: TestDb, extra: &[(&str, String)]) -> TestApp {
+    TestApp::init()
+        .on(db)
+        .with_envs(&gateway_env(extra))
+        .spawn()
+        .await
+}
+
+/// As [`gateway_app_on`], on the recorded site ([`seeded_db`]).
+pub async fn gateway_app(extra: &[(&str, String)]) -> TestApp {
+    gateway_app_on(seeded_db().await, extra).await
 }
 
 pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -288,21 +300,6 @@ pub async fn post_alipay(app: &TestApp, form: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// One row as strings (NULL as "NULL").
-pub async fn row(db: &TestDb, sql: &str) -> Vec<String> {
-    let mut conn = db.conn().await;
-    let r: Option<mysql_async::Row> = conn.query_first(sql).await.unwrap();
-    let r = r.expect("row");
-    (0..r.len())
-        .map(|i| chathub::db::text(r.as_ref(i).unwrap()).unwrap_or_else(|| "NULL".into()))
-        .collect()
-}
-
-pub async fn count(db: &TestDb, sql: &str) -> i64 {
-    let mut conn = db.conn().await;
-    conn.query_first::<i64, _>(sql).await.unwrap().unwrap_or(0)
 }
 
 /// A fake WeChat Pay API: `POST /v3/pay/transactions/native` checks the `Authorization`
