@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::pay::*;
-use crate::support::{TestApp, TestDb, count, row, start_stub, tenant_status};
+use crate::support::{TestApp, TestDb, count, env_refs, row, start_stub, tenant_status};
 use chathub::provision_stub::{ProvisionStub, StubMode};
 
 async fn app_on(db: TestDb, stub: &ProvisionStub, worker: bool) -> TestApp {

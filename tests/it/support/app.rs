@@ -176,13 +176,13 @@ impl TestAppBuilder {
             super::member::seed_users(&db).await;
             super::member::seed_tenants(&db).await;
         }
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        spawn_app_on(db, &env, self.clock).await
+        spawn_app_on(db, &env_refs(&self.env), self.clock).await
     }
+}
+
+/// Owned `(name, value)` pairs as the `&[(&str, &str)]` the spawn functions take.
+pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Spawn the server on a fresh database with the stock schema.

@@ -101,10 +101,6 @@ pub async fn gateway_app(extra: &[(&str, String)]) -> TestApp {
     gateway_app_on(seeded_db().await, extra).await
 }
 
-pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
 /// The `Cookie` header of a signed-in member session.
 pub fn member_cookie(app: &TestApp, uid: u32, email: &str, password_hash: &str) -> String {
     let now = app.app.clock.epoch();
