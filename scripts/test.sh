@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (README, CI): makes sure a MariaDB is reachable (see
 # scripts/lib/mariadb.sh for the order it tries), then builds and runs every test.
-# Arguments go to `cargo test` (e.g. `scripts/test.sh --test migrate`).
+# Arguments go to `cargo test` (e.g. `scripts/test.sh --test it migrate::`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
@@ -11,7 +11,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# tests/nginx.rs runs the repo's nginx.conf in a real nginx, tests/browser.rs drives headless
+# tests/it/nginx.rs runs the repo's nginx.conf in a real nginx, tests/it/browser.rs drives headless
 # Chromium (both skipped without the program, except under CI). Install Debian's packages when
 # they are missing and we may.
 ensure_package() { # program package

@@ -5,7 +5,7 @@ The gateway (`gateway/crypto.py` of the original project) stores channel credent
 ``nonce (12 bytes) || ciphertext || tag (16 bytes)`` with no associated data, in a
 VARBINARY column, raw bytes (no base64). This script uses Python's `cryptography`
 package, an implementation independent of ours, to write
-`tests/fixtures/gateway_vectors.json`; `tests/channels.rs` checks that our code decrypts
+`tests/fixtures/gateway_vectors.json`; `tests/it/channels.rs` checks that our code decrypts
 each vector and, given the same nonce, encrypts to the same bytes.
 
 Keys and nonces are derived from fixed labels so that re-running the script reproduces the

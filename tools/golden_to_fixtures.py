@@ -632,7 +632,7 @@ fixture against the real `chathub` binary (`tests/compat/main.rs`).
     cargo test --test compat                      # every group; summary line at the end
     COMPAT_ONLY=member cargo test --test compat   # one group (COMPAT_ONLY=member/013 for one file)
     COMPAT_VERBOSE=1 cargo test --test compat     # also why pending fixtures fail
-    cargo test --test compat_selftest             # the comparison itself can fail
+    cargo test --test it compat_selftest::        # the comparison itself can fail
 
 When a route lands, its fixtures report `unexpected pass`: change their `status` to `"pass"` (or to
 `{"deviation": "<anchor>"}` where the fixture already names one, after adding the anchor to

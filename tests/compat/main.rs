@@ -10,7 +10,9 @@
 //! `COMPAT_ONLY=<group>[/<NNN>]` runs a subset; `COMPAT_VERBOSE=1` also prints why pending
 //! fixtures fail.
 
-#[path = "../support/mod.rs"]
+// The integration tests' harness (tests/it/support); this binary uses a part of it.
+#[allow(dead_code)]
+#[path = "../it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +27,7 @@ use chathub_tools::compat::php_session;
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use serde_json::Value;
-
-const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
+use support::{ADMIN_ENTRY, fixtures_dir, free_port};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -63,10 +64,6 @@ fn kind_of(status: &Value) -> Kind {
         Value::Object(m) if m.contains_key("deviation") => Kind::Deviation,
         _ => Kind::Pass,
     }
-}
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 fn read_json(p: &Path) -> Value {
@@ -280,13 +277,6 @@ fn run_admin_action(env: &GroupEnv, jars: &mut Jars, action: &Value) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 struct Server {
     child: Child,
     port: u16,
@@ -325,7 +315,7 @@ fn resolve_addon_value(v: &str, stub_url: &str) -> String {
 
 async fn start_server(env: &GroupEnv, fx: &Value) -> Result<Server, String> {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chathub"));
+    let mut cmd = Command::new(support::CHATHUB_BIN);
     cmd.arg("serve");
     for (k, _) in std::env::vars() {
         if k.starts_with("CHATHUB_") {

@@ -137,7 +137,7 @@ pub fn from_fixtures(dir: &Path) -> Result<Value, ToolError> {
         }));
     }
     Ok(json!({
-        "about": "Generated from fixtures/ by chathub::compat::catalogue::from_fixtures; do not edit (TOOLKIT_BLESS=1 cargo test --test toolkit rewrites it).",
+        "about": "Generated from fixtures/ by chathub_tools::compat::catalogue::from_fixtures; do not edit (TOOLKIT_BLESS=1 cargo test --test it toolkit:: rewrites it).",
         "groups": groups,
     }))
 }

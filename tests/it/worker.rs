@@ -1,29 +1,17 @@
 //! The provisioning worker: a paid tenant always ends provisioned, across provision-server
 //! outages and server restarts.
 
-mod pay_support;
-mod support;
-
 use std::time::Duration;
 
+use crate::support::pay::*;
+use crate::support::{TestApp, TestDb, count, env_refs, row, start_stub, tenant_status};
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
-use pay_support::*;
-use support::{TestApp, TestDb, spawn_app_on};
-
-async fn start_stub() -> ProvisionStub {
-    ProvisionStub::start(
-        "127.0.0.1:0".parse().unwrap(),
-        chathub::config::DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .unwrap()
-}
 
 async fn app_on(db: TestDb, stub: &ProvisionStub, worker: bool) -> TestApp {
-    app_with(db, stub, worker, &[]).await
+    worker_app(db, stub, worker, &[]).await
 }
 
-async fn app_with(
+async fn worker_app(
     db: TestDb,
     stub: &ProvisionStub,
     worker: bool,
@@ -37,17 +25,7 @@ async fn app_with(
         ),
     ];
     pairs.extend(extra.iter().cloned());
-    let env = gateway_env(&pairs);
-    spawn_app_on(db, &env_refs(&env), None).await
-}
-
-async fn tenant_status(db: &TestDb, id: u32) -> String {
-    row(
-        db,
-        &format!("SELECT status FROM fa_chathub_tenant WHERE id = {id}"),
-    )
-    .await[0]
-        .clone()
+    gateway_app_on(db, &pairs).await
 }
 
 /// Poll until `check` holds or `limit` passes.
@@ -68,7 +46,7 @@ where
 
 #[tokio::test]
 async fn paid_tenant_is_provisioned_after_the_provision_server_comes_back() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     stub.set_mode(StubMode::Down).await;
     let app = app_on(seeded_db().await, &stub, true).await;
     let form = alipay_notification("CHTEST0002", "50.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
@@ -119,7 +97,7 @@ async fn paid_tenant_is_provisioned_after_the_provision_server_comes_back() {
 
 #[tokio::test]
 async fn tenant_left_provisioning_by_a_crash_is_finished_after_restart() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let db = seeded_db().await;
     // State a server killed right after committing the payment leaves behind.
     db.run_sql(
@@ -155,7 +133,7 @@ async fn tenant_left_provisioning_by_a_crash_is_finished_after_restart() {
 
 #[tokio::test]
 async fn two_instances_provision_a_tenant_once() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let db = seeded_db().await;
     db.run_sql(
         "UPDATE fa_chathub_tenant SET status = 'provisioning', expire_at = '2031-01-01 12:00:00' WHERE id = 13",
@@ -188,7 +166,7 @@ async fn two_instances_provision_a_tenant_once() {
 
 #[tokio::test]
 async fn worker_can_be_turned_off() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let db = seeded_db().await;
     db.run_sql(
         "UPDATE fa_chathub_tenant SET status = 'provisioning', expire_at = '2031-01-01 12:00:00' WHERE id = 13",
@@ -249,13 +227,12 @@ fn provision_keys(stub: &ProvisionStub, domain: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn tenants_that_keep_failing_do_not_starve_the_ones_behind_them() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let failing: Vec<(u32, String)> = (101..=122).map(|i| (i, format!("fail-{i}"))).collect();
     let good: Vec<(u32, String)> = (201..=205).map(|i| (i, format!("good-{i}"))).collect();
     let names: Vec<&str> = failing.iter().map(|(_, d)| d.as_str()).collect();
     stub.set_failing_domains(&names);
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &failing).await;
     waiting_tenants(&db, &good).await;
     let app = app_on(db, &stub, true).await;
@@ -293,9 +270,8 @@ async fn tenants_that_keep_failing_do_not_starve_the_ones_behind_them() {
 
 #[tokio::test]
 async fn a_success_makes_tenants_in_back_off_due_again() {
-    let stub = start_stub().await;
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &[(301, "waited-long".into())]).await;
     in_long_backoff(&db, 301).await;
     let app = app_on(db, &stub, true).await;
@@ -332,11 +308,10 @@ async fn health_recovering_after_answered_failures_makes_tenants_in_back_off_due
 /// fails twice and another waits out a long back-off; then both back-offs are minutes long,
 /// the server recovers, and both tenants must be active within 15 s.
 async fn recovers_within_an_interval_or_two_after(mode: StubMode, health_down: bool) {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     stub.set_mode(mode).await;
     stub.set_health_down(health_down);
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &[(301, "waited-long".into())]).await;
     in_long_backoff(&db, 301).await;
     waiting_tenants(&db, &[(302, "during-outage".into())]).await;
@@ -375,11 +350,10 @@ async fn recovers_within_an_interval_or_two_after(mode: StubMode, health_down: b
 
 #[tokio::test]
 async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does_not_replay_it() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     stub.cache_like_upstream(true);
     stub.set_mode(StubMode::Http500).await;
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &[(401, "chatwoot-outage".into())]).await;
     let app = app_on(db, &stub, true).await;
     let failed_twice = eventually(Duration::from_secs(20), || async {
@@ -417,13 +391,12 @@ async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does
 
 #[tokio::test]
 async fn an_unanswered_call_is_retried_with_the_same_key_within_the_configured_bound() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     stub.set_hang_for(Duration::from_secs(60));
     stub.set_mode(StubMode::Hang).await;
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &[(501, "slow-server".into())]).await;
-    let app = app_with(
+    let app = worker_app(
         db,
         &stub,
         true,
@@ -461,9 +434,8 @@ async fn an_unanswered_call_is_retried_with_the_same_key_within_the_configured_b
 
 #[tokio::test]
 async fn suspended_disabled_and_expired_tenants_are_never_provisioned() {
-    let stub = start_stub().await;
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
+    let db = seeded_db().await;
     db.run_sql(
         "INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, channel_type, status, config, expire_at, createtime) VALUES
          (601, 2, 'Expired', 'expired', 'a@example.com', 1, 'web_widget', 'provisioning', '{}', '2020-01-01 12:00:00', 1779000000),
@@ -507,11 +479,10 @@ async fn suspended_disabled_and_expired_tenants_are_never_provisioned() {
 
 #[tokio::test]
 async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_restart() {
-    let stub = start_stub().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     stub.set_hang_for(Duration::from_secs(120));
     stub.set_mode(StubMode::Hang).await;
-    let db = TestDb::with_schema().await;
-    db.run_sql(pay_support::FIXTURE_SQL).await;
+    let db = seeded_db().await;
     waiting_tenants(&db, &[(701, "never-answers".into())]).await;
     let env = gateway_env(&[
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url()),
@@ -519,7 +490,7 @@ async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_resta
         // The longest bound there is: shutdown must not wait for it.
         ("CHATHUB_PROVISION_CALL_TIMEOUT_SECS", "55".into()),
     ]);
-    let config = support::test_config(&db, &env_refs(&env));
+    let config = crate::support::test_config(&db, &env_refs(&env));
     let clock = chathub::clock::Clock::system(config.timezone);
     let application = chathub::startup::Application::build(config, clock)
         .await
@@ -574,7 +545,7 @@ async fn shutdown_abandons_a_hanging_call_and_the_tenant_is_finished_after_resta
 /// whole call).
 #[tokio::test]
 async fn hanging_provision_calls_leave_the_pool_to_members() {
-    let stub = start_stub().await;
+    let stub = start_stub(crate::support::PROVISION_KEY).await;
     stub.set_hang_for(Duration::from_secs(60));
     stub.set_mode(StubMode::Hang).await;
     let db = seeded_db().await;
@@ -584,7 +555,7 @@ async fn hanging_provision_calls_leave_the_pool_to_members() {
         "UPDATE fa_chathub_tenant SET status = 'pending', embed_code = NULL, expire_at = '2031-01-01 12:00:00' WHERE id = 13",
     )
     .await;
-    let app = app_with(
+    let app = worker_app(
         db,
         &stub,
         true,

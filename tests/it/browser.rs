@@ -2,16 +2,13 @@
 //! actions are replayed through the DevTools protocol (type into the fields, click the button),
 //! and the page's own script submits over AJAX and shows the result card.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chathub_tools::provision_stub::ProvisionStub;
+use crate::support::spawn_app;
 use futures_util::{SinkExt, StreamExt};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
-use support::spawn_app;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -173,12 +170,7 @@ async fn a_visitor_signs_up_in_a_real_browser_and_sees_the_result_card() {
         eprintln!("skipped: chromium is not installed");
         return;
     };
-    let stub = ProvisionStub::start(
-        "127.0.0.1:0".parse().unwrap(),
-        chathub::config::DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .unwrap();
+    let stub = crate::support::start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let app = spawn_app(&[("CHATHUB_ADDON_PROVISION_SERVER_URL", &stub.url())]).await;
     app.db
         .run_sql(

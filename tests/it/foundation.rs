@@ -1,19 +1,7 @@
 //! The base every route stands on: landing page, URL rules, HTTP hygiene.
 
-mod support;
-
-use support::spawn_app;
-
-fn page_text(html: &str) -> String {
-    let doc = scraper::Html::parse_document(html);
-    doc.root_element()
-        .text()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::support::html::document_text;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn landing_shows_the_plans_and_follows_site_name() {
@@ -29,7 +17,7 @@ async fn landing_shows_the_plans_and_follows_site_name() {
         .unwrap()
         .inner_html();
     assert_eq!(title, "Acme客服 - AI 智能客服多租户平台");
-    let text = page_text(&body);
+    let text = document_text(&body);
     assert!(
         text.contains("© 2026 Acme客服. Powered by Chatwoot + QwenPaw"),
         "{text}"

@@ -1,8 +1,6 @@
 //! The compatibility runner can fail: its comparison reports exactly what was changed, and the
 //! NOISE.md masks hide only noise (planted changes inside masked fields are still reported).
 
-mod support;
-
 use chathub::clock::Clock;
 use chathub_tools::compat::compare::{
     Actual, CompareOptions, Difference, actual_doc, compare, expected_doc,
@@ -10,10 +8,10 @@ use chathub_tools::compat::compare::{
 use chathub_tools::compat::{dbstate, normalize, php_session};
 use serde_json::{Value, json};
 
-fn fixture(rel: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel);
+use crate::support::fixtures_dir;
+
+fn fixture_json(rel: &str) -> Value {
+    let p = fixtures_dir().join(rel);
     serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).expect("json")
 }
 
@@ -34,9 +32,9 @@ fn paths(d: &[Difference]) -> Vec<String> {
 /// Replays public/001 (landing) against the real server on its group's seed and returns what
 /// the comparison says for a given (possibly mutated) `expect`.
 async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
-    let fx = fixture("public/001-landing.json");
-    let group = fixture("public/_group.json");
-    let db = support::TestDb::with_schema().await;
+    let fx = fixture_json("public/001-landing.json");
+    let group = fixture_json("public/_group.json");
+    let db = crate::support::TestDb::with_schema().await;
     dbstate::seed_group(&mut db.conn().await, &group)
         .await
         .unwrap();
@@ -45,7 +43,7 @@ async fn landing_against(expect_edit: impl Fn(&mut Value)) -> Vec<Difference> {
         chrono::DateTime::parse_from_str(fx["clock"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S%:z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-    let app = support::spawn_app_on(db, &[], Some(Clock::fake(tz, now))).await;
+    let app = crate::support::spawn_app_on(db, &[], Some(Clock::fake(tz, now))).await;
     let resp = app.get(fx["request"]["path"].as_str().unwrap()).await;
     let status = resp.status().as_u16();
     let headers = resp

@@ -1,16 +1,11 @@
 //! `chathub check` and config validation, run as the built binary the operator runs.
 
-mod support;
-
-use std::net::SocketAddr;
-
+use crate::support::{TestDb, start_stub};
 use chathub::config::DEFAULT_PROVISION_API_KEY;
-use chathub_tools::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
 use rsa::PrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use support::TestDb;
 
 struct Output {
     code: i32,
@@ -28,7 +23,7 @@ impl Output {
 }
 
 async fn chathub(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+    let out = tokio::process::Command::new(crate::support::CHATHUB_BIN)
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
@@ -40,15 +35,6 @@ async fn chathub(args: &[&str], env: &[(&str, &str)]) -> Output {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-async fn stub() -> ProvisionStub {
-    ProvisionStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .unwrap()
 }
 
 /// A database as a site has it after `chathub migrate`.
@@ -64,7 +50,7 @@ async fn migrated_db() -> TestDb {
 fn base_env<'a>(db: &'a TestDb, provision: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("CHATHUB_DATABASE_URL", db.url.as_str()),
-        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", provision),
     ]
 }
@@ -72,7 +58,7 @@ fn base_env<'a>(db: &'a TestDb, provision: &'a str) -> Vec<(&'a str, &'a str)> {
 #[tokio::test]
 async fn a_ready_site_passes_every_check() {
     let db = migrated_db().await;
-    let stub = stub().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
     let out = chathub(&["check"], &base_env(&db, &url)).await;
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -116,7 +102,7 @@ async fn a_ready_site_passes_every_check() {
 #[tokio::test]
 async fn stock_fastadmin_schema_fails_on_the_narrow_password_column() {
     let db = TestDb::with_schema().await; // stock fa_user: password varchar(32)
-    let stub = stub().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
     let out = chathub(&["check"], &base_env(&db, &url)).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
@@ -141,7 +127,7 @@ async fn schema_differences_are_listed() {
     c.query_drop("ALTER TABLE fa_chathub_tenant DROP COLUMN max_agents, MODIFY `status` enum('pending','active','suspended','disabled') NOT NULL DEFAULT 'pending'")
         .await
         .unwrap();
-    let stub = stub().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
     let out = chathub(&["check"], &base_env(&db, &url)).await;
     assert_eq!(out.code, 1);
@@ -167,7 +153,7 @@ async fn unreachable_services_fail_with_the_reason() {
                 "CHATHUB_DATABASE_URL",
                 "mysql://root@127.0.0.1:9/chathub_none",
             ),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
             ("CHATHUB_ADDON_PROVISION_SERVER_URL", "http://127.0.0.1:9"),
         ],
     )
@@ -186,7 +172,7 @@ async fn unreachable_services_fail_with_the_reason() {
 #[tokio::test]
 async fn payment_keys_are_parsed_when_payments_are_enabled() {
     let db = migrated_db().await;
-    let stub = stub().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
     let merchant = PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
     let platform = PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
@@ -257,7 +243,7 @@ async fn payment_keys_are_parsed_when_payments_are_enabled() {
 #[tokio::test]
 async fn print_config_masks_secrets() {
     let db = migrated_db().await;
-    let stub = stub().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
     let with_password = db.url.replacen("mysql://root@", "mysql://root:hunter2@", 1);
     let mut env = base_env(&db, &url);
@@ -271,7 +257,11 @@ async fn print_config_masks_secrets() {
         out.stdout
     );
     assert!(out.stdout.contains("database_url = mysql://root:******@"));
-    for secret in ["hunter2", support::SESSION_SECRET, "v3-key-very-secret"] {
+    for secret in [
+        "hunter2",
+        crate::support::SESSION_SECRET,
+        "v3-key-very-secret",
+    ] {
         assert!(!out.stdout.contains(secret), "{secret} leaked");
         assert!(!out.stderr.contains(secret), "{secret} leaked");
     }
@@ -339,7 +329,7 @@ async fn migrate_reports_an_unreachable_database() {
         &["migrate", "--dry-run"],
         &[
             ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ],
     )
     .await;
@@ -355,7 +345,7 @@ async fn readme_documents_every_config_key() {
         &["check", "--print-config"],
         &[
             ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/none"),
-            ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+            ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ],
     )
     .await;

@@ -1,15 +1,11 @@
 //! The member center and the password change, as a signed-in member sees them.
 
-mod member_support;
-mod support;
-
-use member_support::*;
+use crate::support::html::*;
+use crate::support::member::*;
+use crate::support::{TestApp, location};
 use mysql_async::prelude::*;
-use support::TestApp;
 
-const MY: &str = "/addons/chathub/index/my";
 const CHANGE: &str = "/addons/chathub/index/changePassword";
-const LOGIN: &str = "/addons/chathub/index/login";
 
 async fn signed_in_as(email: &str, password: &str) -> TestApp {
     let app = spawn_seeded(&[]).await;
@@ -236,7 +232,7 @@ async fn flash_messages_follow_the_originals_precedence_and_are_escaped() {
 
 #[tokio::test]
 async fn tenant_configs_are_read_in_both_encodings_and_odd_values_do_not_break_the_page() {
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     seed_users(&db).await;
     let base = &TENANTS[0];
     let make = |id, name| TenantFixture {
@@ -254,7 +250,7 @@ async fn tenant_configs_are_read_in_both_encodings_and_odd_values_do_not_break_t
     .await;
     insert_tenant(&db, &make(41, "Garbage"), "not json", Some("")).await;
     insert_tenant(&db, &make(42, "NoPlan"), r#"{"price":"12abc"}"#, None).await;
-    let app = support::spawn_app_on(db, &[], Some(recorded_clock())).await;
+    let app = crate::support::spawn_app_on(db, &[], Some(recorded_clock())).await;
     login(&app, "alice@example.com", "alice-pass-1").await;
     let body = my_page(&app, MY).await;
     let rows: Vec<String> = select_all(&body, "tbody tr")
@@ -279,7 +275,7 @@ async fn tenant_configs_are_read_in_both_encodings_and_odd_values_do_not_break_t
 
 #[tokio::test]
 async fn embed_codes_cannot_break_out_of_the_page() {
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     seed_users(&db).await;
     let hostile =
         "</script><script>alert(1)</script>' onclick=\"alert(2)\" \n<img src=x onerror=alert(3)>";
@@ -290,7 +286,7 @@ async fn embed_codes_cannot_break_out_of_the_page() {
         Some(hostile),
     )
     .await;
-    let app = support::spawn_app_on(db, &[], Some(recorded_clock())).await;
+    let app = crate::support::spawn_app_on(db, &[], Some(recorded_clock())).await;
     login(&app, "alice@example.com", "alice-pass-1").await;
     let body = my_page(&app, MY).await;
     assert_eq!(

@@ -1,26 +1,16 @@
 //! Operating the server: the dev stack's pieces, config hot reload, graceful shutdown, the
 //! fake-clock announcement. Most tests run the built binary as an operator would.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{TestDb, free_port};
 use chathub::db::{Tables, schema};
 use chathub_tools::demo;
 use mysql_async::prelude::*;
-use support::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn signal(child: &tokio::process::Child, sig: i32) {
     let pid = child.id().expect("running") as i32;
@@ -55,11 +45,11 @@ async fn landing_text(port: u16) -> String {
 }
 
 fn serve_cmd(db: &TestDb, port: u16) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"));
+    let mut cmd = tokio::process::Command::new(crate::support::CHATHUB_BIN);
     cmd.arg("serve")
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &db.url)
-        .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+        .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
         .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -383,7 +373,7 @@ async fn keep_alive_requests_survive_shutdown() {
     for (k, v) in [
         ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/unused"),
         ("CHATHUB_LISTEN", "127.0.0.1:0"),
-        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET),
+        ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ("CHATHUB_PROVISION_WORKER", "0"),
     ] {
         env.insert(k.to_string(), v.to_string());

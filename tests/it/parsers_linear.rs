@@ -18,7 +18,7 @@ const BODY_LIMIT: usize = 1024 * 1024;
 const SMALL: usize = BODY_LIMIT / 64;
 const MAX_RATIO: f64 = 384.0;
 
-const PUBLIC_KEY: &str = include_str!("fixtures/keys/alipay_platform_public.pem");
+const PUBLIC_KEY: &str = include_str!("../fixtures/keys/alipay_platform_public.pem");
 
 /// CPU time of this thread: unlike wall-clock time, it does not grow when a loaded machine
 /// preempts a long run more often than a short one.

@@ -2,21 +2,17 @@
 //! sends everything to PHP; `migrate --dry-run`, `migrate`, `check`, `serve`; the include
 //! flipped on (smoke list answered by chathub); flipped off again (PHP answers, nothing lost).
 
-mod nginx_support;
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::nginx::*;
+use crate::support::{ADMIN_ENTRY, CHATHUB_BIN, SESSION_SECRET, TestDb, column_type, free_port};
 use chathub_tools::provision_stub::ProvisionStub;
 use mysql_async::prelude::*;
-use nginx_support::*;
-use support::{SESSION_SECRET, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_chathub");
-
-fn chathub(db: &TestDb, stub: &ProvisionStub, listen: &str) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(BIN);
+/// `chathub` with the site's config and no other environment (add the subcommand).
+fn serve_command(db: &TestDb, stub: &ProvisionStub, listen: &str) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(CHATHUB_BIN);
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("CHATHUB_DATABASE_URL", &db.url)
@@ -27,18 +23,6 @@ fn chathub(db: &TestDb, stub: &ProvisionStub, listen: &str) -> tokio::process::C
         .env("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url())
         .stdin(Stdio::null());
     c
-}
-
-async fn column_type(db: &TestDb, table: &str, column: &str) -> String {
-    let mut conn = db.conn().await;
-    conn.exec_first(
-        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-         AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-        (table, column),
-    )
-    .await
-    .unwrap()
-    .unwrap_or_default()
 }
 
 /// ThinkPHP's `?s=` spellings of the addon's URLs (README step 5 checks them).
@@ -63,12 +47,7 @@ async fn cutover_and_rollback_as_the_readme_says() {
          '\"{\\\\\"plan\\\\\":\\\\\"pro\\\\\",\\\\\"price\\\\\":60}\"', '2030-01-01 12:00:00', 1779000000, 1779000000);\n",
     )
     .await;
-    let stub = ProvisionStub::start(
-        "127.0.0.1:0".parse().unwrap(),
-        chathub::config::DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .unwrap();
+    let stub = crate::support::start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let php = start_echo("php").await;
     let http = client();
 
@@ -89,8 +68,13 @@ async fn cutover_and_rollback_as_the_readme_says() {
     drop(before);
 
     // 1. migrate --dry-run prints the SQL and changes nothing.
-    assert_eq!(column_type(&db, "fa_user", "password").await, "varchar(32)");
-    let out = chathub(&db, &stub, &listen)
+    assert_eq!(
+        column_type(&db, "fa_user", "password")
+            .await
+            .unwrap_or_default(),
+        "varchar(32)"
+    );
+    let out = serve_command(&db, &stub, &listen)
         .args(["migrate", "--dry-run"])
         .output()
         .await
@@ -103,12 +87,14 @@ async fn cutover_and_rollback_as_the_readme_says() {
     let plan = String::from_utf8_lossy(&out.stdout);
     assert!(plan.contains("ALTER TABLE `fa_user`"), "{plan}");
     assert_eq!(
-        column_type(&db, "fa_user", "password").await,
+        column_type(&db, "fa_user", "password")
+            .await
+            .unwrap_or_default(),
         "varchar(32)",
         "dry run wrote nothing"
     );
     // 2. migrate, then again: nothing left to do.
-    let out = chathub(&db, &stub, &listen)
+    let out = serve_command(&db, &stub, &listen)
         .arg("migrate")
         .output()
         .await
@@ -119,10 +105,12 @@ async fn cutover_and_rollback_as_the_readme_says() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        column_type(&db, "fa_user", "password").await,
+        column_type(&db, "fa_user", "password")
+            .await
+            .unwrap_or_default(),
         "varchar(255)"
     );
-    let out = chathub(&db, &stub, &listen)
+    let out = serve_command(&db, &stub, &listen)
         .args(["migrate", "--dry-run"])
         .output()
         .await
@@ -132,7 +120,7 @@ async fn cutover_and_rollback_as_the_readme_says() {
         "second run is a no-op"
     );
     // 3. check: every line ok (warnings allowed), exit 0.
-    let out = chathub(&db, &stub, &listen)
+    let out = serve_command(&db, &stub, &listen)
         .arg("check")
         .output()
         .await
@@ -142,7 +130,7 @@ async fn cutover_and_rollback_as_the_readme_says() {
     assert!(out.status.success(), "{report}");
     assert!(!report.contains("FAIL"), "{report}");
     // 4. serve.
-    let mut server = chathub(&db, &stub, &listen)
+    let mut server = serve_command(&db, &stub, &listen)
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,8 +3,6 @@
 //! frozen database (SIGSTOP: connections open, nothing answers) costs a request at most the
 //! checkout bound, and an outage is logged once, not once per request.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -224,7 +222,7 @@ fn env_for(database_url: &str, extra: &[(&str, &str)]) -> BTreeMap<String, Strin
     env.insert("CHATHUB_LISTEN".into(), "127.0.0.1:0".into());
     env.insert(
         "CHATHUB_SESSION_SECRET".into(),
-        support::SESSION_SECRET.into(),
+        crate::support::SESSION_SECRET.into(),
     );
     env.insert("CHATHUB_PROVISION_WORKER".into(), "0".into());
     for (k, v) in extra {
@@ -260,7 +258,7 @@ async fn timed_get(client: &reqwest::Client, url: &str, cookie: &str) -> (u16, S
 async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once() {
     let log = CapturedLog::default();
     let _guard = log.install();
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     db.run_sql(BOB_SQL).await;
     let (server, name) = db.url.rsplit_once('/').unwrap();
     let upstream = server

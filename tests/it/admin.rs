@@ -2,15 +2,13 @@
 //! permissions) and what every admin action does, against a real MariaDB and the stub
 //! provision server.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::html::body_text;
+use crate::support::{PROVISION_KEY, TestApp, TestDb, spawn_app_on};
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
-use support::{TestApp, TestDb, spawn_app_on};
 
-const API_KEY: &str = "chathub-default-key-change-me";
 const TOKEN_KEY: &str = "i3d6o32wo8fvs1fvdpwens";
 const ADMIN_TOKEN: &str = "8c3d6f3e-1b1a-4d4c-9e0e-6d1f0c2a9b7e";
 const SID: &str = "ce7jl30isfkjk61mrckpn13vln";
@@ -109,9 +107,7 @@ INSERT INTO fa_chathub_log (id, tenant_id, action, detail, status, operator, cre
 async fn console() -> Console {
     let db = TestDb::with_schema().await;
     db.run_sql(FIXTURES).await;
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), API_KEY)
-        .await
-        .unwrap();
+    let stub = crate::support::start_stub(PROVISION_KEY).await;
     let dir = tempfile::tempdir().unwrap();
     let url = stub.url();
     let app = spawn_app_on(
@@ -223,18 +219,6 @@ impl Console {
     }
 }
 
-fn page_text(html: &str) -> String {
-    let doc = scraper::Html::parse_document(html);
-    let body = scraper::Selector::parse("body").unwrap();
-    doc.select(&body)
-        .flat_map(|b| b.text())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn title(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse("title").unwrap();
@@ -285,7 +269,7 @@ async fn fastadmins_php_session_signs_the_admin_in() {
     let (status, body) = c.page("/addons/chathub/index/index").await;
     assert_eq!(status, 200);
     assert_eq!(title(&body), "租户列表");
-    let text = page_text(&body);
+    let text = body_text(&body);
     assert!(
         text.starts_with("租户管理 控制面板 租户 域名 邮箱 通道 席位 状态 到期时间 操作 暂无租户"),
         "{text}"
@@ -481,7 +465,7 @@ async fn admins_without_the_rule_are_refused_and_rules_grant_actions() {
         r#"{"code":0,"msg":"你没有权限访问","data":"","url":"","wait":3}"#
     );
     let r = get("/addons/chathub/index/logs", false).await.unwrap();
-    assert!(page_text(&r.text().await.unwrap()).contains("你没有权限访问"));
+    assert!(body_text(&r.text().await.unwrap()).contains("你没有权限访问"));
     // FastAdmin's own rule name for the addon route (`index/<action>`) grants it too.
     let mut conn = c.app.db.conn().await;
     conn.query_drop(
@@ -497,7 +481,7 @@ async fn admins_without_the_rule_are_refused_and_rules_grant_actions() {
         .await
         .unwrap();
     let r = get("/addons/chathub/index/dashboard", false).await.unwrap();
-    assert!(page_text(&r.text().await.unwrap()).contains("你没有权限访问"));
+    assert!(body_text(&r.text().await.unwrap()).contains("你没有权限访问"));
 }
 
 #[tokio::test]
@@ -731,7 +715,7 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
         .await
         .unwrap();
     let body = r.text().await.unwrap();
-    assert!(page_text(&body).contains("参数不能为空"));
+    assert!(body_text(&body).contains("参数不能为空"));
     assert!(body.contains("href=\"javascript:history.back(-1);\""));
     // Same host on another port or scheme is another origin (issue 15 #10: the host alone
     // used to be compared).
@@ -742,7 +726,7 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
         Some("https://HOST"),
     ] {
         let body = send(origin).await.unwrap().text().await.unwrap();
-        assert!(page_text(&body).contains("请求来源无效"), "{origin:?}");
+        assert!(body_text(&body).contains("请求来源无效"), "{origin:?}");
     }
     assert_eq!(c.tenant_count().await, before);
     // A cross-site GET has no Origin and its Referer can be suppressed: refused.
@@ -751,11 +735,11 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
         .send()
         .await
         .unwrap();
-    assert!(page_text(&r.text().await.unwrap()).contains("请求来源无效"));
+    assert!(body_text(&r.text().await.unwrap()).contains("请求来源无效"));
     assert_eq!(c.tenant_count().await, before);
     // A POST with neither header is no browser's cross-site request (the recorded form posts).
     let body = send(None).await.unwrap().text().await.unwrap();
-    assert!(page_text(&body).contains("添加成功！"), "{body}");
+    assert!(body_text(&body).contains("添加成功！"), "{body}");
     let before = before + 1;
     let body = send(Some("http://HOST"))
         .await
@@ -763,7 +747,7 @@ async fn html_form_posts_need_to_come_from_our_own_pages() {
         .text()
         .await
         .unwrap();
-    assert!(page_text(&body).contains("添加成功！"));
+    assert!(body_text(&body).contains("添加成功！"));
     assert!(body.contains("href=\"/pGTnXkhdmy.php/addons/chathub/index/index\""));
     assert_eq!(c.tenant_count().await, before + 1);
 }
@@ -803,7 +787,7 @@ async fn del_removes_listed_tenants() {
         .send()
         .await
         .unwrap();
-    assert!(page_text(&r.text().await.unwrap()).contains("请求来源无效"));
+    assert!(body_text(&r.text().await.unwrap()).contains("请求来源无效"));
     assert!(c.tenant(12).await.is_some());
 }
 
@@ -850,7 +834,7 @@ async fn suspend_tells_the_provision_server_then_records_it() {
     let calls = c.stub.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].path, "/suspend");
-    assert_eq!(calls[0].header("X-API-Key"), Some(API_KEY));
+    assert_eq!(calls[0].header("X-API-Key"), Some(PROVISION_KEY));
     assert_eq!(
         calls[0].body,
         r#"{"inbox_id":111,"tenant_name":"Alice Shop","domain":"alice-shop"}"#
@@ -893,7 +877,7 @@ async fn suspend_failures_leave_the_tenant_alone() {
     let body = r.text().await.unwrap();
     assert_eq!(title(&body), "温馨提示");
     assert!(
-        page_text(&body)
+        body_text(&body)
             .contains("暂停失败：无法连接 Provision 服务（Failed to connect to 127.0.0.1")
     );
     assert!(body.contains("href=\"javascript:history.back(-1);\""));
@@ -941,7 +925,7 @@ async fn activate_sends_the_api_key_and_resumes_suspended_tenants() {
     );
     let calls = c.stub.calls();
     assert_eq!(calls[0].path, "/activate");
-    assert_eq!(calls[0].header("X-API-Key"), Some(API_KEY));
+    assert_eq!(calls[0].header("X-API-Key"), Some(PROVISION_KEY));
     assert_eq!(calls[0].body, r#"{"inbox_id":115}"#);
     assert_eq!(c.tenant(15).await.unwrap().0, "active");
     assert_eq!(c.logs_for(15).await[0].0, "activate");
@@ -1027,7 +1011,7 @@ async fn set_expire_validates_and_records_the_date() {
         .send()
         .await
         .unwrap();
-    assert!(page_text(&r.text().await.unwrap()).contains("到期时间已设置"));
+    assert!(body_text(&r.text().await.unwrap()).contains("到期时间已设置"));
     assert_eq!(
         c.tenant(14).await.unwrap().1.as_deref(),
         Some("2027-01-31 08:00:00")
@@ -1045,7 +1029,7 @@ async fn dashboard_and_logs_show_counts_and_escaped_rows() {
         .unwrap();
     let (_, body) = c.page("/addons/chathub/index/dashboard").await;
     assert_eq!(title(&body), "控制面板");
-    let text = page_text(&body);
+    let text = body_text(&body);
     assert!(
         text.starts_with(
             "租户列表 添加租户 6 总租户 2 已开通 2 待开通 24/7 AI 在线 最近操作 操作 状态 时间"
@@ -1057,7 +1041,7 @@ async fn dashboard_and_logs_show_counts_and_escaped_rows() {
     assert!(!body.contains("alert(1)"), "details are not shown");
     let (_, body) = c.page("/addons/chathub/index/logs").await;
     assert_eq!(title(&body), "操作日志");
-    let text = page_text(&body);
+    let text = body_text(&body);
     assert!(text.contains("← 控制面板 操作日志 租户ID 操作 状态 操作人 时间 11 <b>evil</b> failed <i>op</i> 2026-05-17 14:43:00 0 pay_notify_alipay success system 2026-05-17 14:42:00"), "{text}");
     assert!(!body.contains("<i>op"));
     // 20 per page.
@@ -1067,9 +1051,9 @@ async fn dashboard_and_logs_show_counts_and_escaped_rows() {
             .unwrap();
     }
     let (_, body) = c.page("/addons/chathub/index/logs?page=2").await;
-    let text = page_text(&body);
+    let text = body_text(&body);
     assert!(text.contains("register success website"), "{text}");
     assert!(!text.contains("bulk"));
     let (_, body) = c.page("/addons/chathub/index/logs?page=9").await;
-    assert!(page_text(&body).contains("暂无记录"));
+    assert!(body_text(&body).contains("暂无记录"));
 }

@@ -2,10 +2,10 @@
 //! member and as an attacker sees them. Expected texts and Locations come from the
 //! recordings of the original (golden `member/035`–`063`, `public/018`).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::html::{select, title_and_body_text};
+use crate::support::{PROVISION_KEY, TestApp, location, tenant_status};
 use base64::Engine as _;
 use chathub::clients::crypto::GatewayKey;
 use chathub::domain::php::Params;
@@ -13,13 +13,11 @@ use chathub::services::channels::{AccountChannel, Credentials};
 use chathub::web::session::SessionData;
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
-use support::{TestApp, TestDb, spawn_app_on};
 
 const BASE: &str = "/addons/chathub/index";
 const ALICE: u32 = 2;
 const BOB: u32 = 3;
 const CAROL: u32 = 4;
-const KEY: &str = "chathub-default-key-change-me";
 
 /// The recorded fixture members (salted md5 passwords, as on a stock FastAdmin schema).
 const USERS: &str = "INSERT INTO fa_user (id, username, nickname, password, salt, email, status, jointime, createtime, updatetime) VALUES
@@ -29,7 +27,7 @@ const USERS: &str = "INSERT INTO fa_user (id, username, nickname, password, salt
 
 /// The recorded fixture tenants the channel pages touch (alice 11/13/14/17, bob 21/22), with
 /// expiry dates moved out of the system clock's reach (expired tenants cannot be reprovisioned).
-const TENANTS: &str = "INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, channel_type, status, config, embed_code, expire_at, createtime, updatetime) VALUES
+const TENANTS_SQL: &str = "INSERT INTO fa_chathub_tenant (id, user_id, tenant_name, domain, email, max_agents, channel_type, status, config, embed_code, expire_at, createtime, updatetime) VALUES
 (11, 2, 'Alice Shop', 'alice-shop', 'alice@example.com', 2, 'web_widget', 'active', '{\"plan\":\"pro\",\"price\":60}', '<script>old</script>', '2031-12-15 12:00:00', 1779000000, 1779000000),
 (13, 2, 'Alice Pending', 'alice-pending', 'alice@example.com', 1, 'web_widget', 'pending', '{\"plan\":\"basic\",\"price\":50}', NULL, '2031-12-20 12:00:00', 1779000000, 1779000000),
 (14, 2, 'Alice Provisioning', 'alice-prov', 'alice@example.com', 2, 'web_widget', 'provisioning', '{\"plan\":\"pro\",\"price\":60}', NULL, '2031-11-30 12:00:00', 1779000000, 1779000000),
@@ -43,12 +41,7 @@ struct Fixture {
 }
 
 async fn fixture(extra_env: &[(&str, &str)]) -> Fixture {
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
-        .await
-        .unwrap();
-    let db = TestDb::with_schema().await;
-    db.run_sql(USERS).await;
-    db.run_sql(TENANTS).await;
+    let stub = crate::support::start_stub(PROVISION_KEY).await;
     let url = stub.url();
     let mut env: Vec<(&str, &str)> = vec![
         ("CHATHUB_ADDON_SITE_NAME", "Acme客服"),
@@ -58,7 +51,12 @@ async fn fixture(extra_env: &[(&str, &str)]) -> Fixture {
         ("CHATHUB_PROVISION_WORKER", "0"),
     ];
     env.extend_from_slice(extra_env);
-    let app = spawn_app_on(db, &env, None).await;
+    let app = TestApp::init()
+        .with_sql(USERS)
+        .with_sql(TENANTS_SQL)
+        .with_envs(&env)
+        .spawn()
+        .await;
     Fixture { app, stub }
 }
 
@@ -143,35 +141,6 @@ impl Browser {
     }
 }
 
-fn location(r: &reqwest::Response) -> &str {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
-}
-
-/// Visible text: the title, then the body's text.
-fn page_text(html: &str) -> String {
-    let doc = scraper::Html::parse_document(html);
-    let title = select(&doc, "title")
-        .first()
-        .map(|t| t.text().collect::<String>())
-        .unwrap_or_default();
-    let body = select(&doc, "body")
-        .first()
-        .map(|b| b.text().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
-    format!("{title} {body}")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn select<'a>(doc: &'a scraper::Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
-    doc.select(&scraper::Selector::parse(css).unwrap())
-        .collect()
-}
-
 #[derive(Debug, PartialEq)]
 struct AccountRow {
     id: u32,
@@ -211,14 +180,6 @@ async fn accounts(app: &TestApp) -> Vec<AccountRow> {
             },
         )
         .collect()
-}
-
-async fn tenant_status(app: &TestApp, id: u32) -> String {
-    let mut c = app.db.conn().await;
-    c.exec_first("SELECT status FROM fa_chathub_tenant WHERE id = ?", (id,))
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 async fn logs(app: &TestApp) -> Vec<(u32, String, String, String, String)> {
@@ -289,7 +250,7 @@ async fn locked_and_deleted_accounts_lose_the_channel_pages() {
         "/addons/chathub/index/login?error=%E8%B4%A6%E5%8F%B7%E4%B8%8D%E5%AD%98%E5%9C%A8"
     );
     assert!(accounts(&f.app).await.is_empty());
-    assert_eq!(tenant_status(&f.app, 13).await, "pending");
+    assert_eq!(tenant_status(&f.app.db, 13).await, "pending");
     assert!(f.stub.calls().is_empty());
 }
 
@@ -364,7 +325,7 @@ async fn channel_list_shows_the_six_channels_of_the_newest_tenant_only() {
             &format!("/addons/chathub/index/channelAuth?channel={ch}")
         );
     }
-    let text = page_text(&body);
+    let text = title_and_body_text(&body);
     assert!(
         text.starts_with("渠道管理 - Acme客服 渠道管理 管理您已开通的客服渠道凭证。"),
         "{text}"
@@ -389,8 +350,8 @@ async fn the_list_shows_only_known_error_notices() {
         location(&r),
         "/addons/chathub/index/channelList?error=%E4%B8%8D%E6%94%AF%E6%8C%81%E7%9A%84%E6%B8%A0%E9%81%93"
     );
-    let body = alice.get(location(&r)).await.text().await.unwrap();
-    assert!(page_text(&body).contains("不支持的渠道"));
+    let body = alice.get(&location(&r)).await.text().await.unwrap();
+    assert!(title_and_body_text(&body).contains("不支持的渠道"));
     let body = alice
         .get(&format!(
             "{BASE}/channelList?error=%E8%AF%B7%E8%81%94%E7%B3%BB%20evil"
@@ -400,7 +361,7 @@ async fn the_list_shows_only_known_error_notices() {
         .await
         .unwrap();
     assert!(
-        !page_text(&body).contains("evil"),
+        !title_and_body_text(&body).contains("evil"),
         "foreign text is not shown"
     );
 }
@@ -442,7 +403,7 @@ async fn channel_auth_shows_the_amazon_form_by_default() {
         assert_eq!(options.len(), 13);
         assert_eq!(options[0], ("us".into(), "US (amazon.com)".into()));
         assert_eq!(options[12], ("sg".into(), "SG (amazon.sg)".into()));
-        let text = page_text(&body);
+        let text = title_and_body_text(&body);
         // Recorded: member/036, member/037.
         assert!(text.contains("Access Token (LWA 登录后获取)"));
         assert!(text.contains("Partner Tag (Associates 标签, 形如 mytag-20)"));
@@ -485,7 +446,7 @@ async fn channel_auth_shows_the_app_form_for_other_channels() {
                 ("refresh_token".into(), None),
             ]
         );
-        let text = page_text(&body);
+        let text = title_and_body_text(&body);
         assert!(
             text.contains("App ID App Secret Refresh Token (可选) 保存 取消"),
             "{text}"
@@ -529,7 +490,7 @@ async fn web_widget_explains_that_it_needs_no_credentials_and_stores_nothing() {
         .await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
-    let text = page_text(&body);
+    let text = title_and_body_text(&body);
     assert!(text.contains("绑定 web_widget"));
     assert!(text.contains("无需绑定凭证"));
     assert!(body.contains("href=\"/addons/chathub/index/my\""));
@@ -646,7 +607,7 @@ async fn saving_credentials_inserts_one_row_and_then_updates_it() {
         .text()
         .await
         .unwrap();
-    assert!(page_text(&list).contains("jd 已绑定 - 管理"));
+    assert!(title_and_body_text(&list).contains("jd 已绑定 - 管理"));
     let manage = alice
         .get(&format!("{BASE}/channelAuth?channel=jd"))
         .await
@@ -677,8 +638,8 @@ async fn missing_fields_redirect_with_the_originals_message_and_write_nothing() 
         "/addons/chathub/index/channelAuth?channel=taobao&error=App+ID+%E5%92%8C+App+Secret+%E5%BF%85%E5%A1%AB"
     );
     // The member sees why on the form they are sent back to.
-    let body = alice.get(location(&r)).await.text().await.unwrap();
-    assert!(page_text(&body).contains("绑定 taobao App ID 和 App Secret 必填"));
+    let body = alice.get(&location(&r)).await.text().await.unwrap();
+    assert!(title_and_body_text(&body).contains("绑定 taobao App ID 和 App Secret 必填"));
     assert!(accounts(&f.app).await.is_empty());
 }
 
@@ -746,8 +707,8 @@ async fn forged_credential_posts_change_nothing() {
         );
     }
     assert!(accounts(&f.app).await.is_empty());
-    let body = alice.get(location(&no_token)).await.text().await.unwrap();
-    assert!(page_text(&body).contains("页面已过期，请重新提交"));
+    let body = alice.get(&location(&no_token)).await.text().await.unwrap();
+    assert!(title_and_body_text(&body).contains("页面已过期，请重新提交"));
 }
 
 #[tokio::test]
@@ -773,7 +734,7 @@ async fn credentials_land_on_the_members_newest_tenant_only() {
         .text()
         .await
         .unwrap();
-    assert!(page_text(&list).contains("pdd 已绑定"));
+    assert!(title_and_body_text(&list).contains("pdd 已绑定"));
     f.app
         .db
         .run_sql("DELETE FROM fa_chathub_channel_account WHERE tenant_id = 22")
@@ -784,7 +745,7 @@ async fn credentials_land_on_the_members_newest_tenant_only() {
         .text()
         .await
         .unwrap();
-    assert!(page_text(&list).contains("pdd 未配置"));
+    assert!(title_and_body_text(&list).contains("pdd 未配置"));
 }
 
 #[tokio::test]
@@ -822,8 +783,8 @@ async fn oversized_credentials_get_a_clear_error_not_a_500() {
         .await;
     assert_eq!(r.status(), 302);
     assert!(location(&r).starts_with("/addons/chathub/index/channelAuth?channel=jd&error="));
-    let body = alice.get(location(&r)).await.text().await.unwrap();
-    assert!(page_text(&body).contains("凭证内容过长，请检查后重新填写"));
+    let body = alice.get(&location(&r)).await.text().await.unwrap();
+    assert!(title_and_body_text(&body).contains("凭证内容过长，请检查后重新填写"));
     assert!(accounts(&f.app).await.is_empty());
     // Multi-byte text counts in bytes, as the column does.
     let wide = "凭".repeat(700);
@@ -867,7 +828,8 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let v: Vectors = serde_json::from_str(include_str!("fixtures/gateway_vectors.json")).unwrap();
+    let v: Vectors =
+        serde_json::from_str(include_str!("../fixtures/gateway_vectors.json")).unwrap();
     v.vectors
 }
 
@@ -1058,8 +1020,8 @@ async fn reprovision_refuses_missing_and_foreign_tenants() {
         );
     }
     assert!(f.stub.calls().is_empty());
-    assert_eq!(tenant_status(&f.app, 22).await, "pending");
-    assert_eq!(tenant_status(&f.app, 21).await, "active");
+    assert_eq!(tenant_status(&f.app.db, 22).await, "pending");
+    assert_eq!(tenant_status(&f.app.db, 21).await, "active");
     assert!(logs(&f.app).await.is_empty());
 }
 
@@ -1070,7 +1032,7 @@ async fn reprovision_without_a_post_of_the_sessions_token_does_nothing() {
     let bob = Browser::signed_in(&f.app, BOB);
     let expect_confirmation = |body: String| {
         let doc = scraper::Html::parse_document(&body);
-        let text = page_text(&body);
+        let text = title_and_body_text(&body);
         assert!(text.contains("确认重新开通资源"));
         assert!(text.contains("Alice Pending"));
         // One click submits the member center's form.
@@ -1130,7 +1092,7 @@ async fn reprovision_without_a_post_of_the_sessions_token_does_nothing() {
         .await;
     assert_eq!(r.status(), 403);
     assert!(f.stub.calls().is_empty());
-    assert_eq!(tenant_status(&f.app, 13).await, "pending");
+    assert_eq!(tenant_status(&f.app.db, 13).await, "pending");
     assert!(logs(&f.app).await.is_empty());
 }
 
@@ -1181,7 +1143,7 @@ async fn the_member_center_offers_reprovision_as_a_form_with_no_token_in_any_url
     // Submitting it does what the original's link did.
     let r = alice.reprovision("13").await;
     assert_eq!(location(&r), "/addons/chathub/index/my?just_paid=1");
-    assert_eq!(tenant_status(&f.app, 13).await, "active");
+    assert_eq!(tenant_status(&f.app.db, 13).await, "active");
 }
 
 #[tokio::test]
@@ -1195,7 +1157,7 @@ async fn the_confirmation_page_escapes_the_tenant_name() {
         .await
         .unwrap();
     assert!(!body.contains("<b>Bold</b>"));
-    assert!(page_text(&body).contains(r#"Alice <b>Bold</b> & "Co""#));
+    assert!(title_and_body_text(&body).contains(r#"Alice <b>Bold</b> & "Co""#));
 }
 
 #[tokio::test]
@@ -1262,7 +1224,7 @@ async fn reprovision_with_the_token_provisions_the_tenant() {
     // Recorded: member/060 — ids in a POST body.
     let r = alice.reprovision("14").await;
     assert_eq!(location(&r), "/addons/chathub/index/my?just_paid=1");
-    assert_eq!(tenant_status(&f.app, 14).await, "active");
+    assert_eq!(tenant_status(&f.app.db, 14).await, "active");
 }
 
 #[tokio::test]
@@ -1298,10 +1260,10 @@ async fn suspended_disabled_and_expired_tenants_are_refused_with_a_clear_message
         // A link is refused the same way (no confirmation offered for it).
         let r = alice.get(&format!("{BASE}/reprovision?ids={id}")).await;
         assert_eq!(location(&r), expected, "tenant {id}");
-        assert_eq!(tenant_status(&f.app, id.parse().unwrap()).await, status);
+        assert_eq!(tenant_status(&f.app.db, id.parse().unwrap()).await, status);
         // The member center shows the message.
         let page = alice.get(&expected).await.text().await.unwrap();
-        assert!(page_text(&page).contains(message));
+        assert!(title_and_body_text(&page).contains(message));
     }
     assert!(f.stub.calls().is_empty());
     assert!(logs(&f.app).await.is_empty());
@@ -1316,7 +1278,7 @@ async fn a_failed_reprovision_leaves_the_tenant_provisioning() {
     f.stub.set_mode(StubMode::Down).await;
     let r = alice.reprovision("13").await;
     assert_eq!(location(&r), "/addons/chathub/index/my?provisioning=1");
-    assert_eq!(tenant_status(&f.app, 13).await, "provisioning");
+    assert_eq!(tenant_status(&f.app.db, 13).await, "provisioning");
     let l = logs(&f.app).await;
     assert_eq!((l[0].0, l[0].3.as_str()), (13, "failed"));
     assert!(l[0].2.starts_with("重试 provision 失败: "), "{:?}", l[0]);
@@ -1324,7 +1286,7 @@ async fn a_failed_reprovision_leaves_the_tenant_provisioning() {
     f.stub.set_mode(StubMode::Http500).await;
     let r = alice.reprovision("11").await;
     assert_eq!(location(&r), "/addons/chathub/index/my?provisioning=1");
-    assert_eq!(tenant_status(&f.app, 11).await, "provisioning");
+    assert_eq!(tenant_status(&f.app.db, 11).await, "provisioning");
     assert_eq!(
         logs(&f.app).await[1],
         (
@@ -1341,7 +1303,7 @@ async fn a_failed_reprovision_leaves_the_tenant_provisioning() {
     assert_eq!(location(&r), "/addons/chathub/index/my?provisioning=1");
     let l = logs(&f.app).await;
     assert!(l[2].2.starts_with("响应无效: <html>"), "{:?}", l[2]);
-    assert_eq!(tenant_status(&f.app, 14).await, "provisioning");
+    assert_eq!(tenant_status(&f.app.db, 14).await, "provisioning");
     // The server answered 11's call with a failure (which it caches under the key), so the
     // next try asks with a new key; 13's call was never answered, so it keeps its key.
     f.stub.set_mode(StubMode::Ok).await;
@@ -1380,7 +1342,7 @@ async fn a_hanging_provision_server_holds_the_request_only_for_the_configured_bo
         took >= Duration::from_millis(2500),
         "answered after {took:?}"
     );
-    assert_eq!(tenant_status(&f.app, 13).await, "provisioning");
+    assert_eq!(tenant_status(&f.app.db, 13).await, "provisioning");
     assert_eq!(logs(&f.app).await[0].3, "failed");
 }
 

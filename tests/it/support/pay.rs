@@ -1,22 +1,20 @@
 //! Fixtures shared by the payment and worker tests: the recorded site's users, tenants and
 //! orders, the throw-away gateway keys, signed notifications and a fake WeChat Pay server.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use chathub::clients::pay;
-use mysql_async::prelude::*;
 
-use crate::support::{TestApp, TestDb};
+use super::{TestApp, TestDb};
 
-pub const MERCHANT_PRIVATE: &str = include_str!("../fixtures/keys/merchant_private.pem");
-pub const MERCHANT_PUBLIC: &str = include_str!("../fixtures/keys/merchant_public.pem");
-pub const MERCHANT_CERT: &str = include_str!("../fixtures/keys/merchant_cert.pem");
+pub const MERCHANT_PRIVATE: &str = include_str!("../../fixtures/keys/merchant_private.pem");
+pub const MERCHANT_PUBLIC: &str = include_str!("../../fixtures/keys/merchant_public.pem");
+pub const MERCHANT_CERT: &str = include_str!("../../fixtures/keys/merchant_cert.pem");
 pub const MERCHANT_CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
-pub const PLATFORM_PRIVATE: &str = include_str!("../fixtures/keys/alipay_platform_private.pem");
-pub const PLATFORM_PUBLIC: &str = include_str!("../fixtures/keys/alipay_platform_public.pem");
+pub const PLATFORM_PRIVATE: &str = include_str!("../../fixtures/keys/alipay_platform_private.pem");
+pub const PLATFORM_PUBLIC: &str = include_str!("../../fixtures/keys/alipay_platform_public.pem");
 
 pub const ALIPAY_APP_ID: &str = "9021000100000001";
 pub const WECHAT_APP_ID: &str = "wx0000000000000001";
@@ -89,8 +87,18 @@ pub fn gateway_env(extra: &[(&str, String)]) -> Vec<(String, String)> {
     env
 }
 
-pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+/// The app with both gateways configured (`gateway_env(extra)`) on `db`.
+pub async fn gateway_app_on(db: TestDb, extra: &[(&str, String)]) -> TestApp {
+    TestApp::init()
+        .on(db)
+        .with_envs(&gateway_env(extra))
+        .spawn()
+        .await
+}
+
+/// As [`gateway_app_on`], on the recorded site ([`seeded_db`]).
+pub async fn gateway_app(extra: &[(&str, String)]) -> TestApp {
+    gateway_app_on(seeded_db().await, extra).await
 }
 
 /// The `Cookie` header of a signed-in member session.
@@ -288,21 +296,6 @@ pub async fn post_alipay(app: &TestApp, form: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// One row as strings (NULL as "NULL").
-pub async fn row(db: &TestDb, sql: &str) -> Vec<String> {
-    let mut conn = db.conn().await;
-    let r: Option<mysql_async::Row> = conn.query_first(sql).await.unwrap();
-    let r = r.expect("row");
-    (0..r.len())
-        .map(|i| chathub::db::text(r.as_ref(i).unwrap()).unwrap_or_else(|| "NULL".into()))
-        .collect()
-}
-
-pub async fn count(db: &TestDb, sql: &str) -> i64 {
-    let mut conn = db.conn().await;
-    conn.query_first::<i64, _>(sql).await.unwrap().unwrap_or(0)
 }
 
 /// A fake WeChat Pay API: `POST /v3/pay/transactions/native` checks the `Authorization`

@@ -1,38 +1,14 @@
 //! Renewal and payments, end to end against the real server and MariaDB, with fake gateways
 //! speaking the real wire formats.
 
-mod pay_support;
-mod support;
-
-use pay_support::*;
-use support::{TestApp, spawn_app_on};
-
-async fn app_with(extra: &[(&str, String)]) -> TestApp {
-    let env = gateway_env(extra);
-    spawn_app_on(seeded_db().await, &env_refs(&env), None).await
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header("Cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::support::pay::*;
+use crate::support::{TestApp, count, location, row};
 
 // ---------------------------------------------------------------- renew
 
 #[tokio::test]
 async fn renew_without_session_goes_to_login() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let r = app.get("/addons/chathub/index/renew?id=11").await;
     assert_eq!(r.status(), 302);
     assert_eq!(location(&r), "/addons/chathub/index/login");
@@ -44,7 +20,7 @@ async fn renew_without_session_goes_to_login() {
 
 #[tokio::test]
 async fn renew_of_someone_elses_or_unknown_tenant_is_refused() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let cookie = alice_cookie(&app);
     for path in [
         "/addons/chathub/index/renew?id=21",
@@ -52,7 +28,7 @@ async fn renew_of_someone_elses_or_unknown_tenant_is_refused() {
         "/addons/chathub/index/renew",
         "/addons/chathub/index/renew?id=abc",
     ] {
-        let r = get_with_cookie(&app, path, &cookie).await;
+        let r = app.get_with_cookie(path, &cookie).await;
         assert_eq!(r.status(), 302, "{path}");
         assert_eq!(
             location(&r),
@@ -67,9 +43,11 @@ async fn renew_of_someone_elses_or_unknown_tenant_is_refused() {
 
 #[tokio::test]
 async fn renew_creates_one_order_and_reloading_reuses_it() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let cookie = alice_cookie(&app);
-    let first = get_with_cookie(&app, "/addons/chathub/index/renew?id=11", &cookie).await;
+    let first = app
+        .get_with_cookie("/addons/chathub/index/renew?id=11", &cookie)
+        .await;
     assert_eq!(first.status(), 200);
     let page = first.text().await.unwrap();
     let order_no = row(
@@ -108,7 +86,9 @@ async fn renew_creates_one_order_and_reloading_reuses_it() {
     assert_eq!(r, ["2", "pro", "60.00", "pending", "NULL"]);
 
     for _ in 0..3 {
-        let again = get_with_cookie(&app, "/addons/chathub/index/renew?id=11", &cookie).await;
+        let again = app
+            .get_with_cookie("/addons/chathub/index/renew?id=11", &cookie)
+            .await;
         assert!(again.text().await.unwrap().contains(&order_no));
     }
     assert_eq!(
@@ -123,13 +103,14 @@ async fn renew_creates_one_order_and_reloading_reuses_it() {
 
 #[tokio::test]
 async fn renew_reads_double_encoded_config_and_never_makes_a_free_order() {
-    let app = app_with(&[
+    let app = gateway_app(&[
         ("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into()),
         ("CHATHUB_ADDON_WECHAT_ENABLED", "0".into()),
     ])
     .await;
     let cookie = alice_cookie(&app);
-    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=16", &cookie)
+    let page = app
+        .get_with_cookie("/addons/chathub/index/renew?id=16", &cookie)
         .await
         .text()
         .await
@@ -146,7 +127,8 @@ async fn renew_reads_double_encoded_config_and_never_makes_a_free_order() {
         ["enterprise", "120.00"]
     );
     // No price at all: the page shows, no 0.00 order is made.
-    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=18", &cookie)
+    let page = app
+        .get_with_cookie("/addons/chathub/index/renew?id=18", &cookie)
         .await
         .text()
         .await
@@ -164,9 +146,10 @@ async fn renew_reads_double_encoded_config_and_never_makes_a_free_order() {
 
 #[tokio::test]
 async fn renew_escapes_tenant_name_and_plan() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let cookie = alice_cookie(&app);
-    let page = get_with_cookie(&app, "/addons/chathub/index/renew?id=17", &cookie)
+    let page = app
+        .get_with_cookie("/addons/chathub/index/renew?id=17", &cookie)
         .await
         .text()
         .await
@@ -181,7 +164,7 @@ async fn renew_escapes_tenant_name_and_plan() {
 
 #[tokio::test]
 async fn pay_alipay_messages_match_the_original() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let r = app.get("/addons/chathub/index/payAlipay?order=NOPE").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "订单不存在");
@@ -197,13 +180,14 @@ async fn pay_alipay_messages_match_the_original() {
         "订单金额无效，请联系客服手动续费"
     );
 
-    let off = app_with(&[("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into())]).await;
+    let off = gateway_app(&[("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into())]).await;
     let r = off
         .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
         .await;
     assert_eq!(r.text().await.unwrap(), "支付宝未启用");
 
-    let unconfigured = app_with(&[("CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY", "".into())]).await;
+    let unconfigured =
+        gateway_app(&[("CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY", "".into())]).await;
     let r = unconfigured
         .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
         .await;
@@ -211,7 +195,7 @@ async fn pay_alipay_messages_match_the_original() {
         r.text().await.unwrap(),
         "支付宝未配置完成，请在后台「插件管理 → ChatHub → 配置」填写 APPID 和私钥"
     );
-    let broken = app_with(&[(
+    let broken = gateway_app(&[(
         "CHATHUB_ADDON_ALIPAY_MERCHANT_PRIVATE_KEY",
         "MIIEnot-a-key".into(),
     )])
@@ -234,7 +218,7 @@ async fn pay_alipay_messages_match_the_original() {
 
 #[tokio::test]
 async fn pay_alipay_redirect_is_signed_with_the_merchant_key() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let r = app
         .get("/addons/chathub/index/payAlipay?order=CHTEST0001")
         .await;
@@ -276,15 +260,12 @@ async fn pay_alipay_redirect_is_signed_with_the_merchant_key() {
 
 #[tokio::test]
 async fn renewals_in_the_same_second_get_numbers_that_cannot_be_guessed() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let cookie = alice_cookie(&app);
     for id in [11, 13, 17] {
-        let r = get_with_cookie(
-            &app,
-            &format!("/addons/chathub/index/renew?id={id}"),
-            &cookie,
-        )
-        .await;
+        let r = app
+            .get_with_cookie(&format!("/addons/chathub/index/renew?id={id}"), &cookie)
+            .await;
         assert_eq!(r.status(), 200);
     }
     let mut conn = app.db.conn().await;
@@ -338,7 +319,7 @@ fn alipay_redirect_matches_the_recording_byte_for_byte() {
         .unwrap();
     assert_eq!(
         url,
-        include_str!("fixtures/payalipay_sandbox_location.txt").trim_end()
+        include_str!("../fixtures/payalipay_sandbox_location.txt").trim_end()
     );
 }
 
@@ -423,7 +404,7 @@ fn plus_30_days(app: &TestApp, from: &str) -> String {
 
 #[tokio::test]
 async fn valid_alipay_notification_pays_once_and_extends_the_tenant() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
     let r = post_alipay(&app, &form).await;
     assert_eq!(r.status(), 200);
@@ -473,7 +454,7 @@ async fn valid_alipay_notification_pays_once_and_extends_the_tenant() {
 
 #[tokio::test]
 async fn alipay_payment_for_tenant_without_resources_leaves_it_provisioning() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let form = alipay_notification("CHTEST0002", "50.00", "TRADE_FINISHED", ALIPAY_APP_ID);
     assert_eq!(
         post_alipay(&app, &form).await.text().await.unwrap(),
@@ -515,7 +496,7 @@ async fn assert_untouched(app: &TestApp) {
 
 #[tokio::test]
 async fn forged_or_mismatched_alipay_notifications_change_nothing() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let good = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
     let cases = [
         // Signed over what Alipay signs, then the amount changed.
@@ -560,7 +541,7 @@ async fn forged_or_mismatched_alipay_notifications_change_nothing() {
 
 #[tokio::test]
 async fn waiting_alipay_trade_is_acknowledged_without_paying() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let form = alipay_notification("CHTEST0001", "60.00", "WAIT_BUYER_PAY", ALIPAY_APP_ID);
     assert_eq!(
         post_alipay(&app, &form).await.text().await.unwrap(),
@@ -571,7 +552,7 @@ async fn waiting_alipay_trade_is_acknowledged_without_paying() {
 
 #[tokio::test]
 async fn alipay_notification_without_public_key_fails_cleanly() {
-    let app = app_with(&[("CHATHUB_ADDON_ALIPAY_PUBLIC_KEY", "".into())]).await;
+    let app = gateway_app(&[("CHATHUB_ADDON_ALIPAY_PUBLIC_KEY", "".into())]).await;
     let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
     let r = post_alipay(&app, &form).await;
     assert_eq!(r.status(), 200);
@@ -589,7 +570,7 @@ async fn alipay_notification_without_public_key_fails_cleanly() {
 
 #[tokio::test]
 async fn fifty_concurrent_duplicate_notifications_extend_once() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -644,7 +625,7 @@ async fn pay_wechat_places_a_signed_native_order_and_shows_our_qr_code() {
     let cert_path = dir.path().join("apiclient_cert.pem");
     std::fs::write(&key_path, MERCHANT_PRIVATE).unwrap();
     std::fs::write(&cert_path, MERCHANT_CERT).unwrap();
-    let app = app_with(&[
+    let app = gateway_app(&[
         ("CHATHUB_WECHAT_API_BASE", fake.url()),
         (
             "CHATHUB_ADDON_WECHAT_KEY_PATH",
@@ -686,7 +667,7 @@ async fn pay_wechat_places_a_signed_native_order_and_shows_our_qr_code() {
     );
 
     // The gateway going away gives a clear page and leaves the order payable.
-    let down = app_with(&[
+    let down = gateway_app(&[
         ("CHATHUB_WECHAT_API_BASE", "http://127.0.0.1:9".into()),
         (
             "CHATHUB_ADDON_WECHAT_KEY_PATH",
@@ -716,7 +697,7 @@ async fn pay_wechat_places_a_signed_native_order_and_shows_our_qr_code() {
 
 #[tokio::test]
 async fn pay_wechat_messages_match_the_original() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let r = app.get("/addons/chathub/index/payWechat?order=NOPE").await;
     assert_eq!(r.text().await.unwrap(), "订单不存在");
     let r = app
@@ -724,12 +705,12 @@ async fn pay_wechat_messages_match_the_original() {
         .await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("证书"));
-    let off = app_with(&[("CHATHUB_ADDON_WECHAT_ENABLED", "0".into())]).await;
+    let off = gateway_app(&[("CHATHUB_ADDON_WECHAT_ENABLED", "0".into())]).await;
     let r = off
         .get("/addons/chathub/index/payWechat?order=CHTEST0001")
         .await;
     assert_eq!(r.text().await.unwrap(), "微信支付未启用");
-    let unconfigured = app_with(&[("CHATHUB_ADDON_WECHAT_MCH_ID", "".into())]).await;
+    let unconfigured = gateway_app(&[("CHATHUB_ADDON_WECHAT_MCH_ID", "".into())]).await;
     let r = unconfigured
         .get("/addons/chathub/index/payWechat?order=CHTEST0001")
         .await;
@@ -741,7 +722,7 @@ async fn pay_wechat_messages_match_the_original() {
 
 #[tokio::test]
 async fn valid_wechat_notification_pays_once() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let n = wechat_notification(
         wechat_transaction("CHTEST0001", 6000),
         app.app.clock.epoch(),
@@ -787,7 +768,7 @@ async fn valid_wechat_notification_pays_once() {
 
 #[tokio::test]
 async fn forged_or_mismatched_wechat_notifications_change_nothing() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let now = app.app.clock.epoch();
     let good = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
 
@@ -855,7 +836,7 @@ async fn forged_or_mismatched_wechat_notifications_change_nothing() {
 
 #[tokio::test]
 async fn unknown_pay_method_is_logged_and_fails() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let r = app
         .client
         .post(app.url("/addons/chathub/index/payNotify/pay_method/paypal"))
@@ -897,7 +878,7 @@ async fn unknown_pay_method_is_logged_and_fails() {
 
 #[tokio::test]
 async fn pay_return_redirects_as_recorded() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     for (path, expected) in [
         (
             "/addons/chathub/index/payReturn?order=NOPE123",
@@ -976,7 +957,7 @@ async fn wechat_notifications_on_a_site_without_wechat_pay_are_refused_not_error
             vec![("CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY", String::new())],
         ),
     ] {
-        let app = app_with(&env).await;
+        let app = gateway_app(&env).await;
         let now = app.app.clock.epoch();
         let mut sent = 0;
         let genuine = wechat_notification(wechat_transaction("CHTEST0001", 6000), now);
@@ -1015,7 +996,7 @@ async fn wechat_notifications_on_a_site_without_wechat_pay_are_refused_not_error
 
 #[tokio::test]
 async fn malformed_wechat_notifications_are_refused_with_a_4xx_signed_or_not() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let now = app.app.clock.epoch();
     for (kind, body) in malformed_wechat_bodies() {
         // Unsigned: refused at the signature.
@@ -1038,7 +1019,7 @@ async fn malformed_wechat_notifications_are_refused_with_a_4xx_signed_or_not() {
 
 #[tokio::test]
 async fn alipay_notifications_on_a_site_without_alipay_or_malformed_are_refused() {
-    let app = app_with(&[
+    let app = gateway_app(&[
         ("CHATHUB_ADDON_ALIPAY_ENABLED", "0".into()),
         ("CHATHUB_ADDON_ALIPAY_PUBLIC_KEY", "".into()),
     ])
@@ -1075,7 +1056,7 @@ async fn alipay_notifications_on_a_site_without_alipay_or_malformed_are_refused(
     assert!(!text.contains("route=\"payNotify\",status=\"5"), "{text}");
 
     // With Alipay configured, malformed bodies are refused as unauthentic.
-    let on = app_with(&[]).await;
+    let on = gateway_app(&[]).await;
     for body in [&b"garbage"[..], b"sign=%FF", b"sign=&sign_type=RSA2"] {
         let r = on
             .client
@@ -1124,7 +1105,7 @@ fn alipay_notification_padded(order_no: &str, amount: &str, extra: usize) -> Str
 
 #[tokio::test]
 async fn alipay_notification_with_120k_parameters_reads_only_the_first_1001() {
-    let app = app_with(&[]).await;
+    let app = gateway_app(&[]).await;
     let body = alipay_notification_padded("CHTEST0001", "60.00", 120_000);
     assert!(
         body.len() > 900_000 && body.len() < 1024 * 1024,

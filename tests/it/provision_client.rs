@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chathub::clients::provision::{CallError, ProvisionClient, ProvisionPayload, ProvisionResult};
-use chathub_tools::provision_stub::{ProvisionStub, StubMode};
+use chathub_tools::provision_stub::StubMode;
 
-const KEY: &str = "chathub-default-key-change-me";
+use crate::support::{PROVISION_KEY, start_stub};
 
 fn payload() -> ProvisionPayload {
     ProvisionPayload {
@@ -19,26 +19,32 @@ fn payload() -> ProvisionPayload {
 
 #[tokio::test]
 async fn each_outcome_of_one_attempt() {
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
-        .await
-        .unwrap();
+    let stub = start_stub(PROVISION_KEY).await;
     stub.set_hang_for(Duration::from_secs(3));
     let c = ProvisionClient::new();
     let t = Duration::from_secs(2);
     match c
-        .provision(&stub.url(), KEY, "reg-0123456789abcdef", &payload(), t)
+        .provision(
+            &stub.url(),
+            PROVISION_KEY,
+            "reg-0123456789abcdef",
+            &payload(),
+            t,
+        )
         .await
     {
         ProvisionResult::Provisioned(p) => assert_eq!(p.inbox_id, Some(101)),
         other => panic!("{other:?}"),
     }
     let call = &stub.calls()[0];
-    assert_eq!(call.header("x-api-key"), Some(KEY));
+    assert_eq!(call.header("x-api-key"), Some(PROVISION_KEY));
     assert_eq!(call.header("idempotency-key"), Some("reg-0123456789abcdef"));
     assert_eq!(call.header("content-type"), Some("application/json"));
 
     stub.set_mode(StubMode::Http500).await;
-    let r = c.provision(&stub.url(), KEY, "k2", &payload(), t).await;
+    let r = c
+        .provision(&stub.url(), PROVISION_KEY, "k2", &payload(), t)
+        .await;
     assert!(
         matches!(&r, ProvisionResult::Failed(e @ CallError::Http { status: 500, .. }) if e.log_text() == "HTTP 500"),
         "{r:?}"
@@ -46,7 +52,8 @@ async fn each_outcome_of_one_attempt() {
 
     stub.set_mode(StubMode::BadJson).await;
     assert!(matches!(
-        c.provision(&stub.url(), KEY, "k3", &payload(), t).await,
+        c.provision(&stub.url(), PROVISION_KEY, "k3", &payload(), t)
+            .await,
         ProvisionResult::InvalidBody(_)
     ));
 
@@ -54,7 +61,7 @@ async fn each_outcome_of_one_attempt() {
     match c
         .provision(
             &stub.url(),
-            KEY,
+            PROVISION_KEY,
             "k4",
             &payload(),
             Duration::from_millis(300),
@@ -73,7 +80,10 @@ async fn each_outcome_of_one_attempt() {
 
     stub.set_mode(StubMode::Down).await;
     let port = stub.addr().port();
-    match c.provision(&stub.url(), KEY, "k5", &payload(), t).await {
+    match c
+        .provision(&stub.url(), PROVISION_KEY, "k5", &payload(), t)
+        .await
+    {
         ProvisionResult::Failed(CallError::Transport(m)) => {
             assert!(
                 m.starts_with(&format!(
@@ -89,9 +99,7 @@ async fn each_outcome_of_one_attempt() {
 
 #[tokio::test]
 async fn wrong_api_key_is_an_http_error_with_the_servers_message() {
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
-        .await
-        .unwrap();
+    let stub = start_stub(PROVISION_KEY).await;
     let c = ProvisionClient::new();
     let (status, body) = c
         .activate(&stub.url(), "wrong", Some(111), Duration::from_secs(2))
@@ -102,7 +110,7 @@ async fn wrong_api_key_is_an_http_error_with_the_servers_message() {
     let (status, body) = c
         .suspend(
             &stub.url(),
-            KEY,
+            PROVISION_KEY,
             Some(111),
             "Alice Shop",
             "alice-shop",
@@ -127,16 +135,17 @@ async fn wrong_api_key_is_an_http_error_with_the_servers_message() {
 /// server answered (a retry needs a new key), not resources and not an unknown outcome.
 #[tokio::test]
 async fn a_cached_failure_answered_with_200_is_an_answered_failure() {
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), KEY)
-        .await
-        .unwrap();
+    let stub = start_stub(PROVISION_KEY).await;
     stub.cache_like_upstream(true);
     stub.set_mode(StubMode::Http500).await;
     let c = ProvisionClient::new();
     let t = Duration::from_secs(5);
     let mut results = Vec::new();
     for _ in 0..3 {
-        results.push(c.provision(&stub.url(), KEY, "k", &payload(), t).await);
+        results.push(
+            c.provision(&stub.url(), PROVISION_KEY, "k", &payload(), t)
+                .await,
+        );
     }
     assert!(
         results.iter().all(|r| r.is_answered_failure()),
@@ -151,7 +160,7 @@ async fn a_cached_failure_answered_with_200_is_an_answered_failure() {
     let r = c
         .provision(
             &stub.url(),
-            KEY,
+            PROVISION_KEY,
             "k9",
             &payload(),
             Duration::from_millis(300),

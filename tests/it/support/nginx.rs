@@ -1,6 +1,5 @@
 //! A real nginx with the repo's `nginx.conf` in front of chathub and a PHP stand-in, shared by
 //! the nginx and cut-over tests.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-pub const ADMIN_ENTRY: &str = "pGTnXkhdmy.php";
+use super::{ADMIN_ENTRY, free_port};
 
 /// A file in the stand-in site's public/ directory, served by nginx itself.
 pub const STATIC_ASSET: &str = "/assets/addons/chathub/css/chathub.css";
@@ -120,14 +119,6 @@ impl Nginx {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A self-signed certificate for 127.0.0.1, when openssl is there.

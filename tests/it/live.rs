@@ -1,8 +1,6 @@
 //! `chathub check --live`: after the switch, what the tables and a running server say.
 
-mod support;
-
-use support::{SESSION_SECRET, spawn_app};
+use crate::support::{SESSION_SECRET, spawn_app};
 
 #[tokio::test]
 async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
@@ -20,7 +18,7 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
         )
         .await;
     app.get("/addons/chathub/index/landing").await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+    let out = tokio::process::Command::new(crate::support::CHATHUB_BIN)
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &app.db.url)
         .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
@@ -77,7 +75,7 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
 async fn live_check_fails_when_a_proxy_forwards_requests_it_does_not_trust() {
     let app = spawn_app(&[]).await;
     for _ in 0..3 {
-        let r = support::TestApp::new_client()
+        let r = crate::support::TestApp::new_client()
             .get(app.url("/addons/chathub/index/landing"))
             .header("X-Forwarded-For", "198.51.100.7")
             .send()
@@ -90,7 +88,7 @@ async fn live_check_fails_when_a_proxy_forwards_requests_it_does_not_trust() {
         metrics.contains("chathub_untrusted_forwarded_total 3"),
         "{metrics}"
     );
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+    let out = tokio::process::Command::new(crate::support::CHATHUB_BIN)
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &app.db.url)
         .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
@@ -124,7 +122,7 @@ async fn live_check_prints_stored_control_characters_escaped() {
              (0, CONCAT('pay_notify_', CHAR(27), '[31mred'), 'b', 'failed', 'system', UNIX_TIMESTAMP());\n",
         )
         .await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+    let out = tokio::process::Command::new(crate::support::CHATHUB_BIN)
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &app.db.url)
         .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)

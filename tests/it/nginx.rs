@@ -5,13 +5,10 @@
 //! Needs Debian's `nginx` (scripts/test.sh installs it). Without it the tests say so and pass,
 //! except under CI, where a missing nginx is a failure.
 
-mod support;
-
-mod nginx_support;
-
 use std::net::SocketAddr;
 
-use nginx_support::*;
+use crate::support::nginx::*;
+use crate::support::{ADMIN_ENTRY, free_port};
 
 #[tokio::test]
 async fn addon_urls_reach_chathub_and_everything_else_reaches_php() {
@@ -154,7 +151,7 @@ async fn client_address_scheme_host_and_cookies_arrive() {
 #[tokio::test]
 async fn the_real_server_answers_through_nginx_as_it_does_directly() {
     let Some(bin) = nginx_binary() else { return };
-    let app = support::spawn_app(&[
+    let app = crate::support::spawn_app(&[
         ("CHATHUB_TRUSTED_PROXIES", "127.0.0.1"),
         ("CHATHUB_ADDON_SITE_NAME", "Acme客服"),
     ])

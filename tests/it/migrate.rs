@@ -1,10 +1,8 @@
 //! `chathub migrate` against real MariaDB from each starting point a site can be at.
 
-mod support;
-
+use crate::support::{TestDb, column_type};
 use chathub::db::schema;
 use mysql_async::prelude::*;
-use support::TestDb;
 
 /// The original's tenant table before v1.6 (its MIGRATIONS.md): no user_id, team_id,
 /// max_agents, expire_at, idx_user_id; two channel types, four statuses.
@@ -60,23 +58,13 @@ type TenantSnapshot = (
     String,
 );
 
-const FASTADMIN_BASE: &str = include_str!("../sql/fastadmin_base.sql");
+const FASTADMIN_BASE: &str = include_str!("../../sql/fastadmin_base.sql");
 
 async fn tables(db: &TestDb) -> Vec<String> {
     let mut c = db.conn().await;
     c.exec(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
         (&db.name,),
-    )
-    .await
-    .unwrap()
-}
-
-async fn column_type(db: &TestDb, table: &str, column: &str) -> Option<String> {
-    let mut c = db.conn().await;
-    c.exec_first(
-        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-        (&db.name, table, column),
     )
     .await
     .unwrap()
@@ -261,11 +249,11 @@ async fn dry_run_prints_sql_and_changes_nothing() {
     let before_tables = tables(&db).await;
     let before_tenant = show_create(&db, "fa_chathub_tenant").await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+    let out = std::process::Command::new(crate::support::CHATHUB_BIN)
         .args(["migrate", "--dry-run"])
         .env_clear()
         .env("CHATHUB_DATABASE_URL", &db.url)
-        .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+        .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -297,11 +285,11 @@ async fn dry_run_prints_sql_and_changes_nothing() {
 
     // The real run, through the binary too, then a no-op.
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+        std::process::Command::new(crate::support::CHATHUB_BIN)
             .args(args)
             .env_clear()
             .env("CHATHUB_DATABASE_URL", &db.url)
-            .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+            .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
             .output()
             .unwrap()
     };

@@ -4,11 +4,10 @@
 //! left half-written and the same request succeeds once the lock or the freeze is over. A
 //! request waiting on the provision server within its call budget is not cut.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support::{TestApp, TestDb, spawn_app_on};
 use chathub::clock::Clock;
 use chathub::config::{Config, ConfigSources};
 use chathub::startup::Application;
@@ -16,7 +15,6 @@ use chathub::web::session::SessionData;
 use chathub_tools::devstack::{PrivateMariaDb, prepare_database};
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
-use support::{TestApp, TestDb, spawn_app_on};
 
 const BASE: &str = "/addons/chathub/index";
 const KEY: &str = "chathub-default-key-change-me";
@@ -389,7 +387,10 @@ async fn private_site(db_name: &str, env: &[(&str, &str)]) -> Option<PrivateSite
     for (k, v) in [
         ("CHATHUB_DATABASE_URL", url.clone()),
         ("CHATHUB_LISTEN", "127.0.0.1:0".into()),
-        ("CHATHUB_SESSION_SECRET", support::SESSION_SECRET.into()),
+        (
+            "CHATHUB_SESSION_SECRET",
+            crate::support::SESSION_SECRET.into(),
+        ),
         ("CHATHUB_PROVISION_WORKER", "0".into()),
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url()),
     ] {
@@ -646,7 +647,7 @@ async fn a_frozen_database_never_wedges_the_worker() {
 #[tokio::test]
 async fn a_reused_connection_keeps_the_lock_wait_bound_and_strict_mode() {
     let db = TestDb::with_schema().await;
-    let config = support::test_config(
+    let config = crate::support::test_config(
         &db,
         &[
             ("CHATHUB_REQUEST_TIMEOUT_MS", "4000"),

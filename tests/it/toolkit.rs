@@ -2,9 +2,7 @@
 //! gives recordings `compat diff` finds equal, and a planted behavioural change (another site
 //! name, a mutated recorded answer) is reported with its route and field.
 
-mod support;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chathub::clock::Clock;
 use chathub_tools::compat::catalogue;
@@ -13,16 +11,7 @@ use chathub_tools::compat::php_session;
 use chathub_tools::compat::record::{RecordOptions, Recorder};
 use serde_json::{Value, json};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::support::{TestApp, fixtures_dir, free_port};
 
 #[test]
 fn builtin_catalogue_is_generated_from_the_fixtures() {
@@ -35,7 +24,7 @@ fn builtin_catalogue_is_generated_from_the_fixtures() {
     }
     assert!(
         catalogue::builtin().unwrap() == fresh,
-        "tools/chathub-tools/src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test toolkit"
+        "tools/chathub-tools/src/compat/catalogue.json is stale: run TOOLKIT_BLESS=1 cargo test --test it toolkit::"
     );
     // Every route and branch the fixtures cover is in the catalogue.
     let exchanges: usize = fresh["groups"]
@@ -50,13 +39,13 @@ fn builtin_catalogue_is_generated_from_the_fixtures() {
 /// A site under test: our server on its own database, configured like a tester configures
 /// the PHP addon (provision stub at `stub`, the catalogue's payment test keys), with an admin
 /// signed in through a FastAdmin session file.
-struct Site {
-    app: support::TestApp,
+struct RecordedSite {
+    app: TestApp,
     admin_cookie: (String, String),
     _sessions: tempfile::TempDir,
 }
 
-async fn site(stub_port: u16, site_name: &str) -> Site {
+async fn recorded_site(stub_port: u16, site_name: &str) -> RecordedSite {
     let sessions = tempfile::tempdir().unwrap();
     let admin = &catalogue::builtin().unwrap()["groups"][0]["group"]["admin"];
     let sid = php_session::php_session_id();
@@ -88,12 +77,13 @@ async fn site(stub_port: u16, site_name: &str) -> Site {
     for (k, v) in catalogue::site_profile_values() {
         env.push((format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase()), v));
     }
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let db = support::TestDb::with_schema().await;
     let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-    let clock = Clock::system(tz);
-    let app = support::spawn_app_on(db, &env, Some(clock)).await;
-    Site {
+    let app = TestApp::init()
+        .with_envs(&env)
+        .with_clock(Clock::system(tz))
+        .spawn()
+        .await;
+    RecordedSite {
         app,
         admin_cookie: ("PHPSESSID".into(), sid),
         _sessions: sessions,
@@ -111,7 +101,7 @@ fn test_subset() -> Vec<String> {
         .collect()
 }
 
-async fn record(site: &Site, stub_port: u16, out: &Path) {
+async fn record(site: &RecordedSite, stub_port: u16, out: &Path) {
     let recorder = Recorder::start(RecordOptions {
         target: format!("http://{}", site.app.addr),
         out: out.to_path_buf(),
@@ -143,15 +133,15 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
         (&r3, "ChatHub"),
         (&r4, "ChatHub Pro"),
     ] {
-        let s = site(stub_port, name).await;
+        let s = recorded_site(stub_port, name).await;
         record(&s, stub_port, out).await;
         if out == &r3 {
             // README step 5, "watch", on the switched site: the live check reads what the
             // recorded traffic left in the tables and the server's own /metrics.
-            let live = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+            let live = tokio::process::Command::new(crate::support::CHATHUB_BIN)
                 .env_clear()
                 .env("CHATHUB_DATABASE_URL", &s.app.db.url)
-                .env("CHATHUB_SESSION_SECRET", support::SESSION_SECRET)
+                .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
                 .args(["check", "--live", "--metrics-url", &s.app.url("/metrics")])
                 .output()
                 .await
@@ -307,6 +297,7 @@ fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
     std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
+/// `chathub compat diff <args>`: exit code and stdout.
 #[test]
 fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
     let tmp = tempfile::tempdir().unwrap();
@@ -430,8 +421,8 @@ fn shadow_forwards_only_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
-    let primary = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
-    let candidate = support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let primary = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let candidate = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
     let shadow =
         chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
             listen: "127.0.0.1:0".parse().unwrap(),

@@ -1,13 +1,12 @@
 //! Fixture accounts and tenants for the member-area tests, copied from the recordings of the
 //! original (golden groups `auth`, `member`, `widened-schema`): the same ids, emails,
 //! password hashes as PHP wrote them, tenant names, plans, prices and expiry dates.
-#![allow(dead_code)]
 
 use chathub::clock::Clock;
 use chrono::{DateTime, FixedOffset, Utc};
 use mysql_async::prelude::*;
 
-use crate::support::{TestApp, TestDb, spawn_app_on};
+use super::{CHATHUB_BIN, SESSION_SECRET, TestApp, TestDb, free_port};
 
 /// The instant `member/013-my-all-statuses` was recorded (site time +08:00).
 pub const RECORDED_AT: &str = "2026-11-25T07:06:38+08:00";
@@ -267,11 +266,12 @@ pub async fn seed_tenants(db: &TestDb) {
 
 /// Users and tenants as the recordings had them, the app on the recorded clock.
 pub async fn spawn_seeded(env: &[(&str, &str)]) -> TestApp {
-    let db = TestDb::with_schema().await;
-    seed_users(&db).await;
-    seed_tenants(&db).await;
-    spawn_app_on(db, env, Some(recorded_clock())).await
+    TestApp::init().with_members().with_envs(env).spawn().await
 }
+
+/// The pages of the member area.
+pub const MY: &str = "/addons/chathub/index/my";
+pub const LOGIN: &str = "/addons/chathub/index/login";
 
 /// POST doLogin as a browser form.
 pub async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
@@ -280,59 +280,6 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Respo
         &[("email", email), ("password", password)],
     )
     .await
-}
-
-pub fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-/// `name=value` of our session cookie in a response, if it sets one.
-pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("chathub_session="))
-}
-
-/// Visible text of the body (script and style contents left out), whitespace collapsed.
-pub fn page_text(html: &str) -> String {
-    let doc = scraper::Html::parse_document(html);
-    let mut parts: Vec<String> = Vec::new();
-    for node in doc.root_element().descendants() {
-        if let Some(text) = node.value().as_text() {
-            let hidden = node.ancestors().any(|a| {
-                a.value()
-                    .as_element()
-                    .is_some_and(|e| matches!(e.name(), "script" | "style" | "head"))
-            });
-            if !hidden {
-                parts.push(text.to_string());
-            }
-        }
-    }
-    parts
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub fn select_all(html: &str, css: &str) -> Vec<String> {
-    let doc = scraper::Html::parse_document(html);
-    let sel = scraper::Selector::parse(css).unwrap();
-    doc.select(&sel).map(|e| e.html()).collect()
-}
-
-pub fn attr_all(html: &str, css: &str, attr: &str) -> Vec<String> {
-    let doc = scraper::Html::parse_document(html);
-    let sel = scraper::Selector::parse(css).unwrap();
-    doc.select(&sel)
-        .filter_map(|e| e.value().attr(attr).map(str::to_string))
-        .collect()
 }
 
 pub async fn user_row(db: &TestDb, id: u32) -> Option<mysql_async::Row> {
@@ -355,16 +302,12 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(db: &TestDb) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chathub"))
+        let port = free_port();
+        let child = tokio::process::Command::new(CHATHUB_BIN)
             .arg("serve")
             .env_clear()
             .env("CHATHUB_DATABASE_URL", &db.url)
-            .env("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET)
+            .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
             .env("CHATHUB_LISTEN", format!("127.0.0.1:{port}"))
             .env("CHATHUB_PROVISION_WORKER", "0")
             .stdin(std::process::Stdio::null())
@@ -398,12 +341,11 @@ impl ServerProcess {
     }
 }
 
-/// GET `path` with exactly this `Cookie` header (a copied cookie replayed).
-pub async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
-    TestApp::new_client()
-        .get(url)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
+/// `name=value` of our session cookie in a response, if it sets one.
+pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("chathub_session="))
 }

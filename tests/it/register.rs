@@ -3,17 +3,15 @@
 //! Facts compared with the recordings of the original are copied here (tests never read the
 //! recordings themselves).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::html::visible_text;
+use crate::support::{PROVISION_KEY, TestApp, TestDb, spawn_app_on};
 use chathub::web::session::SessionData;
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
-use support::{TestApp, TestDb, spawn_app_on};
 
-const DEFAULT_KEY: &str = "chathub-default-key-change-me";
 const REGISTER: &str = "/addons/chathub/index/register";
 
 /// The recordings' members: alice (id 2) and bob (id 3), "salted" rows as on a stock site.
@@ -31,9 +29,7 @@ struct Site {
 }
 
 async fn site_with(widened: bool, key: &str, extra_env: &[(&str, &str)]) -> Site {
-    let stub = ProvisionStub::start("127.0.0.1:0".parse().unwrap(), key)
-        .await
-        .unwrap();
+    let stub = crate::support::start_stub(key).await;
     let db = TestDb::with_schema().await;
     db.run_sql(MEMBERS_SQL).await;
     if widened {
@@ -47,7 +43,7 @@ async fn site_with(widened: bool, key: &str, extra_env: &[(&str, &str)]) -> Site
 }
 
 async fn site() -> Site {
-    site_with(true, DEFAULT_KEY, &[]).await
+    site_with(true, PROVISION_KEY, &[]).await
 }
 
 impl Site {
@@ -106,27 +102,6 @@ impl Site {
     }
 }
 
-fn visible_text(html: &str) -> String {
-    let doc = scraper::Html::parse_document(html);
-    let mut out = Vec::new();
-    for node in doc.root_element().descendants() {
-        if let Some(t) = node.value().as_text() {
-            let hidden = node.ancestors().any(|a| {
-                a.value()
-                    .as_element()
-                    .is_some_and(|e| e.name() == "style" || e.name() == "script")
-            });
-            if !hidden {
-                out.push(t.to_string());
-            }
-        }
-    }
-    out.join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn assert_cors(r: &reqwest::Response) {
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "*");
@@ -154,7 +129,7 @@ const EMBED_102: &str = "<script>\n  (function(d,t) {\n    var g=d.createElement
 async fn register_page_preselects_the_plan_and_follows_site_name() {
     let s = site_with(
         true,
-        DEFAULT_KEY,
+        PROVISION_KEY,
         &[("CHATHUB_ADDON_SITE_NAME", "Acme客服")],
     )
     .await;
@@ -428,7 +403,7 @@ async fn new_email_by_form_creates_the_member_and_an_active_tenant() {
     let calls = s.stub.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].path, "/provision");
-    assert_eq!(calls[0].header("x-api-key"), Some(DEFAULT_KEY));
+    assert_eq!(calls[0].header("x-api-key"), Some(PROVISION_KEY));
     let key = calls[0].header("idempotency-key").unwrap();
     assert!(key.starts_with("reg-") && key.len() == 20, "{key}");
     assert_eq!(
@@ -510,7 +485,7 @@ async fn new_email_by_ajax_and_json_body_answers_json() {
 
 #[tokio::test]
 async fn new_email_on_an_unmigrated_schema_is_a_clear_error_with_nothing_written() {
-    let s = site_with(false, DEFAULT_KEY, &[]).await;
+    let s = site_with(false, PROVISION_KEY, &[]).await;
     let r = s
         .ajax(&[
             ("plan", "pro"),
@@ -773,7 +748,7 @@ async fn provision_http_500_is_retried_three_times_with_backoff() {
     assert!(
         calls
             .iter()
-            .all(|c| c.header("x-api-key") == Some(DEFAULT_KEY))
+            .all(|c| c.header("x-api-key") == Some(PROVISION_KEY))
     );
 
     let t = &s.tenants().await[0];
@@ -881,7 +856,12 @@ async fn a_refused_connection_is_retried_and_logged_like_curl() {
 
 #[tokio::test]
 async fn a_hanging_provision_server_is_bounded_by_register_timeout() {
-    let s = site_with(true, DEFAULT_KEY, &[("CHATHUB_REGISTER_TIMEOUT_SECS", "2")]).await;
+    let s = site_with(
+        true,
+        PROVISION_KEY,
+        &[("CHATHUB_REGISTER_TIMEOUT_SECS", "2")],
+    )
+    .await;
     s.stub.set_hang_for(Duration::from_secs(10));
     s.stub.set_mode(StubMode::Hang).await;
     let (r, elapsed) = signed_in_alice_ajax(&s, "Alice Hang", "hang").await;
@@ -1120,7 +1100,7 @@ async fn run_page_script(
     });
     let harness = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/register_page_harness.js"
+        "/tests/it/support/register_page_harness.js"
     );
     let out = tokio::process::Command::new("node")
         .arg(harness)
@@ -1338,7 +1318,7 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
 /// whole 25 s budget).
 #[tokio::test]
 async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
-    let s = site_with(true, DEFAULT_KEY, &[("CHATHUB_DB_POOL_MAX", "2")]).await;
+    let s = site_with(true, PROVISION_KEY, &[("CHATHUB_DB_POOL_MAX", "2")]).await;
     s.stub.set_hang_for(Duration::from_secs(60));
     s.stub.set_mode(StubMode::Hang).await;
     let mut signups = Vec::new();
@@ -1417,7 +1397,7 @@ async fn sign_ups_waiting_on_the_provision_server_leave_the_pool_to_others() {
 async fn one_address_gets_a_bounded_number_of_sign_up_attempts() {
     let s = site_with(
         true,
-        DEFAULT_KEY,
+        PROVISION_KEY,
         &[("CHATHUB_REGISTER_ATTEMPTS_PER_ADDRESS", "3")],
     )
     .await;
@@ -1499,14 +1479,9 @@ async fn an_existing_email_is_revealed_only_after_the_whole_form_is_valid() {
 /// turn instead of starving itself (it used to take a second connection while holding one).
 #[tokio::test]
 async fn a_burst_of_sign_ups_larger_than_the_pool_completes() {
-    let stub = chathub_tools::provision_stub::ProvisionStub::start(
-        "127.0.0.1:0".parse().unwrap(),
-        chathub::config::DEFAULT_PROVISION_API_KEY,
-    )
-    .await
-    .unwrap();
+    let stub = crate::support::start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let url = stub.url();
-    let app = support::spawn_app(&[
+    let app = crate::support::spawn_app(&[
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", url.as_str()),
         ("CHATHUB_DB_POOL_MAX", "2"),
     ])

@@ -2,16 +2,13 @@
 //! FastAdmin site holds, sessions that cannot be fixed, forged or kept after sign-out, and
 //! throttling of guessing.
 
-mod member_support;
-mod support;
-
-use member_support::*;
+use crate::support::html::*;
+use crate::support::member::*;
+use crate::support::{TestApp, get_with_cookie, location};
 use mysql_async::prelude::*;
-use support::TestApp;
 
 const LOGIN_FILL_IN: &str = "/addons/chathub/index/login?error=%E8%AF%B7%E5%A1%AB%E5%86%99%E9%82%AE%E7%AE%B1%E5%92%8C%E5%AF%86%E7%A0%81";
 const LOGIN_WRONG: &str = "/addons/chathub/index/login?error=%E9%82%AE%E7%AE%B1%E6%88%96%E5%AF%86%E7%A0%81%E9%94%99%E8%AF%AF";
-const MY: &str = "/addons/chathub/index/my";
 
 #[tokio::test]
 async fn login_page_shows_the_form_and_follows_site_name() {
@@ -656,7 +653,6 @@ async fn cookies_are_secure_behind_a_trusted_https_proxy() {
     assert_eq!(row.get::<String, _>("loginip").unwrap(), "198.51.100.7");
 }
 
-const LOGIN: &str = "/addons/chathub/index/login";
 const LOGOUT: &str = "/addons/chathub/index/logout";
 const LOGIN_STALE: &str = "/addons/chathub/index/login?error=%E9%A1%B5%E9%9D%A2%E5%B7%B2%E8%BF%87%E6%9C%9F%EF%BC%8C%E8%AF%B7%E5%88%B7%E6%96%B0%E5%90%8E%E9%87%8D%E8%AF%95";
 
@@ -698,7 +694,7 @@ async fn a_copied_cookie_is_worthless_after_logout() {
 /// Issue 14 #2: the logout holds across a restart and across instances sharing the database.
 #[tokio::test]
 async fn logout_holds_across_restarts_and_instances() {
-    let db = support::TestDb::with_schema().await;
+    let db = crate::support::TestDb::with_schema().await;
     seed_users(&db).await;
     let a = ServerProcess::start(&db).await;
     let b = ServerProcess::start(&db).await;
@@ -752,7 +748,7 @@ async fn a_session_ends_after_its_absolute_lifetime() {
     assert_eq!(location(&r), LOGIN);
     // The default is 30 days.
     assert_eq!(
-        support::test_config(&app.db, &[]).session_max_lifetime_secs,
+        crate::support::test_config(&app.db, &[]).session_max_lifetime_secs,
         30 * 86_400
     );
 }

@@ -1,0 +1,30 @@
+//! The integration tests, one module per area, linked into one test binary (one link of the
+//! crate instead of one per file). `support` is the shared harness. The fixture replay
+//! (`tests/compat`) is a separate `harness = false` binary.
+//!
+//! Run one area with `cargo test --test it <area>::`, e.g. `scripts/test.sh --test it migrate::`.
+
+mod support;
+
+mod admin;
+mod auth;
+mod browser;
+mod channels;
+mod cli;
+mod compat_selftest;
+mod cutover;
+mod db_bounds;
+mod foundation;
+mod live;
+mod member;
+mod migrate;
+mod mysql_restart;
+mod nginx;
+mod ops;
+mod parsers_linear;
+mod payments;
+mod provision_client;
+mod provision_stub;
+mod register;
+mod toolkit;
+mod worker;
