@@ -8,11 +8,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mysql_async::prelude::*;
-
-use crate::db::Db;
-use crate::error::AppError;
-
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
@@ -114,7 +109,9 @@ impl Metrics {
 
     /// The exposition text. Database-derived series are skipped (with a comment) when the
     /// database is unreachable, so a scrape still shows the in-process ones.
-    pub async fn render(&self, db: &Db) -> String {
+    /// The exposition text; `database` holds the series read from the tables (`None` when
+    /// the database could not be read).
+    pub fn render(&self, database: Option<&DatabaseSeries>) -> String {
         let mut out = String::new();
         out.push_str("# HELP chathub_requests_total Requests answered, by action and status.\n");
         out.push_str("# TYPE chathub_requests_total counter\n");
@@ -185,56 +182,54 @@ impl Metrics {
                 "chathub_webhook_refused_total{{method=\"{method}\",reason=\"{reason}\"}} {n}"
             );
         }
-        match database_series(db).await {
-            Ok(text) => out.push_str(&text),
-            Err(_) => out.push_str("# database unreachable: webhook and backlog series skipped\n"),
+        match database {
+            Some(series) => series.render_into(&mut out),
+            None => out.push_str("# database unreachable: webhook and backlog series skipped\n"),
         }
         out
     }
 }
 
-async fn database_series(db: &Db) -> Result<String, AppError> {
-    let mut conn = db.conn().await?;
-    let mut out = String::new();
-    let webhooks: Vec<(String, String, i64)> = conn
-        .query(format!(
-            "SELECT action, status, COUNT(*) FROM `{}` WHERE action LIKE 'pay\\_notify\\_%' GROUP BY action, status",
-            db.t.log
-        ))
-        .await?;
-    out.push_str("# HELP chathub_webhook_notifications Payment notifications logged, by method and verification.\n");
-    out.push_str("# TYPE chathub_webhook_notifications gauge\n");
-    // Bounded labels: any `payNotify` path makes a log row, so unknown methods fold into
-    // `other`, and a status is either `success` or `failed`.
-    let mut series: BTreeMap<(&'static str, &'static str), i64> = BTreeMap::new();
-    for (action, status, n) in webhooks {
-        let method = webhook_method_label(action.trim_start_matches("pay_notify_"));
-        let status = if status == "success" {
-            "success"
-        } else {
-            "failed"
-        };
-        *series.entry((method, status)).or_default() += n;
-    }
-    for ((method, status), n) in series {
+/// What `/metrics` reads from the tables (`db::stats`).
+pub struct DatabaseSeries {
+    /// `(action, status, count)` of the `pay_notify_*` log rows.
+    pub notifications: Vec<(String, String, i64)>,
+    /// Tenants waiting for the provisioning worker.
+    pub provisioning_backlog: i64,
+}
+
+impl DatabaseSeries {
+    fn render_into(&self, out: &mut String) {
+        out.push_str("# HELP chathub_webhook_notifications Payment notifications logged, by method and verification.\n");
+        out.push_str("# TYPE chathub_webhook_notifications gauge\n");
+        // Bounded labels: any `payNotify` path makes a log row, so unknown methods fold into
+        // `other`, and a status is either `success` or `failed`.
+        let mut series: BTreeMap<(&'static str, &'static str), i64> = BTreeMap::new();
+        for (action, status, n) in &self.notifications {
+            let method = webhook_method_label(action.trim_start_matches("pay_notify_"));
+            let status = if status == "success" {
+                "success"
+            } else {
+                "failed"
+            };
+            *series.entry((method, status)).or_default() += n;
+        }
+        for ((method, status), n) in series {
+            let _ = writeln!(
+                out,
+                "chathub_webhook_notifications{{method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP chathub_provisioning_queue Tenants waiting for the provisioning worker.\n",
+        );
+        out.push_str("# TYPE chathub_provisioning_queue gauge\n");
         let _ = writeln!(
             out,
-            "chathub_webhook_notifications{{method=\"{method}\",status=\"{status}\"}} {n}"
+            "chathub_provisioning_queue {}",
+            self.provisioning_backlog
         );
     }
-    let backlog: Option<i64> = conn
-        .query_first(format!(
-            "SELECT COUNT(*) FROM `{}` WHERE status = 'provisioning' OR (status = 'pending' \
-             AND (embed_code IS NULL OR embed_code = '') AND config LIKE '%provision\\_retry%')",
-            db.t.tenant
-        ))
-        .await?;
-    out.push_str(
-        "# HELP chathub_provisioning_queue Tenants waiting for the provisioning worker.\n",
-    );
-    out.push_str("# TYPE chathub_provisioning_queue gauge\n");
-    let _ = writeln!(out, "chathub_provisioning_queue {}", backlog.unwrap_or(0));
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -475,7 +475,12 @@ async fn respond(
                     Ok(crate::web::handlers::unknown_action(&app, &request).await)
                 }
                 Route::NotFound => Err(AppError::NotFound),
-                Route::Metrics => Ok(crate::web::http::text(app.metrics.render(&app.db).await)),
+                Route::Metrics => {
+                    let database = crate::db::stats::metrics_series(&app.db).await.ok();
+                    Ok(crate::web::http::text(
+                        app.metrics.render(database.as_ref()),
+                    ))
+                }
                 Route::Health | Route::Ready => unreachable!("answered above"),
             }
         }

@@ -1,7 +1,7 @@
 //! Answers of the provision server to `/provision` (any JSON object with an `inbox_id`).
 #![no_main]
 
-use chathub::clients::provision::Provisioned;
+use chathub::domain::tenant::Provisioned;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,7 @@
 //! One call here is one HTTP attempt; retry policy belongs to the caller (register retries
 //! three times inside its time bound, the worker retries with back-off).
 
+use crate::domain::tenant::Provisioned;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -54,18 +55,6 @@ impl ProvisionPayload {
     }
 }
 
-/// Resources the provision server created (the fields the original copies into the tenant).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Provisioned {
-    pub inbox_id: Option<i64>,
-    pub inbox_token: Option<String>,
-    pub inbox_name: Option<String>,
-    pub team_id: Option<i64>,
-    pub agent_cw_id: Option<i64>,
-    pub agent_cw_password: Option<String>,
-    pub embed_code: Option<String>,
-}
-
 /// Result of one `/provision` attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProvisionResult {
@@ -103,6 +92,7 @@ fn is_error_answer(body: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Read from the provision server's answer (its wire format; the type is the domain's).
 impl Provisioned {
     /// The original accepts any JSON object that has an `inbox_id` key.
     pub fn from_body(body: &str) -> Option<Provisioned> {

@@ -4,10 +4,10 @@
 use mysql_async::Row;
 use mysql_async::prelude::*;
 
-use crate::db::tenant::TenantId;
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::channel::{AccountChannel, AccountSummary};
+use crate::domain::tenant::TenantId;
 use crate::error::AppError;
-use crate::services::channels::{AccountChannel, AccountSummary};
 
 /// The tenant's accounts for the list page, newest first. The credentials column is not
 /// read: the pages never need it.

@@ -6,6 +6,7 @@ pub mod channel_account;
 pub mod log;
 pub mod order;
 pub mod schema;
+pub mod stats;
 pub mod tenant;
 pub mod tenant_admin;
 pub mod user;

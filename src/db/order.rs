@@ -4,11 +4,12 @@
 use mysql_async::Row;
 use mysql_async::prelude::*;
 
-use crate::clients::pay::{Money, PayMethod};
 use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::tenant::{self, TenantId, TenantStatus};
+use crate::db::tenant;
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::money::{Money, PayMethod};
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,44 +5,9 @@ use mysql_async::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::php::php_intval;
+use crate::domain::tenant::{Provisioned, TenantId, TenantStatus};
 use crate::error::AppError;
-
-/// Tenant ids are their own type so a user id cannot be passed where a tenant id is wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(pub u32);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TenantStatus {
-    Pending,
-    Provisioning,
-    Active,
-    Suspended,
-    Disabled,
-}
-
-impl TenantStatus {
-    pub const ALL: [TenantStatus; 5] = [
-        TenantStatus::Pending,
-        TenantStatus::Provisioning,
-        TenantStatus::Active,
-        TenantStatus::Suspended,
-        TenantStatus::Disabled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TenantStatus::Pending => "pending",
-            TenantStatus::Provisioning => "provisioning",
-            TenantStatus::Active => "active",
-            TenantStatus::Suspended => "suspended",
-            TenantStatus::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TenantStatus> {
-        TenantStatus::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
 
 /// Every column of the table, in schema order.
 pub const COLUMNS: &str = "id, user_id, tenant_name, domain, email, inbox_id, inbox_token, team_id, agent_id, \
@@ -167,20 +132,6 @@ impl TenantConfig {
     }
 }
 
-/// PHP's `(int)"12abc"` = 12, `(int)"abc"` = 0.
-pub fn php_intval(s: &str) -> i64 {
-    let s = s.trim_start();
-    let mut end = 0;
-    for (i, c) in s.char_indices() {
-        if c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')) {
-            end = i + c.len_utf8();
-        } else {
-            break;
-        }
-    }
-    s[..end].parse().unwrap_or(0)
-}
-
 pub async fn find<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
@@ -248,7 +199,7 @@ pub async fn apply_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::clients::provision::Provisioned,
+    p: &Provisioned,
     provisioned_at: &str,
     updatetime: i64,
 ) -> Result<(), AppError> {
@@ -262,7 +213,7 @@ pub async fn apply_provisioned_no_touch<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::clients::provision::Provisioned,
+    p: &Provisioned,
     provisioned_at: &str,
 ) -> Result<(), AppError> {
     write_provisioned(conn, t, id, p, provisioned_at, None).await
@@ -288,7 +239,7 @@ async fn write_provisioned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    p: &crate::clients::provision::Provisioned,
+    p: &Provisioned,
     provisioned_at: &str,
     updatetime: Option<i64>,
 ) -> Result<(), AppError> {
@@ -674,12 +625,5 @@ mod tests {
         assert_eq!(single.price(), 60);
         assert_eq!(TenantConfig::parse(Some("garbage")).price(), 0);
         assert_eq!(TenantConfig::parse(None).plan(), None);
-    }
-
-    #[test]
-    fn php_int_casts() {
-        assert_eq!(php_intval("12abc"), 12);
-        assert_eq!(php_intval("abc"), 0);
-        assert_eq!(php_intval(" -3"), -3);
     }
 }

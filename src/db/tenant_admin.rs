@@ -4,8 +4,9 @@ use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts, Value};
 
 use crate::db::log::{self, NewLog};
-use crate::db::tenant::{COLUMNS, TenantId, TenantStatus};
+use crate::db::tenant::COLUMNS;
 use crate::db::{Db, Tables, col_int, col_text};
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 
 /// The admin list's filter (the original's `filter` JSON: status, channel_type, search).

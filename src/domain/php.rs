@@ -241,6 +241,20 @@ pub fn php_json_unescaped_unicode(value: &serde_json::Value) -> String {
         .replace('/', "\\/")
 }
 
+/// PHP's `(int)"12abc"` = 12, `(int)"abc"` = 0.
+pub fn php_intval(s: &str) -> i64 {
+    let s = s.trim_start();
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')) {
+            end = i + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    s[..end].parse().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +346,12 @@ mod tests {
         assert_eq!(p.get("seats"), Some("2"));
         assert_eq!(p.get("row[x]"), Some("1"));
         assert_eq!(p.get("n"), None);
+    }
+
+    #[test]
+    fn php_int_casts() {
+        assert_eq!(php_intval("12abc"), 12);
+        assert_eq!(php_intval("abc"), 0);
+        assert_eq!(php_intval(" -3"), -3);
     }
 }

@@ -10,9 +10,11 @@ use serde_json::{Map, Value};
 
 use crate::clients::provision::CallError;
 use crate::db::log::{LogStatus, NewLog};
-use crate::db::tenant::{self, TenantId, TenantStatus, php_intval};
+use crate::db::tenant;
 use crate::db::tenant_admin::{self, LogRow, NewTenant, TenantFilter};
 use crate::domain::php::Params;
+use crate::domain::php::php_intval;
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::admin_auth::SignedInAdmin;
 use crate::services::app::App;

@@ -12,10 +12,11 @@ use std::net::IpAddr;
 use sha2::Digest as _;
 
 use crate::clock::Clock;
-use crate::db::tenant::{self, Tenant, TenantId, TenantStatus};
+use crate::db::tenant::{self, Tenant};
 use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
 use crate::domain::password;
 use crate::domain::php::{Params, php_urlencode};
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::{Request, Response, redirect};

@@ -3,10 +3,12 @@
 
 use rand::Rng as _;
 
-use crate::clients::pay::{Money, PayMethod, alipay, wechat};
+use crate::clients::pay::{alipay, wechat};
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::order::{self, MarkPaid, NewOrder, Order, OrderStatus, Payment};
-use crate::db::tenant::{self, Tenant, TenantId};
+use crate::db::tenant::{self, Tenant};
+use crate::domain::money::{Money, PayMethod};
+use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
 

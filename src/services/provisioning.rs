@@ -16,7 +16,8 @@ use crate::clients::provision::{ProvisionPayload, ProvisionResult};
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::tenant::{self, ProvisionState, Tenant, TenantId, TenantStatus};
+use crate::db::tenant::{self, ProvisionState, Tenant};
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
 

@@ -24,14 +24,16 @@ use rand::Rng as _;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::clients::provision::{ProvisionPayload, ProvisionResult, Provisioned};
+use crate::clients::provision::{ProvisionPayload, ProvisionResult};
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::tenant::{self, NewSignupTenant, TenantId, TenantStatus};
+use crate::db::tenant::{self, NewSignupTenant};
 use crate::db::user::{self, InsertMemberError, NewMember};
 use crate::domain::email::{Email, EmailError};
 use crate::domain::php::{Params, php_json_encode};
 use crate::domain::plan::{ExtraSeats, Plan, PlanError, Pricing, SeatsError};
 use crate::domain::signup_fields::{CompanyName, FieldError, Notes, SiteDomain, php_filled};
+use crate::domain::tenant::Provisioned;
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
 

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::db::tenant::{self, TenantId, TenantStatus};
+use crate::db::tenant;
+use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::provisioning::{self, Outcome, eligibility, reprovision_once};

@@ -349,7 +349,7 @@ fn provision_answers() {
             s
         },
         |s| {
-            assert!(chathub::clients::provision::Provisioned::from_body(s).is_some());
+            assert!(chathub::domain::tenant::Provisioned::from_body(s).is_some());
         },
     );
 }

@@ -313,7 +313,7 @@ fn alipay_redirect_matches_the_recording_byte_for_byte() {
             private_key: MERCHANT_PRIVATE,
             public_base_url: "https://hub.275763.xyz",
             order_no: "CHTEST0001",
-            amount: chathub::clients::pay::Money::from_cents(6000),
+            amount: chathub::domain::money::Money::from_cents(6000),
             timestamp: "2026-11-25 07:07:04",
         })
         .unwrap();

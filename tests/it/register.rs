@@ -1226,7 +1226,7 @@ async fn the_register_page_script_shows_a_refusal() {
 async fn the_worker_leaves_a_tenant_register_is_still_provisioning_alone() {
     let s = site().await;
     s.stub.set_mode(StubMode::Http500).await;
-    let id = chathub::db::tenant::TenantId(1);
+    let id = chathub::domain::tenant::TenantId(1);
     let probe = async {
         // Inside register's 1 s + 2 s back-off: after its first attempt.
         while s.stub.calls().is_empty() {
@@ -1302,7 +1302,7 @@ async fn an_abandoned_sign_up_is_handed_to_the_worker_after_its_lease() {
     );
     // The worker now finishes it.
     let attempt =
-        chathub::services::worker::attempt(&s.app.app, chathub::db::tenant::TenantId(8), None)
+        chathub::services::worker::attempt(&s.app.app, chathub::domain::tenant::TenantId(8), None)
             .await
             .unwrap();
     assert_eq!(

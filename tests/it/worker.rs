@@ -372,7 +372,7 @@ async fn an_answered_failure_is_retried_with_a_new_key_so_the_servers_cache_does
     assert_eq!(
         keys[0],
         chathub::services::provisioning::reprovision_key(
-            chathub::db::tenant::TenantId(401),
+            chathub::domain::tenant::TenantId(401),
             "chatwoot-outage",
             "web_widget"
         )

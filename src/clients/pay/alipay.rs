@@ -1,7 +1,8 @@
 //! Alipay open platform: `alipay.trade.page.pay` redirects and asynchronous notifications,
 //! signed RSA2 (SHA256withRSA) over the sorted `k=v&…` string.
 
-use super::{KeyError, Money, PayMethod, notify_url, return_url};
+use super::{KeyError, notify_url, return_url};
+use crate::domain::money::{Money, PayMethod};
 use crate::domain::php::{php_json_encode, php_urlencode};
 
 pub const SANDBOX_GATEWAY: &str = "https://openapi.alipaydev.com/gateway.do";

@@ -10,7 +10,8 @@ use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{KeyError, Money};
+use super::KeyError;
+use crate::domain::money::Money;
 
 pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
 /// Notifications older (or newer) than this are refused: a captured one cannot be replayed later.

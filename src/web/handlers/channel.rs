@@ -2,11 +2,13 @@
 
 use crate::clients::crypto::GatewayKey;
 use crate::db::channel_account;
-use crate::db::tenant::{self, TenantId};
+use crate::db::tenant;
+use crate::domain::channel::{AccountChannel, Channel};
 use crate::domain::php::php_urlencode;
+use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::services::channels::{self, AccountChannel, Channel, Credentials};
+use crate::services::channels::{self, Credentials};
 use crate::services::member::require_member;
 use crate::services::provisioning::{self, Outcome};
 use crate::web::http::{Request, Response, html, html_status, redirect, text};

@@ -3,8 +3,9 @@
 use http::StatusCode;
 
 use crate::clients::pay::wechat;
-use crate::db::tenant::{TenantId, php_intval};
+use crate::domain::php::php_intval;
 use crate::domain::php::php_urlencode;
+use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::services::payments::{self, NotifyOutcome, WechatStart};

@@ -3,7 +3,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::services::channels::{AccountChannel, Binding, ChannelState, MARKETPLACES};
+use crate::domain::channel::{AccountChannel, MARKETPLACES};
+use crate::services::channels::{Binding, ChannelState};
 
 const STYLE: &str = r#"
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",sans-serif;background:#f8fafc;margin:0;padding:24px;color:#1e293b}
@@ -177,7 +178,7 @@ pub fn reprovision_confirm_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::channels::Channel;
+    use crate::domain::channel::Channel;
 
     #[test]
     fn pages_escape_what_they_show() {

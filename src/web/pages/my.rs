@@ -8,7 +8,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::db::tenant::TenantStatus;
+use crate::domain::tenant::TenantStatus;
 use crate::services::member::{Flash, Overview, TenantSummary};
 
 const STYLE: &str = r#"
