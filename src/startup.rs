@@ -26,10 +26,11 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::{AddonConfig, Config};
 use crate::db::Db;
+use crate::domain::action::Action;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::{Request, Response};
-use crate::web::routing::{self, Action, Route};
+use crate::web::routing::{self, Route};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,5 +1,6 @@
 //! Values parsed once at the boundary into types that cannot hold bad data.
 
+pub mod action;
 pub mod channel;
 pub mod email;
 pub mod money;

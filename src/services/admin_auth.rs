@@ -19,11 +19,11 @@ use secrecy::ExposeSecret as _;
 use tokio::io::AsyncReadExt as _;
 
 use crate::db::admin::{self as admin_db, AdminId, AdminRow, Grants};
+use crate::domain::action::Action;
 use crate::domain::php_serialize::{self, PhpValue};
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::Request;
-use crate::web::routing::Action;
 
 /// An admin FastAdmin has signed in, confirmed against `fa_admin`.
 #[derive(Clone, Debug, PartialEq, Eq)]

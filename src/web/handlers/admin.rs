@@ -4,13 +4,14 @@
 //! admin (`admin_auth`), then the admin's rules for the action. State-changing requests must
 //! also come from our own pages (COMPAT.md#admin-csrf).
 
+use crate::domain::action::Action;
 use crate::domain::php::Params;
 use crate::error::AppError;
 use crate::services::admin::{self, Switch};
 use crate::services::admin_auth::{self, SignedInAdmin};
 use crate::services::app::App;
 use crate::web::http::{Request, Response};
-use crate::web::routing::{Action, Route};
+use crate::web::routing::Route;
 
 use super::{fastadmin_jump, login_required};
 

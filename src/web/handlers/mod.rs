@@ -6,10 +6,10 @@ pub mod member;
 pub mod pay;
 pub mod public;
 
+use crate::domain::action::Action;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::{Request, Response};
-use crate::web::routing::Action;
 
 /// Route an addon action to its handler.
 pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Response, AppError> {
