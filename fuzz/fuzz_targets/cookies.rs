@@ -6,7 +6,7 @@
 mod common;
 
 use chathub::services::admin_auth::{KeepLogin, is_safe_session_id};
-use chathub::web::session::{COOKIE_NAME, Sessions};
+use chathub::services::sessions::{COOKIE_NAME, Sessions};
 use cookie::{Cookie, CookieJar, Key};
 use libfuzzer_sys::fuzz_target;
 use sha2::Digest as _;
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Some(data) = sessions.read(&req, NOW) {
-        assert!(NOW - data.seen <= chathub::web::session::IDLE_LIFETIME_SECS);
+        assert!(NOW - data.seen <= chathub::services::sessions::IDLE_LIFETIME_SECS);
         let _ = data.csrf_matches("x");
     }
     if let Some(raw) = req.cookie("keeplogin")

@@ -6,6 +6,7 @@ use mysql_async::{Row, TxOpts, Value};
 use crate::db::log::{self, NewLog};
 use crate::db::tenant::COLUMNS;
 use crate::db::{Db, Tables, col_int, col_text};
+use crate::domain::log::LogRow;
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 
@@ -210,16 +211,6 @@ pub async fn set_expire_logged(
     log::insert(&mut tx, &db.t, log_entry).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-/// One `fa_chathub_log` row as the admin pages show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogRow {
-    pub tenant_id: i64,
-    pub action: String,
-    pub status: String,
-    pub operator: String,
-    pub createtime: i64,
 }
 
 /// Newest first. Rows written in the same second come in id order, as the original's

@@ -23,7 +23,6 @@ use crate::domain::action::Action;
 use crate::domain::php_serialize::{self, PhpValue};
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::web::http::Request;
 
 /// An admin FastAdmin has signed in, confirmed against `fa_admin`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +35,16 @@ pub struct SignedInAdmin {
 /// Largest session file we read (PHP sessions are a few hundred bytes).
 const MAX_SESSION_FILE: u64 = 256 * 1024;
 
-/// The admin signed in on this request, if any.
-pub async fn recognise(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+/// What a request carries that can name a FastAdmin admin.
+pub struct AdminCookies {
+    pub php_session_id: Option<String>,
+    pub keeplogin: Option<String>,
+    /// FastAdmin ties both to the address the admin signed in from.
+    pub client_ip: std::net::IpAddr,
+}
+
+/// The admin these cookies name, if FastAdmin still has them signed in.
+pub async fn recognise(app: &App, req: &AdminCookies) -> Result<Option<SignedInAdmin>, AppError> {
     if let Some(admin) = from_php_session(app, req).await? {
         return Ok(Some(admin));
     }
@@ -105,11 +112,14 @@ async fn read_session_file(dir: &Path, id: &str) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-async fn from_php_session(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+async fn from_php_session(
+    app: &App,
+    req: &AdminCookies,
+) -> Result<Option<SignedInAdmin>, AppError> {
     let Some(dir) = app.config.php_session_dir.as_deref() else {
         return Ok(None);
     };
-    let Some(sid) = req.cookie("PHPSESSID") else {
+    let Some(sid) = req.php_session_id.clone() else {
         return Ok(None);
     };
     if !is_safe_session_id(&sid) {
@@ -222,11 +232,11 @@ pub fn keeplogin_key(
     ))
 }
 
-async fn from_keeplogin(app: &App, req: &Request) -> Result<Option<SignedInAdmin>, AppError> {
+async fn from_keeplogin(app: &App, req: &AdminCookies) -> Result<Option<SignedInAdmin>, AppError> {
     let Some(token_key) = app.config.fastadmin_token_key.as_ref() else {
         return Ok(None);
     };
-    let Some(raw) = req.cookie("keeplogin") else {
+    let Some(raw) = req.keeplogin.clone() else {
         return Ok(None);
     };
     let Some(kl) = KeepLogin::parse(&raw) else {
@@ -278,116 +288,6 @@ pub async fn may(app: &App, admin: &SignedInAdmin, action: Action) -> Result<boo
     let mut conn = app.db.conn().await?;
     let grants: Grants = admin_db::grants(&mut conn, &app.db.t, admin.id).await?;
     Ok(grants.allows_any(&rule_names(action)))
-}
-
-/// Cross-site request forgery guard for state-changing admin requests
-/// (COMPAT.md#admin-csrf): an AJAX request (`X-Requested-With` cannot be sent cross-origin
-/// without a CORS preflight, which we never grant), or an `Origin` — else a `Referer` — naming
-/// this site: the same scheme, host and port as the request itself or as the configured
-/// public base URL.
-pub fn is_same_origin_or_ajax(req: &Request, public_base_url: &str) -> bool {
-    if req.is_ajax() {
-        return true;
-    }
-    let source = match req.header("origin") {
-        Some(o) if o != "null" => o,
-        Some(_) => return false,
-        None => match req.header("referer") {
-            Some(r) => r,
-            None => return false,
-        },
-    };
-    names_this_site(req, source, public_base_url)
-}
-
-/// Whether the browser says this request came from another site: `Sec-Fetch-Site` when the
-/// browser sends it (anything but `same-origin` or `none`, a typed URL or bookmark), else an
-/// `Origin`, else a `Referer` not naming this site. A request with none of them (a
-/// non-browser client, an old browser) shows nothing cross-site.
-pub fn shows_cross_site(req: &Request, public_base_url: &str) -> bool {
-    if let Some(site) = req.header("sec-fetch-site") {
-        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
-    }
-    if let Some(origin) = req.header("origin") {
-        return !names_this_site(req, origin, public_base_url);
-    }
-    if let Some(referer) = req.header("referer") {
-        return !names_this_site(req, referer, public_base_url);
-    }
-    false
-}
-
-/// Does the absolute URL `source` belong to this site's origin (scheme, host, port)?
-fn names_this_site(req: &Request, source: &str, public_base_url: &str) -> bool {
-    let Some(source) = WebOrigin::of_url(source) else {
-        return false;
-    };
-    let scheme = if req.https { "https" } else { "http" };
-    let own = req
-        .header("host")
-        .and_then(|h| WebOrigin::of_authority(scheme, h));
-    own.as_ref() == Some(&source) || WebOrigin::of_url(public_base_url).as_ref() == Some(&source)
-}
-
-/// A web origin: scheme, lower-cased host, port (the scheme's default when not written).
-#[derive(Debug, PartialEq, Eq)]
-struct WebOrigin {
-    scheme: &'static str,
-    host: String,
-    port: u16,
-}
-
-impl WebOrigin {
-    fn of_url(url: &str) -> Option<WebOrigin> {
-        let (scheme, rest) = if let Some(r) = strip_prefix_ignore_case(url, "http://") {
-            ("http", r)
-        } else if let Some(r) = strip_prefix_ignore_case(url, "https://") {
-            ("https", r)
-        } else {
-            return None;
-        };
-        let authority = rest.split(['/', '?', '#']).next()?;
-        WebOrigin::of_authority(scheme, authority)
-    }
-
-    fn of_authority(scheme: &'static str, authority: &str) -> Option<WebOrigin> {
-        if authority.is_empty() || authority.contains('@') {
-            return None;
-        }
-        let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-            let (h, after) = rest.split_once(']')?;
-            (h, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        let port = match port {
-            None | Some("") => {
-                if scheme == "https" {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => p.parse().ok()?,
-        };
-        if host.is_empty() {
-            return None;
-        }
-        Some(WebOrigin {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// `urldecode()`, but a `%` without two hex digits, or a result that is not UTF-8, makes the
@@ -467,21 +367,6 @@ mod tests {
         ] {
             assert!(KeepLogin::parse(bad).is_none(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn origins_compare_scheme_host_and_port() {
-        let o = |u: &str| WebOrigin::of_url(u);
-        assert_eq!(o("http://127.0.0.1:8088/x"), o("http://127.0.0.1:8088"));
-        assert_eq!(o("https://Example.com/a?b"), o("https://example.com:443"));
-        assert_eq!(o("http://example.com/"), o("http://example.com:80"));
-        assert_ne!(o("http://127.0.0.1:9999"), o("http://127.0.0.1:8088"));
-        assert_ne!(o("http://example.com"), o("https://example.com"));
-        assert_ne!(o("https://example.com:8443"), o("https://example.com"));
-        assert_eq!(o("http://[::1]:80/"), o("http://[::1]"));
-        assert_eq!(o("https://a@evil.com/"), None);
-        assert_eq!(o("javascript:alert(1)"), None);
-        assert_eq!(o("http://host:notaport/"), None);
     }
 
     #[test]

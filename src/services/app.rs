@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use crate::clock::Clock;
 use crate::config::{AddonConfig, Config};
 use crate::db::Db;
-use crate::web::session::Sessions;
+use crate::services::sessions::Sessions;
 
 pub struct App {
     pub config: Config,

@@ -2,8 +2,12 @@
 //! what each form asks for, and how the credentials are stored for the gateway.
 
 use crate::clients::crypto::{GatewayKey, OVERHEAD};
+use crate::db::{channel_account, tenant};
 use crate::domain::channel::{AccountChannel, AccountSummary, Channel, Marketplace};
 use crate::domain::php::Params;
+use crate::domain::tenant::TenantId;
+use crate::error::AppError;
+use crate::services::app::App;
 
 /// What the member submitted for one channel. Never printed: `Debug` is redacted.
 #[derive(Clone, PartialEq)]
@@ -212,6 +216,74 @@ pub fn overview(accounts: &[AccountSummary]) -> Vec<ChannelState> {
             ChannelState { channel, binding }
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The member's channel pages
+
+/// The member's newest tenant, the one the channel pages are about (the original's choice).
+pub async fn member_tenant(app: &App, user_id: u32) -> Result<Option<TenantId>, AppError> {
+    let mut conn = app.db.conn().await?;
+    Ok(tenant::newest_for_user(&mut conn, &app.db.t, user_id)
+        .await?
+        .map(|t| t.id))
+}
+
+/// The six channels of the member's newest tenant; `None` without a tenant.
+pub async fn member_overview(
+    app: &App,
+    user_id: u32,
+) -> Result<Option<Vec<ChannelState>>, AppError> {
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, user_id).await? else {
+        return Ok(None);
+    };
+    let accounts = channel_account::list_for_tenant(&mut conn, &app.db.t, tenant.id).await?;
+    Ok(Some(overview(&accounts)))
+}
+
+/// What saving a submitted credentials form came to.
+pub enum Saved {
+    Saved,
+    /// The form is incomplete or too long; the text is shown to the member.
+    Refused(&'static str),
+    /// The tenant was deleted meanwhile.
+    TenantGone,
+}
+
+/// Seal the submitted credentials for the gateway and store them on the tenant.
+pub async fn save_credentials(
+    app: &App,
+    tenant_id: TenantId,
+    channel: AccountChannel,
+    form: &Params,
+) -> Result<Saved, AppError> {
+    let key = app
+        .config
+        .gateway_aes_key
+        .as_ref()
+        .map(|k| GatewayKey::from_bytes(k.expose()).map_err(AppError::internal))
+        .transpose()?;
+    let stored = match Credentials::from_form(channel, form).and_then(|c| c.to_stored(key.as_ref()))
+    {
+        Ok(s) => s,
+        Err(e) => return Ok(Saved::Refused(e.message())),
+    };
+    let mut conn = app.db.conn().await?;
+    let saved = channel_account::save(
+        &mut conn,
+        &app.db.t,
+        tenant_id,
+        channel,
+        &stored,
+        app.clock.epoch(),
+    )
+    .await?;
+    Ok(if saved.is_some() {
+        Saved::Saved
+    } else {
+        Saved::TenantGone
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! figures, and password changes.
 //!
 //! The original kept `chathub_user_id/email/nick` in PHP's session and trusted them until the
-//! session died. We keep the same facts in our own cookie (`crate::web::session`) and check them
+//! session died. We keep the same facts in our own cookie (`services::sessions`) and check them
 //! against `fa_user` on every member request: a deleted, locked or re-passworded account
 //! loses its sessions.
 
@@ -19,8 +19,7 @@ use crate::domain::php::{Params, php_urlencode};
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::web::http::{Request, Response, redirect};
-use crate::web::session::{SessionData, password_fingerprint};
+use crate::services::sessions::{SessionData, password_fingerprint};
 
 pub const LOGIN_URL: &str = "/addons/chathub/index/login";
 pub const MY_URL: &str = "/addons/chathub/index/my";
@@ -66,92 +65,47 @@ pub fn is_active(user: &User) -> bool {
     user.status == "normal"
 }
 
-/// The signed-in session this request carries, if it still stands: the cookie opens, is
-/// not idle too long (`session`), was issued less than `session_max_lifetime_secs` ago, and
-/// was not logged out (the revocation lives in the database, so it holds across restarts
-/// and instances). The account itself is checked by [`require_member`].
-pub async fn live_session(app: &App, req: &Request) -> Result<Option<SessionData>, AppError> {
+/// Whether a signed-in session still stands: it was issued less than
+/// `session_max_lifetime_secs` ago and was not logged out (the revocation lives in the
+/// database, so it holds across restarts and instances). The account itself is checked by
+/// [`check_member`].
+pub async fn session_stands(app: &App, session: &SessionData) -> Result<bool, AppError> {
     let now = app.clock.epoch();
-    let Some(session) = app.sessions.read(req, now) else {
-        return Ok(None);
-    };
     if session.uid.is_none()
         || session.sid.is_empty()
         || now - session.iat >= app.config.session_max_lifetime_secs
     {
-        return Ok(None);
+        return Ok(false);
     }
     let mut conn = app.db.conn().await?;
-    if user::session_revoked(&mut conn, &app.db.t, &session.sid_digest()).await? {
-        return Ok(None);
-    }
-    Ok(Some(session))
+    Ok(!user::session_revoked(&mut conn, &app.db.t, &session.sid_digest()).await?)
 }
 
-/// The member behind this request, or the response that sends the visitor to sign in. The
-/// one guard of every member page.
-///
-/// - no session (or an expired, forged or logged-out cookie): 302 to the addon's `login`
-///   (COMPAT.md#member-login-redirect);
-/// - the account row is gone: the session is ended and 302 to
-///   `login?error=账号不存在`, as the original `my`;
-/// - the account is locked or its password changed since sign-in: the session is ended
-///   and 302 to `login`.
-///
-/// Database failures answer the generic error page (cause logged).
-pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response> {
-    let end_session = |to: &str| {
-        crate::web::session::no_store(app.sessions.without_session(redirect(to), req.https))
-    };
-    let found = async {
-        let Some(session) = live_session(app, req).await? else {
-            return Ok(None);
-        };
-        let uid = session.uid.unwrap_or_default();
-        let mut conn = app.db.conn().await?;
-        let user = user::find_by_id(&mut conn, &app.db.t, uid).await?;
-        Ok::<_, AppError>(Some((session, user)))
-    }
-    .await;
-    match found {
-        Err(e) => {
-            e.report(&app.db.health, &req.id);
-            Err(e.into_response())
-        }
-        Ok(None) => {
-            // A cookie that once signed someone in but no longer does is removed.
-            let signed_in_cookie = app
-                .sessions
-                .read(req, app.clock.epoch())
-                .is_some_and(|s| s.uid.is_some());
-            if signed_in_cookie {
-                Err(end_session(LOGIN_URL))
-            } else {
-                Err(crate::web::session::no_store(redirect(LOGIN_URL)))
-            }
-        }
-        Ok(Some((_, None))) => Err(end_session(&login_error_url("账号不存在"))),
-        Ok(Some((_, Some(u)))) if !is_active(&u) => Err(end_session(LOGIN_URL)),
-        Ok(Some((session, Some(u)))) if session.pwfp != password_fingerprint(&u.password) => {
-            Err(end_session(LOGIN_URL))
-        }
-        Ok(Some((session, Some(user)))) => Ok(Member { user, session }),
-    }
+/// What the account behind a standing session says.
+pub enum MemberCheck {
+    Member(Box<Member>),
+    /// The account row is gone.
+    Gone,
+    /// The account is locked, or its password changed since sign-in.
+    Refused,
 }
 
-/// Whether the request carries a signed-in session that still stands (the original's
-/// `login` only looked at the session; the account is checked when `my` opens).
-pub async fn has_session(app: &App, req: &Request) -> Result<bool, AppError> {
-    Ok(live_session(app, req).await?.is_some())
+/// The account behind a standing session (see [`session_stands`]).
+pub async fn check_member(app: &App, session: SessionData) -> Result<MemberCheck, AppError> {
+    let uid = session.uid.unwrap_or_default();
+    let mut conn = app.db.conn().await?;
+    Ok(match user::find_by_id(&mut conn, &app.db.t, uid).await? {
+        None => MemberCheck::Gone,
+        Some(u) if !is_active(&u) || session.pwfp != password_fingerprint(&u.password) => {
+            MemberCheck::Refused
+        }
+        Some(user) => MemberCheck::Member(Box::new(Member { user, session })),
+    })
 }
 
-/// Logout: the session this request carries is revoked in the database, so a copy of its
-/// cookie signs no one in, on any instance, after any restart.
-pub async fn end_session(app: &App, req: &Request) -> Result<(), AppError> {
-    let now = app.clock.epoch();
-    let Some(session) = app.sessions.read(req, now) else {
-        return Ok(());
-    };
+/// Logout: the session is revoked in the database, so a copy of its cookie signs no one in,
+/// on any instance, after any restart.
+pub async fn revoke_session(app: &App, session: &SessionData) -> Result<(), AppError> {
     let (Some(uid), false) = (session.uid, session.sid.is_empty()) else {
         return Ok(());
     };
@@ -161,7 +115,7 @@ pub async fn end_session(app: &App, req: &Request) -> Result<(), AppError> {
         &app.db.t,
         &session.sid_digest(),
         uid,
-        now,
+        app.clock.epoch(),
         session.iat + app.config.session_max_lifetime_secs,
     )
     .await
@@ -332,9 +286,9 @@ pub enum Flash {
 }
 
 impl Flash {
-    /// From `param()` (path, then body, then query), as the original read it.
-    pub fn from_request(req: &Request) -> Option<Flash> {
-        let param = |k: &str| req.param(k).ok().flatten().unwrap_or_default();
+    /// From the request's parameters as `param()` reads them (path, then body, then
+    /// query), as the original did; a missing one is empty.
+    pub fn from_params(param: impl Fn(&str) -> String) -> Option<Flash> {
         let order = param("order");
         if php_truthy(&param("just_paid")) {
             Some(Flash::JustPaid)

@@ -8,5 +8,6 @@ pub mod channels;
 pub mod member;
 pub mod payments;
 pub mod provisioning;
+pub mod sessions;
 pub mod signup;
 pub mod worker;

@@ -163,6 +163,23 @@ pub async fn claim(app: &App, id: TenantId) -> Result<Option<Claim>, AppError> {
     }))
 }
 
+/// The member's own tenant `id` if it may be reprovisioned; `Err(message)` for the member
+/// otherwise (not theirs, or stopped: COMPAT.md#reprovision-eligible).
+pub async fn reprovisionable(
+    app: &App,
+    id: TenantId,
+    user_id: u32,
+) -> Result<Result<Tenant, &'static str>, AppError> {
+    let mut conn = app.db.conn().await?;
+    let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, user_id).await? else {
+        return Ok(Err("租户不存在或无权操作"));
+    };
+    Ok(match eligibility(&tenant, &app.clock) {
+        Ok(()) => Ok(tenant),
+        Err(why) => Err(why.message()),
+    })
+}
+
 /// The member's `reprovision`: claim, mark the tenant `provisioning` (the original did, before
 /// calling) if it may still be provisioned, one attempt. `None`: an attempt is already running.
 pub async fn reprovision_now(app: &App, id: TenantId) -> Result<Option<Outcome>, AppError> {

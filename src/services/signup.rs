@@ -482,7 +482,7 @@ async fn create_rows_locked(
         let owner = existing.as_ref().filter(|existing| {
             member.is_some_and(|m| {
                 m.uid == existing.id
-                    && m.pwfp == crate::web::session::password_fingerprint(&existing.password)
+                    && m.pwfp == crate::services::sessions::password_fingerprint(&existing.password)
             })
         });
         // Everything a new account needs is checked before telling anyone (but the owner)

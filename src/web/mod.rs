@@ -2,6 +2,7 @@
 //! member cookie, the handlers (parse, call one service, render) and the pages.
 
 pub mod errors;
+pub mod guards;
 pub mod handlers;
 pub mod http;
 pub mod pages;

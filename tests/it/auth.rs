@@ -349,7 +349,7 @@ async fn forged_and_expired_cookies_count_as_signed_out() {
     assert_eq!(r.status(), 200);
     // ...but not once it has been idle longer than PHP's 1440 s.
     let now = app.app.clock.epoch();
-    let mut stale = chathub::web::session::SessionData::signed_in(
+    let mut stale = chathub::services::sessions::SessionData::signed_in(
         2,
         "alice@example.com",
         "Alice",
@@ -727,7 +727,7 @@ async fn a_session_ends_after_its_absolute_lifetime() {
     let app = spawn_seeded(&[("CHATHUB_SESSION_MAX_LIFETIME_SECS", "7200")]).await;
     let now = app.app.clock.epoch();
     let cookie = |iat: i64| {
-        let mut s = chathub::web::session::SessionData::signed_in(
+        let mut s = chathub::services::sessions::SessionData::signed_in(
             2,
             "alice@example.com",
             "Alice",

@@ -11,7 +11,7 @@ use chathub::clients::crypto::GatewayKey;
 use chathub::domain::channel::AccountChannel;
 use chathub::domain::php::Params;
 use chathub::services::channels::Credentials;
-use chathub::web::session::SessionData;
+use chathub::services::sessions::SessionData;
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod architecture;
 mod auth;
 mod browser;
 mod channels;

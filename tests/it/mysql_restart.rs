@@ -280,7 +280,7 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let session = chathub::web::session::SessionData::signed_in(
+    let session = chathub::services::sessions::SessionData::signed_in(
         3,
         "bob@example.com",
         "Bob",

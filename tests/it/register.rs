@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::html::visible_text;
 use crate::support::{PROVISION_KEY, TestApp, TestDb, spawn_app_on};
-use chathub::web::session::SessionData;
+use chathub::services::sessions::SessionData;
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};

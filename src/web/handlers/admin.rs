@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::services::admin::{self, Switch};
 use crate::services::admin_auth::{self, SignedInAdmin};
 use crate::services::app::App;
+use crate::web::guards;
 use crate::web::http::{Request, Response};
 use crate::web::routing::Route;
 
@@ -22,7 +23,7 @@ enum Gate {
 }
 
 async fn gate(app: &App, req: &Request, action: Action) -> Result<Gate, AppError> {
-    let Some(admin) = admin_auth::recognise(app, req).await? else {
+    let Some(admin) = guards::signed_in_admin(app, req).await? else {
         return Ok(Gate::Answer(login_required(req)));
     };
     if !admin_auth::may(app, &admin, action).await? {
@@ -53,7 +54,7 @@ async fn gate_change(app: &App, req: &Request, action: Action) -> Result<Gate, A
 
 /// The refusal for a state-changing request that did not come from our pages.
 fn cross_site_refusal(app: &App, req: &Request) -> Option<Response> {
-    if admin_auth::is_same_origin_or_ajax(req, &app.config.public_base_url) {
+    if guards::is_same_origin_or_ajax(req, &app.config.public_base_url) {
         return None;
     }
     // Browsers put an `Origin` on every cross-site POST (`null` under a no-referrer policy),

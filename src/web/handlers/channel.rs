@@ -1,16 +1,13 @@
 //! Channel credentials and reprovision: channelList, channelAuth, channelCallback, reprovision.
 
-use crate::clients::crypto::GatewayKey;
-use crate::db::channel_account;
-use crate::db::tenant;
 use crate::domain::channel::{AccountChannel, Channel};
 use crate::domain::php::php_urlencode;
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::services::channels::{self, Credentials};
-use crate::services::member::require_member;
+use crate::services::channels::{self, Saved};
 use crate::services::provisioning::{self, Outcome};
+use crate::web::guards::require_member;
 use crate::web::http::{Request, Response, html, html_status, redirect, text};
 use crate::web::pages::channels as page;
 
@@ -42,29 +39,19 @@ fn token_matches(expected: &str, submitted: Option<&str>) -> bool {
     !a.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
-fn gateway_key(app: &App) -> Result<Option<GatewayKey>, AppError> {
-    app.config
-        .gateway_aes_key
-        .as_ref()
-        .map(|k| GatewayKey::from_bytes(k.expose()).map_err(AppError::internal))
-        .transpose()
-}
-
 /// `channelList`: the six channels of the member's newest tenant.
 pub async fn channel_list(app: &App, req: &Request) -> Result<Response, AppError> {
     let m = match require_member(app, req).await {
         Ok(m) => m,
         Err(resp) => return Ok(resp),
     };
-    let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.id()).await? else {
+    let Some(states) = channels::member_overview(app, m.id()).await? else {
         return Ok(my_error("请先开通租户"));
     };
-    let accounts = channel_account::list_for_tenant(&mut conn, &app.db.t, tenant.id).await?;
     let notice = channels::notice(&channels::LIST_NOTICES, req.query().get("error"));
     Ok(html(page::channel_list_page(
         &app.addon().site_name,
-        &channels::overview(&accounts),
+        &states,
         notice,
     )))
 }
@@ -75,8 +62,7 @@ pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError
         Ok(m) => m,
         Err(resp) => return Ok(resp),
     };
-    let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, m.id()).await? else {
+    let Some(tenant_id) = channels::member_tenant(app, m.id()).await? else {
         return Ok(my_error("请先开通租户"));
     };
     // The channel comes from the query only (`input('get.channel', 'amazon')`).
@@ -111,26 +97,14 @@ pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError
     if !token_matches(m.csrf(), form.get("__token__")) {
         return Ok(auth_error(channel, channels::FORM_EXPIRED));
     }
-    let key = gateway_key(app)?;
-    let stored =
-        match Credentials::from_form(channel, &form).and_then(|c| c.to_stored(key.as_ref())) {
-            Ok(s) => s,
-            Err(e) => return Ok(auth_error(channel, e.message())),
-        };
-    match channel_account::save(
-        &mut conn,
-        &app.db.t,
-        tenant.id,
-        channel,
-        &stored,
-        app.clock.epoch(),
+    Ok(
+        match channels::save_credentials(app, tenant_id, channel, &form).await? {
+            Saved::Saved => redirect(CHANNEL_LIST),
+            Saved::Refused(msg) => auth_error(channel, msg),
+            // The tenant was deleted meanwhile: as if it never existed.
+            Saved::TenantGone => my_error("请先开通租户"),
+        },
     )
-    .await?
-    {
-        Some(_) => Ok(redirect(CHANNEL_LIST)),
-        // The tenant was deleted meanwhile: as if it never existed.
-        None => Ok(my_error("请先开通租户")),
-    }
 }
 
 /// `channelCallback`: OAuth is not used; the text points to the form
@@ -173,14 +147,10 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
         TenantParam::Invalid => return Ok(my_error("租户不存在或无权操作")),
         TenantParam::Id(id) => id,
     };
-    let t = &app.db.t;
-    let mut conn = app.db.conn().await?;
-    let Some(tenant) = tenant::find_owned(&mut conn, t, id, m.id()).await? else {
-        return Ok(my_error("租户不存在或无权操作"));
+    let tenant = match provisioning::reprovisionable(app, id, m.id()).await? {
+        Ok(t) => t,
+        Err(msg) => return Ok(my_error(msg)),
     };
-    if let Err(why) = provisioning::eligibility(&tenant, &app.clock) {
-        return Ok(my_error(why.message()));
-    }
     let token = if req.is_post() {
         req.post()?.get(RESUBMIT_TOKEN_FIELD).map(str::to_string)
     } else {
@@ -197,7 +167,6 @@ pub async fn reprovision(app: &App, req: &Request) -> Result<Response, AppError>
             ),
         ));
     }
-    drop(conn);
     Ok(match provisioning::reprovision_now(app, id).await? {
         Some(Outcome::Provisioned) => redirect("/addons/chathub/index/my?just_paid=1"),
         Some(Outcome::Ineligible(why)) => my_error(why.message()),

@@ -2,17 +2,18 @@
 
 use crate::domain::php::Params;
 use crate::error::AppError;
-use crate::services::admin_auth;
 use crate::services::app::App;
 use crate::services::member::{self, Credentials, Flash, PasswordChange, SignIn};
+use crate::services::sessions::SessionData;
+use crate::web::guards;
 use crate::web::http::{Request, Response, html, redirect};
 use crate::web::pages;
-use crate::web::session::{SessionData, no_store};
+use crate::web::session::no_store;
 
 /// Original `login`: signed in → `my`; otherwise the form, with `?error=` (GET only). The
 /// form comes with a pre-session (an anonymous session cookie) whose token it carries.
 pub async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
-    if member::has_session(app, req).await? {
+    if guards::has_session(app, req).await? {
         return Ok(no_store(redirect(member::MY_URL)));
     }
     let error = req
@@ -43,7 +44,7 @@ fn sign_in_request_is_ours(app: &App, req: &Request, form: &Params) -> bool {
             .read(req, app.clock.epoch())
             .is_some_and(|s| s.csrf_matches(token))
     });
-    token_matches || !admin_auth::shows_cross_site(req, &app.config.public_base_url)
+    token_matches || !guards::shows_cross_site(req, &app.config.public_base_url)
 }
 
 /// Original `doLogin`: form or JSON body (ThinkPHP's `post()`), 302 to `my` with a brand
@@ -83,13 +84,13 @@ pub async fn do_login(app: &App, req: &Request) -> Result<Response, AppError> {
 /// to this URL) is ignored (COMPAT.md#logout-same-site): the member is sent to `my`, still
 /// signed in.
 pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
-    if admin_auth::shows_cross_site(req, &app.config.public_base_url) {
+    if guards::shows_cross_site(req, &app.config.public_base_url) {
         tracing::info!(request_id = %req.id, "logout from another site ignored");
         return Ok(no_store(redirect(member::MY_URL)));
     }
     let resp = no_store(redirect(member::LANDING_URL));
-    if req.cookie(crate::web::session::COOKIE_NAME).is_some() {
-        member::end_session(app, req).await?;
+    if req.cookie(crate::services::sessions::COOKIE_NAME).is_some() {
+        guards::end_session(app, req).await?;
         return Ok(app.sessions.without_session(resp, req.https));
     }
     Ok(resp)
@@ -97,11 +98,11 @@ pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
 
 /// Original `my`: the member center.
 pub async fn my(app: &App, req: &Request) -> Result<Response, AppError> {
-    let member = match member::require_member(app, req).await {
+    let member = match guards::require_member(app, req).await {
         Ok(m) => m,
         Err(resp) => return Ok(resp),
     };
-    let flash = Flash::from_request(req);
+    let flash = Flash::from_params(|k| req.param(k).ok().flatten().unwrap_or_default());
     let overview = member::overview(app, &member).await?;
     let page = pages::my::render(&pages::my::MyPage {
         site_name: &app.addon().site_name,
@@ -116,7 +117,7 @@ pub async fn my(app: &App, req: &Request) -> Result<Response, AppError> {
 /// Original `changePassword`: the form, and on POST the original's checks plus a CSRF
 /// token; success re-issues this session and ends every other one.
 pub async fn change_password(app: &App, req: &Request) -> Result<Response, AppError> {
-    let member = match member::require_member(app, req).await {
+    let member = match guards::require_member(app, req).await {
         Ok(m) => m,
         Err(resp) => return Ok(resp),
     };

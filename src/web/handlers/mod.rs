@@ -76,7 +76,7 @@ pub fn fastadmin_error(req: &Request, msg: &str, url: &str) -> Response {
 /// original ran FastAdmin's admin check first, so visitors get its login jump; a signed-in
 /// admin then got the addon router's 404 (no such callable method), so do we.
 pub async fn unknown_action(app: &App, req: &Request) -> Response {
-    match crate::services::admin_auth::recognise(app, req).await {
+    match crate::web::guards::signed_in_admin(app, req).await {
         Ok(Some(_)) => AppError::NotFound.into_response(),
         Ok(None) => login_required(req),
         Err(e) => {

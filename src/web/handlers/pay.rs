@@ -13,7 +13,7 @@ use crate::web::http::{Request, Response, html, html_status, php_exit, redirect}
 use crate::web::pages;
 
 pub async fn renew(app: &App, req: &Request) -> Result<Response, AppError> {
-    let member = match crate::services::member::require_member(app, req).await {
+    let member = match crate::web::guards::require_member(app, req).await {
         Ok(m) => m.user,
         Err(resp) => return Ok(resp),
     };

@@ -6,10 +6,10 @@ use crate::domain::php::{Params, php_json_encode};
 use crate::domain::plan::Plan;
 use crate::error::AppError;
 use crate::services::app::App;
+use crate::services::sessions::SessionData;
 use crate::services::signup::{self, Registration, SignedInMember, SignupError, SignupForm};
 use crate::web::http::{Request, Response, html, php_exit};
 use crate::web::pages;
-use crate::web::session::SessionData;
 
 pub async fn landing(app: &App, _req: &Request) -> Result<Response, AppError> {
     Ok(html(pages::landing::render(&app.addon().site_name)))

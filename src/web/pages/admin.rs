@@ -5,7 +5,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::db::tenant_admin::LogRow;
+use crate::domain::log::LogRow;
 
 const STYLE: &str = "body{background:#f0f2f5;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,sans-serif;margin:0;padding:20px}\
 .container{max-width:1200px;margin:0 auto}\
