@@ -4,6 +4,7 @@
 //! left half-written and the same request succeeds once the lock or the freeze is over. A
 //! request waiting on the provision server within its call budget is not cut.
 
+use crate::support::log::CapturedLog;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -528,49 +529,6 @@ async fn a_database_frozen_mid_transaction_costs_a_request_its_bound_and_writes_
     assert_eq!(site.count(members).await, 1);
     assert_eq!(site.count(tenants).await, 1);
     site.stop().await;
-}
-
-/// Log lines written while the guard lives, from tasks of this (current-thread) runtime.
-#[derive(Clone, Default)]
-struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
-    type Writer = CapturedLog;
-    fn make_writer(&'a self) -> CapturedLog {
-        self.clone()
-    }
-}
-
-impl CapturedLog {
-    fn install(&self) -> (tracing::subscriber::DefaultGuard, tracing::Dispatch) {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        // A second registered dispatcher makes tracing ask every subscriber (see
-        // tests/mysql_restart.rs).
-        let second = tracing::Dispatch::new(tracing_subscriber::registry());
-        (tracing::subscriber::set_default(subscriber), second)
-    }
-
-    fn lines(&self, level: &str) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter(|l| l.contains(level))
-            .map(str::to_string)
-            .collect()
-    }
 }
 
 /// The worker's attempt waits on a row lock when the database freezes: the attempt is cut

@@ -1,6 +1,8 @@
 //! The member's change-password page (original `changePassword`).
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
+
+use super::layout;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
@@ -32,52 +34,43 @@ pub enum Notice<'a> {
 /// `csrf` goes into a hidden `csrf_token` field; the original's three fields are unchanged.
 pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> String {
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "修改密码 - " (site_name) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header {
-                    div class="bar" {
-                        a href="/addons/chathub/index/landing" class="brand" { "💬 " (site_name) }
-                        div class="links" {
-                            a href="/addons/chathub/index/my" { "我的" }
-                            a href="/addons/chathub/index/logout" { "退出" }
-                        }
-                    }
-                }
-                div class="wrap" {
-                    div class="panel" {
-                        h1 { "修改密码" }
-                        @match notice {
-                            Some(Notice::Error(msg)) => div class="alert bad" { (msg) },
-                            Some(Notice::Success(msg)) => div class="alert good" { (msg) },
-                            None => {},
-                        }
-                        form method="POST" {
-                            input type="hidden" name="csrf_token" value=(csrf);
-                            div class="field" {
-                                label { "原密码" }
-                                input type="password" name="old_password" required;
-                            }
-                            div class="field" {
-                                label { "新密码（至少 6 位）" }
-                                input type="password" name="new_password" required minlength="6";
-                            }
-                            div class="field" {
-                                label { "确认新密码" }
-                                input type="password" name="confirm_password" required minlength="6";
-                            }
-                            button type="submit" { "提交" }
-                        }
+        (layout::member_page(html! { "修改密码 - " (site_name) }, STYLE, html! {
+            header {
+                div class="bar" {
+                    a href="/addons/chathub/index/landing" class="brand" { "💬 " (site_name) }
+                    div class="links" {
+                        a href="/addons/chathub/index/my" { "我的" }
+                        a href="/addons/chathub/index/logout" { "退出" }
                     }
                 }
             }
-        }
+            div class="wrap" {
+                div class="panel" {
+                    h1 { "修改密码" }
+                    @match notice {
+                        Some(Notice::Error(msg)) => div class="alert bad" { (msg) },
+                        Some(Notice::Success(msg)) => div class="alert good" { (msg) },
+                        None => {},
+                    }
+                    form method="POST" {
+                        input type="hidden" name="csrf_token" value=(csrf);
+                        div class="field" {
+                            label { "原密码" }
+                            input type="password" name="old_password" required;
+                        }
+                        div class="field" {
+                            label { "新密码（至少 6 位）" }
+                            input type="password" name="new_password" required minlength="6";
+                        }
+                        div class="field" {
+                            label { "确认新密码" }
+                            input type="password" name="confirm_password" required minlength="6";
+                        }
+                        button type="submit" { "提交" }
+                    }
+                }
+            }
+        }))
     };
     page.into_string()
 }

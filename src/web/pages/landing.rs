@@ -1,7 +1,9 @@
 //! The public landing page (original `landing`). Every "ChatHub" follows `site_name`, as the
 //! original's string replacement did.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
+
+use super::layout;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
@@ -143,70 +145,61 @@ const PLANS: [PlanCard; 3] = [
 
 pub fn render(site_name: &str) -> String {
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (site_name) " - AI 智能客服多租户平台" }
-                style { (maud::PreEscaped(STYLE)) }
-            }
-            body {
-                header class="top" {
-                    div class="bar" {
-                        a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (site_name) }
-                        nav class="menu" {
-                            a href="#features" { "功能特性" }
-                            a href="#pricing" { "套餐价格" }
-                            a href="/addons/chathub/index/registerpage" class="btn primary" { "立即注册" }
-                        }
+        (layout::member_page(html! { (site_name) " - AI 智能客服多租户平台" }, STYLE, html! {
+            header class="top" {
+                div class="bar" {
+                    a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (site_name) }
+                    nav class="menu" {
+                        a href="#features" { "功能特性" }
+                        a href="#pricing" { "套餐价格" }
+                        a href="/addons/chathub/index/registerpage" class="btn primary" { "立即注册" }
                     }
-                }
-                section class="hero" {
-                    h1 { "AI 智能客服" br; span { "多租户 SaaS 平台" } }
-                    p { "基于 Chatwoot + QwenPaw Agent，为企业打造一站式 AI 客服解决方案。" br; "多租户隔离、按席位计费、3 分钟开通。" }
-                    div class="cta" {
-                        a href="/addons/chathub/index/registerpage" class="btn primary big" { "免费注册" }
-                        a href="#pricing" class="btn ghost big" { "查看套餐" }
-                    }
-                }
-                section class="block" id="features" {
-                    div class="heading" { h2 { "核心功能" } p { "企业级 AI 客服所需的一切，开箱即用" } }
-                    div class="cards" {
-                        @for f in &FEATURES {
-                            div class="card" { div class="ico" { (f.icon) } h3 { (f.title) } p { (f.text) } }
-                        }
-                    }
-                }
-                section class="block" id="pricing" {
-                    div class="heading" { h2 { "套餐价格" } p { "简单透明，按需选择，随时升级" } }
-                    div class="plans" {
-                        @for p in &PLANS {
-                            div class={ "plan" @if p.featured { " hot" } } {
-                                h3 { (p.name) }
-                                div class="amount" { (p.price) small { (p.unit) } }
-                                p class="for" { (p.audience) }
-                                ul { @for item in &p.items { li { (item) } } }
-                                a href=(p.href) class={ "btn " @if p.featured { "primary" } @else { "ghost" } } { (p.button) }
-                            }
-                        }
-                    }
-                }
-                section class="banner" {
-                    h2 { "3 分钟开通，立即拥有 AI 客服" }
-                    p { "注册即送 30 天免费试用，无需信用卡" }
-                    a href="/addons/chathub/index/registerpage" class="btn big" { "免费注册" }
-                }
-                footer {
-                    div {
-                        a href="/addons/chathub/index/landing" { "首页" } "·"
-                        a href="/addons/chathub/index/registerpage" { "注册" } "·"
-                        a href="/admin" { "管理后台" }
-                    }
-                    div style="margin-top:16px" { "© 2026 " (site_name) ". Powered by Chatwoot + QwenPaw" }
                 }
             }
-        }
+            section class="hero" {
+                h1 { "AI 智能客服" br; span { "多租户 SaaS 平台" } }
+                p { "基于 Chatwoot + QwenPaw Agent，为企业打造一站式 AI 客服解决方案。" br; "多租户隔离、按席位计费、3 分钟开通。" }
+                div class="cta" {
+                    a href="/addons/chathub/index/registerpage" class="btn primary big" { "免费注册" }
+                    a href="#pricing" class="btn ghost big" { "查看套餐" }
+                }
+            }
+            section class="block" id="features" {
+                div class="heading" { h2 { "核心功能" } p { "企业级 AI 客服所需的一切，开箱即用" } }
+                div class="cards" {
+                    @for f in &FEATURES {
+                        div class="card" { div class="ico" { (f.icon) } h3 { (f.title) } p { (f.text) } }
+                    }
+                }
+            }
+            section class="block" id="pricing" {
+                div class="heading" { h2 { "套餐价格" } p { "简单透明，按需选择，随时升级" } }
+                div class="plans" {
+                    @for p in &PLANS {
+                        div class={ "plan" @if p.featured { " hot" } } {
+                            h3 { (p.name) }
+                            div class="amount" { (p.price) small { (p.unit) } }
+                            p class="for" { (p.audience) }
+                            ul { @for item in &p.items { li { (item) } } }
+                            a href=(p.href) class={ "btn " @if p.featured { "primary" } @else { "ghost" } } { (p.button) }
+                        }
+                    }
+                }
+            }
+            section class="banner" {
+                h2 { "3 分钟开通，立即拥有 AI 客服" }
+                p { "注册即送 30 天免费试用，无需信用卡" }
+                a href="/addons/chathub/index/registerpage" class="btn big" { "免费注册" }
+            }
+            footer {
+                div {
+                    a href="/addons/chathub/index/landing" { "首页" } "·"
+                    a href="/addons/chathub/index/registerpage" { "注册" } "·"
+                    a href="/admin" { "管理后台" }
+                }
+                div style="margin-top:16px" { "© 2026 " (site_name) ". Powered by Chatwoot + QwenPaw" }
+            }
+        }))
     };
     page.into_string()
 }

@@ -1,6 +1,8 @@
 //! The member sign-in page (original `login`). Every "ChatHub" follows `site_name`.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
+
+use super::layout;
 
 /// Dark card on a dark page, as the original's member pages look.
 const STYLE: &str = r#"
@@ -25,43 +27,34 @@ button:hover{background:#5253d8}
 /// form is ours (login CSRF; the original's `email`/`password` fields are unchanged).
 pub fn render(site_name: &str, error: Option<&str>, token: &str) -> String {
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "登录 - " (site_name) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                div class="wrap" {
-                    div class="panel" {
-                        h1 { "登录 " (site_name) }
-                        p class="lead" { "登录后查看您的 AI 客服订阅" }
-                        @if let Some(msg) = error {
-                            div class="alert" { (msg) }
+        (layout::member_page(html! { "登录 - " (site_name) }, STYLE, html! {
+            div class="wrap" {
+                div class="panel" {
+                    h1 { "登录 " (site_name) }
+                    p class="lead" { "登录后查看您的 AI 客服订阅" }
+                    @if let Some(msg) = error {
+                        div class="alert" { (msg) }
+                    }
+                    form method="POST" action="/addons/chathub/index/doLogin" {
+                        input type="hidden" name="__token__" value=(token);
+                        div class="field" {
+                            label { "邮箱" }
+                            input type="email" name="email" required placeholder="注册时使用的邮箱";
                         }
-                        form method="POST" action="/addons/chathub/index/doLogin" {
-                            input type="hidden" name="__token__" value=(token);
-                            div class="field" {
-                                label { "邮箱" }
-                                input type="email" name="email" required placeholder="注册时使用的邮箱";
-                            }
-                            div class="field" {
-                                label { "密码" }
-                                input type="password" name="password" required placeholder="请输入密码";
-                            }
-                            button type="submit" { "登录" }
+                        div class="field" {
+                            label { "密码" }
+                            input type="password" name="password" required placeholder="请输入密码";
                         }
-                        div class="more" {
-                            a href="/addons/chathub/index/registerpage" { "还没账号？立即注册" }
-                            "·"
-                            a href="/addons/chathub/index/landing" { "返回首页" }
-                        }
+                        button type="submit" { "登录" }
+                    }
+                    div class="more" {
+                        a href="/addons/chathub/index/registerpage" { "还没账号？立即注册" }
+                        "·"
+                        a href="/addons/chathub/index/landing" { "返回首页" }
                     }
                 }
             }
-        }
+        }))
     };
     page.into_string()
 }

@@ -6,6 +6,7 @@ pub mod change_password;
 pub mod channels;
 pub mod fastadmin;
 pub mod landing;
+pub mod layout;
 pub mod login;
 pub mod my;
 pub mod pay_wechat;

@@ -6,7 +6,9 @@
 //! (escaped by maud) and one constant script opens the dialog: nothing a tenant row holds can
 //! reach script text.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
+
+use super::layout;
 
 use crate::domain::tenant::TenantStatus;
 use crate::services::member::{Flash, Overview, TenantSummary};
@@ -146,73 +148,64 @@ fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
 pub fn render(p: &MyPage<'_>) -> String {
     let totals = &p.overview.totals;
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "会员中心 - " (p.site_name) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header {
-                    div class="bar" {
-                        a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (p.site_name) }
-                        div class="who" {
-                            span class="nick" { "👤 " (p.nick) }
-                            a href="/addons/chathub/index/my" { "我的" }
-                            a href="/addons/chathub/index/changePassword" { "改密" }
-                            a href="/addons/chathub/index/logout" { "退出" }
-                        }
+        (layout::member_page(html! { "会员中心 - " (p.site_name) }, STYLE, html! {
+            header {
+                div class="bar" {
+                    a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (p.site_name) }
+                    div class="who" {
+                        span class="nick" { "👤 " (p.nick) }
+                        a href="/addons/chathub/index/my" { "我的" }
+                        a href="/addons/chathub/index/changePassword" { "改密" }
+                        a href="/addons/chathub/index/logout" { "退出" }
                     }
                 }
-                main {
-                    div class="hello" {
-                        h1 { "欢迎回来，" (p.nick) }
-                        p { "管理您的 AI 客服订阅、查看嵌入代码、续费套餐" }
-                    }
-                    @if let Some(f) = p.flash { (flash(f)) }
-                    div class="figures" {
-                        div class="figure" { div class="n" { (totals.tenants) } div class="l" { "租户总数" } }
-                        div class="figure" { div class="n" { (totals.active) } div class="l" { "运行中" } }
-                        div class="figure" { div class="n" { (totals.seats) } div class="l" { "总席位数" } }
-                        div class="figure" { div class="n" { "¥" (totals.monthly) } div class="l" { "月费合计" } }
-                    }
-                    div class="box" {
-                        h2 { "我的租户" }
-                        table {
-                            thead {
-                                tr { th { "租户" } th { "状态" } th { "套餐" } th { "到期" } th class="ops" { "操作" } }
-                            }
-                            tbody {
-                                @for t in &p.overview.tenants { (tenant_row(t, p.csrf)) }
-                                @if p.overview.tenants.is_empty() {
-                                    tr { td class="empty" colspan="5" {
-                                        "还没有租户，" a href="/addons/chathub/index/registerpage" { "立即注册" }
-                                    } }
-                                }
+            }
+            main {
+                div class="hello" {
+                    h1 { "欢迎回来，" (p.nick) }
+                    p { "管理您的 AI 客服订阅、查看嵌入代码、续费套餐" }
+                }
+                @if let Some(f) = p.flash { (flash(f)) }
+                div class="figures" {
+                    div class="figure" { div class="n" { (totals.tenants) } div class="l" { "租户总数" } }
+                    div class="figure" { div class="n" { (totals.active) } div class="l" { "运行中" } }
+                    div class="figure" { div class="n" { (totals.seats) } div class="l" { "总席位数" } }
+                    div class="figure" { div class="n" { "¥" (totals.monthly) } div class="l" { "月费合计" } }
+                }
+                div class="box" {
+                    h2 { "我的租户" }
+                    table {
+                        thead {
+                            tr { th { "租户" } th { "状态" } th { "套餐" } th { "到期" } th class="ops" { "操作" } }
+                        }
+                        tbody {
+                            @for t in &p.overview.tenants { (tenant_row(t, p.csrf)) }
+                            @if p.overview.tenants.is_empty() {
+                                tr { td class="empty" colspan="5" {
+                                    "还没有租户，" a href="/addons/chathub/index/registerpage" { "立即注册" }
+                                } }
                             }
                         }
                     }
-                    div class="box" {
-                        h2 { "渠道管理" }
-                        div class="body" {
-                            p { "为您的客服租户绑定 Amazon / JD / Taobao / PDD / TikTok 等外部平台凭证。绑定后，AI 会在收到含商品 ASIN/SKU 的消息时，自动调用平台 API 拉取实时信息（如价格、库存），让回答更准确。" }
-                            a class="go" href="/addons/chathub/index/channelList" { "前往渠道管理 →" }
-                        }
+                }
+                div class="box" {
+                    h2 { "渠道管理" }
+                    div class="body" {
+                        p { "为您的客服租户绑定 Amazon / JD / Taobao / PDD / TikTok 等外部平台凭证。绑定后，AI 会在收到含商品 ASIN/SKU 的消息时，自动调用平台 API 拉取实时信息（如价格、库存），让回答更准确。" }
+                        a class="go" href="/addons/chathub/index/channelList" { "前往渠道管理 →" }
                     }
                 }
-                div class="dialog" id="embedModal" {
-                    div class="inner" {
-                        button class="x" data-close { "×" }
-                        h3 { "嵌入代码" }
-                        p { "复制以下代码到您的网站 </body> 之前：" }
-                        pre id="embedCode" {}
-                    }
-                }
-                script { (PreEscaped(SCRIPT)) }
             }
-        }
+            div class="dialog" id="embedModal" {
+                div class="inner" {
+                    button class="x" data-close { "×" }
+                    h3 { "嵌入代码" }
+                    p { "复制以下代码到您的网站 </body> 之前：" }
+                    pre id="embedCode" {}
+                }
+            }
+            script { (PreEscaped(SCRIPT)) }
+        }))
     };
     page.into_string()
 }

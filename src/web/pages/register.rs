@@ -1,7 +1,9 @@
 //! The sign-up form (original `registerPage`) and the sign-up result page (original
 //! `_registerResultPage`).
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
+
+use super::layout;
 
 use crate::domain::plan::Plan;
 
@@ -144,72 +146,63 @@ fn plan_options() -> [PlanOption; 3] {
 /// `site_name` (title, logo, heading), as its string replacement did.
 pub fn form_page(site_name: &str, selected: &Plan) -> String {
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "注册 " (site_name) " - AI 智能客服" }
-                style { (PreEscaped(FORM_STYLE)) }
-            }
-            body {
-                header class="top" {
-                    div class="bar" {
-                        a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (site_name) }
-                        nav class="menu" {
-                            a href="/addons/chathub/index/landing" { "首页" }
-                            a href="/addons/chathub/index/registerpage" { "注册" }
-                        }
+        (layout::member_page(html! { "注册 " (site_name) " - AI 智能客服" }, FORM_STYLE, html! {
+            header class="top" {
+                div class="bar" {
+                    a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (site_name) }
+                    nav class="menu" {
+                        a href="/addons/chathub/index/landing" { "首页" }
+                        a href="/addons/chathub/index/registerpage" { "注册" }
                     }
                 }
-                div class="container" {
-                    div class="card" id="form-card" {
-                        h1 { "注册 " (site_name) " 账号" }
-                        p class="subtitle" { "注册后即可选择套餐，开通 AI 智能客服" }
-                        form id="chathub-register" method="POST" action="/addons/chathub/index/register" {
-                            div class="form-group" {
-                                label { "选择套餐 " span class="req" { "*" } }
-                                div class="plan-selector" {
-                                    @for o in plan_options() {
-                                        @let on = &o.plan == selected;
-                                        label class={ "plan-option" @if on { " selected" } } data-plan=(o.plan.as_str()) {
-                                            // Checked by the script from the `selected` class, as the
-                                            // original's script did from `?plan=`.
-                                            input type="radio" name="plan" value=(o.plan.as_str());
-                                            div class="name" { (o.plan.display_name()) }
-                                            div class="price" { (o.price) }
-                                        }
+            }
+            div class="container" {
+                div class="card" id="form-card" {
+                    h1 { "注册 " (site_name) " 账号" }
+                    p class="subtitle" { "注册后即可选择套餐，开通 AI 智能客服" }
+                    form id="chathub-register" method="POST" action="/addons/chathub/index/register" {
+                        div class="form-group" {
+                            label { "选择套餐 " span class="req" { "*" } }
+                            div class="plan-selector" {
+                                @for o in plan_options() {
+                                    @let on = &o.plan == selected;
+                                    label class={ "plan-option" @if on { " selected" } } data-plan=(o.plan.as_str()) {
+                                        // Checked by the script from the `selected` class, as the
+                                        // original's script did from `?plan=`.
+                                        input type="radio" name="plan" value=(o.plan.as_str());
+                                        div class="name" { (o.plan.display_name()) }
+                                        div class="price" { (o.price) }
                                     }
                                 }
                             }
-                            div class={ "form-group seats-row" @if *selected == Plan::Enterprise { " show" } } id="seats-row" {
-                                label { "额外席位（管理员之外） " span class="req" { "*" } }
-                                input type="number" name="seats" id="seats-input" class="form-control" min="1" max="100" value="3" placeholder="每多一个席位 +¥10/月";
-                            }
-                            div class="form-group" {
-                                label { "公司名称 " span class="req" { "*" } }
-                                input type="text" name="company_name" class="form-control" required placeholder="请输入公司名称";
-                            }
-                            div class="form-group" {
-                                label { "联系邮箱 " span class="req" { "*" } }
-                                input type="email" name="email" class="form-control" required placeholder="将作为登录账号";
-                            }
-                            div class="form-group" {
-                                label { "子域名 " span class="req" { "*" } }
-                                input type="text" name="domain" class="form-control" required placeholder="例如 mycompany" pattern="[a-z0-9-]+" title="只能小写字母、数字、横线";
-                            }
-                            div class="form-group" {
-                                label { "备注" }
-                                textarea name="notes" class="form-control" rows="3" placeholder="选填，如特殊需求、接入网站URL等" {}
-                            }
-                            button type="submit" class="btn-primary" id="submit-btn" { "注册并开通" }
-                            a href="/addons/chathub/index/landing" class="btn-secondary" { "返回首页" }
                         }
+                        div class={ "form-group seats-row" @if *selected == Plan::Enterprise { " show" } } id="seats-row" {
+                            label { "额外席位（管理员之外） " span class="req" { "*" } }
+                            input type="number" name="seats" id="seats-input" class="form-control" min="1" max="100" value="3" placeholder="每多一个席位 +¥10/月";
+                        }
+                        div class="form-group" {
+                            label { "公司名称 " span class="req" { "*" } }
+                            input type="text" name="company_name" class="form-control" required placeholder="请输入公司名称";
+                        }
+                        div class="form-group" {
+                            label { "联系邮箱 " span class="req" { "*" } }
+                            input type="email" name="email" class="form-control" required placeholder="将作为登录账号";
+                        }
+                        div class="form-group" {
+                            label { "子域名 " span class="req" { "*" } }
+                            input type="text" name="domain" class="form-control" required placeholder="例如 mycompany" pattern="[a-z0-9-]+" title="只能小写字母、数字、横线";
+                        }
+                        div class="form-group" {
+                            label { "备注" }
+                            textarea name="notes" class="form-control" rows="3" placeholder="选填，如特殊需求、接入网站URL等" {}
+                        }
+                        button type="submit" class="btn-primary" id="submit-btn" { "注册并开通" }
+                        a href="/addons/chathub/index/landing" class="btn-secondary" { "返回首页" }
                     }
                 }
-                script { (PreEscaped(FORM_SCRIPT)) }
             }
-        }
+            script { (PreEscaped(FORM_SCRIPT)) }
+        }))
     };
     page.into_string()
 }
@@ -255,43 +248,34 @@ pub struct ResultDetails<'a> {
 /// literal "ChatHub" here (no `site_name` replacement), so do we.
 pub fn result_page(success: bool, msg: &str, details: Option<&ResultDetails<'_>>) -> String {
     let page: Markup = html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "注册结果 - ChatHub" }
-                style { (PreEscaped(RESULT_STYLE)) }
-            }
-            body {
-                div class="card" {
-                    div class={ "icon " @if success { "ok" } @else { "fail" } } { @if success { "✓" } @else { "✗" } }
-                    h1 { @if success { "注册成功" } @else { "注册失败" } }
-                    p class="msg" { (msg) }
-                    @if let Some(d) = details.filter(|_| success) {
-                        div class="details" {
-                            div class="row" { span class="label" { "公司名称" } span class="value" { (d.company_name) } }
-                            div class="row" { span class="label" { "套餐" } span class="value" { (d.plan.display_name()) "（¥" (d.price) "/月）" } }
-                            div class="row" { span class="label" { "席位" } span class="value" { (d.seats) } }
-                            div class="row" { span class="label" { "到期时间" } span class="value" { (d.expire_date) } }
-                        }
-                        @if !d.embed_code.is_empty() {
-                            p class="embed-title" { "嵌入代码（复制到您的网站）：" }
-                            div class="embed" { (d.embed_code) }
-                        }
-                        @if let Some(pw) = d.initial_password.filter(|p| !p.is_empty()) {
-                            div class="password-box" {
-                                p class="hint" { "⚠️ 您的登录密码（请保存，登录后可修改）：" }
-                                div class="password" { (pw) }
-                                p class="login" { "登录邮箱：" (d.login_email) }
-                            }
+        (layout::member_page(html! { "注册结果 - ChatHub" }, RESULT_STYLE, html! {
+            div class="card" {
+                div class={ "icon " @if success { "ok" } @else { "fail" } } { @if success { "✓" } @else { "✗" } }
+                h1 { @if success { "注册成功" } @else { "注册失败" } }
+                p class="msg" { (msg) }
+                @if let Some(d) = details.filter(|_| success) {
+                    div class="details" {
+                        div class="row" { span class="label" { "公司名称" } span class="value" { (d.company_name) } }
+                        div class="row" { span class="label" { "套餐" } span class="value" { (d.plan.display_name()) "（¥" (d.price) "/月）" } }
+                        div class="row" { span class="label" { "席位" } span class="value" { (d.seats) } }
+                        div class="row" { span class="label" { "到期时间" } span class="value" { (d.expire_date) } }
+                    }
+                    @if !d.embed_code.is_empty() {
+                        p class="embed-title" { "嵌入代码（复制到您的网站）：" }
+                        div class="embed" { (d.embed_code) }
+                    }
+                    @if let Some(pw) = d.initial_password.filter(|p| !p.is_empty()) {
+                        div class="password-box" {
+                            p class="hint" { "⚠️ 您的登录密码（请保存，登录后可修改）：" }
+                            div class="password" { (pw) }
+                            p class="login" { "登录邮箱：" (d.login_email) }
                         }
                     }
-                    a href="/addons/chathub/index/login" class="btn btn-primary" { "立即登录" }
-                    a href="/addons/chathub/index/landing" class="btn btn-secondary" { "返回首页" }
                 }
+                a href="/addons/chathub/index/login" class="btn btn-primary" { "立即登录" }
+                a href="/addons/chathub/index/landing" class="btn btn-secondary" { "返回首页" }
             }
-        }
+        }))
     };
     page.into_string()
 }

@@ -1,7 +1,9 @@
 //! The renewal page (original `renew`): the order just made (or reused), the tenant's plan,
 //! and one button per enabled payment method.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
+
+use super::layout;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
@@ -69,30 +71,21 @@ fn pay_buttons(v: &RenewView<'_>) -> Markup {
 
 pub fn render(v: &RenewView<'_>) -> String {
     html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "续费 - " (v.site_name) }
-                style { (maud::PreEscaped(STYLE)) }
-            }
-            body {
-                div class="panel" {
-                    h1 { "续费订阅" }
-                    p class="order" { "订单号：" (v.order_no.unwrap_or("-")) }
-                    div class="facts" {
-                        div class="fact" { span class="k" { "租户" } span class="v" { (v.tenant_name) } }
-                        div class="fact" { span class="k" { "套餐" } span class="v" { (plan_name(v.plan)) } }
-                        div class="fact" { span class="k" { "席位数" } span class="v" { (v.seats) } }
-                        div class="fact" { span class="k" { "当前到期" } span class="v" { (v.expire) } }
-                        div class="fact total" { span class="k" { "应付金额" } span class="v" { "¥" (v.price) " /月" } }
-                    }
-                    (pay_buttons(v))
-                    a class="back" href="/addons/chathub/index/my" { "← 返回会员中心" }
+        (layout::member_page(html! { "续费 - " (v.site_name) }, STYLE, html! {
+            div class="panel" {
+                h1 { "续费订阅" }
+                p class="order" { "订单号：" (v.order_no.unwrap_or("-")) }
+                div class="facts" {
+                    div class="fact" { span class="k" { "租户" } span class="v" { (v.tenant_name) } }
+                    div class="fact" { span class="k" { "套餐" } span class="v" { (plan_name(v.plan)) } }
+                    div class="fact" { span class="k" { "席位数" } span class="v" { (v.seats) } }
+                    div class="fact" { span class="k" { "当前到期" } span class="v" { (v.expire) } }
+                    div class="fact total" { span class="k" { "应付金额" } span class="v" { "¥" (v.price) " /月" } }
                 }
+                (pay_buttons(v))
+                a class="back" href="/addons/chathub/index/my" { "← 返回会员中心" }
             }
-        }
+        }))
     }
     .into_string()
 }

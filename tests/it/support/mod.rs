@@ -7,6 +7,7 @@
 mod app;
 mod db;
 pub mod html;
+pub mod log;
 pub mod member;
 pub mod nginx;
 pub mod pay;
