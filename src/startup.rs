@@ -400,6 +400,7 @@ fn warn_if_behind_an_untrusted_proxy(app: &App, headers: &http::HeaderMap, peer:
     }
 }
 
+// Long on purpose: the one dispatch from a route to its handler (a match arm per route).
 async fn respond(
     app: &Arc<App>,
     req: http::Request<Incoming>,

@@ -169,6 +169,7 @@ enum PhpTok {
     Bare(String),
 }
 
+// Long on purpose: one tokenizer loop over PHP's literal syntax; its states read best together.
 fn php_tokens(text: &str) -> Vec<PhpTok> {
     let b: Vec<char> = text.chars().collect();
     let mut out = Vec::new();

@@ -421,6 +421,7 @@ impl Config {
     }
 
     /// The effective configuration with secrets masked, one `key = value` per line.
+    // Long on purpose: one line per key of `--print-config`, in README's table order.
     pub fn describe(&self) -> String {
         let mask = |present: bool| if present { "****** (set)" } else { "(empty)" };
         let mut out = String::new();
@@ -553,6 +554,8 @@ fn mask_url(url: &str) -> String {
     url.to_string()
 }
 
+// Long on purpose: one key after another in README's table order, each read, defaulted and
+// checked in a few independent lines, every problem collected; split, they would only scatter.
 fn build_server(
     m: &BTreeMap<String, String>,
     addon: AddonConfig,

@@ -207,6 +207,7 @@ pub struct Payment<'a> {
 /// The original's `_markOrderPaid`, exactly once: one transaction whose first statement
 /// only succeeds for a still-pending order, so duplicate or concurrent notifications (even
 /// on several servers) extend the tenant once and write one `renew` row.
+// Long on purpose: the whole exactly-once crediting is one transaction, read top to bottom.
 pub async fn mark_paid(
     conn: &mut mysql_async::Conn,
     t: &Tables,

@@ -377,6 +377,7 @@ pub fn plan(live: &LiveSchema, prefix: &str) -> Plan {
     plan
 }
 
+// Long on purpose: one pass over the table's columns, keys and enums against install.sql.
 fn plan_table_upgrade(table: &ExpectedTable, full: &str, live: &LiveTable, plan: &mut Plan) {
     let mut clauses: Vec<String> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();

@@ -242,6 +242,8 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
+    // Long on purpose: one recursive-descent step per PHP `serialize()` type, as in PHP's own
+    // `var_unserializer`; apart they would hide the shared bounds checks.
     fn value(&mut self, depth: usize) -> Result<PhpValue, ParseError> {
         if depth > MAX_DEPTH {
             return Err(self.err("nested too deeply"));

@@ -303,6 +303,19 @@ async fn attempt_under(
         r = call => r,
         _ = stopped(stop) => return Ok(Outcome::Interrupted),
     };
+    record_outcome(app, claim, &state, key, &result).await
+}
+
+/// The attempt's outcome, its log row (`reprovision`, operator `system`) and the next
+/// schedule, in one transaction, only while `claim` still holds the lease.
+async fn record_outcome(
+    app: &App,
+    claim: &Claim,
+    state: &ProvisionState,
+    key: String,
+    result: &ProvisionResult,
+) -> Result<Outcome, AppError> {
+    let (t, id) = (&app.db.t, claim.id);
     let mut conn = app.db.conn().await?;
     let now = app.clock.epoch();
     let mut tx = conn
@@ -318,55 +331,19 @@ async fn attempt_under(
         return Ok(Outcome::Gone);
     };
     let stopped_meanwhile = eligibility(&current, &app.clock).err();
-    fn row(id: TenantId, detail: &str, status: LogStatus, now: i64) -> NewLog<'_> {
-        NewLog {
-            tenant_id: id.0,
-            action: "reprovision",
-            detail,
-            status,
-            operator: "system",
-            createtime: now,
-        }
+    let (outcome, status, detail) = judge(result, stopped_meanwhile);
+    if let (Outcome::Provisioned, ProvisionResult::Provisioned(p)) = (outcome, result) {
+        tenant::apply_provisioned_no_touch(&mut tx, t, id, p, &app.clock.datetime()).await?;
     }
-    let outcome = match &result {
-        ProvisionResult::Provisioned(p) => {
-            let inbox = p
-                .inbox_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "?".into());
-            match stopped_meanwhile {
-                None => {
-                    tenant::apply_provisioned_no_touch(&mut tx, t, id, p, &app.clock.datetime())
-                        .await?;
-                    let detail = format!("补建资源成功 (inbox_id={inbox})");
-                    log::insert(&mut tx, t, &row(id, &detail, LogStatus::Success, now)).await?;
-                    Outcome::Provisioned
-                }
-                Some(why) => {
-                    // Resources exist now, but the tenant stays as the admin left it; the row
-                    // tells support which inbox to remove or hand over.
-                    let detail = format!(
-                        "补建资源已创建但未启用，租户状态已变更 (inbox_id={inbox}): {}",
-                        why.message()
-                    );
-                    log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
-                    Outcome::Ineligible(why)
-                }
-            }
-        }
-        ProvisionResult::Failed(e) => {
-            let detail = format!("重试 provision 失败: {}", e.log_text());
-            log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
-            Outcome::Failed {
-                unanswered: result.is_unanswered(),
-            }
-        }
-        ProvisionResult::InvalidBody(body) => {
-            let detail = format!("响应无效: {}", php_substr(body, 200));
-            log::insert(&mut tx, t, &row(id, &detail, LogStatus::Failed, now)).await?;
-            Outcome::Failed { unanswered: false }
-        }
+    let row = NewLog {
+        tenant_id: id.0,
+        action: "reprovision",
+        detail: &detail,
+        status,
+        operator: "system",
+        createtime: now,
     };
+    log::insert(&mut tx, t, &row).await?;
     match outcome {
         Outcome::Provisioned => tenant::clear_provision_state(&mut tx, t, id).await?,
         _ => {
@@ -396,6 +373,50 @@ async fn attempt_under(
         }
     }
     Ok(outcome)
+}
+
+/// What an answer comes to, and the original's log text for it.
+fn judge(
+    result: &ProvisionResult,
+    stopped_meanwhile: Option<Ineligible>,
+) -> (Outcome, LogStatus, String) {
+    match result {
+        ProvisionResult::Provisioned(p) => {
+            let inbox = p
+                .inbox_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "?".into());
+            match stopped_meanwhile {
+                None => (
+                    Outcome::Provisioned,
+                    LogStatus::Success,
+                    format!("补建资源成功 (inbox_id={inbox})"),
+                ),
+                // Resources exist now, but the tenant stays as the admin left it; the row
+                // tells support which inbox to remove or hand over.
+                Some(why) => (
+                    Outcome::Ineligible(why),
+                    LogStatus::Failed,
+                    format!(
+                        "补建资源已创建但未启用，租户状态已变更 (inbox_id={inbox}): {}",
+                        why.message()
+                    ),
+                ),
+            }
+        }
+        ProvisionResult::Failed(e) => (
+            Outcome::Failed {
+                unanswered: result.is_unanswered(),
+            },
+            LogStatus::Failed,
+            format!("重试 provision 失败: {}", e.log_text()),
+        ),
+        ProvisionResult::InvalidBody(body) => (
+            Outcome::Failed { unanswered: false },
+            LogStatus::Failed,
+            format!("响应无效: {}", php_substr(body, 200)),
+        ),
+    }
 }
 
 /// PHP's `substr($s, 0, $n)` counts bytes; never split a UTF-8 character.

@@ -462,6 +462,8 @@ async fn create_rows(
 }
 
 #[allow(clippy::too_many_arguments)]
+// Long on purpose: the member and tenant rows are written in one transaction under the
+// email's lock; its steps read in order.
 async fn create_rows_locked(
     app: &App,
     conn: &mut mysql_async::Conn,
@@ -673,6 +675,8 @@ struct Attempts {
 /// The outcome, the config the original would have left (its `provision_retry` and
 /// `last_error` after a failed last attempt) and the log row, in one short transaction,
 /// only while the tenant is still this sign-up's.
+// Long on purpose: the outcome, config and log row are one transaction, taken only while the
+// tenant is still this sign-up's; its steps read in order.
 async fn record_outcome(
     app: &App,
     form: &SignupForm,
