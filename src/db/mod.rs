@@ -393,3 +393,10 @@ pub fn row_to_json(row: &Row) -> serde_json::Map<String, serde_json::Value> {
     }
     out
 }
+
+/// Member ids are stored as the column's integer.
+impl From<crate::domain::ids::UserId> for mysql_async::Value {
+    fn from(id: crate::domain::ids::UserId) -> Self {
+        mysql_async::Value::from(id.0)
+    }
+}

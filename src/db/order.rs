@@ -8,42 +8,11 @@ use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant;
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::ids::UserId;
+use crate::domain::ids::{OrderId, OrderStatus};
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderId(pub u32);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderStatus {
-    Pending,
-    Paid,
-    Failed,
-    Refunded,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Failed => "failed",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        [
-            OrderStatus::Pending,
-            OrderStatus::Paid,
-            OrderStatus::Failed,
-            OrderStatus::Refunded,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-}
 
 const COLUMNS: &str = "id, order_no, tenant_id, user_id, plan, amount, pay_method, pay_trade_no, status, \
 paid_at, expire_at, createtime, updatetime";
@@ -53,7 +22,7 @@ pub struct Order {
     pub id: OrderId,
     pub order_no: String,
     pub tenant_id: TenantId,
-    pub user_id: u32,
+    pub user_id: UserId,
     pub plan: String,
     pub amount: Money,
     /// The column as stored (`60.00`), for texts that print it as the original did.
@@ -71,7 +40,7 @@ impl Order {
             id: OrderId(col_int(row, "id").unwrap_or_default() as u32),
             order_no: col_text(row, "order_no").unwrap_or_default(),
             tenant_id: TenantId(col_int(row, "tenant_id").unwrap_or_default() as u32),
-            user_id: col_int(row, "user_id").unwrap_or_default() as u32,
+            user_id: UserId(col_int(row, "user_id").unwrap_or_default() as u32),
             plan: col_text(row, "plan").unwrap_or_default(),
             amount: Money::parse(&amount_text)
                 .ok_or_else(|| AppError::internal(format!("order amount {amount_text:?}")))?,
@@ -104,7 +73,7 @@ pub async fn find_reusable<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     tenant_id: TenantId,
-    user_id: u32,
+    user_id: UserId,
     plan: &str,
     amount: Money,
     since: i64,
@@ -125,7 +94,7 @@ pub async fn find_reusable<Q: Queryable>(
 pub struct NewOrder<'a> {
     pub order_no: &'a str,
     pub tenant_id: TenantId,
-    pub user_id: u32,
+    pub user_id: UserId,
     pub plan: &'a str,
     pub amount: Money,
     pub createtime: i64,

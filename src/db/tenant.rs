@@ -5,6 +5,7 @@ use mysql_async::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::ids::UserId;
 use crate::domain::php::php_intval;
 use crate::domain::tenant::{Provisioned, TenantId, TenantStatus};
 use crate::error::AppError;
@@ -17,7 +18,7 @@ provisioned_at, expire_at, last_active_at, createtime, updatetime";
 #[derive(Clone, Debug)]
 pub struct Tenant {
     pub id: TenantId,
-    pub user_id: Option<u32>,
+    pub user_id: Option<UserId>,
     pub tenant_name: String,
     pub domain: String,
     pub email: String,
@@ -50,7 +51,7 @@ impl Tenant {
             .ok_or_else(|| AppError::internal(format!("tenant has unknown status {status_s:?}")))?;
         Ok(Tenant {
             id: TenantId(col_int(row, "id").unwrap_or_default() as u32),
-            user_id: col_int(row, "user_id").map(|v| v as u32),
+            user_id: col_int(row, "user_id").map(|v| UserId(v as u32)),
             tenant_name: col_text(row, "tenant_name").unwrap_or_default(),
             domain: col_text(row, "domain").unwrap_or_default(),
             email: col_text(row, "email").unwrap_or_default(),
@@ -161,7 +162,7 @@ pub async fn find_owned<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     id: TenantId,
-    user_id: u32,
+    user_id: UserId,
 ) -> Result<Option<Tenant>, AppError> {
     first(conn, t, "id = ? AND user_id = ?", (id.0, user_id)).await
 }
@@ -170,7 +171,7 @@ pub async fn find_owned<Q: Queryable>(
 pub async fn list_for_user<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    user_id: u32,
+    user_id: UserId,
 ) -> Result<Vec<Tenant>, AppError> {
     let rows: Vec<Row> = conn
         .exec(
@@ -188,7 +189,7 @@ pub async fn list_for_user<Q: Queryable>(
 pub async fn newest_for_user<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    user_id: u32,
+    user_id: UserId,
 ) -> Result<Option<Tenant>, AppError> {
     first(conn, t, "user_id = ? ORDER BY id DESC LIMIT 1", (user_id,)).await
 }
@@ -532,7 +533,7 @@ pub async fn release_provisioning<Q: Queryable>(
 
 /// A tenant as the public sign-up first writes it: `provisioning`, before the provision call.
 pub struct NewSignupTenant<'a> {
-    pub user_id: u32,
+    pub user_id: UserId,
     pub tenant_name: &'a str,
     pub domain: &'a str,
     pub email: &'a str,

@@ -4,11 +4,12 @@ use mysql_async::Row;
 use mysql_async::prelude::*;
 
 use crate::db::{Tables, col_int, col_text};
+use crate::domain::ids::UserId;
 use crate::error::AppError;
 
 #[derive(Clone)]
 pub struct User {
-    pub id: u32,
+    pub id: UserId,
     pub username: String,
     pub nickname: String,
     pub password: String,
@@ -47,7 +48,7 @@ const COLUMNS: &str = "id, username, nickname, password, salt, email, status, lo
 impl User {
     fn from_row(row: &Row) -> User {
         User {
-            id: col_int(row, "id").unwrap_or_default() as u32,
+            id: UserId(col_int(row, "id").unwrap_or_default() as u32),
             username: col_text(row, "username").unwrap_or_default(),
             nickname: col_text(row, "nickname").unwrap_or_default(),
             password: col_text(row, "password").unwrap_or_default(),
@@ -74,12 +75,12 @@ impl User {
 pub async fn find_by_id<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    id: u32,
+    id: UserId,
 ) -> Result<Option<User>, AppError> {
     let row: Option<Row> = conn
         .exec_first(
             format!("SELECT {COLUMNS} FROM `{}` WHERE id = ?", t.user),
-            (id,),
+            (id.0,),
         )
         .await?;
     Ok(row.as_ref().map(User::from_row))
@@ -108,7 +109,7 @@ pub async fn find_by_email<Q: Queryable>(
 pub async fn record_login<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    id: u32,
+    id: UserId,
     now: i64,
     ip: &str,
 ) -> Result<(), AppError> {
@@ -120,7 +121,7 @@ pub async fn record_login<Q: Queryable>(
              logintime = ?, loginip = ?, successions = successions + 1, loginfailure = 0 WHERE id = ?",
             t.user
         ),
-        (now, now, ip, id),
+        (now, now, ip, id.0),
     )
     .await?;
     Ok(())
@@ -132,14 +133,14 @@ pub async fn record_login<Q: Queryable>(
 pub async fn count_login_failure<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    id: u32,
+    id: UserId,
 ) -> Result<(), AppError> {
     conn.exec_drop(
         format!(
             "UPDATE `{}` SET loginfailure = LEAST(loginfailure + 1, 255) WHERE id = ?",
             t.user
         ),
-        (id,),
+        (id.0,),
     )
     .await?;
     Ok(())
@@ -162,7 +163,7 @@ pub enum PasswordUpdate {
 pub async fn update_password<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    id: u32,
+    id: UserId,
     old_hash: &str,
     new_hash: &str,
     now: i64,
@@ -173,7 +174,7 @@ pub async fn update_password<Q: Queryable>(
                 "UPDATE `{}` SET password = ?, salt = '', updatetime = ? WHERE id = ? AND password = ?",
                 t.user
             ),
-            (new_hash, now, id, old_hash),
+            (new_hash, now, id.0, old_hash),
         )
         .await;
     match result {
@@ -219,7 +220,7 @@ pub async fn insert_new_member<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     m: &NewMember<'_>,
-) -> Result<u32, InsertMemberError> {
+) -> Result<UserId, InsertMemberError> {
     let result = conn
         .exec_drop(
             format!(
@@ -242,6 +243,7 @@ pub async fn insert_new_member<Q: Queryable>(
         .await
         .map_err(AppError::from)?;
     id.and_then(|i| u32::try_from(i).ok())
+        .map(UserId)
         .ok_or_else(|| InsertMemberError::Db(AppError::internal("no id for the new member")))
 }
 
@@ -286,7 +288,7 @@ pub async fn revoke_session<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     sid_digest: &str,
-    user_id: u32,
+    user_id: UserId,
     now: i64,
     expiretime: i64,
 ) -> Result<(), AppError> {

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod channel;
 pub mod email;
+pub mod ids;
 pub mod log;
 pub mod money;
 pub mod password;

@@ -4,6 +4,7 @@
 use crate::clients::crypto::{GatewayKey, OVERHEAD};
 use crate::db::{channel_account, tenant};
 use crate::domain::channel::{AccountChannel, AccountSummary, Channel, Marketplace};
+use crate::domain::ids::UserId;
 use crate::domain::php::Params;
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
@@ -222,7 +223,7 @@ pub fn overview(accounts: &[AccountSummary]) -> Vec<ChannelState> {
 // The member's channel pages
 
 /// The member's newest tenant, the one the channel pages are about (the original's choice).
-pub async fn member_tenant(app: &App, user_id: u32) -> Result<Option<TenantId>, AppError> {
+pub async fn member_tenant(app: &App, user_id: UserId) -> Result<Option<TenantId>, AppError> {
     let mut conn = app.db.conn().await?;
     Ok(tenant::newest_for_user(&mut conn, &app.db.t, user_id)
         .await?
@@ -232,7 +233,7 @@ pub async fn member_tenant(app: &App, user_id: u32) -> Result<Option<TenantId>, 
 /// The six channels of the member's newest tenant; `None` without a tenant.
 pub async fn member_overview(
     app: &App,
-    user_id: u32,
+    user_id: UserId,
 ) -> Result<Option<Vec<ChannelState>>, AppError> {
     let mut conn = app.db.conn().await?;
     let Some(tenant) = tenant::newest_for_user(&mut conn, &app.db.t, user_id).await? else {

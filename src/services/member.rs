@@ -14,6 +14,7 @@ use sha2::Digest as _;
 use crate::clock::Clock;
 use crate::db::tenant::{self, Tenant};
 use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
+use crate::domain::ids::UserId;
 use crate::domain::password;
 use crate::domain::php::{Params, php_urlencode};
 use crate::domain::tenant::{TenantId, TenantStatus};
@@ -39,7 +40,7 @@ pub struct Member {
 
 impl Member {
     /// `fa_user.id`: scope every query of a member page with it.
-    pub fn id(&self) -> u32 {
+    pub fn id(&self) -> UserId {
         self.user.id
     }
 
@@ -254,7 +255,7 @@ pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignI
         return Ok(SignIn::Refused);
     }
     if !is_active(&found) {
-        tracing::info!(user_id = found.id, status = %found.status, "sign-in refused: account not active");
+        tracing::info!(user_id = %found.id, status = %found.status, "sign-in refused: account not active");
         return Ok(SignIn::Refused);
     }
     user::release_attempts(&mut conn, t, &address_key, &account_key).await?;
@@ -502,7 +503,7 @@ pub async fn change_password(
         PasswordUpdate::Stale => Ok(PasswordChange::Refused(MSG_WRONG_OLD)),
         PasswordUpdate::ColumnTooNarrow => {
             tracing::warn!(
-                user_id = current.id,
+                user_id = %current.id,
                 "password change refused: fa_user.password is too narrow for bcrypt; run the schema migration"
             );
             Ok(PasswordChange::Refused(MSG_SCHEMA_TOO_OLD))
@@ -548,7 +549,7 @@ mod tests {
     #[test]
     fn user_debug_output_carries_no_password_hash_or_salt() {
         let u = User {
-            id: 2,
+            id: UserId(2),
             username: "a@b.c".into(),
             nickname: "A".into(),
             password: "8a2552332d39695709a007fbcef16e49".into(),
@@ -572,7 +573,7 @@ mod tests {
     fn tenant(config: &str, expire: Option<&str>, embed: Option<&str>) -> Tenant {
         Tenant {
             id: TenantId(5),
-            user_id: Some(2),
+            user_id: Some(UserId(2)),
             tenant_name: "T".into(),
             domain: "d".into(),
             email: "e".into(),

@@ -5,8 +5,10 @@ use rand::Rng as _;
 
 use crate::clients::pay::{alipay, wechat};
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::order::{self, MarkPaid, NewOrder, Order, OrderStatus, Payment};
+use crate::db::order::{self, MarkPaid, NewOrder, Order, Payment};
 use crate::db::tenant::{self, Tenant};
+use crate::domain::ids::OrderStatus;
+use crate::domain::ids::UserId;
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
@@ -33,7 +35,7 @@ pub struct Renewal {
 /// unpaid one is reused). `None` when the tenant is not theirs.
 pub async fn open_renewal(
     app: &App,
-    user_id: u32,
+    user_id: UserId,
     tenant_id: TenantId,
 ) -> Result<Option<Renewal>, AppError> {
     let t = &app.db.t;

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, ProvisionState, Tenant};
+use crate::domain::ids::UserId;
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
@@ -168,7 +169,7 @@ pub async fn claim(app: &App, id: TenantId) -> Result<Option<Claim>, AppError> {
 pub async fn reprovisionable(
     app: &App,
     id: TenantId,
-    user_id: u32,
+    user_id: UserId,
 ) -> Result<Result<Tenant, &'static str>, AppError> {
     let mut conn = app.db.conn().await?;
     let Some(tenant) = tenant::find_owned(&mut conn, &app.db.t, id, user_id).await? else {

@@ -11,6 +11,8 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::domain::ids::UserId;
+
 pub const COOKIE_NAME: &str = "chathub_session";
 
 /// PHP's default `session.gc_maxlifetime`: a session idle longer than this is over.
@@ -24,7 +26,7 @@ pub const REFRESH_AFTER_SECS: i64 = 300;
 pub struct SessionData {
     /// Signed-in member (`fa_user.id`); `None` for an anonymous session that only carries a
     /// CSRF token.
-    pub uid: Option<u32>,
+    pub uid: Option<UserId>,
     pub email: String,
     pub nick: String,
     /// Per-session token for forms and state-changing links.
@@ -74,7 +76,7 @@ impl SessionData {
     }
 
     pub fn signed_in(
-        uid: u32,
+        uid: UserId,
         email: &str,
         nick: &str,
         password_hash: &str,

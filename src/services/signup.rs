@@ -29,6 +29,7 @@ use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant::{self, NewSignupTenant};
 use crate::db::user::{self, InsertMemberError, NewMember};
 use crate::domain::email::{Email, EmailError};
+use crate::domain::ids::UserId;
 use crate::domain::php::{Params, php_json_encode};
 use crate::domain::plan::{ExtraSeats, Plan, PlanError, Pricing, SeatsError};
 use crate::domain::signup_fields::{CompanyName, FieldError, Notes, SiteDomain, php_filled};
@@ -244,7 +245,7 @@ impl SignupForm {
 /// The member signed in on this browser, as far as sign-up cares.
 #[derive(Clone, Debug)]
 pub struct SignedInMember {
-    pub uid: u32,
+    pub uid: UserId,
     /// Fingerprint of the password hash at sign-in (a changed password ends the session).
     pub pwfp: String,
 }

@@ -99,7 +99,8 @@ mod tests {
     #[test]
     fn a_cookie_round_trips_and_tampering_is_rejected() {
         let s = Sessions::new("k1-0123456789abcdef0123456789abcdef");
-        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let data =
+            SessionData::signed_in(crate::domain::ids::UserId(7), "a@b.c", "Nick", "hash", 1000);
         let pair = cookie_pair(&s.set_cookie(&data, false));
         let got = s.read(&request_with_cookie(Some(&pair)), 1001).unwrap();
         assert_eq!(got, data);
@@ -129,7 +130,8 @@ mod tests {
     #[test]
     fn idle_sessions_expire_and_live_ones_are_refreshed() {
         let s = Sessions::new("k1-0123456789abcdef0123456789abcdef");
-        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let data =
+            SessionData::signed_in(crate::domain::ids::UserId(7), "a@b.c", "Nick", "hash", 1000);
         let pair = cookie_pair(&s.set_cookie(&data, true));
         let req = request_with_cookie(Some(&pair));
         assert!(s.read(&req, 1000 + IDLE_LIFETIME_SECS + 1).is_none());
@@ -145,12 +147,13 @@ mod tests {
                 1000 + REFRESH_AFTER_SECS + IDLE_LIFETIME_SECS,
             )
             .unwrap();
-        assert_eq!(again.uid, Some(7));
+        assert_eq!(again.uid, Some(crate::domain::ids::UserId(7)));
     }
 
     #[test]
     fn debug_output_carries_no_secret() {
-        let data = SessionData::signed_in(7, "a@b.c", "Nick", "hash", 1000);
+        let data =
+            SessionData::signed_in(crate::domain::ids::UserId(7), "a@b.c", "Nick", "hash", 1000);
         let dbg = format!("{data:?}");
         for secret in [&data.csrf, &data.sid, &data.pwfp] {
             assert!(

@@ -286,7 +286,7 @@ async fn fastadmins_php_session_signs_the_admin_in() {
 async fn a_chathub_member_session_is_not_an_admin() {
     let c = console().await;
     let data = chathub::services::sessions::SessionData::signed_in(
-        2,
+        chathub::domain::ids::UserId(2),
         "alice@example.com",
         "Alice",
         "h",

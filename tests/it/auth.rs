@@ -350,7 +350,7 @@ async fn forged_and_expired_cookies_count_as_signed_out() {
     // ...but not once it has been idle longer than PHP's 1440 s.
     let now = app.app.clock.epoch();
     let mut stale = chathub::services::sessions::SessionData::signed_in(
-        2,
+        chathub::domain::ids::UserId(2),
         "alice@example.com",
         "Alice",
         ALICE_HASH,
@@ -728,7 +728,7 @@ async fn a_session_ends_after_its_absolute_lifetime() {
     let now = app.app.clock.epoch();
     let cookie = |iat: i64| {
         let mut s = chathub::services::sessions::SessionData::signed_in(
-            2,
+            chathub::domain::ids::UserId(2),
             "alice@example.com",
             "Alice",
             ALICE_HASH,

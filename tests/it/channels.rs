@@ -77,7 +77,13 @@ impl Browser {
             BOB => ("bob@example.com", "b6f5e1b0c8d4a3b2c1d0e9f8a7b6c5d4"),
             _ => ("carol@example.com", "c6f5e1b0c8d4a3b2c1d0e9f8a7b6c5d4"),
         };
-        let data = SessionData::signed_in(uid, email, "Member", password, app.app.clock.epoch());
+        let data = SessionData::signed_in(
+            chathub::domain::ids::UserId(uid),
+            email,
+            "Member",
+            password,
+            app.app.clock.epoch(),
+        );
         let header = app.app.sessions.set_cookie(&data, false);
         let cookie = header.to_str().unwrap().split(';').next().unwrap();
         // What a browser sends back, decoded (base64 has no `%`, so decoding is harmless

@@ -56,7 +56,7 @@ async fn site(env: &[(&str, &str)]) -> Site {
 /// Alice's session cookie (as a browser sends it back) and her CSRF token.
 fn alice(app: &TestApp) -> (String, String) {
     let data = SessionData::signed_in(
-        2,
+        chathub::domain::ids::UserId(2),
         "alice@example.com",
         "Alice",
         ALICE_PASSWORD_HASH,

@@ -236,7 +236,7 @@ async fn a_frozen_database_costs_a_request_the_checkout_bound_and_is_logged_once
         let _ = stopped.await;
     }));
     let session = chathub::services::sessions::SessionData::signed_in(
-        3,
+        chathub::domain::ids::UserId(3),
         "bob@example.com",
         "Bob",
         "1f96efdf3b7947ee9fa84aae7fda3cf5",

@@ -96,7 +96,13 @@ impl Site {
 
     /// A browser signed in as `uid` (login itself belongs to another module).
     fn signed_in_cookie(&self, uid: u32, email: &str, nick: &str, hash: &str) -> String {
-        let data = SessionData::signed_in(uid, email, nick, hash, self.app.app.clock.epoch());
+        let data = SessionData::signed_in(
+            chathub::domain::ids::UserId(uid),
+            email,
+            nick,
+            hash,
+            self.app.app.clock.epoch(),
+        );
         let v = self.app.app.sessions.set_cookie(&data, false);
         v.to_str().unwrap().split(';').next().unwrap().to_string()
     }

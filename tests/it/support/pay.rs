@@ -104,8 +104,13 @@ pub async fn gateway_app(extra: &[(&str, String)]) -> TestApp {
 /// The `Cookie` header of a signed-in member session.
 pub fn member_cookie(app: &TestApp, uid: u32, email: &str, password_hash: &str) -> String {
     let now = app.app.clock.epoch();
-    let data =
-        chathub::services::sessions::SessionData::signed_in(uid, email, "", password_hash, now);
+    let data = chathub::services::sessions::SessionData::signed_in(
+        chathub::domain::ids::UserId(uid),
+        email,
+        "",
+        password_hash,
+        now,
+    );
     let set = app.app.sessions.set_cookie(&data, false);
     let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
     // Sent back as a browser would store it: the percent-encoded value decoded (base64
