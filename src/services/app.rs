@@ -14,8 +14,8 @@ pub struct App {
     pub db: Db,
     pub clock: Clock,
     pub sessions: Sessions,
-    /// Sign-ups in flight and per client address (in memory; see `signup::SignupGate`).
-    pub signup_gate: crate::services::signup::SignupGate,
+    /// Sign-ups in flight and per client address (in memory; see `signup_gate::SignupGate`).
+    pub signup_gate: crate::services::signup_gate::SignupGate,
     /// Outbound HTTP (provision server, WeChat Pay). Per-call timeouts are set by callers.
     pub http: reqwest::Client,
     /// Provision-server client (one attempt per call; callers own retries).
@@ -34,7 +34,7 @@ impl App {
             .unwrap_or_default();
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let signup_gate =
-            crate::services::signup::SignupGate::new(config.register_attempts_per_address);
+            crate::services::signup_gate::SignupGate::new(config.register_attempts_per_address);
         App {
             signup_gate,
             addon: RwLock::new(Arc::new(config.addon.clone())),

@@ -10,4 +10,5 @@ pub mod payments;
 pub mod provisioning;
 pub mod sessions;
 pub mod signup;
+pub mod signup_gate;
 pub mod worker;

@@ -56,6 +56,26 @@ pub async fn channel_list(app: &App, req: &Request) -> Result<Response, AppError
     )))
 }
 
+/// The account channel `channelAuth` is about, or the answer for any other: the channel comes
+/// from the query only (`input('get.channel', 'amazon')`), and the widget has nothing to store
+/// (COMPAT.md#web-widget-channel).
+// The refusal is the answer itself, built once per request: boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn account_channel(req: &Request, site_name: &str) -> Result<AccountChannel, Response> {
+    let requested = req.query().get("channel");
+    match requested.map_or(Some(Channel::DEFAULT), Channel::parse) {
+        None => Err(redirect(&format!(
+            "{CHANNEL_LIST}?error={}",
+            php_urlencode(channels::UNSUPPORTED_CHANNEL)
+        ))),
+        Some(Channel::WebWidget) if req.is_post() => Err(redirect(
+            "/addons/chathub/index/channelAuth?channel=web_widget",
+        )),
+        Some(Channel::WebWidget) => Err(html(page::web_widget_page(site_name))),
+        Some(Channel::Account(a)) => Ok(a),
+    }
+}
+
 /// `channelAuth?channel=`: the credentials form (GET) and saving it (POST).
 pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError> {
     let m = match require_member(app, req).await {
@@ -65,24 +85,10 @@ pub async fn channel_auth(app: &App, req: &Request) -> Result<Response, AppError
     let Some(tenant_id) = channels::member_tenant(app, m.id()).await? else {
         return Ok(my_error("请先开通租户"));
     };
-    // The channel comes from the query only (`input('get.channel', 'amazon')`).
-    let requested = req.query().get("channel");
-    let Some(channel) = requested.map_or(Some(Channel::DEFAULT), Channel::parse) else {
-        return Ok(redirect(&format!(
-            "{CHANNEL_LIST}?error={}",
-            php_urlencode(channels::UNSUPPORTED_CHANNEL)
-        )));
-    };
     let site_name = app.addon().site_name.clone();
-    let channel = match channel {
-        // Nothing to store for the widget (COMPAT.md#web-widget-channel).
-        Channel::WebWidget if req.is_post() => {
-            return Ok(redirect(
-                "/addons/chathub/index/channelAuth?channel=web_widget",
-            ));
-        }
-        Channel::WebWidget => return Ok(html(page::web_widget_page(&site_name))),
-        Channel::Account(a) => a,
+    let channel = match account_channel(req, &site_name) {
+        Ok(a) => a,
+        Err(resp) => return Ok(resp),
     };
     if !req.is_post() {
         let notice = channels::notice(&channels::AUTH_NOTICES, req.query().get("error"));
