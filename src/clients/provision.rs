@@ -55,6 +55,19 @@ impl ProvisionPayload {
     }
 }
 
+/// `{"inbox_id": …, extra…}` in that order, as the original's `json_encode` wrote it.
+fn inbox_body(inbox_id: Option<i64>, extra: &[(&str, &str)]) -> String {
+    let mut m = Map::new();
+    m.insert(
+        "inbox_id".into(),
+        inbox_id.map(Value::from).unwrap_or(Value::Null),
+    );
+    for (k, v) in extra {
+        m.insert((*k).into(), Value::String((*v).into()));
+    }
+    php_json_encode(&Value::Object(m))
+}
+
 /// Result of one `/provision` attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProvisionResult {
@@ -187,22 +200,12 @@ impl ProvisionClient {
         domain: &str,
         timeout: Duration,
     ) -> Result<(u16, String), CallError> {
-        let mut m = Map::new();
-        m.insert(
-            "inbox_id".into(),
-            inbox_id.map(Value::from).unwrap_or(Value::Null),
+        let body = inbox_body(
+            inbox_id,
+            &[("tenant_name", tenant_name), ("domain", domain)],
         );
-        m.insert("tenant_name".into(), Value::String(tenant_name.into()));
-        m.insert("domain".into(), Value::String(domain.into()));
-        self.post(
-            base_url,
-            "/suspend",
-            Some(api_key),
-            None,
-            php_json_encode(&Value::Object(m)),
-            timeout,
-        )
-        .await
+        self.post(base_url, "/suspend", Some(api_key), None, body, timeout)
+            .await
     }
 
     /// `POST {base}/activate`. The original sent no API key (so it always failed); callers
@@ -214,20 +217,9 @@ impl ProvisionClient {
         inbox_id: Option<i64>,
         timeout: Duration,
     ) -> Result<(u16, String), CallError> {
-        let mut m = Map::new();
-        m.insert(
-            "inbox_id".into(),
-            inbox_id.map(Value::from).unwrap_or(Value::Null),
-        );
-        self.post(
-            base_url,
-            "/activate",
-            Some(api_key),
-            None,
-            php_json_encode(&Value::Object(m)),
-            timeout,
-        )
-        .await
+        let body = inbox_body(inbox_id, &[]);
+        self.post(base_url, "/activate", Some(api_key), None, body, timeout)
+            .await
     }
 
     /// `GET {base}/health`.

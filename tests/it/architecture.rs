@@ -122,3 +122,70 @@ fn the_checker_sees_an_upward_import_and_skips_test_modules() {
     assert_eq!(part_of("web").1, 4);
     assert!(part_of("services").1 < part_of("web").1);
 }
+
+/// `src/a/b.rs` → `a::b` (`mod.rs` names its folder).
+fn module_of(rel: &str) -> String {
+    rel.trim_end_matches(".rs")
+        .trim_end_matches("/mod")
+        .replace('/', "::")
+}
+
+#[test]
+fn no_two_modules_import_each_other() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let modules: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let src = without_test_modules(&std::fs::read_to_string(f).unwrap());
+            (module_of(&rel), src)
+        })
+        .collect();
+    let names: Vec<&str> = modules.iter().map(|(m, _)| m.as_str()).collect();
+    // The module a `crate::` path lands in: the longest module name it starts with.
+    let imports = |src: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, _) in src.match_indices("crate::") {
+            let path: String = src[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            if let Some(m) = names
+                .iter()
+                .filter(|n| path == **n || path.starts_with(&format!("{n}::")))
+                .max_by_key(|n| n.len())
+            {
+                out.push(m.to_string());
+            }
+        }
+        out
+    };
+    let edges: Vec<(String, Vec<String>)> = modules
+        .iter()
+        .map(|(m, src)| (m.clone(), imports(src)))
+        .collect();
+    let mut cycles = Vec::new();
+    for (a, to) in &edges {
+        for b in to {
+            let back = edges
+                .iter()
+                .any(|(m, to)| m == b && to.iter().any(|t| t == a));
+            if a < b && back {
+                cycles.push(format!("{a} <-> {b}"));
+            }
+        }
+    }
+    cycles.sort();
+    cycles.dedup();
+    assert!(
+        cycles.is_empty(),
+        "modules importing each other:\n{}",
+        cycles.join("\n")
+    );
+}

@@ -41,8 +41,8 @@ pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> String {
 const JUMP_SCRIPT: &str = "(function(){var w=document.getElementById('wait');var u=w.getAttribute('data-url');\
 var t=setInterval(function(){var n=parseInt(w.textContent,10)-1;w.textContent=n;if(n<=0){clearInterval(t);location.href=u;}},1000);})();";
 
-/// FastAdmin's 404 page.
-pub fn not_found_page() -> String {
+/// FastAdmin's error frame (`think_exception` style): the same `<head>` on every error page.
+fn error_frame(body: Markup) -> String {
     html! {
         (DOCTYPE)
         html {
@@ -52,19 +52,24 @@ pub fn not_found_page() -> String {
                 meta name="robots" content="noindex,nofollow";
                 style { (BASE_STYLE) }
             }
-            body {
-                div class="box" {
-                    h1 { "你所浏览的页面暂时无法访问" }
-                    p { "你可以返回上一页重试" }
-                    p {
-                        a href="/" class="btn" { "返回主页" }
-                        a href="javascript:history.go(-1)" class="btn grey" { "返回上一页" }
-                    }
-                }
-            }
+            body { (body) }
         }
     }
     .into_string()
+}
+
+/// FastAdmin's 404 page.
+pub fn not_found_page() -> String {
+    error_frame(html! {
+        div class="box" {
+            h1 { "你所浏览的页面暂时无法访问" }
+            p { "你可以返回上一页重试" }
+            p {
+                a href="/" class="btn" { "返回主页" }
+                a href="javascript:history.go(-1)" class="btn grey" { "返回上一页" }
+            }
+        }
+    })
 }
 
 /// FastAdmin's generic error page (`app_debug = false`): no detail leaks.
@@ -74,23 +79,11 @@ pub fn server_error_page() -> String {
 
 /// A clear error page in FastAdmin's style for problems the original never handled.
 pub fn error_page(title: &str, msg: &str) -> String {
-    html! {
-        (DOCTYPE)
-        html {
-            head {
-                meta charset="utf-8";
-                title { "发生错误" }
-                meta name="robots" content="noindex,nofollow";
-                style { (BASE_STYLE) }
-            }
-            body {
-                div class="box error" {
-                    h1 { (title) }
-                    p { (msg) }
-                    p { a href="/" class="btn" { "返回主页" } }
-                }
-            }
+    error_frame(html! {
+        div class="box error" {
+            h1 { (title) }
+            p { (msg) }
+            p { a href="/" class="btn" { "返回主页" } }
         }
-    }
-    .into_string()
+    })
 }
