@@ -206,12 +206,39 @@ pub fn set_headers(h: &mut http::HeaderMap, headers: &[(header::HeaderName, &'st
 }
 
 /// A page as the original's `render()` sends it.
-pub fn html(body: impl Into<Bytes>) -> Response {
-    build(StatusCode::OK, "text/html; charset=utf-8", body)
+/// What an HTML answer carries: a page (`Markup`) or text we wrote ourselves.
+pub trait HtmlBody {
+    fn into_bytes(self) -> Bytes;
 }
 
-pub fn html_status(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    build(status, "text/html; charset=utf-8", body)
+impl HtmlBody for maud::Markup {
+    fn into_bytes(self) -> Bytes {
+        self.into_string().into()
+    }
+}
+
+impl HtmlBody for String {
+    fn into_bytes(self) -> Bytes {
+        self.into()
+    }
+}
+
+impl HtmlBody for &'static str {
+    fn into_bytes(self) -> Bytes {
+        self.into()
+    }
+}
+
+pub fn html(body: impl HtmlBody) -> Response {
+    build(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        body.into_bytes(),
+    )
+}
+
+pub fn html_status(status: StatusCode, body: impl HtmlBody) -> Response {
+    build(status, "text/html; charset=utf-8", body.into_bytes())
 }
 
 /// `header('Location: …'); exit;` — PHP's default content type rides along.
@@ -232,6 +259,10 @@ pub fn text(body: impl Into<Bytes>) -> Response {
 }
 
 /// `exit('…')` in the original: a bare string with PHP's default content type.
-pub fn php_exit(body: impl Into<Bytes>) -> Response {
-    build(StatusCode::OK, "text/html; charset=UTF-8", body)
+pub fn php_exit(body: impl HtmlBody) -> Response {
+    build(
+        StatusCode::OK,
+        "text/html; charset=UTF-8",
+        body.into_bytes(),
+    )
 }

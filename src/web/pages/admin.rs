@@ -30,7 +30,7 @@ th{background:#fafafa;font-weight:600;color:#6b7280;font-size:12px}\
 .stat-card .number{font-size:32px;font-weight:700;color:#1a1a1a}.stat-card .label{font-size:14px;color:#6b7280;margin-top:4px}\
 .empty{text-align:center;color:#9ca3af;padding:40px}";
 
-fn layout(title: &str, body: Markup) -> String {
+fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html {
@@ -43,7 +43,6 @@ fn layout(title: &str, body: Markup) -> String {
             body { div class="container" { (body) } }
         }
     }
-    .into_string()
 }
 
 /// Links the original printed point into the admin entry (`/<entry>/addons/chathub/index/…`).
@@ -53,7 +52,7 @@ fn admin_link(entry: &str, action: &str) -> String {
 
 /// The tenant list: a shell whose script loads the JSON from `api_base` (the path this page
 /// was served under) and builds rows with DOM text nodes only.
-pub fn index_page(entry: &str, api_base: &str) -> String {
+pub fn index_page(entry: &str, api_base: &str) -> Markup {
     let body = html! {
         div class="card" {
             div class="card-header" {
@@ -115,7 +114,7 @@ else{empty.style.display='';table.style.display='none';pager.style.display='none
 load(1);})();"#;
 
 /// The add form, fields as the original's.
-pub fn add_page(entry: &str) -> String {
+pub fn add_page(entry: &str) -> Markup {
     let body = html! {
         div class="nav" { a href=(admin_link(entry, "index")) { "← 返回列表" } }
         div class="card" {
@@ -167,7 +166,7 @@ pub fn dashboard_page(
     counts: (u64, u64, u64),
     recent: &[LogRow],
     format_time: impl Fn(i64) -> String,
-) -> String {
+) -> Markup {
     let (total, active, pending) = counts;
     let body = html! {
         div class="nav" {
@@ -206,7 +205,7 @@ pub fn dashboard_page(
 }
 
 /// One page of the operation log (time as `Y-m-d H:i:s`).
-pub fn logs_page(entry: &str, rows: &[LogRow], format_time: impl Fn(i64) -> String) -> String {
+pub fn logs_page(entry: &str, rows: &[LogRow], format_time: impl Fn(i64) -> String) -> Markup {
     let body = html! {
         div class="nav" { a href=(admin_link(entry, "dashboard")) { "← 控制面板" } }
         div class="card" {

@@ -32,7 +32,7 @@ pub enum Notice<'a> {
 }
 
 /// `csrf` goes into a hidden `csrf_token` field; the original's three fields are unchanged.
-pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> String {
+pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> Markup {
     let page: Markup = html! {
         (layout::member_page(html! { "修改密码 - " (site_name) }, STYLE, html! {
             header {
@@ -72,5 +72,5 @@ pub fn render(site_name: &str, csrf: &str, notice: Option<Notice<'_>>) -> String
             }
         }))
     };
-    page.into_string()
+    page
 }

@@ -25,7 +25,7 @@ label input,label select{box-sizing:border-box;width:100%;padding:8px}
 .hint{margin-top:24px;color:#64748b;font-size:13px}
 "#;
 
-fn layout(title: &str, body: Markup) -> String {
+fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -39,7 +39,6 @@ fn layout(title: &str, body: Markup) -> String {
             body { div class="wrap" { (body) } }
         }
     }
-    .into_string()
 }
 
 fn notice_box(notice: Option<&str>) -> Markup {
@@ -56,7 +55,7 @@ fn auth_url(channel: &str) -> String {
     )
 }
 
-pub fn channel_list_page(site_name: &str, states: &[ChannelState], notice: Option<&str>) -> String {
+pub fn channel_list_page(site_name: &str, states: &[ChannelState], notice: Option<&str>) -> Markup {
     layout(
         &format!("渠道管理 - {site_name}"),
         html! {
@@ -100,7 +99,7 @@ pub fn channel_auth_page(
     channel: AccountChannel,
     csrf: &str,
     notice: Option<&str>,
-) -> String {
+) -> Markup {
     let name = channel.as_str();
     layout(
         &format!("绑定渠道 - {site_name}"),
@@ -136,7 +135,7 @@ pub fn channel_auth_page(
 }
 
 /// `channelAuth?channel=web_widget`: the widget needs no credentials (COMPAT.md#web-widget-channel).
-pub fn web_widget_page(site_name: &str) -> String {
+pub fn web_widget_page(site_name: &str) -> Markup {
     layout(
         &format!("绑定渠道 - {site_name}"),
         html! {
@@ -159,7 +158,7 @@ pub fn reprovision_confirm_page(
     tenant_name: &str,
     tenant_id: u32,
     csrf: &str,
-) -> String {
+) -> Markup {
     layout(
         &format!("重新开通 - {site_name}"),
         html! {
@@ -189,11 +188,11 @@ mod tests {
                 refreshed: "<b>x</b>".into(),
             },
         }];
-        let list = channel_list_page("<i>S</i>", &states, Some("不支持的渠道"));
+        let list = channel_list_page("<i>S</i>", &states, Some("不支持的渠道")).into_string();
         assert!(list.contains("<title>渠道管理 - &lt;i&gt;S&lt;/i&gt;</title>"));
         assert!(list.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(list.contains("font-family:-apple-system,BlinkMacSystemFont,\"Segoe UI\""));
-        let auth = channel_auth_page("S", AccountChannel::Jd, "tok\"en", None);
+        let auth = channel_auth_page("S", AccountChannel::Jd, "tok\"en", None).into_string();
         assert!(auth.contains(r#"value="tok&quot;en""#));
         assert!(auth.contains(r#"action="/addons/chathub/index/channelAuth?channel=jd""#));
     }

@@ -10,7 +10,7 @@ a.btn{display:inline-block;margin:16px 6px 0;padding:4px 24px;border:1px solid #
 .error a.btn{border-color:#ff8992;color:#ff8992}.success a.btn{border-color:#69bf4e;color:#69bf4e}.grey{border-color:#bbb!important;color:#bbb!important}";
 
 /// FastAdmin's `dispatch_jump` page: a message, a countdown and a link onward.
-pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> String {
+pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> Markup {
     let page: Markup = html! {
         (DOCTYPE)
         html {
@@ -33,7 +33,7 @@ pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> String {
             }
         }
     };
-    page.into_string()
+    page
 }
 
 /// Counts down and follows the link; reads the target from a data attribute so no value
@@ -42,7 +42,7 @@ const JUMP_SCRIPT: &str = "(function(){var w=document.getElementById('wait');var
 var t=setInterval(function(){var n=parseInt(w.textContent,10)-1;w.textContent=n;if(n<=0){clearInterval(t);location.href=u;}},1000);})();";
 
 /// FastAdmin's error frame (`think_exception` style): the same `<head>` on every error page.
-fn error_frame(body: Markup) -> String {
+fn error_frame(body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html {
@@ -55,11 +55,10 @@ fn error_frame(body: Markup) -> String {
             body { (body) }
         }
     }
-    .into_string()
 }
 
 /// FastAdmin's 404 page.
-pub fn not_found_page() -> String {
+pub fn not_found_page() -> Markup {
     error_frame(html! {
         div class="box" {
             h1 { "你所浏览的页面暂时无法访问" }
@@ -73,12 +72,12 @@ pub fn not_found_page() -> String {
 }
 
 /// FastAdmin's generic error page (`app_debug = false`): no detail leaks.
-pub fn server_error_page() -> String {
+pub fn server_error_page() -> Markup {
     error_page("发生错误", "服务器开小差了，请稍后再试")
 }
 
 /// A clear error page in FastAdmin's style for problems the original never handled.
-pub fn error_page(title: &str, msg: &str) -> String {
+pub fn error_page(title: &str, msg: &str) -> Markup {
     error_frame(html! {
         div class="box error" {
             h1 { (title) }

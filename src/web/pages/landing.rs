@@ -143,7 +143,7 @@ const PLANS: [PlanCard; 3] = [
     },
 ];
 
-pub fn render(site_name: &str) -> String {
+pub fn render(site_name: &str) -> Markup {
     let page: Markup = html! {
         (layout::member_page(html! { (site_name) " - AI 智能客服多租户平台" }, STYLE, html! {
             header class="top" {
@@ -201,5 +201,5 @@ pub fn render(site_name: &str) -> String {
             }
         }))
     };
-    page.into_string()
+    page
 }

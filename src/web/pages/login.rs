@@ -25,7 +25,7 @@ button:hover{background:#5253d8}
 
 /// `token`: the pre-session's CSRF token, sent back as `__token__` so `doLogin` knows the
 /// form is ours (login CSRF; the original's `email`/`password` fields are unchanged).
-pub fn render(site_name: &str, error: Option<&str>, token: &str) -> String {
+pub fn render(site_name: &str, error: Option<&str>, token: &str) -> Markup {
     let page: Markup = html! {
         (layout::member_page(html! { "登录 - " (site_name) }, STYLE, html! {
             div class="wrap" {
@@ -56,5 +56,5 @@ pub fn render(site_name: &str, error: Option<&str>, token: &str) -> String {
             }
         }))
     };
-    page.into_string()
+    page
 }

@@ -145,7 +145,7 @@ fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
     }
 }
 
-pub fn render(p: &MyPage<'_>) -> String {
+pub fn render(p: &MyPage<'_>) -> Markup {
     let totals = &p.overview.totals;
     let page: Markup = html! {
         (layout::member_page(html! { "会员中心 - " (p.site_name) }, STYLE, html! {
@@ -207,5 +207,5 @@ pub fn render(p: &MyPage<'_>) -> String {
             script { (PreEscaped(SCRIPT)) }
         }))
     };
-    page.into_string()
+    page
 }

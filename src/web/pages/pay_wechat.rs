@@ -1,7 +1,7 @@
 //! The WeChat Pay QR page (original `payWechat`). The QR code is drawn here as inline SVG:
 //! the payment link never goes to a third-party QR service (COMPAT.md#wechat-native-pay).
 
-use maud::{PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 
 use super::layout;
 
@@ -59,7 +59,7 @@ fn qr_svg(data: &str) -> Option<String> {
     })
 }
 
-pub fn render(v: &WechatPayView<'_>) -> String {
+pub fn render(v: &WechatPayView<'_>) -> Markup {
     let return_url = format!(
         "/addons/chathub/index/payReturn?order={}",
         crate::domain::php::php_urlencode(v.order_no)
@@ -80,5 +80,4 @@ pub fn render(v: &WechatPayView<'_>) -> String {
             script { (PreEscaped(POLL_SCRIPT)) }
         }))
     }
-    .into_string()
 }

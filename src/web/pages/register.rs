@@ -144,7 +144,7 @@ fn plan_options() -> [PlanOption; 3] {
 /// The sign-up form with `selected` preselected (marked `selected`; the script checks its
 /// radio, so the served form, like the original's, has none checked). Every "ChatHub" of the original follows
 /// `site_name` (title, logo, heading), as its string replacement did.
-pub fn form_page(site_name: &str, selected: &Plan) -> String {
+pub fn form_page(site_name: &str, selected: &Plan) -> Markup {
     let page: Markup = html! {
         (layout::member_page(html! { "注册 " (site_name) " - AI 智能客服" }, FORM_STYLE, html! {
             header class="top" {
@@ -204,7 +204,7 @@ pub fn form_page(site_name: &str, selected: &Plan) -> String {
             script { (PreEscaped(FORM_SCRIPT)) }
         }))
     };
-    page.into_string()
+    page
 }
 
 const RESULT_STYLE: &str = r#"
@@ -246,7 +246,7 @@ pub struct ResultDetails<'a> {
 
 /// The page a browser gets from `register`. The original printed its own title with a
 /// literal "ChatHub" here (no `site_name` replacement), so do we.
-pub fn result_page(success: bool, msg: &str, details: Option<&ResultDetails<'_>>) -> String {
+pub fn result_page(success: bool, msg: &str, details: Option<&ResultDetails<'_>>) -> Markup {
     let page: Markup = html! {
         (layout::member_page(html! { "注册结果 - ChatHub" }, RESULT_STYLE, html! {
             div class="card" {
@@ -277,7 +277,7 @@ pub fn result_page(success: bool, msg: &str, details: Option<&ResultDetails<'_>>
             }
         }))
     };
-    page.into_string()
+    page
 }
 
 #[cfg(test)]
@@ -286,11 +286,11 @@ mod tests {
 
     #[test]
     fn form_preselects_the_plan_and_shows_seats_for_enterprise() {
-        let basic = form_page("ChatHub", &Plan::Basic);
+        let basic = form_page("ChatHub", &Plan::Basic).into_string();
         assert!(basic.contains(r#"<label class="plan-option selected" data-plan="basic">"#));
         assert!(!basic.contains(r#"value="basic" checked"#));
         assert!(basic.contains(r#"class="form-group seats-row" id="seats-row""#));
-        let ent = form_page("Acme客服", &Plan::Enterprise);
+        let ent = form_page("Acme客服", &Plan::Enterprise).into_string();
         assert!(ent.contains(r#"<label class="plan-option selected" data-plan="enterprise">"#));
         assert!(ent.contains(r#"class="form-group seats-row show""#));
         assert!(ent.contains("<title>注册 Acme客服 - AI 智能客服</title>"));
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn site_name_is_escaped() {
-        let p = form_page("<b>X</b>", &Plan::Basic);
+        let p = form_page("<b>X</b>", &Plan::Basic).into_string();
         assert!(p.contains("&lt;b&gt;X&lt;/b&gt;"));
         assert!(!p.contains("<b>X</b>"));
     }
@@ -318,7 +318,7 @@ mod tests {
             initial_password: Some("0123456789"),
             login_email: "new@example.com",
         };
-        let p = result_page(true, "注册成功！", Some(&d));
+        let p = result_page(true, "注册成功！", Some(&d)).into_string();
         assert!(!p.contains("<img src=x"));
         assert!(!p.contains("<script>x"));
         assert!(!p.contains("<i>gold"));
@@ -327,7 +327,8 @@ mod tests {
             false,
             "请填写必填字段（公司名称、邮箱、网站域名）",
             Some(&d),
-        );
+        )
+        .into_string();
         assert!(!failed.contains("公司名称</span>"));
     }
 }

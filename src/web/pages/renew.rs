@@ -69,7 +69,7 @@ fn pay_buttons(v: &RenewView<'_>) -> Markup {
     }
 }
 
-pub fn render(v: &RenewView<'_>) -> String {
+pub fn render(v: &RenewView<'_>) -> Markup {
     html! {
         (layout::member_page(html! { "续费 - " (v.site_name) }, STYLE, html! {
             div class="panel" {
@@ -87,5 +87,4 @@ pub fn render(v: &RenewView<'_>) -> String {
             }
         }))
     }
-    .into_string()
 }
