@@ -24,7 +24,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::config::{AddonConfig, Config};
+use crate::config::Config;
 use crate::db::Db;
 use crate::domain::action::Action;
 use crate::error::AppError;
@@ -575,28 +575,17 @@ fn spawn_addon_watcher(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     });
 }
 
-/// Environment overrides (`CHATHUB_ADDON_*`) keep winning over the file after a reload.
+/// The same loader as at start-up, on the same sources and environment: every source keeps
+/// its precedence (the environment, then the TOML file, over `config.php`). Only the addon's
+/// settings change at run time; an invalid edit keeps the ones in force.
 fn reload_addon(app: &App, path: &std::path::Path) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "addon config unreadable; keeping the current one");
-            return;
-        }
-    };
-    let overrides: std::collections::BTreeMap<String, String> = std::env::vars()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("CHATHUB_ADDON_")
-                .map(|ak| (ak.to_ascii_lowercase(), v))
-        })
-        .collect();
-    match AddonConfig::from_config_php(&text, &overrides) {
+    match app.config.reload() {
         Ok(cfg) => {
-            app.replace_addon(cfg);
+            app.replace_addon(cfg.addon);
             tracing::info!(path = %path.display(), "addon config reloaded");
         }
         Err(errors) => {
-            tracing::warn!(path = %path.display(), ?errors, "addon config invalid; keeping the current one")
+            tracing::warn!(path = %path.display(), errors = %errors, "addon config invalid; keeping the current one")
         }
     }
 }

@@ -78,6 +78,25 @@ pub struct Config {
     pub addon: AddonConfig,
     /// Where the addon config was read from, when it was (`--fastadmin-root`): watched for edits.
     pub addon_config_php: Option<PathBuf>,
+    /// What this configuration was loaded from, so a reload runs the same loader on the same
+    /// sources and environment (its precedence included).
+    pub loaded_from: LoadedFrom,
+}
+
+/// The sources and `CHATHUB_*` environment a [`Config`] was loaded from. Never printed: the
+/// environment holds secrets.
+#[derive(Clone, Default)]
+pub struct LoadedFrom {
+    sources: ConfigSources,
+    env: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The configuration as its sources say now (the addon's `config.php` edited in FastAdmin,
+    /// say); every problem is reported, and the caller keeps what it has.
+    pub fn reload(&self) -> Result<Config, ConfigErrors> {
+        Config::load_with_env(&self.loaded_from.sources, &self.loaded_from.env)
+    }
 }
 
 /// Exactly the original addon's `config.php` keys, plus `provision_api_key`
@@ -224,28 +243,6 @@ impl AddonConfig {
             } else {
                 api_key.into()
             },
-        }
-    }
-
-    /// Parse a FastAdmin addon `config.php` and build a validated addon config on top of the
-    /// defaults. Used at start-up and by the hot-reload watcher.
-    pub fn from_config_php(
-        text: &str,
-        overrides: &BTreeMap<String, String>,
-    ) -> Result<AddonConfig, Vec<String>> {
-        let mut m = AddonConfig::defaults();
-        for (k, v) in parse_config_php(text) {
-            if ADDON_KEYS.contains(&k.as_str()) {
-                m.insert(k, v);
-            }
-        }
-        m.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut errors = Vec::new();
-        let cfg = AddonConfig::from_map(&m, &mut errors);
-        if errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(errors)
         }
     }
 
@@ -409,7 +406,12 @@ impl Config {
         let addon_cfg = AddonConfig::from_map(&addon, &mut errors);
         let cfg = build_server(&server, addon_cfg, addon_config_php, &mut errors);
         if errors.is_empty() {
-            Ok(cfg.expect("no errors means a config"))
+            let mut cfg = cfg.expect("no errors means a config");
+            cfg.loaded_from = LoadedFrom {
+                sources: sources.clone(),
+                env: env.clone(),
+            };
+            Ok(cfg)
         } else {
             Err(ConfigErrors(errors))
         }
@@ -789,6 +791,7 @@ fn build_server(
         register_attempts_per_address: register_attempts_per_address as u32,
         addon,
         addon_config_php,
+        loaded_from: LoadedFrom::default(),
     })
 }
 

@@ -222,6 +222,54 @@ async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one(
     );
 }
 
+/// A reload runs the start-up loader again: the TOML file's `[addon]` keys keep winning over
+/// `config.php` after an edit of it (the watcher used to rebuild the addon settings from
+/// `config.php` and the environment only).
+#[tokio::test]
+async fn a_reload_keeps_the_precedence_of_every_source() {
+    let db = TestDb::with_schema().await;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join(".env"),
+        format!(
+            "[database]\nhostname = 127.0.0.1\ndatabase = {}\nusername = root\nprefix = fa_\n",
+            db.name
+        ),
+    )
+    .unwrap();
+    let php = root.path().join("addons/chathub/config.php");
+    std::fs::create_dir_all(php.parent().unwrap()).unwrap();
+    std::fs::write(&php, config_php("FromPhp客服", "0")).unwrap();
+    let toml = root.path().join("chathub.toml");
+    std::fs::write(&toml, "[addon]\nsite_name = \"FromToml客服\"\n").unwrap();
+
+    let port = free_port();
+    let mut cmd = serve_cmd(&db, port);
+    cmd.arg("--fastadmin-root")
+        .arg(root.path())
+        .arg("--config")
+        .arg(&toml);
+    let mut child = cmd.spawn().unwrap();
+    wait_for_port(port, &mut child).await;
+    assert!(landing_text(port).await.contains("FromToml客服"));
+
+    std::fs::write(&php, config_php("EditedPhp客服", "0")).unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await; // more than two watcher rounds
+    let text = landing_text(port).await;
+    assert!(
+        text.contains("FromToml客服") && !text.contains("EditedPhp客服"),
+        "the TOML file's site_name lost to config.php after the reload"
+    );
+
+    signal(&child, libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("addon config reloaded"), "{log}");
+}
+
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
     let db = TestDb::with_schema().await;
