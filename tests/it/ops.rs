@@ -8,16 +8,10 @@ use std::time::{Duration, Instant};
 use crate::support::{TestDb, free_port};
 use chathub::db::{Tables, schema};
 use chathub_tools::demo;
+use chathub_tools::testing::{landing_text, signal};
 use mysql_async::prelude::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-fn signal(child: &tokio::process::Child, sig: i32) {
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: kill(2) on a child of this test that has not been reaped.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig})");
-}
 
 async fn wait_for_port(port: u16, child: &mut tokio::process::Child) {
     let start = Instant::now();
@@ -31,17 +25,6 @@ async fn wait_for_port(port: u16, child: &mut tokio::process::Child) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn landing_text(port: u16) -> String {
-    reqwest::get(format!(
-        "http://127.0.0.1:{port}/addons/chathub/index/landing"
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap()
 }
 
 fn serve_cmd(db: &TestDb, port: u16) -> tokio::process::Command {

@@ -2,6 +2,7 @@
 //! gives recordings `compat diff` finds equal, and a planted behavioural change (another site
 //! name, a mutated recorded answer) is reported with its route and field.
 
+use chathub_tools::testing::{copy_tree, edit_json};
 use std::path::Path;
 
 use chathub::clock::Clock;
@@ -277,26 +278,6 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
 
 // ---- diff on recordings without a server (fixtures are recordings of the original)
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
-fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
-    let p = root.join(rel);
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    f(&mut v);
-    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-}
-
 /// `chathub compat diff <args>`: exit code and stdout.
 #[test]
 fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
@@ -317,9 +298,9 @@ fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
                 json!(h.replacen("</body>", &format!("<p>visits {n}</p></body>"), 1));
         }
     };
-    edit(&old1, "public/001-landing.json", counter("17"));
-    edit(&old2, "public/001-landing.json", counter("18"));
-    edit(&new, "public/001-landing.json", counter("99"));
+    edit_json(&old1, "public/001-landing.json", counter("17"));
+    edit_json(&old2, "public/001-landing.json", counter("18"));
+    edit_json(&new, "public/001-landing.json", counter("99"));
     let load = |p: &Path| diff::load_recording(p).unwrap();
     let report = diff::diff_recordings(&load(&old1), &load(&new), &[load(&old2)], "");
     assert_eq!(report.unexplained(), 0, "{}", report.render());
@@ -330,7 +311,7 @@ fn what_differs_between_two_old_recordings_is_noise_and_nothing_else_is() {
     assert_eq!(report.unexplained(), 1, "{}", report.render());
 
     // A change next to the noise is still reported.
-    edit(&new, "public/001-landing.json", |v| {
+    edit_json(&new, "public/001-landing.json", |v| {
         let h = v["expect"]["html"].as_str().unwrap();
         v["expect"]["html"] = json!(h.replacen("visits 99", "visitors 99", 1));
     });
@@ -348,7 +329,7 @@ fn a_difference_on_a_documented_deviation_is_reported_as_that_deviation() {
     copy_tree(&fixtures_dir().join("admin"), &a.join("admin"));
     copy_tree(&fixtures_dir().join("admin"), &b.join("admin"));
     // The original answers FastAdmin's 404 at the admin entry; we serve the action.
-    edit(&a, "admin/002-nosession-entry-index.json", |v| {
+    edit_json(&a, "admin/002-nosession-entry-index.json", |v| {
         v["expect"]["status"] = json!(404)
     });
     let load = |p: &Path| diff::load_recording(p).unwrap();

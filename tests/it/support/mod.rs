@@ -13,6 +13,7 @@ pub mod nginx;
 pub mod pay;
 
 pub use app::*;
+pub use chathub_tools::testing::free_port;
 pub use db::*;
 
 use std::path::PathBuf;
@@ -40,14 +41,6 @@ pub fn mysql_server_url() -> String {
 /// The repository's `fixtures/` (the recordings of the original).
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// A port nothing listens on right now (bound once and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// The provision stub on a free port, expecting `key`.

@@ -7,3 +7,4 @@ pub mod compat;
 pub mod demo;
 pub mod devstack;
 pub mod provision_stub;
+pub mod testing;

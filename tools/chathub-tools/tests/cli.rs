@@ -5,57 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use chathub_tools::testing::{copy_tree, edit_json, free_port, landing_text, signal};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn signal(child: &tokio::process::Child, sig: i32) {
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: kill(2) on a child of this test that has not been reaped.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig})");
-}
-
-async fn landing_text(port: u16) -> String {
-    reqwest::get(format!(
-        "http://127.0.0.1:{port}/addons/chathub/index/landing"
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap()
-}
 
 /// The recordings of the original (the server's `fixtures/`).
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
-fn edit(root: &Path, rel: &str, f: impl Fn(&mut Value)) {
-    let p = root.join(rel);
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    f(&mut v);
-    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
 fn compat_diff(args: &[&std::ffi::OsStr]) -> (i32, String) {
@@ -81,10 +37,10 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" 0 different"), "{out}");
 
-    edit(&b, "payments/015-payalipay-disabled.json", |v| {
+    edit_json(&b, "payments/015-payalipay-disabled.json", |v| {
         v["expect"]["text"] = json!("订单不存在")
     });
-    edit(&b, "auth/004-dologin-unknown-email.json", |v| {
+    edit_json(&b, "auth/004-dologin-unknown-email.json", |v| {
         v["expect"]["status"] = json!(200)
     });
     let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
