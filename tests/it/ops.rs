@@ -150,9 +150,8 @@ fn config_php(site_name: &str, alipay_enabled: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one() {
-    let db = TestDb::with_schema().await;
+/// A FastAdmin install on `db` whose addon `config.php` names the site `site_name`.
+fn fastadmin_root(db: &TestDb, site_name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(
         root.path().join(".env"),
@@ -164,7 +163,24 @@ async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one(
     .unwrap();
     let php = root.path().join("addons/chathub/config.php");
     std::fs::create_dir_all(php.parent().unwrap()).unwrap();
-    std::fs::write(&php, config_php("Before客服", "0")).unwrap();
+    std::fs::write(&php, config_php(site_name, "0")).unwrap();
+    (root, php)
+}
+
+/// SIGTERM the server and return what it logged.
+async fn stop_for_log(child: tokio::process::Child) -> String {
+    signal(&child, libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one() {
+    let db = TestDb::with_schema().await;
+    let (root, php) = fastadmin_root(&db, "Before客服");
 
     let port = free_port();
     let mut cmd = serve_cmd(&db, port);
@@ -192,12 +208,7 @@ async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one(
     let text = landing_text(port).await;
     assert!(text.contains("After客服") && !text.contains("Broken客服"));
 
-    signal(&child, libc::SIGTERM);
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = stop_for_log(child).await;
     assert!(log.contains("addon config reloaded"), "{log}");
     assert!(
         log.contains("addon config invalid; keeping the current one"),
@@ -211,18 +222,7 @@ async fn edited_addon_config_takes_effect_and_an_invalid_edit_keeps_the_old_one(
 #[tokio::test]
 async fn a_reload_keeps_the_precedence_of_every_source() {
     let db = TestDb::with_schema().await;
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(
-        root.path().join(".env"),
-        format!(
-            "[database]\nhostname = 127.0.0.1\ndatabase = {}\nusername = root\nprefix = fa_\n",
-            db.name
-        ),
-    )
-    .unwrap();
-    let php = root.path().join("addons/chathub/config.php");
-    std::fs::create_dir_all(php.parent().unwrap()).unwrap();
-    std::fs::write(&php, config_php("FromPhp客服", "0")).unwrap();
+    let (root, php) = fastadmin_root(&db, "FromPhp客服");
     let toml = root.path().join("chathub.toml");
     std::fs::write(&toml, "[addon]\nsite_name = \"FromToml客服\"\n").unwrap();
 
@@ -244,12 +244,7 @@ async fn a_reload_keeps_the_precedence_of_every_source() {
         "the TOML file's site_name lost to config.php after the reload"
     );
 
-    signal(&child, libc::SIGTERM);
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = stop_for_log(child).await;
     assert!(log.contains("addon config reloaded"), "{log}");
 }
 

@@ -1,7 +1,7 @@
 //! The built-in scenario catalogue `cargo compat record` plays: every exchange of our golden
 //! fixtures (`fixtures/`), request side only, with each group's starting database. Generated
 //! from the fixtures (`from_fixtures`) into `catalogue.json` and embedded in the binary, because
-//! a tester's machine has no `fixtures/` directory; `tests/toolkit.rs` fails when the two drift
+//! a tester's machine has no `fixtures/` directory; `tests/it/toolkit.rs` fails when the two drift
 //! (`TOOLKIT_BLESS=1` rewrites the file).
 
 use std::path::Path;
