@@ -6,7 +6,6 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use rand::RngCore as _;
 
 pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
@@ -50,7 +49,7 @@ impl GatewayKey {
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
         loop {
             let mut nonce = [0u8; NONCE_LEN];
-            rand::thread_rng().fill_bytes(&mut nonce);
+            rand::fill(&mut nonce);
             let blob = self.seal_with_nonce(&nonce, plaintext);
             if std::str::from_utf8(&blob).is_err() {
                 return blob;

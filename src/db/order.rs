@@ -8,8 +8,7 @@ use crate::clock::Clock;
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::tenant;
 use crate::db::{Tables, col_int, col_text};
-use crate::domain::ids::UserId;
-use crate::domain::ids::{OrderId, OrderStatus};
+use crate::domain::ids::{OrderId, OrderNo, OrderStatus, UserId};
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
@@ -20,7 +19,7 @@ paid_at, expire_at, createtime, updatetime";
 #[derive(Clone, Debug)]
 pub struct Order {
     pub id: OrderId,
-    pub order_no: String,
+    pub order_no: OrderNo,
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub plan: String,
@@ -38,7 +37,7 @@ impl Order {
         let status_s = col_text(row, "status").unwrap_or_default();
         Ok(Order {
             id: OrderId(col_int(row, "id").unwrap_or_default() as u32),
-            order_no: col_text(row, "order_no").unwrap_or_default(),
+            order_no: OrderNo::from_column(col_text(row, "order_no").unwrap_or_default()),
             tenant_id: TenantId(col_int(row, "tenant_id").unwrap_or_default() as u32),
             user_id: UserId(col_int(row, "user_id").unwrap_or_default() as u32),
             plan: col_text(row, "plan").unwrap_or_default(),
@@ -56,12 +55,12 @@ impl Order {
 pub async fn find_by_no<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    order_no: &str,
+    order_no: &OrderNo,
 ) -> Result<Option<Order>, AppError> {
     let row: Option<Row> = conn
         .exec_first(
             format!("SELECT {COLUMNS} FROM `{}` WHERE order_no = ?", t.order),
-            (order_no,),
+            (order_no.as_str(),),
         )
         .await?;
     row.as_ref().map(Order::from_row).transpose()
@@ -92,7 +91,7 @@ pub async fn find_reusable<Q: Queryable>(
 }
 
 pub struct NewOrder<'a> {
-    pub order_no: &'a str,
+    pub order_no: &'a OrderNo,
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub plan: &'a str,
@@ -115,7 +114,7 @@ pub async fn insert<Q: Queryable>(
                 t.order
             ),
             (
-                o.order_no,
+                o.order_no.as_str(),
                 o.tenant_id.0,
                 o.user_id,
                 o.plan,
@@ -167,7 +166,7 @@ pub enum MarkPaid {
 /// The payment facts a verified notification carries.
 pub struct Payment<'a> {
     pub order_id: OrderId,
-    pub order_no: &'a str,
+    pub order_no: &'a OrderNo,
     pub amount_text: &'a str,
     pub method: PayMethod,
     pub trade_no: &'a str,

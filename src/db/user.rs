@@ -377,72 +377,61 @@ async fn affected<Q: Queryable>(
     Ok(n)
 }
 
-/// Take one attempt from the address's window, counted as a failure until a success gives
-/// it back. One conditional UPDATE: concurrent requests cannot overshoot the limit.
-pub async fn reserve_address_attempt<Q: Queryable>(
-    conn: &mut Q,
-    t: &Tables,
-    key: &str,
-    now: i64,
-    limits: &AttemptLimits,
-) -> Result<bool, AppError> {
-    ensure_throttle_row(conn, t, key, now).await?;
-    let expired = now - limits.address_window;
-    // Single-table SET clauses apply left to right: `failures` reads the old window start.
-    let n = affected(
-        conn,
-        format!(
-            "UPDATE `{}` SET failures = IF(window_start <= ?, 1, failures + 1), \
-             window_start = IF(window_start <= ?, ?, window_start), updatetime = ? \
-             WHERE id = ? AND (window_start <= ? OR failures < ?)",
-            throttle_table(t)
-        ),
-        (expired, expired, now, now, key, expired, limits.address_max).into(),
-    )
-    .await?;
-    Ok(n == 1)
+/// Which count a sign-in attempt is taken from (the limits are in [`AttemptLimits`]).
+#[derive(Clone, Copy, Debug)]
+pub enum AttemptCount {
+    /// The address's window: counted as a failure until a success gives it back.
+    Address,
+    /// The account: allowed while it has free failures left or its delay has passed; taking
+    /// it counts a failure and sets the next delay before the password is even checked, so
+    /// a burst gets no more than the free attempts.
+    Account,
 }
 
-/// Take one attempt on the account: allowed while it has free failures left or its delay
-/// has passed; taking it counts a failure and sets the next delay before the password is
-/// even checked, so a burst gets no more than the free attempts.
-pub async fn reserve_account_attempt<Q: Queryable>(
+/// Take one attempt from `count` for `key`. One conditional UPDATE: concurrent requests
+/// cannot overshoot the limit. Single-table SET clauses apply left to right, which both
+/// statements rely on (each IF reads the columns as already set to its left).
+pub async fn reserve_attempt<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
+    count: AttemptCount,
     key: &str,
     now: i64,
     limits: &AttemptLimits,
 ) -> Result<bool, AppError> {
     ensure_throttle_row(conn, t, key, now).await?;
-    let forgotten = now - limits.account_forget_after;
-    let free = limits.account_free;
-    // `next_at` sees the new `failures` (left-to-right SET).
-    let n = affected(
-        conn,
-        format!(
-            "UPDATE `{}` SET failures = IF(updatetime <= ?, 1, failures + 1), \
-             next_at = IF(failures < ?, 0, ? + LEAST(?, ? * POW(2, LEAST(failures - ?, 30)))), \
-             updatetime = ? \
-             WHERE id = ? AND (updatetime <= ? OR failures < ? OR next_at <= ?)",
-            throttle_table(t)
-        ),
-        (
-            forgotten,
-            free,
-            now,
-            limits.account_max_delay,
-            limits.account_base_delay,
-            free,
-            now,
-            key,
-            forgotten,
-            free,
-            now,
-        )
-            .into(),
-    )
-    .await?;
-    Ok(n == 1)
+    let table = throttle_table(t);
+    let (sql, params): (String, mysql_async::Params) = match count {
+        AttemptCount::Address => {
+            let expired = now - limits.address_window;
+            (
+                format!(
+                    "UPDATE `{table}` SET failures = IF(window_start <= ?, 1, failures + 1), \
+                     window_start = IF(window_start <= ?, ?, window_start), updatetime = ? \
+                     WHERE id = ? AND (window_start <= ? OR failures < ?)"
+                ),
+                (expired, expired, now, now, key, expired, limits.address_max).into(),
+            )
+        }
+        AttemptCount::Account => {
+            let forgotten = now - limits.account_forget_after;
+            let free = limits.account_free;
+            let (max, base) = (limits.account_max_delay, limits.account_base_delay);
+            (
+                format!(
+                    "UPDATE `{table}` SET failures = IF(updatetime <= ?, 1, failures + 1), \
+                     next_at = IF(failures < ?, 0, ? + LEAST(?, ? * POW(2, LEAST(failures - ?, 30)))), \
+                     updatetime = ? \
+                     WHERE id = ? AND (updatetime <= ? OR failures < ? OR next_at <= ?)"
+                ),
+                (
+                    forgotten, free, now, max, base, free, now, key, forgotten, free, now,
+                )
+                    .into(),
+            )
+        }
+    };
+    Ok(affected(conn, sql, params).await? == 1)
 }
 
 /// A successful sign-in: the address gets its attempt back, the account starts afresh.

@@ -1,7 +1,5 @@
 //! Member passwords: every hash a real FastAdmin site holds, and the one we write.
 
-use rand::Rng as _;
-use rand::rngs::OsRng;
 use subtle::ConstantTimeEq as _;
 
 /// bcrypt cost for new hashes: PHP's `password_hash()` default.
@@ -62,9 +60,9 @@ pub fn hash(plain: &str) -> Result<String, bcrypt::BcryptError> {
 }
 
 /// An initial password for a new member: 10 lowercase hex characters like the original's,
-/// but drawn from the OS CSPRNG instead of md5(email . time()).
+/// but drawn from a CSPRNG (rand's thread RNG, seeded by the OS) instead of md5(email . time()).
 pub fn generate_initial() -> String {
-    let bytes: [u8; 5] = OsRng.r#gen();
+    let bytes: [u8; 5] = rand::random();
     hex::encode(bytes)
 }
 

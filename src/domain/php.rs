@@ -71,6 +71,22 @@ impl Params {
         )
     }
 
+    /// A form as a typed struct (`#[derive(Deserialize)]`, unknown fields ignored). PHP's rules
+    /// decide first, as for every other read: the pairs are the ones PHP would have kept
+    /// (`max_input_vars`, invalid UTF-8 already refused with a 400) and a repeated name keeps
+    /// its last value. Then serde_urlencoded maps them, so a field's type (number, bool) is
+    /// parsed as that crate parses it; a value that does not fit is a 400. `a[b]` arrays stay
+    /// with [`Params::array`]: no typed form here uses one.
+    pub fn form<T: serde::de::DeserializeOwned>(&self) -> Result<T, AppError> {
+        let mut seen = std::collections::HashSet::with_capacity(self.0.len());
+        let last: Vec<(&str, &str)> = (self.0.iter().rev())
+            .filter(|(k, _)| seen.insert(k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let encoded = serde_urlencoded::to_string(&last).map_err(AppError::internal)?;
+        serde_urlencoded::from_str(&encoded).map_err(|_| AppError::BadRequest("表单字段格式不正确"))
+    }
+
     /// Parse an `application/x-www-form-urlencoded` body as PHP fills `$_POST`, up to
     /// [`MAX_INPUT_VARS`] (see there). Invalid UTF-8 in a kept pair is a 400.
     pub fn parse_urlencoded(raw: &[u8]) -> Result<Params, AppError> {

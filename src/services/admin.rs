@@ -451,16 +451,22 @@ pub fn parse_expire_at(raw: &str) -> Option<ExpireAt> {
     })
 }
 
+/// setExpire's form, as posted by the original's dialog.
+#[derive(serde::Deserialize)]
+pub struct ExpireForm {
+    ids: Option<String>,
+    expire_at: Option<String>,
+}
+
 pub async fn set_expire(
     app: &App,
     admin: &SignedInAdmin,
-    raw_ids: Option<String>,
-    raw_expire: Option<String>,
+    form: ExpireForm,
 ) -> Result<Result<(), Refusal>, AppError> {
-    let Some(raw) = present(raw_ids) else {
+    let Some(raw) = present(form.ids) else {
         return Ok(Err(Refusal::new("参数不能为空")));
     };
-    let Some(raw_expire) = present(raw_expire) else {
+    let Some(raw_expire) = present(form.expire_at) else {
         return Ok(Err(Refusal::new("请输入到期时间")));
     };
     let exists = match single_id(&raw) {

@@ -9,14 +9,15 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use serde::Deserialize;
 use sha2::Digest as _;
 
 use crate::clock::Clock;
 use crate::db::tenant::{self, Tenant};
-use crate::db::user::{self, AttemptLimits, PasswordUpdate, User};
+use crate::db::user::{self, AttemptCount, AttemptLimits, PasswordUpdate, User};
 use crate::domain::ids::UserId;
 use crate::domain::password;
-use crate::domain::php::{Params, php_urlencode};
+use crate::domain::php::php_urlencode;
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
@@ -150,11 +151,19 @@ fn php_trim(s: &str) -> &str {
     s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\x0B'))
 }
 
+/// The `doLogin` form's fields; a missing one reads as empty, as PHP's `input()` default.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
 impl Credentials {
     /// The original: `trim(email)`, password as sent; either missing → 请填写邮箱和密码.
-    pub fn parse(form: &Params) -> Option<Credentials> {
-        let email = php_trim(form.get("email").unwrap_or("")).to_string();
-        let password = form.get("password").unwrap_or("").to_string();
+    pub fn parse(form: LoginForm) -> Option<Credentials> {
+        let email = php_trim(&form.email).to_string();
+        let password = form.password;
         (php_truthy(&email) && php_truthy(&password)).then_some(Credentials { email, password })
     }
 }
@@ -223,10 +232,28 @@ pub async fn sign_in(app: &App, creds: &Credentials, ip: IpAddr) -> Result<SignI
     let candidate = {
         let mut conn = app.db.conn().await?;
         user::prune_attempts(&mut conn, t, now - LIMITS.account_forget_after).await?;
-        if !user::reserve_address_attempt(&mut conn, t, &address_key, now, &LIMITS).await? {
+        if !user::reserve_attempt(
+            &mut conn,
+            t,
+            AttemptCount::Address,
+            &address_key,
+            now,
+            &LIMITS,
+        )
+        .await?
+        {
             tracing::warn!(%ip, "sign-in refused: too many failures from this address");
             None
-        } else if !user::reserve_account_attempt(&mut conn, t, &account_key, now, &LIMITS).await? {
+        } else if !user::reserve_attempt(
+            &mut conn,
+            t,
+            AttemptCount::Account,
+            &account_key,
+            now,
+            &LIMITS,
+        )
+        .await?
+        {
             tracing::warn!("sign-in refused: account is waiting out its failure delay");
             None
         } else {
@@ -450,19 +477,31 @@ pub const MSG_STALE_FORM: &str = "页面已过期，请刷新后重试";
 pub const MSG_SCHEMA_TOO_OLD: &str =
     "暂时无法修改密码：会员表的密码字段过短，请联系网站管理员升级数据库后再试";
 
+/// The change-password form's fields (missing ones read as empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf_token: String,
+    old_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
 /// The original's checks, in its order, then a conditional update so two concurrent
 /// changes cannot both succeed against the same old password.
 pub async fn change_password(
     app: &App,
     member: &Member,
-    form: &Params,
+    form: &PasswordForm,
 ) -> Result<PasswordChange, AppError> {
-    if !member.csrf_matches(form.get("csrf_token").unwrap_or("")) {
+    if !member.csrf_matches(&form.csrf_token) {
         return Ok(PasswordChange::Refused(MSG_STALE_FORM));
     }
-    let old = form.get("old_password").unwrap_or("");
-    let new = form.get("new_password").unwrap_or("");
-    let confirm = form.get("confirm_password").unwrap_or("");
+    let (old, new, confirm) = (
+        form.old_password.as_str(),
+        form.new_password.as_str(),
+        form.confirm_password.as_str(),
+    );
     if !php_truthy(old) || !php_truthy(new) || !php_truthy(confirm) {
         return Ok(PasswordChange::Refused(MSG_FIELDS_MISSING));
     }
@@ -514,22 +553,29 @@ pub async fn change_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::php::Params;
     use chrono::{DateTime, FixedOffset, Utc};
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::from_pairs(pairs)
+    fn login(pairs: &[(&str, &str)]) -> LoginForm {
+        Params::from_pairs(pairs).form().unwrap()
     }
 
     #[test]
     fn credentials_follow_phps_trim_and_truthiness() {
-        let c =
-            Credentials::parse(&params(&[("email", "  a@b.c \t"), ("password", " p ")])).unwrap();
+        let c = Credentials::parse(login(&[("email", "  a@b.c \t"), ("password", " p ")])).unwrap();
         assert_eq!(c.email, "a@b.c");
         assert_eq!(c.password, " p ");
-        assert!(Credentials::parse(&params(&[("email", "a@b.c"), ("password", "")])).is_none());
-        assert!(Credentials::parse(&params(&[("email", "   "), ("password", "x")])).is_none());
-        assert!(Credentials::parse(&params(&[("email", "a@b.c"), ("password", "0")])).is_none());
-        assert!(Credentials::parse(&params(&[])).is_none());
+        assert!(Credentials::parse(login(&[("email", "a@b.c"), ("password", "")])).is_none());
+        assert!(Credentials::parse(login(&[("email", "   "), ("password", "x")])).is_none());
+        assert!(Credentials::parse(login(&[("email", "a@b.c"), ("password", "0")])).is_none());
+        assert!(Credentials::parse(login(&[])).is_none());
+        // A repeated field keeps its last value, as in PHP's `$_POST`.
+        let twice = [
+            ("email", "first@b.c"),
+            ("password", "p"),
+            ("email", "last@b.c"),
+        ];
+        assert_eq!(Credentials::parse(login(&twice)).unwrap().email, "last@b.c");
         let dbg = format!("{c:?}");
         assert!(!dbg.contains(" p "), "{dbg}");
     }

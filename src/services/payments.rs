@@ -1,14 +1,11 @@
 //! The payment flows behind the handlers: each function takes parsed input, does its
 //! database work, and says what the user (or gateway) should see.
 
-use rand::Rng as _;
-
 use crate::clients::pay::{alipay, wechat};
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::order::{self, MarkPaid, NewOrder, Order, Payment};
 use crate::db::tenant::{self, Tenant};
-use crate::domain::ids::OrderStatus;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrderNo, OrderStatus, UserId};
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
@@ -81,7 +78,7 @@ pub async fn open_renewal(
     // guessed; 16 random digits more make the number useless to anyone not shown it.
     let stamp = app.clock.now().format("%Y%m%d%H%M%S").to_string();
     for _ in 0..10 {
-        let order_no = new_order_no(&stamp);
+        let order_no = OrderNo::generate(&stamp);
         let inserted = order::insert(
             &mut conn,
             t,
@@ -108,19 +105,6 @@ pub async fn open_renewal(
         }
     }
     Err(AppError::internal("no free order number in this second"))
-}
-
-/// Random digits after the `CH` + YmdHis of an order number.
-pub const ORDER_NO_RANDOM_DIGITS: usize = 16;
-
-/// `CH` + YmdHis + [`ORDER_NO_RANDOM_DIGITS`] random digits: 32 characters, the most WeChat
-/// Pay's `out_trade_no` takes (Alipay takes 64; the column 50), about 53 bits no one can guess.
-fn new_order_no(stamp: &str) -> String {
-    let mut rng = rand::thread_rng();
-    let digits: String = (0..ORDER_NO_RANDOM_DIGITS)
-        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
-        .collect();
-    format!("CH{stamp}{digits}")
 }
 
 /// Why a payment cannot start; each is a plain-text answer, as the original's `exit()`.
@@ -174,12 +158,13 @@ fn payable(order: Order) -> Result<Order, PayRefusal> {
     }
 }
 
-async fn load_order(app: &App, order_no: &str) -> Result<Option<Order>, AppError> {
-    if order_no.is_empty() {
+/// The order a request or a gateway names; a number that cannot be one is no order.
+async fn load_order(app: &App, raw_order_no: &str) -> Result<Option<Order>, AppError> {
+    let Some(order_no) = OrderNo::parse(raw_order_no) else {
         return Ok(None);
-    }
+    };
     let mut conn = app.db.conn().await?;
-    order::find_by_no(&mut conn, &app.db.t, order_no).await
+    order::find_by_no(&mut conn, &app.db.t, &order_no).await
 }
 
 /// `payAlipay?order=`: the signed gateway URL to redirect to.
@@ -221,7 +206,7 @@ pub async fn start_alipay(
             app_id: &app_id,
             private_key: &private_key,
             public_base_url: &base,
-            order_no: &order_no,
+            order_no: order_no.as_str(),
             amount: order.amount,
             timestamp: &timestamp,
         })
@@ -241,7 +226,7 @@ pub async fn start_alipay(
 
 /// A WeChat Native order placed: what the QR page shows.
 pub struct WechatQr {
-    pub order_no: String,
+    pub order_no: OrderNo,
     pub code_url: String,
     pub amount: Money,
 }
@@ -295,7 +280,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
             return Ok(WechatStart::Refused(PayRefusal::WechatCertificateInvalid));
         }
     };
-    let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
     let notify = crate::clients::pay::notify_url(&app.config.public_base_url, PayMethod::Wechat);
     let request = wechat::NativeOrder {
         api_base: &app.config.wechat_api_base,
@@ -304,7 +289,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         merchant_key: &key,
         serial_no: &serial,
         notify_url: &notify,
-        order_no: &order.order_no,
+        order_no: order.order_no.as_str(),
         amount: order.amount,
         timestamp: app.clock.epoch(),
         nonce: &nonce,

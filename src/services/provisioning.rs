@@ -34,8 +34,7 @@ pub fn reprovision_key(id: TenantId, domain: &str, channel_type: &str) -> String
 
 /// A key never sent before, same shape as the original's.
 fn fresh_key(id: TenantId) -> String {
-    use rand::Rng as _;
-    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    let bytes: [u8; 16] = rand::random();
     format!("reprov-{}-{}", id.0, hex::encode(bytes))
 }
 
@@ -141,8 +140,7 @@ fn lease_secs(app: &App) -> i64 {
 
 /// Claim the tenant's provisioning; `None` when someone else holds it right now.
 pub async fn claim(app: &App, id: TenantId) -> Result<Option<Claim>, AppError> {
-    use rand::Rng as _;
-    let owner = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+    let owner = hex::encode(rand::random::<[u8; 16]>());
     let now = app.clock.epoch();
     let mut conn = app.db.conn().await?;
     let claimed = tenant::claim_provisioning(

@@ -7,7 +7,6 @@
 
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use http::HeaderValue;
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -117,7 +116,7 @@ pub fn password_fingerprint(hash: &str) -> String {
 }
 
 fn new_token() -> String {
-    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    let bytes: [u8; 16] = rand::random();
     hex::encode(bytes)
 }
 

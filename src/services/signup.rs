@@ -20,7 +20,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rand::Rng as _;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -488,7 +487,7 @@ fn initial_config(form: &SignupForm, pricing: Pricing, registered_at: &str) -> M
 /// `reg-` + 16 random hex, one per sign-up and reused for every retry so the provision
 /// server's idempotency cache turns a retried success into the same resources.
 fn idempotency_key() -> String {
-    let bytes: [u8; 8] = rand::rngs::OsRng.r#gen();
+    let bytes: [u8; 8] = rand::random();
     format!("reg-{}", hex::encode(bytes))
 }
 

@@ -257,10 +257,7 @@ pub async fn activate(app: &App, req: &Request) -> Result<Response, AppError> {
 
 pub async fn set_expire(app: &App, req: &Request) -> Result<Response, AppError> {
     let admin = admin_or_answer!(gate_change(app, req, Action::SetExpire).await?);
-    let post = post_params(req)?;
-    let ids = post.get("ids").map(str::to_string);
-    let expire = post.get("expire_at").map(str::to_string);
-    match admin::set_expire(app, &admin, ids, expire).await? {
+    match admin::set_expire(app, &admin, post_params(req)?.form()?).await? {
         Ok(()) => Ok(fastadmin_jump(
             req,
             true,

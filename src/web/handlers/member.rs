@@ -3,7 +3,7 @@
 use crate::domain::php::Params;
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::services::member::{self, Credentials, Flash, PasswordChange, SignIn};
+use crate::services::member::{self, Credentials, Flash, PasswordChange, PasswordForm, SignIn};
 use crate::services::sessions::SessionData;
 use crate::web::guards;
 use crate::web::http::{Request, Response, html, redirect};
@@ -58,7 +58,7 @@ pub async fn do_login(app: &App, req: &Request) -> Result<Response, AppError> {
             member::MSG_STALE_FORM,
         ))));
     }
-    let Some(creds) = Credentials::parse(&form) else {
+    let Some(creds) = Credentials::parse(form.form()?) else {
         return Ok(no_store(redirect(&member::login_error_url(
             "请填写邮箱和密码",
         ))));
@@ -129,7 +129,8 @@ pub async fn change_password(app: &App, req: &Request) -> Result<Response, AppEr
             None,
         ))));
     }
-    let form: Params = req.post().unwrap_or_default();
+    // As in doLogin, a body that does not parse reads as an empty form.
+    let form: PasswordForm = req.post().unwrap_or_default().form()?;
     use pages::change_password::Notice;
     let resp = match member::change_password(app, &member, &form).await? {
         PasswordChange::Refused(msg) => html(pages::change_password::render(

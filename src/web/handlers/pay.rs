@@ -72,7 +72,7 @@ pub async fn pay_wechat(app: &App, req: &Request) -> Result<Response, AppError> 
                 html(pages::pay_wechat::render(
                     &pages::pay_wechat::WechatPayView {
                         site_name: &cfg.site_name,
-                        order_no: &qr.order_no,
+                        order_no: qr.order_no.as_str(),
                         code_url: &qr.code_url,
                         amount: &qr.amount.number_format(),
                     },

@@ -51,6 +51,5 @@ pub async fn start_stub(key: &str) -> ProvisionStub {
 }
 
 pub fn rand_u64() -> u64 {
-    use rand::Rng as _;
-    rand::thread_rng().r#gen()
+    rand::random()
 }
