@@ -11,7 +11,7 @@ pub mod tenant;
 pub mod tenant_admin;
 pub mod user;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,16 +77,23 @@ impl Db {
         // `min` the moment it is returned, so each request paid a fresh connect), and the TCP
         // address configured is used as is (mysql_async otherwise reconnects to the server's
         // unix socket after every connect).
+        // No reset when a connection is given back: a COM_RESET_CONNECTION, the setup
+        // statement again and a fresh PREPARE of every statement cost three round trips per
+        // checkout, more than a page's own queries (bench/RESULTS.md). What a reset would
+        // clear cannot be left behind: an open transaction is rolled back by the pool on
+        // return, and the one session-scoped state we create, a named lock, marks its
+        // connection for a reset ([`user::lock_email`]).
         let pool_opts = PoolOpts::default()
             .with_constraints(constraints)
             .with_inactive_connection_ttl(std::time::Duration::from_secs(60))
-            .with_ttl_check_interval(std::time::Duration::from_secs(30));
+            .with_ttl_check_interval(std::time::Duration::from_secs(30))
+            .with_reset_connection(false);
         let builder = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
             .pool_opts(pool_opts)
-            // `setup`, not `init`: the pool resets every connection given back to it
-            // (COM_RESET_CONNECTION, which puts session variables back to the server's
-            // globals), and only `setup` statements run again after a reset.
+            // `setup`, not `init`: a connection that was reset (a named-lock holder) gets
+            // its session variables back from the server's globals, and only `setup`
+            // statements run again after a reset.
             .setup(vec![session_setup(config)]);
         Ok(Db {
             pool: Pool::new(builder),
@@ -101,15 +108,30 @@ impl Db {
     /// no connect or statement timeouts of its own, and a pooled connection to a frozen
     /// server looks healthy until a statement hangs on it: the ping turns that into a
     /// bounded failure before the request starts its work.
+    ///
+    /// The ping is skipped while another checkout's ping answered within [`PING_FRESH`]:
+    /// under load that is nearly every checkout, and the ping would be a round trip as
+    /// costly as the page's own query. A server that froze in that window still costs a
+    /// request no more than its request bound (`db::within`); the first checkout after the
+    /// window pings again and sees the outage within this bound.
     pub async fn conn(&self) -> Result<mysql_async::Conn, AppError> {
-        self.conn_within(self.checkout_timeout).await
+        self.checkout(self.checkout_timeout, !self.health.answered_recently())
+            .await
     }
 
-    /// As [`Db::conn`] with a bound of its own (readiness answers within a second).
+    /// As [`Db::conn`] with a bound of its own and always a ping (readiness answers within
+    /// a second, and must see an outage even while no traffic arrives).
     pub async fn conn_within(&self, bound: Duration) -> Result<mysql_async::Conn, AppError> {
+        self.checkout(bound, true).await
+    }
+
+    async fn checkout(&self, bound: Duration, ping: bool) -> Result<mysql_async::Conn, AppError> {
         let checkout = async {
             let mut conn = self.pool.get_conn().await?;
-            conn.ping().await?;
+            if ping {
+                conn.ping().await?;
+                self.health.answered();
+            }
             Ok::<_, mysql_async::Error>(conn)
         };
         match tokio::time::timeout(bound, checkout).await {
@@ -123,6 +145,25 @@ impl Db {
                 bound.as_millis()
             ))),
         }
+    }
+}
+
+/// How long a ping's answer vouches for the server to the checkouts after it.
+const PING_FRESH: Duration = Duration::from_millis(250);
+
+/// A process-wide start instant, so a time fits an atomic (`Instant` does not).
+#[derive(Debug)]
+struct OnceInstant(Instant);
+
+impl Default for OnceInstant {
+    fn default() -> Self {
+        OnceInstant(Instant::now())
+    }
+}
+
+impl OnceInstant {
+    fn elapsed_ms(&self) -> u64 {
+        self.0.elapsed().as_millis() as u64
     }
 }
 
@@ -182,6 +223,9 @@ const OUTAGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 pub struct DbHealth {
     /// Fast path for every successful checkout: one atomic load while all is well.
     down: AtomicBool,
+    /// When a ping last answered, in milliseconds since `epoch` (0: never).
+    last_ping_ms: AtomicU64,
+    epoch: OnceInstant,
     outage: Mutex<Option<Outage>>,
     /// Work past its bound while the database otherwise answers (a row lock held elsewhere,
     /// a server frozen mid-statement before any checkout failed).
@@ -298,6 +342,18 @@ impl DbHealth {
     }
 
     /// A connection answered: ends an outage, if there was one.
+    fn answered(&self) {
+        let ms = self.epoch.elapsed_ms().max(1);
+        self.last_ping_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn answered_recently(&self) -> bool {
+        let last = self.last_ping_ms.load(Ordering::Relaxed);
+        last != 0
+            && !self.down.load(Ordering::Acquire)
+            && self.epoch.elapsed_ms().saturating_sub(last) < PING_FRESH.as_millis() as u64
+    }
+
     pub fn reachable(&self) {
         if !self.down.load(Ordering::Acquire) {
             return;

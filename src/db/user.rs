@@ -86,6 +86,45 @@ pub async fn find_by_id<Q: Queryable>(
     Ok(row.as_ref().map(User::from_row))
 }
 
+/// A session's revocation and its account, as [`find_for_session`] reads them.
+pub struct SessionAccount {
+    pub revoked: bool,
+    /// `None`: the account row is gone.
+    pub user: Option<User>,
+}
+
+/// Whether the session (by its id's digest) was logged out, and the account it names, in
+/// one round trip: always one row, the account's columns NULL when it is gone.
+pub async fn find_for_session<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: UserId,
+    sid_digest: &str,
+) -> Result<SessionAccount, AppError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row: Option<Row> = conn
+        .exec_first(
+            format!(
+                "SELECT r.revoked, {columns} FROM \
+                 (SELECT EXISTS(SELECT 1 FROM `{}` WHERE id = ?) AS revoked) r \
+                 LEFT JOIN `{}` u ON u.id = ?",
+                own_table(t, "chathub_session_revoked"),
+                t.user
+            ),
+            (sid_digest, id.0),
+        )
+        .await?;
+    let row = row.ok_or_else(|| AppError::internal("the session lookup returned no row"))?;
+    Ok(SessionAccount {
+        revoked: col_int(&row, "revoked").unwrap_or_default() != 0,
+        user: col_int(&row, "id").is_some().then(|| User::from_row(&row)),
+    })
+}
+
 pub async fn find_by_email<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
@@ -250,12 +289,15 @@ pub async fn insert_new_member<Q: Queryable>(
 /// Serialise sign-ups of one email address across requests and processes (FastAdmin has no
 /// unique key on `fa_user.email`): a MySQL named lock, scoped to this database. `Ok(false)`
 /// when the lock was not obtained within `timeout_secs`. Connection-scoped: release it on
-/// the same connection with [`unlock_email`].
+/// the same connection with [`unlock_email`]. The pool does not reset connections given back
+/// to it, so this one is marked for a reset: if the request ends between lock and unlock
+/// (an error, its bound, a dropped future), the lock still dies when the connection returns.
 pub async fn lock_email(
     conn: &mut mysql_async::Conn,
     email: &str,
     timeout_secs: u32,
 ) -> Result<bool, AppError> {
+    conn.reset_connection(true);
     let got: Option<Option<i64>> = conn
         .exec_first(
             "SELECT GET_LOCK(CONCAT('chathub_signup_', MD5(CONCAT(DATABASE(), '|', LOWER(?)))), ?)",

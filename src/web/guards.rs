@@ -33,13 +33,10 @@ pub async fn live_session(app: &App, req: &Request) -> Result<Option<SessionData
 /// Database failures answer the generic error page (cause logged).
 pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response> {
     let end_session = |to: &str| no_store(app.sessions.without_session(redirect(to), req.https));
-    let found = async {
-        match live_session(app, req).await? {
-            Some(session) => member::check_member(app, session).await.map(Some),
-            None => Ok::<_, AppError>(None),
-        }
-    }
-    .await;
+    let found = match app.sessions.read(req, app.clock.epoch()) {
+        Some(session) => member::signed_in_member(app, session).await,
+        None => Ok(None),
+    };
     match found {
         Err(e) => {
             e.report(&app.db.health, &req.id);

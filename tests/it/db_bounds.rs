@@ -600,21 +600,24 @@ async fn a_frozen_database_never_wedges_the_worker() {
     site.stop().await;
 }
 
-/// The pool resets every connection it gets back (COM_RESET_CONNECTION, which puts
-/// session variables back to the server's globals); the session settings must survive it.
+/// The pool does not reset connections it gets back (that cost three round trips per
+/// checkout: bench/RESULTS.md), so every connection gets the session settings when it is
+/// opened; and the one session-scoped state we create, the sign-up's named lock, never
+/// outlives its request: a connection given back while holding it is reset (lock released,
+/// settings set again), even when the request ended before its unlock.
 #[tokio::test]
-async fn a_reused_connection_keeps_the_lock_wait_bound_and_strict_mode() {
+async fn pooled_connections_keep_the_session_settings_and_never_a_named_lock() {
     let db = TestDb::with_schema().await;
     let config = crate::support::test_config(
         &db,
         &[
             ("CHATHUB_REQUEST_TIMEOUT_MS", "4000"),
             ("CHATHUB_DB_CHECKOUT_TIMEOUT_MS", "1000"),
+            ("CHATHUB_DB_POOL_MAX", "2"),
         ],
     );
     let pool = chathub::db::Db::new(&config).unwrap();
-    for _ in 0..3 {
-        let mut conn = pool.conn().await.unwrap();
+    let settings = async |conn: &mut mysql_async::Conn| {
         let (wait, mode): (u64, String) = conn
             .query_first("SELECT @@SESSION.innodb_lock_wait_timeout, @@SESSION.sql_mode")
             .await
@@ -622,10 +625,51 @@ async fn a_reused_connection_keeps_the_lock_wait_bound_and_strict_mode() {
             .unwrap();
         assert_eq!(wait, 4);
         assert!(mode.contains("STRICT_TRANS_TABLES"), "{mode}");
-        // Something to reset: a session variable changed behind the pool's back.
-        conn.query_drop("SET SESSION innodb_lock_wait_timeout = 77")
+    };
+    let lock_is_free = "SELECT IS_FREE_LOCK(CONCAT('chathub_signup_', MD5(CONCAT(DATABASE(), '|', LOWER('a@b.c')))))";
+    for _ in 0..3 {
+        let mut conn = pool.conn().await.unwrap();
+        settings(&mut conn).await;
+        assert!(
+            chathub::db::user::lock_email(&mut conn, "a@b.c", 1)
+                .await
+                .unwrap()
+        );
+        // Given back without the unlock, as when a request is cut off by its bound. The
+        // pool resets it in the background; the lock is free once that is done.
+        drop(conn);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let mut conn = pool.conn().await.unwrap();
+            settings(&mut conn).await;
+            let free: Option<i64> = conn.query_first(lock_is_free).await.unwrap().flatten();
+            if free == Some(1) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the named lock outlived its request"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // An ordinary checkout keeps its prepared statements (no reset between checkouts).
+    let prepared = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'";
+    let mut seen: BTreeMap<u32, u64> = BTreeMap::new();
+    for _ in 0..6 {
+        let mut conn = pool.conn().await.unwrap();
+        let _: Option<u8> = conn
+            .exec_first("SELECT 1 FROM DUAL WHERE ? = 1", (1,))
             .await
             .unwrap();
+        let count: String = conn.query_first(prepared).await.unwrap().unwrap();
+        let count: u64 = count.parse().unwrap();
+        if let Some(before) = seen.insert(conn.id(), count) {
+            assert_eq!(
+                count, before,
+                "the statement was prepared again on a reused connection"
+            );
+        }
     }
     pool.pool.disconnect().await.unwrap();
 }
