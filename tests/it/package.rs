@@ -661,3 +661,312 @@ async fn systemd_accepts_the_installed_unit_and_rates_its_sandbox_ok() {
     // systemd's scale: up to 2 is "OK", 10 is an unprotected service.
     assert!(score <= 2.0, "exposure {level}\n{}", security.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The example configuration
+
+/// `key = value` lines of `chathub check --print-config` (addon keys as `addon.<key>`).
+async fn printed_config(
+    config_file: Option<&Path>,
+    db: &TestDb,
+    provision: &str,
+) -> BTreeMap<String, String> {
+    let mut c = cmd(CHATHUB_BIN, &["check", "--print-config"]);
+    if let Some(f) = config_file {
+        c.arg("--config").arg(f);
+    }
+    c.env_clear()
+        .env("CHATHUB_DATABASE_URL", &db.url)
+        .env("CHATHUB_SESSION_SECRET", SESSION_SECRET)
+        .env("CHATHUB_ADDON_PROVISION_SERVER_URL", provision);
+    let out = run(&mut c).await;
+    assert!(!out.stdout.contains("FAIL config"), "{}", out.stdout);
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Keys whose example value is an illustration, not the default (there is none, or it is
+/// derived from another key).
+const ILLUSTRATED: &[&str] = &[
+    "database_url",
+    "public_base_url",
+    "trusted_proxies",
+    "php_session_dir",
+    "alipay_gateway_url",
+];
+
+#[tokio::test]
+async fn the_example_config_lists_every_key_with_its_default_and_parses_uncommented() {
+    let example = std::fs::read_to_string(repo().join("deploy/chathub.toml")).unwrap();
+    // Uncomment `# key = value` and `# [addon]`, nothing else (comments stay comments).
+    let setting = regex::Regex::new(r"^# (\[addon\]|[a-z_0-9]+ = .*)$").unwrap();
+    let uncommented: String = example
+        .lines()
+        .map(|l| {
+            setting
+                .captures(l)
+                .map_or(l.to_string(), |c| c[1].to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let listed: Vec<String> = uncommented
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string()))
+        .collect();
+
+    let db = TestDb::with_schema().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
+    let defaults = printed_config(None, &db, &stub.url()).await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &uncommented).unwrap();
+    let from_example = printed_config(Some(file.path()), &db, &stub.url()).await;
+
+    let mut in_addon = false;
+    let mut qualified = Vec::new();
+    for l in uncommented.lines() {
+        in_addon |= l == "[addon]";
+        if let Some((k, _)) = l.split_once(" = ") {
+            qualified.push(if in_addon {
+                format!("addon.{k}")
+            } else {
+                k.to_string()
+            });
+        }
+    }
+    for key in defaults.keys() {
+        assert!(
+            qualified.contains(key),
+            "deploy/chathub.toml does not list {key}"
+        );
+    }
+    assert_eq!(listed.len(), qualified.len());
+    for (key, value) in &from_example {
+        if !ILLUSTRATED.contains(&key.as_str()) {
+            assert_eq!(
+                Some(value),
+                defaults.get(key),
+                "{key}: the example's value is not the default"
+            );
+        }
+    }
+    assert_ne!(from_example["trusted_proxies"], defaults["trusted_proxies"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The container image
+
+/// Every `CHATHUB_*` name `text` sets, as `NAME` (compose `NAME:`, Dockerfile `ENV NAME=`).
+fn env_names(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"(?m)^[#\s]*(?:ENV\s+|-\s+)?(CHATHUB_[A-Z0-9_]+)\s*[:=]").unwrap();
+    let mut names: Vec<String> = re.captures_iter(text).map(|c| c[1].to_string()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Names the image's own scripts read rather than chathub.
+const IMAGE_VARIABLES: &[&str] = &["CHATHUB_MIGRATE_ON_START"];
+
+#[tokio::test]
+async fn the_dockerfile_and_compose_example_name_only_what_the_binary_and_the_image_know() {
+    let dir = repo().join("deploy/container");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    let healthcheck = std::fs::read_to_string(dir.join("healthcheck.sh")).unwrap();
+    let entrypoint = std::fs::read_to_string(dir.join("entrypoint.sh")).unwrap();
+    let script = std::fs::read_to_string(repo().join("scripts/container.sh")).unwrap();
+
+    // Every COPY source is a file scripts/container.sh puts in the build context.
+    for line in dockerfile.lines().filter(|l| l.starts_with("COPY")) {
+        let src = line.split_whitespace().rev().nth(1).unwrap();
+        assert!(
+            script.contains(&format!("deploy/container/{src}")) || src == "chathub",
+            "{line}"
+        );
+        assert!(src == "chathub" || dir.join(src).is_file(), "{line}");
+    }
+    assert!(
+        dockerfile.contains("HEALTHCHECK")
+            && dockerfile.contains("/usr/local/bin/chathub-healthcheck")
+    );
+    assert!(healthcheck.contains("GET /readyz ") && healthcheck.contains("CHATHUB_LISTEN"));
+    let user = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .unwrap();
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "USER {user}"
+    );
+    assert!(entrypoint.contains("CHATHUB_MIGRATE_ON_START") && entrypoint.contains(" migrate"));
+
+    // compose: the .env and config.php land where --fastadmin-root looks, read-only.
+    assert!(compose.contains(r#"command: ["--fastadmin-root", "/fastadmin"]"#));
+    for mount in [
+        ":/fastadmin/.env:ro",
+        ":/fastadmin/addons/chathub/config.php:ro",
+    ] {
+        assert!(compose.contains(mount), "{mount}");
+    }
+
+    // Each variable is one the binary reads: setting it to junk makes `check` name it.
+    let db = TestDb::with_schema().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
+    let known = printed_config(None, &db, &stub.url()).await;
+    let mut names = env_names(&dockerfile);
+    names.extend(env_names(&compose));
+    assert!(names.len() > 5, "{names:?}");
+    for name in names
+        .iter()
+        .filter(|n| !IMAGE_VARIABLES.contains(&n.as_str()))
+    {
+        let key = name.trim_start_matches("CHATHUB_").to_ascii_lowercase();
+        let key = key
+            .strip_prefix("addon_")
+            .map_or(key.clone(), |k| format!("addon.{k}"));
+        assert!(known.contains_key(&key), "{name}: not a chathub setting");
+    }
+}
+
+/// This VM's kernel (cgroup v1 hybrid, no CAP_SYS_RESOURCE) needs runc, cgroupfs and
+/// ulimits no higher than its own; nothing here changes what the image holds.
+fn podman(config: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut c = cmd("podman", args);
+    c.env("CONTAINERS_CONF", config);
+    c
+}
+
+#[tokio::test]
+async fn the_container_image_migrates_at_start_reports_healthy_and_runs_unprivileged() {
+    if !(is_root().await
+        && have("podman", &["--version"]).await
+        && have("runc", &["--version"]).await
+        && have("debootstrap", &["--version"]).await)
+    {
+        return;
+    }
+    let work = tempfile::tempdir_in(work_dir()).unwrap();
+    let conf = work.path().join("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = [\"nofile=16384:16384\", \"nproc=4096:4096\"]\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n",
+    )
+    .unwrap();
+    let id = format!("{:012x}", crate::support::rand_u64() >> 16);
+    let base = format!("localhost/chathub-test-base:{id}");
+    let tag = format!("localhost/chathub-test:{id}");
+    let name = format!("chathub-test-{id}");
+    run(podman(&conf, &["import"]).arg(base_tar().await).arg(&base))
+        .await
+        .ok("import");
+    let bin = work.path().join("chathub");
+    std::fs::copy(CHATHUB_BIN, &bin).unwrap();
+    run(cmd("strip", &["--strip-debug"]).arg(&bin))
+        .await
+        .ok("strip");
+    run(cmd("bash", &["scripts/container.sh"])
+        .current_dir(repo())
+        .env("CONTAINERS_CONF", &conf)
+        .env("ENGINE", "podman")
+        .env("BASE_IMAGE", &base)
+        .env("CHATHUB_BIN", &bin)
+        .env("TAG", &tag))
+    .await
+    .ok("scripts/container.sh");
+
+    let db = previous_release_db().await;
+    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
+    let site = work.path().join("site");
+    write_site(&site, &db, &stub.url());
+    let port = free_port();
+    let result = run_container(&conf, &name, &tag, &site, port).await;
+    let _ = run(&mut podman(&conf, &["rm", "-f", &name])).await;
+    let _ = run(&mut podman(&conf, &["rmi", "-f", &tag, &base])).await;
+    let (uid, exit_code) = result;
+    assert_eq!(uid, "10001");
+    assert_eq!(exit_code, "0", "a SIGTERM stop is a clean exit");
+    assert_upgraded_keeping_rows(&db).await;
+}
+
+/// Run the image as compose.yaml does (site files read-only under /fastadmin), wait for the
+/// health check, stop it: (the uid inside, the exit code).
+async fn run_container(
+    conf: &Path,
+    name: &str,
+    tag: &str,
+    site: &Path,
+    port: u16,
+) -> (String, String) {
+    let env_mount = format!("{}:/fastadmin/.env:ro", site.join(".env").display());
+    let php_mount = format!(
+        "{}:/fastadmin/addons/chathub/config.php:ro",
+        site.join("addons/chathub/config.php").display()
+    );
+    let listen = format!("CHATHUB_LISTEN=127.0.0.1:{port}");
+    let secret = format!("CHATHUB_SESSION_SECRET={SESSION_SECRET}");
+    // The worker would provision the previous release's waiting tenant before the rows are
+    // compared.
+    let no_worker = "CHATHUB_PROVISION_WORKER=0";
+    run(&mut podman(
+        conf,
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "-v",
+            &env_mount,
+            "-v",
+            &php_mount,
+            "-e",
+            &listen,
+            "-e",
+            &secret,
+            "-e",
+            no_worker,
+            tag,
+            "--fastadmin-root",
+            "/fastadmin",
+        ],
+    ))
+    .await
+    .ok("podman run");
+    let mut healthy = false;
+    for _ in 0..60 {
+        if run(&mut podman(conf, &["healthcheck", "run", name]))
+            .await
+            .code
+            == 0
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let logs = run(&mut podman(conf, &["logs", name])).await;
+    assert!(healthy, "never healthy:\n{}\n{}", logs.stdout, logs.stderr);
+    assert!(
+        logs.stdout.contains("applied: "),
+        "no migration at start:\n{}",
+        logs.stdout
+    );
+    let uid = run(&mut podman(conf, &["exec", name, "id", "-u"]))
+        .await
+        .ok("exec")
+        .stdout;
+    run(&mut podman(conf, &["stop", "-t", "30", name]))
+        .await
+        .ok("stop");
+    let code = run(&mut podman(
+        conf,
+        &["inspect", name, "--format", "{{.State.ExitCode}}"],
+    ))
+    .await
+    .stdout;
+    (uid.trim().to_string(), code.trim().to_string())
+}
