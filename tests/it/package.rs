@@ -21,7 +21,7 @@ use crate::support::{
     CHATHUB_BIN, SESSION_SECRET, TestDb, column_type, count, mysql_server_url, start_stub,
 };
 
-const PREVIOUS_RELEASE_SQL: &str = include_str!("package/previous_release.sql");
+const INSTALL_SQL: &str = include_str!("../../install.sql");
 const FASTADMIN_BASE: &str = include_str!("../../sql/fastadmin_base.sql");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -75,33 +75,32 @@ fn work_dir() -> PathBuf {
     d
 }
 
-/// Whether `program` can be run; a missing tool skips the test, but fails it under CI.
+/// `present`, or else the reason the test is skipped: a failure under CI, which has the tools.
+fn available(present: bool, missing: &str) -> bool {
+    if !present {
+        assert!(std::env::var_os("CI").is_none(), "under CI: {missing}");
+        eprintln!("SKIPPED: {missing}");
+    }
+    present
+}
+
+/// Whether `program` can be run (`scripts/package.sh --tools` installs them).
 async fn have(program: &str, probe: &[&str]) -> bool {
     let found = tokio::process::Command::new(program)
         .args(probe)
         .output()
         .await
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{program} missing under CI: .ci/run installs it (scripts/package.sh --tools)"
-        );
-        eprintln!("SKIPPED: {program} not available (scripts/package.sh --tools installs it)");
-    }
-    found
+    available(
+        found,
+        &format!("{program} missing (scripts/package.sh --tools installs it)"),
+    )
 }
 
+/// The scratch Debian is entered with chroot.
 async fn is_root() -> bool {
     let root = run(&mut cmd("id", &["-u"])).await.stdout.trim() == "0";
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the package test needs root (chroot) under CI"
-        );
-        eprintln!("SKIPPED: not root (the scratch Debian is entered with chroot)");
-    }
-    root
+    available(root, "not root (the scratch Debian is entered with chroot)")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,12 +129,11 @@ async fn deb() -> &'static Path {
         .current_dir(repo()))
         .await
         .ok("cargo deb");
-        let deb = std::fs::read_dir(&out)
+        std::fs::read_dir(&out)
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .expect("cargo deb wrote a .deb");
-        deb
+            .expect("cargo deb wrote a .deb")
     })
     .await
 }
@@ -192,6 +190,12 @@ async fn base_tar() -> &'static Path {
         .await
 }
 
+async fn can_install_into_a_scratch_debian() -> bool {
+    is_root().await
+        && have("cargo", &["deb", "--version"]).await
+        && have("debootstrap", &["--version"]).await
+}
+
 /// A fresh copy of the scratch Debian, removed with the value.
 async fn fresh_root() -> tempfile::TempDir {
     let root = tempfile::tempdir_in(work_dir()).unwrap();
@@ -236,11 +240,22 @@ fn mysql_parts() -> (String, String, String, String) {
     (user.into(), pass.into(), host.into(), port.into())
 }
 
+/// The previous release's addon schema: install.sql before the provision leases (db30ca7).
+fn previous_release_sql() -> String {
+    let is_lease = |l: &str| l.contains("`lease_owner`") || l.contains("`lease_until`");
+    assert_eq!(INSTALL_SQL.lines().filter(|l| is_lease(l)).count(), 2);
+    INSTALL_SQL
+        .lines()
+        .filter(|l| !is_lease(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A database as the previous release left it, with a tenant and its provision schedule.
 async fn previous_release_db() -> TestDb {
     let db = TestDb::empty().await;
     db.run_sql(FASTADMIN_BASE).await;
-    db.run_sql(PREVIOUS_RELEASE_SQL).await;
+    db.run_sql(&previous_release_sql()).await;
     let mut c = db.conn().await;
     c.query_drop(
         "INSERT INTO fa_chathub_tenant (id, tenant_name, domain, email, status, createtime) \
@@ -473,10 +488,7 @@ async fn the_package_holds_the_binary_the_hardened_unit_the_example_config_and_t
 #[tokio::test]
 async fn a_fresh_debian_installs_the_package_upgrades_the_schema_and_starts_a_service_that_passes_check()
  {
-    if !(is_root().await
-        && have("cargo", &["deb", "--version"]).await
-        && have("debootstrap", &["--version"]).await)
-    {
+    if !can_install_into_a_scratch_debian().await {
         return;
     }
     let root = fresh_root().await;
@@ -625,10 +637,7 @@ async fn start_like_systemd(root: &Path, port: u16) {
 
 #[tokio::test]
 async fn systemd_accepts_the_installed_unit_and_rates_its_sandbox_ok() {
-    if !(is_root().await
-        && have("cargo", &["deb", "--version"]).await
-        && have("debootstrap", &["--version"]).await)
-    {
+    if !can_install_into_a_scratch_debian().await {
         return;
     }
     let root = fresh_root().await;
