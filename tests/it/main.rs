@@ -22,6 +22,7 @@ mod migrate;
 mod mysql_restart;
 mod nginx;
 mod ops;
+mod package;
 mod parsers_linear;
 mod payments;
 mod provision_client;
