@@ -28,4 +28,5 @@ mod provision_client;
 mod provision_stub;
 mod register;
 mod toolkit;
+mod visual;
 mod worker;
