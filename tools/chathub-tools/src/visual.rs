@@ -33,6 +33,7 @@ pub struct Case {
 
 const ALICE: Option<(&str, &str)> = Some(("alice@example.com", "alice-pass-1"));
 
+/// Recorded pages not here, and why: COMPAT.md#visual-comparison.
 pub const CASES: &[Case] = &[
     Case {
         name: "landing",
@@ -67,12 +68,6 @@ pub const CASES: &[Case] = &[
         unseen: "",
     },
     Case {
-        name: "my",
-        recording: "member/013-my-all-statuses",
-        member: ALICE,
-        unseen: "",
-    },
-    Case {
         name: "change-password",
         recording: "member/021-changepassword-get",
         member: ALICE,
@@ -81,18 +76,6 @@ pub const CASES: &[Case] = &[
     Case {
         name: "renew",
         recording: "member/027-renew-own-payments-off",
-        member: ALICE,
-        unseen: "",
-    },
-    Case {
-        name: "channel-list",
-        recording: "member/048-channellist-some-bound",
-        member: ALICE,
-        unseen: "",
-    },
-    Case {
-        name: "channel-auth",
-        recording: "member/037-channelauth-amazon",
         member: ALICE,
         unseen: "",
     },
