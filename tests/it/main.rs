@@ -29,4 +29,5 @@ mod provision_client;
 mod provision_stub;
 mod register;
 mod toolkit;
+mod visual;
 mod worker;

@@ -29,6 +29,24 @@ enum Command {
         #[command(subcommand)]
         command: chathub_tools::compat::cli::CompatCommand,
     },
+    /// Pictures of pages: render the original's reference screenshots from its recordings.
+    Visual {
+        #[command(subcommand)]
+        command: VisualCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum VisualCommand {
+    /// Every case of `chathub_tools::visual::CASES` at both widths, from the recorded bodies.
+    References {
+        /// The recordings of the original (a directory with `raw/<group>/<NNN>-<slug>.json`).
+        #[arg(long)]
+        golden: std::path::PathBuf,
+        /// Where the PNGs go (the repository keeps them in fixtures/visual).
+        #[arg(long, default_value = "fixtures/visual")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -43,6 +61,9 @@ async fn main() {
             chathub_tools::devstack::run(&sources).await
         }
         Command::Compat { command } => chathub_tools::compat::cli::run(command).await,
+        Command::Visual {
+            command: VisualCommand::References { golden, out },
+        } => chathub_tools::visual::run_references(golden, out).await,
     };
     std::process::exit(code);
 }
