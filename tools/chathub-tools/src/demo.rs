@@ -151,7 +151,15 @@ pub async fn seed_member(
 
 /// The demo member's tenants, one in each state the member and admin pages know:
 /// `(name, domain, status, days until expiry, provisioned, plan)`.
-const DEMO_TENANTS: [(&str, &str, &str, Option<i64>, bool, &str); 7] = [
+type DemoTenant = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    bool,
+    &'static str,
+);
+const DEMO_TENANTS: [DemoTenant; 7] = [
     ("Demo Shop", "demo-shop", "active", Some(200), true, "pro"),
     (
         "Demo Expiring",

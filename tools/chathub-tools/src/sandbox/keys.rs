@@ -138,10 +138,10 @@ impl GatewayKeys {
     /// The keys kept in `dir`, generated (and written, owner-only) when it has none.
     pub fn load_or_generate(dir: &Path) -> Result<GatewayKeys, String> {
         let read = |name: &str| std::fs::read_to_string(dir.join(name));
-        if let [Ok(mp), Ok(mc), Ok(pp), Ok(v3)] = FILES.map(read) {
-            if let Ok(keys) = GatewayKeys::from_parts(&mp, &mc, &pp, &v3) {
-                return Ok(keys);
-            }
+        if let [Ok(mp), Ok(mc), Ok(pp), Ok(v3)] = FILES.map(read)
+            && let Ok(keys) = GatewayKeys::from_parts(&mp, &mc, &pp, &v3)
+        {
+            return Ok(keys);
         }
         let keys = GatewayKeys::generate()?;
         keys.write(dir)?;
