@@ -185,17 +185,14 @@ async fn dev_front_links_sign_in_and_gateway_checks() {
         .await
         .unwrap();
     assert_eq!(location(&ok), "/addons/chathub/index/index");
-    let cookie = ok.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let set_cookie = ok.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie
+        .split_once(';')
+        .map_or(set_cookie, |(pair, _)| pair);
     assert!(cookie.starts_with("keeplogin=1%7C86400%7C"), "{cookie}");
     let console = c
         .get(dev.url("/addons/chathub/index/index"))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 //! The front's own pages: one layout, escaped by maud.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 use crate::http_serve::{Resp, reply};
 
@@ -17,20 +17,13 @@ label{display:block;font-size:13px;color:#666;margin:12px 0 4px}input[type=text]
 .amount{font-size:32px;text-align:center;margin:10px 0}.row{display:flex;justify-content:space-between;font-size:13px;color:#666;padding:4px 0}\
 .note{font-size:12px;color:#999;margin-top:16px;text-align:center}";
 
+/// The server's page frame (browsers ask `/favicon.ico` by themselves).
 pub fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="icon" href="/favicon.ico";
-                style { (STYLE) }
-            }
-            body { div class="box" { (body) } }
-        }
-    }
+    chathub::web::pages::layout::member_page(
+        html! { (title) },
+        STYLE,
+        html! { div class="box" { (body) } },
+    )
 }
 
 pub fn html_page(status: u16, page: Markup) -> Resp {
