@@ -215,6 +215,7 @@ impl PrivateMariaDb {
             Some(p) => p,
             None => free_port()?,
         };
+        eprintln!("[mariadb] starting private mariadbd on 127.0.0.1:{port}");
         let mut cmd = mariadbd_command(&mariadbd, &dir, port, &user);
         cmd.args(&options.extra_args);
         let child = cmd
