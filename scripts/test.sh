@@ -26,6 +26,8 @@ ensure_package() { # program-or-file package
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
+# Built first: the MariaDB starter is the tools crate's binary (the same build the tests use).
+cargo build --workspace --all-targets
 trap stop_private_mariadb EXIT
 ensure_test_mariadb
 ensure_package nginx nginx

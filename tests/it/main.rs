@@ -15,6 +15,7 @@ mod cli;
 mod compat_selftest;
 mod cutover;
 mod db_bounds;
+mod dev;
 mod foundation;
 mod live;
 mod member;

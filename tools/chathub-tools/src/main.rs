@@ -22,8 +22,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// One command for newcomers: private MariaDB, schema, demo admin, stub provision server, site.
-    Dev,
+    /// One command for newcomers: private MariaDB, schema, demo accounts and tenants, stub
+    /// provision server, payment stand-ins, the dev front and the site.
+    Dev {
+        /// Start over: drop the private dev database (or, on a configured database, the demo
+        /// member's tenants) and seed it again.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// The private MariaDB that `dev`, scripts/test.sh and bench/run.sh use.
+    Mariadb {
+        #[command(subcommand)]
+        command: chathub_tools::mariadb::MariaDbCommand,
+    },
     /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
     Compat {
         #[command(subcommand)]
@@ -53,13 +64,14 @@ enum VisualCommand {
 async fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
-        Command::Dev => {
+        Command::Dev { reset } => {
             let sources = ConfigSources {
                 config_file: cli.config.clone(),
                 fastadmin_root: cli.fastadmin_root.clone(),
             };
-            chathub_tools::devstack::run(&sources).await
+            chathub_tools::devstack::run(&sources, *reset).await
         }
+        Command::Mariadb { command } => chathub_tools::mariadb::cli(command).await,
         Command::Compat { command } => chathub_tools::compat::cli::run(command).await,
         Command::Visual {
             command: VisualCommand::References { golden, out },
