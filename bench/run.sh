@@ -25,27 +25,24 @@ need() { # command package
 }
 need wrk wrk
 need nginx nginx
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need mariadb mariadb-server
 export PATH="$PATH:/usr/sbin"
 
 echo "building release..." >&2
 cargo build --release --quiet --bin chathub --example bench_tool
+cargo build --release --quiet -p chathub-tools --bin chathub-tools
 BIN=$ROOT/target/release/chathub
 TOOL=$ROOT/target/release/examples/bench_tool
+TOOLS=$ROOT/target/release/chathub-tools
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  "$TOOLS" mariadb stop --dir "$W/mariadb" || true
+}
 trap cleanup EXIT
 
-# --- private MariaDB with the dataset ---
-DATA=$W/mariadb
-if [ ! -d "$DATA/mysql" ]; then
-  mariadb-install-db --no-defaults --datadir="$DATA" --auth-root-authentication-method=normal --user="$(id -un)" >"$W/install.log" 2>&1
-fi
-mariadbd --no-defaults --datadir="$DATA" --port="$DB_PORT" --bind-address=127.0.0.1 --socket="$W/mysqld.sock" \
-  --pid-file="$W/mysqld.pid" --user="$(id -un)" --innodb-flush-log-at-trx-commit=2 >"$W/mysqld.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 120); do mariadb -uroot -h127.0.0.1 -P"$DB_PORT" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.5; done
+# --- private MariaDB with the dataset (the one starter: tools/chathub-tools/src/mariadb.rs) ---
+"$TOOLS" mariadb start --dir "$W/mariadb" --port "$DB_PORT" --install -- --innodb-flush-log-at-trx-commit=2 >/dev/null
 SQL="mariadb -uroot -h127.0.0.1 -P$DB_PORT"
 $SQL -e 'DROP DATABASE IF EXISTS chathub_bench; CREATE DATABASE chathub_bench CHARACTER SET utf8mb4'
 sed 's/__PREFIX__/fa_/g' sql/fastadmin_base.sql | $SQL chathub_bench

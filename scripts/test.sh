@@ -11,11 +11,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# tests/it/nginx.rs runs the repo's nginx.conf in a real nginx, tests/it/browser.rs drives headless
-# Chromium (both skipped without the program, except under CI). Install Debian's packages when
-# they are missing and we may.
-ensure_package() { # program package
-  if command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; then return 0; fi
+# tests/it/nginx.rs runs the repo's nginx.conf in a real nginx, tests/it/browser.rs and visual.rs
+# drive headless Chromium, visual.rs with the fixed font fonts-wqy-zenhei (skipped without them,
+# except under CI). Install Debian's packages when they are missing and we may.
+ensure_package() { # program-or-file package
+  if command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ] || [ -e "$1" ]; then return 0; fi
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || { echo "[test] $1 missing; its tests will be skipped" >&2; return 0; }
@@ -26,8 +26,11 @@ ensure_package() { # program package
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
+# Built first: the MariaDB starter is the tools crate's binary (the same build the tests use).
+cargo build --workspace --all-targets
 trap stop_private_mariadb EXIT
 ensure_test_mariadb
 ensure_package nginx nginx
 ensure_package chromium chromium
+ensure_package /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc fonts-wqy-zenhei
 cargo test --workspace --all-targets --no-fail-fast "$@"

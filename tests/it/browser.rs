@@ -251,3 +251,226 @@ async fn a_visitor_signs_up_in_a_real_browser_and_sees_the_result_card() {
         vec![("Browser & Co".to_string(), "active".to_string())]
     );
 }
+
+/// Screenshots of every step of a tour, written under `target/browser-dev/` only when the
+/// test fails (the guard is dropped while panicking).
+struct Shots {
+    taken: Vec<(String, String)>,
+}
+
+impl Drop for Shots {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        use base64::Engine as _;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-dev");
+        let _ = std::fs::create_dir_all(&dir);
+        for (i, (step, png)) in self.taken.iter().enumerate() {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(png) {
+                let _ = std::fs::write(dir.join(format!("{i:02}-{step}.png")), bytes);
+            }
+        }
+        eprintln!("screenshots of each step in {}", dir.display());
+    }
+}
+
+impl Page {
+    async fn shot(&mut self, shots: &mut Shots, step: &str) {
+        let r = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        if let Some(png) = r["result"]["data"].as_str() {
+            shots.taken.push((step.to_string(), png.to_string()));
+        }
+    }
+
+    async fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.wait_for("document.readyState === 'complete'", url)
+            .await;
+    }
+
+    /// Click the element a script expression finds (a button chosen by its row's text).
+    async fn click_found(&mut self, find: &str) {
+        self.eval(&format!(
+            "(()=>{{const e=({find});e.setAttribute('data-click','1')}})()"
+        ))
+        .await;
+        self.click("[data-click='1']").await;
+        self.eval("document.querySelector('[data-click]')?.removeAttribute('data-click')")
+            .await;
+    }
+}
+
+async fn tenant_id(db: &crate::support::TestDb, name: &str) -> u32 {
+    let mut c = db.conn().await;
+    c.exec_first(
+        "SELECT id FROM fa_chathub_tenant WHERE tenant_name = ?",
+        (name,),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+async fn expire_date(db: &crate::support::TestDb, id: u32) -> String {
+    let mut c = db.conn().await;
+    let at: Option<String> = c
+        .exec_first(
+            "SELECT DATE_FORMAT(expire_at, '%Y-%m-%d') FROM fa_chathub_tenant WHERE id = ?",
+            (id,),
+        )
+        .await
+        .unwrap();
+    at.unwrap_or_default()
+}
+
+/// The README's tour in a real browser on `cargo dev`: the demo member renews through the
+/// Alipay 收银台 and sees the new expiry, pays another tenant by WeChat "scan", and the admin
+/// signs in on the dev login page, suspends and activates a tenant and finds both in the log.
+#[tokio::test]
+async fn the_dev_stack_tour_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have chromium");
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let dev = crate::dev::DevStack::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_chromium, mut page) = open_page(browser, profile.path()).await;
+    let mut shots = Shots { taken: Vec::new() };
+    page.call("Page.enable", json!({})).await;
+
+    // The member signs in.
+    page.goto(&dev.url("/addons/chathub/index/login")).await;
+    page.type_into("input[name=email]", "demo@example.com")
+        .await;
+    page.type_into("input[name=password]", "chathub-demo-1")
+        .await;
+    page.click("button[type=submit]").await;
+    page.wait_for("location.pathname.endsWith('/my')", "the member center")
+        .await;
+    page.shot(&mut shots, "my").await;
+
+    // Renew the expiring tenant, pay in the Alipay stand-in, see the new expiry in `my`.
+    let expiring = tenant_id(&dev.db, "Demo Expiring").await;
+    let before = expire_date(&dev.db, expiring).await;
+    page.click(&format!(
+        "a[href='/addons/chathub/index/renew?id={expiring}']"
+    ))
+    .await;
+    page.wait_for(
+        "!!document.querySelector('a[href*=payAlipay]')",
+        "the renew page",
+    )
+    .await;
+    page.shot(&mut shots, "renew").await;
+    page.click("a[href*=payAlipay]").await;
+    page.wait_for(
+        "!!document.querySelector('#alipay-pay')",
+        "the Alipay 收银台",
+    )
+    .await;
+    page.shot(&mut shots, "alipay").await;
+    page.click("#alipay-pay").await;
+    page.wait_for(
+        "location.search.includes('just_paid=1')",
+        "back in my after paying",
+    )
+    .await;
+    let after = expire_date(&dev.db, expiring).await;
+    assert_ne!(after, before, "the expiry moved");
+    page.wait_for(
+        &format!("document.body.innerText.includes({})", json!(after)),
+        "the new expiry in my",
+    )
+    .await;
+    page.shot(&mut shots, "paid-alipay").await;
+
+    // Pay the pending tenant through the WeChat stand-in: QR page, then the "scan".
+    let pending = tenant_id(&dev.db, "Demo Pending").await;
+    page.goto(&dev.url(&format!("/addons/chathub/index/renew?id={pending}")))
+        .await;
+    page.click("a[href*=payWechat]").await;
+    page.wait_for(
+        "!!document.querySelector('#wxpay svg')",
+        "the WeChat QR page",
+    )
+    .await;
+    page.shot(&mut shots, "wechat-qr").await;
+    page.goto(&dev.url("/dev/wechat")).await;
+    page.click("a[href^='/dev/wechat/']").await;
+    page.wait_for("!!document.querySelector('#wechat-pay')", "the scan page")
+        .await;
+    page.click("#wechat-pay").await;
+    page.wait_for(
+        "document.body.innerText.includes('支付成功')",
+        "WeChat paid",
+    )
+    .await;
+    page.shot(&mut shots, "wechat-paid").await;
+    page.click("#wechat-back").await;
+    page.wait_for("location.pathname.endsWith('/my')", "back in my")
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::support::tenant_status(&dev.db, pending).await != "active" {
+        assert!(
+            Instant::now() < deadline,
+            "the paid pending tenant is provisioned"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The admin signs in on the dev login page and suspends, then activates, a tenant.
+    page.goto(&dev.url("/admin")).await;
+    page.wait_for("!!document.querySelector('#login-btn')", "the admin login")
+        .await;
+    page.shot(&mut shots, "admin-login").await;
+    page.type_into("input[name=username]", "admin").await;
+    page.type_into("input[name=password]", "chathub-admin-1")
+        .await;
+    page.click("#login-btn").await;
+    let row = "[...document.querySelectorAll('tr')].find(r=>r.innerText.includes('Demo Shop'))";
+    page.wait_for(&format!("!!{row}"), "the tenant list").await;
+    page.eval("window.confirm=()=>true; window.alert=()=>{}")
+        .await;
+    page.shot(&mut shots, "console").await;
+    page.click_found(&format!(
+        "[...{row}.querySelectorAll('button')].find(b=>b.innerText==='暂停')"
+    ))
+    .await;
+    page.wait_for(
+        &format!("[...{row}.querySelectorAll('button')].some(b=>b.innerText==='恢复')"),
+        "suspended",
+    )
+    .await;
+    let shop = tenant_id(&dev.db, "Demo Shop").await;
+    assert_eq!(
+        crate::support::tenant_status(&dev.db, shop).await,
+        "suspended"
+    );
+    page.click_found(&format!(
+        "[...{row}.querySelectorAll('button')].find(b=>b.innerText==='恢复')"
+    ))
+    .await;
+    page.wait_for(
+        &format!("[...{row}.querySelectorAll('button')].some(b=>b.innerText==='暂停')"),
+        "active again",
+    )
+    .await;
+    assert_eq!(crate::support::tenant_status(&dev.db, shop).await, "active");
+    page.goto(&dev.url("/addons/chathub/index/logs")).await;
+    let logs = page.eval("document.body.innerText").await;
+    page.shot(&mut shots, "logs").await;
+    let logs = logs.as_str().unwrap_or_default();
+    for action in ["suspend", "activate"] {
+        assert!(
+            logs.lines().any(|l| l.contains(action)
+                && l.contains("admin")
+                && l.contains(&shop.to_string())),
+            "{action} by admin in the log:\n{logs}"
+        );
+    }
+}

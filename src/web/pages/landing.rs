@@ -7,39 +7,41 @@ use super::layout;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Arial,sans-serif;background:#0b1220;color:#dbe4f0;line-height:1.65}
-a{color:#8ea2ff;text-decoration:none}
-.top{position:sticky;top:0;z-index:9;background:#0b1220;border-bottom:1px solid #1c2638}
-.bar{max-width:1180px;margin:0 auto;padding:18px 24px;display:flex;align-items:center;justify-content:space-between}
-.brand{display:flex;align-items:center;gap:10px;color:#fff;font-weight:700;font-size:21px}
-.mark{display:flex;align-items:center;justify-content:center;width:34px;height:34px;border-radius:9px;background:linear-gradient(140deg,#5b5ef0,#9a5cf5)}
-.menu{display:flex;align-items:center;gap:28px}.menu a{color:#c5d0e0;font-weight:500}
-.btn{display:inline-block;padding:10px 22px;border-radius:9px;font-weight:600;font-size:14px;border:1px solid transparent;cursor:pointer}
-.btn.primary{background:#5b5ef0;color:#fff}.btn.primary:hover{background:#4a4cd8}
-.btn.ghost{border-color:#2d3a52;color:#dbe4f0}.btn.big{padding:15px 34px;font-size:16px}
-.hero{max-width:1180px;margin:0 auto;padding:96px 24px 72px;text-align:center}
-.hero h1{font-size:54px;line-height:1.15;color:#fff;margin-bottom:22px;font-weight:800}
-.hero h1 span{background:linear-gradient(120deg,#8ea2ff,#c58bf7,#f47fb6);-webkit-background-clip:text;background-clip:text;color:transparent}
-.hero p{max-width:720px;margin:0 auto 36px;font-size:19px;color:#97a6bd}
-.cta{display:flex;gap:14px;justify-content:center;flex-wrap:wrap}
-section.block{max-width:1180px;margin:0 auto;padding:72px 24px}
-.heading{text-align:center;margin-bottom:52px}.heading h2{font-size:38px;color:#fff;margin-bottom:12px}.heading p{color:#97a6bd;font-size:17px}
-.cards{display:grid;grid-template-columns:repeat(3,1fr);gap:22px}
-.card{background:#141d2e;border:1px solid #263248;border-radius:15px;padding:30px}
-.card .ico{font-size:26px;margin-bottom:16px}.card h3{color:#fff;font-size:19px;margin-bottom:10px}.card p{color:#97a6bd;font-size:15px}
-.plans{display:grid;grid-template-columns:repeat(3,1fr);gap:22px}
-.plan{background:#141d2e;border:1px solid #263248;border-radius:15px;padding:34px 30px}
-.plan.hot{border-color:#5b5ef0}
-.plan h3{color:#fff;font-size:21px}.plan .amount{font-size:40px;font-weight:800;color:#fff;margin:18px 0 6px}
-.plan .amount small{font-size:15px;color:#97a6bd;font-weight:500}.plan .for{color:#97a6bd;font-size:14px;margin-bottom:20px}
-.plan ul{list-style:none;margin-bottom:28px}.plan li{padding:7px 0;color:#c5d0e0;font-size:14px}.plan li:before{content:"✓ ";color:#19b884}
-.plan .btn{display:block;text-align:center}
-.banner{max-width:1180px;margin:72px auto;padding:56px 36px;border-radius:22px;text-align:center;background:linear-gradient(130deg,#5b5ef0,#8c5cf5)}
-.banner h2{color:#fff;font-size:30px;margin-bottom:12px}.banner p{color:#e3e6ff;font-size:17px;margin-bottom:28px}
-.banner .btn{background:#fff;color:#5b5ef0}
-footer{border-top:1px solid #1c2638;padding:38px 24px;text-align:center;color:#67758c;font-size:14px}
-footer a{color:#97a6bd;margin:0 10px}
-@media(max-width:780px){.hero h1{font-size:34px}.cards,.plans{grid-template-columns:1fr}}
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;background:#0f172a;color:#e2e8f0;line-height:1.6}
+a{color:#818cf8;text-decoration:none}
+.top{position:sticky;top:0;z-index:100;background:#0f172a;border-bottom:1px solid #1e293b;padding:20px 0}
+.bar{max-width:1200px;margin:0 auto;padding:0 24px;display:flex;align-items:center;justify-content:space-between}
+.brand{display:flex;align-items:center;gap:10px;color:#fff;font-weight:700;font-size:22px}
+.mark{display:flex;align-items:center;justify-content:center;width:36px;height:36px;border-radius:8px;font-size:18px;background:linear-gradient(135deg,#6366f1,#8b5cf6)}
+.menu{display:flex;align-items:center;gap:32px}.menu a{color:#cbd5e1;font-size:15px;font-weight:500}
+.btn{display:inline-block;padding:10px 24px;border-radius:8px;font-weight:600;font-size:14px;border:0;cursor:pointer}
+.btn.primary{background:#6366f1;color:#fff}.btn.primary:hover{background:#4f46e5}.menu a.btn{color:#cbd5e1}
+.btn.ghost{border:1px solid #334155;color:#e2e8f0;background:none}.btn.big{padding:16px 36px;font-size:16px;border-radius:10px}
+.hero{max-width:1200px;margin:0 auto;padding:100px 24px 80px;text-align:center}
+.hero h1{font-size:56px;line-height:1.15;color:#fff;margin-bottom:24px;font-weight:800;letter-spacing:-1px}
+.hero h1 span{background:linear-gradient(135deg,#818cf8,#c084fc,#f472b6);-webkit-background-clip:text;background-clip:text;-webkit-text-fill-color:transparent}
+.hero p{max-width:720px;margin:0 auto 40px;font-size:20px;line-height:1.7;color:#94a3b8}
+.cta{display:flex;gap:16px;justify-content:center;flex-wrap:wrap}
+section.block{max-width:1200px;margin:0 auto;padding:80px 24px}
+.heading{text-align:center;margin-bottom:60px}.heading h2{font-size:40px;font-weight:700;color:#fff;margin-bottom:16px}.heading p{color:#94a3b8;font-size:18px}
+.cards{display:grid;grid-template-columns:repeat(3,1fr);gap:24px}
+.card{background:#1e293b;border:1px solid #334155;border-radius:16px;padding:32px}
+.card .ico{display:flex;align-items:center;justify-content:center;width:52px;height:52px;border-radius:12px;background:linear-gradient(135deg,#6366f1,#8b5cf6);font-size:24px;margin-bottom:20px}
+.card h3{color:#fff;font-size:20px;font-weight:600;margin-bottom:12px}.card p{color:#94a3b8;font-size:15px;line-height:1.7}
+.plans{display:grid;grid-template-columns:repeat(3,1fr);gap:24px;margin-top:50px}
+.plan{position:relative;background:#1e293b;border:1px solid #334155;border-radius:16px;padding:36px 32px}
+.plan.hot{border-color:#6366f1;background:linear-gradient(180deg,#1e293b,#1e1b4b);transform:scale(1.05)}
+.plan.hot::before{content:"\63a8\8350";position:absolute;top:-12px;left:50%;transform:translateX(-50%);padding:4px 16px;border-radius:20px;background:#6366f1;color:#fff;font-size:12px;font-weight:600}
+.plan h3{color:#fff;font-size:22px;font-weight:600;margin-bottom:8px}.plan .amount{font-size:42px;font-weight:800;color:#fff;margin:20px 0 8px}
+.plan .amount small{font-size:16px;color:#94a3b8;font-weight:500}.plan .for{color:#94a3b8;font-size:14px;margin-bottom:24px}
+.plan ul{list-style:none;margin-bottom:32px}.plan li{display:flex;align-items:center;gap:10px;padding:8px 0;color:#cbd5e1;font-size:14px}.plan li::before{content:"\2713";color:#10b981;font-weight:700}
+.plan .btn{display:block;width:100%;text-align:center;padding:14px;font-size:15px}
+.banner{max-width:1200px;margin:80px auto;padding:60px 40px;border-radius:24px;text-align:center;background:linear-gradient(135deg,#6366f1,#8b5cf6)}
+.banner h2{color:#fff;font-size:32px;font-weight:700;margin-bottom:16px}.banner p{color:#e0e7ff;font-size:18px;margin-bottom:32px}
+.banner .btn{background:#fff;color:#6366f1}
+footer{border-top:1px solid #1e293b;padding:40px 24px;text-align:center;color:#64748b;font-size:14px}
+footer a{color:#94a3b8;margin:0 12px}
+@media(max-width:768px){.hero h1{font-size:36px}.hero p{font-size:16px}.cards,.plans{grid-template-columns:1fr}.plan.hot{transform:none}.heading h2{font-size:28px}}
 "#;
 
 struct Feature {
@@ -193,8 +195,8 @@ pub fn render(site_name: &str) -> Markup {
             }
             footer {
                 div {
-                    a href="/addons/chathub/index/landing" { "首页" } "·"
-                    a href="/addons/chathub/index/registerpage" { "注册" } "·"
+                    a href="/addons/chathub/index/landing" { "首页" } "· "
+                    a href="/addons/chathub/index/registerpage" { "注册" } "· "
                     a href="/admin" { "管理后台" }
                 }
                 div style="margin-top:16px" { "© 2026 " (site_name) ". Powered by Chatwoot + QwenPaw" }

@@ -15,56 +15,55 @@ use crate::services::member::{Flash, Overview, TenantSummary};
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Arial,sans-serif;background:#0b1220;color:#dbe4f0;min-height:100vh}
-header{border-bottom:1px solid #1b2536;padding:18px 0}
-.bar{max-width:1180px;margin:0 auto;padding:0 24px;display:flex;justify-content:space-between;align-items:center}
-.brand{display:flex;align-items:center;gap:10px;color:#fff;font-size:20px;font-weight:700;text-decoration:none}
-.mark{width:32px;height:32px;border-radius:8px;display:flex;align-items:center;justify-content:center;font-size:16px;background:linear-gradient(140deg,#5b5ef0,#9a5cf5)}
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#0f172a;color:#e2e8f0;min-height:100vh}
+header{background:#0f172a;border-bottom:1px solid #1e293b;padding:18px 0}
+.bar{max-width:1200px;margin:0 auto;padding:0 24px;display:flex;justify-content:space-between;align-items:center}
+.brand{display:flex;align-items:center;gap:10px;color:#fff;font-size:20px;font-weight:700}
+.mark{width:32px;height:32px;border-radius:7px;display:flex;align-items:center;justify-content:center;font-size:16px;background:linear-gradient(135deg,#6366f1,#8b5cf6)}
 .who{display:flex;align-items:center;gap:16px;font-size:14px}
-.who .nick{color:#c3cede}
-.who a{color:#93a1b8;font-size:13px;text-decoration:none}
+.who .nick{color:#cbd5e1}
+.who a{color:#94a3b8;font-size:13px;text-decoration:none}
 .who a:hover{color:#fff}
-main{max-width:1180px;margin:30px auto;padding:0 24px}
-.hello{background:linear-gradient(130deg,#172033,#1d1a4a);border:1px solid #2b3850;border-radius:14px;padding:26px 30px;margin-bottom:22px}
-.hello h1{color:#fff;font-size:22px;margin-bottom:6px}
-.hello p{color:#93a1b8;font-size:14px}
+main{display:block;max-width:1200px;margin:30px auto;padding:0 24px}
+.hello{background:linear-gradient(135deg,#1e293b,#1e1b4b);border:1px solid #334155;border-radius:14px;padding:28px 32px;margin-bottom:24px}
+.hello h1{color:#fff;font-size:22px;font-weight:600;margin-bottom:6px}
+.hello p{color:#94a3b8;font-size:14px}
 .flash{padding:14px 20px;border-radius:10px;margin-bottom:18px;border:1px solid}
 .flash.paid{background:#0f3b31;border-color:#19b884;color:#4fd6a5}
 .flash.prov{background:#13294d;border-color:#3b82f6;color:#6ea8fb}
 .flash.wait{background:#3d2d0c;border-color:#f59e0b;color:#fbbf24}
 .flash.err{background:#3f1717;border-color:#ef4444;color:#f58b8b}
-.figures{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:22px}
-.figure{background:#172033;border:1px solid #2b3850;border-radius:12px;padding:18px 20px}
-.figure .n{color:#fff;font-size:28px;font-weight:700}
-.figure .l{color:#93a1b8;font-size:12px;margin-top:4px}
-.box{background:#172033;border:1px solid #2b3850;border-radius:14px;overflow:hidden;margin-bottom:24px}
-.box h2{color:#fff;font-size:16px;padding:18px 24px;border-bottom:1px solid #2b3850}
-.box .body{padding:18px 24px}
-.box .body p{color:#6b7a93;font-size:13px;margin-bottom:12px}
+.figures{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:24px}
+.figure{background:#1e293b;border:1px solid #334155;border-radius:12px;padding:18px 20px}
+.figure .n{color:#fff;font-size:28px;font-weight:700;line-height:1.2}
+.figure .l{color:#94a3b8;font-size:12px;margin-top:4px}
+.box{background:#1e293b;border:1px solid #334155;border-radius:14px;overflow:hidden}
+.box+.box{margin-top:24px}
+.box h2{color:#fff;font-size:16px;font-weight:600;padding:18px 24px;border-bottom:1px solid #334155}
+.box .note{color:#64748b;font-size:13px;margin-bottom:12px}
 table{width:100%;border-collapse:collapse}
-th{background:#0b1220;color:#93a1b8;font-size:12px;text-align:left;padding:12px 16px}
-td{padding:14px 16px;border-bottom:1px solid #2b3850;color:#c3cede;vertical-align:top}
+th{background:#0f172a;color:#94a3b8;font-size:12px;font-weight:600;text-align:left;text-transform:uppercase;padding:12px 16px}
+td{padding:14px 16px;border-bottom:1px solid #334155;color:#cbd5e1}
 td.name{color:#fff;font-weight:500}
-td .sub{color:#6b7a93;font-size:12px;font-weight:400}
-td.ops{text-align:right;white-space:nowrap}
-th.ops{text-align:right}
-td.empty{text-align:center;padding:60px 20px;color:#6b7a93}
-td.empty a{color:#8c93f7}
+td .sub{color:#64748b;font-size:12px;font-weight:400}
+td.ops,th.ops{text-align:right}
+td.empty{text-align:center;padding:60px 20px;color:#64748b}
+td.empty a{color:#818cf8}
 .badge{display:inline-block;padding:3px 10px;border-radius:12px;font-size:12px;font-weight:600}
 .s-active{background:#10b98122;color:#10b981}.s-provisioning{background:#3b82f622;color:#3b82f6}
 .s-pending{background:#f59e0b22;color:#f59e0b}.s-suspended{background:#ef444422;color:#ef4444}
 .s-disabled{background:#6b728022;color:#6b7280}
-.op{display:inline-block;border:0;border-radius:6px;padding:6px 14px;margin-left:4px;font-size:12px;color:#fff;text-decoration:none;cursor:pointer}
-.op.reprov{background:#3b82f6}.op.embed{background:#6366f1}.op.renew{background:#f59e0b}
+.op{display:inline-block;border:0;border-radius:6px;padding:6px 14px;margin-right:4px;font-size:12px;color:#fff;text-decoration:none;cursor:pointer}
+.op.reprov{background:#3b82f6}.op.embed{background:#6366f1}.op.renew{background:#f59e0b;margin-right:0}
 .op-form{display:inline;margin:0}
-.go{display:inline-block;padding:8px 18px;border-radius:6px;background:#3b82f6;color:#fff;text-decoration:none;font-size:14px}
-.dialog{display:none;position:fixed;inset:0;z-index:50;background:rgba(0,0,0,.7);align-items:center;justify-content:center;padding:20px}
+.go{display:inline-block;padding:8px 18px;border-radius:6px;background:#3b82f6;color:#fff;text-decoration:none}
+.dialog{display:none;position:fixed;inset:0;z-index:1000;background:rgba(0,0,0,.7);align-items:center;justify-content:center;padding:20px}
 .dialog.open{display:flex}
-.dialog .inner{background:#172033;border:1px solid #2b3850;border-radius:14px;padding:28px;width:100%;max-width:700px;max-height:80vh;overflow:auto}
-.dialog h3{color:#fff;font-size:18px;margin-bottom:14px}
-.dialog p{color:#93a1b8;font-size:13px;margin-bottom:12px}
-.dialog pre{background:#0b1220;border:1px solid #2b3850;border-radius:8px;padding:16px;font-size:12px;color:#93a1b8;white-space:pre-wrap;word-break:break-all}
-.dialog .x{float:right;background:none;border:0;color:#93a1b8;font-size:24px;cursor:pointer}
+.dialog .inner{background:#1e293b;border:1px solid #334155;border-radius:14px;padding:30px;width:100%;max-width:700px;max-height:80vh;overflow:auto}
+.dialog h3{color:#fff;font-size:18px;margin-bottom:16px}
+.dialog p{color:#94a3b8;font-size:13px;margin-bottom:12px}
+.dialog pre{background:#0f172a;border:1px solid #334155;border-radius:8px;padding:16px;font-size:12px;color:#94a3b8;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+.dialog .x{float:right;background:none;border:0;color:#94a3b8;font-size:24px;cursor:pointer}
 @media(max-width:768px){.figures{grid-template-columns:repeat(2,1fr)}th:nth-child(3),td:nth-child(3),th:nth-child(4),td:nth-child(4){display:none}}
 "#;
 
@@ -135,9 +134,11 @@ fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
                         input type="hidden" name="__token__" value=(csrf);
                         button type="submit" class="op reprov" data-confirm="确认重新开通资源？" { "重新开通" }
                     }
+                    " "
                 }
                 button class="op embed" data-embed=(t.embed_code.as_deref().unwrap_or("暂未生成")) { "嵌入代码" }
                 @if t.renewable() {
+                    " "
                     a class="op renew" href={ "/addons/chathub/index/renew?id=" (id) } { "续费" }
                 }
             }
@@ -155,7 +156,9 @@ pub fn render(p: &MyPage<'_>) -> Markup {
                     div class="who" {
                         span class="nick" { "👤 " (p.nick) }
                         a href="/addons/chathub/index/my" { "我的" }
+                        " "
                         a href="/addons/chathub/index/changePassword" { "改密" }
+                        " "
                         a href="/addons/chathub/index/logout" { "退出" }
                     }
                 }
@@ -190,10 +193,8 @@ pub fn render(p: &MyPage<'_>) -> Markup {
                 }
                 div class="box" {
                     h2 { "渠道管理" }
-                    div class="body" {
-                        p { "为您的客服租户绑定 Amazon / JD / Taobao / PDD / TikTok 等外部平台凭证。绑定后，AI 会在收到含商品 ASIN/SKU 的消息时，自动调用平台 API 拉取实时信息（如价格、库存），让回答更准确。" }
-                        a class="go" href="/addons/chathub/index/channelList" { "前往渠道管理 →" }
-                    }
+                    p class="note" { "为您的客服租户绑定 Amazon / JD / Taobao / PDD / TikTok 等外部平台凭证。绑定后，AI 会在收到含商品 ASIN/SKU 的消息时，自动调用平台 API 拉取实时信息（如价格、库存），让回答更准确。" }
+                    a class="go" href="/addons/chathub/index/channelList" { "前往渠道管理 →" }
                 }
             }
             div class="dialog" id="embedModal" {

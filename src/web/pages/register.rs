@@ -9,45 +9,49 @@ use crate::domain::plan::Plan;
 
 const FORM_STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#0b1220;color:#dbe4f0;min-height:100vh}
-a{text-decoration:none}
-.top{border-bottom:1px solid #1c2638}
-.bar{max-width:1180px;margin:0 auto;padding:18px 24px;display:flex;align-items:center;justify-content:space-between}
-.brand{display:flex;align-items:center;gap:10px;color:#fff;font-weight:700;font-size:21px}
-.mark{display:flex;align-items:center;justify-content:center;width:34px;height:34px;border-radius:9px;background:linear-gradient(140deg,#5b5ef0,#9a5cf5)}
-.menu a{color:#c5d0e0;margin-left:22px;font-size:14px}
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#0f172a;color:#e2e8f0;min-height:100vh}
+.top{background:#0f172a;border-bottom:1px solid #1e293b;padding:20px 0}
+.bar{max-width:1200px;margin:0 auto;padding:0 24px;display:flex;align-items:center;justify-content:space-between}
+.brand{display:flex;align-items:center;gap:10px;color:#fff;font-weight:700;font-size:22px}
+.mark{display:flex;align-items:center;justify-content:center;width:36px;height:36px;border-radius:8px;font-size:18px;background:linear-gradient(135deg,#6366f1,#8b5cf6)}
+.menu a{color:#cbd5e1;margin-left:24px;font-size:14px}
 .container{max-width:560px;margin:40px auto;padding:0 24px}
-.card{background:#141d2e;border:1px solid #263248;border-radius:15px;padding:38px}
-h1{color:#fff;font-size:27px;margin-bottom:8px}
-.subtitle{color:#97a6bd;font-size:15px;margin-bottom:30px}
-.form-group{margin-bottom:19px}
-.form-group>label{display:block;color:#c5d0e0;font-size:14px;font-weight:500;margin-bottom:8px}
-.req{color:#f47f7f}
-.form-control{width:100%;padding:12px 15px;background:#0b1220;border:1px solid #263248;border-radius:8px;color:#fff;font-size:15px}
-.form-control:focus{outline:none;border-color:#5b5ef0}
-.plan-selector{display:grid;grid-template-columns:repeat(3,1fr);gap:12px}
-.plan-option{display:block;background:#0b1220;border:2px solid #263248;border-radius:10px;padding:15px 10px;text-align:center;cursor:pointer}
-.plan-option.selected{border-color:#5b5ef0;background:rgba(91,94,240,.12)}
+.card{background:#1e293b;border:1px solid #334155;border-radius:16px;padding:40px;box-shadow:0 20px 60px rgba(0,0,0,.3)}
+h1{color:#fff;font-size:28px;font-weight:700;margin-bottom:8px}
+.subtitle{color:#94a3b8;font-size:15px;margin-bottom:32px}
+.form-group{margin-bottom:20px}
+.form-group label{display:block;color:#cbd5e1;font-size:14px;font-weight:500;margin-bottom:8px}
+.req{color:#f87171}
+.form-control{width:100%;padding:12px 16px;background:#0f172a;border:1px solid #334155;border-radius:8px;color:#fff;font-size:15px}
+.form-control:focus{outline:none;border-color:#6366f1}
+.form-control::placeholder{color:#64748b}
+.plan-selector{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin-bottom:20px}
+.plan-option{background:#0f172a;border:2px solid #334155;border-radius:10px;padding:16px 12px;text-align:center;cursor:pointer}
+.plan-option:hover{border-color:#475569}
+.plan-option.selected{border-color:#6366f1;background:rgba(99,102,241,.1)}
 .plan-option input{position:absolute;opacity:0;pointer-events:none}
 .plan-option .name{color:#fff;font-weight:600;font-size:15px;margin-bottom:4px}
-.plan-option .price{color:#97a6bd;font-size:13px}
-.seats-row{display:none}.seats-row.show{display:block}
-.btn-primary{width:100%;padding:14px;background:#5b5ef0;color:#fff;border:none;border-radius:8px;font-size:16px;font-weight:600;cursor:pointer;margin-top:8px}
+.plan-option .price{color:#94a3b8;font-size:13px}
+.seats-row{display:none;margin-top:12px}.seats-row.show{display:block}
+.seats-row label{color:#94a3b8;font-size:13px}
+.btn-primary{width:100%;padding:14px;background:#6366f1;color:#fff;border:none;border-radius:8px;font-size:16px;font-weight:600;cursor:pointer;margin-top:8px}
+.btn-primary:hover{background:#4f46e5}
 .btn-primary:disabled{opacity:.6;cursor:not-allowed}
-.btn-secondary{display:block;width:100%;padding:13px;margin-top:12px;text-align:center;color:#97a6bd;border:1px solid #263248;border-radius:8px;font-size:15px}
-.result-card{text-align:center;padding:40px 10px}
-.result-card .icon{width:80px;height:80px;border-radius:50%;margin:0 auto 22px;display:flex;align-items:center;justify-content:center;font-size:42px;font-weight:700;color:#fff}
-.result-card.success .icon{background:#19b884}.result-card.error .icon{background:#e5484d}
-.result-card h2{color:#fff;font-size:25px;margin-bottom:12px}
-.result-card p{color:#97a6bd;font-size:15px;margin-bottom:22px;line-height:1.7}
-.result-details{background:#0b1220;border-radius:10px;padding:18px;margin:22px 0;text-align:left}
-.result-details .row{display:flex;justify-content:space-between;padding:8px 0;border-bottom:1px solid #141d2e;font-size:14px}
+.btn-secondary{display:block;width:100%;padding:14px;margin-top:12px;text-align:center;text-decoration:none;color:#94a3b8;border:1px solid #334155;border-radius:8px;font-size:15px}
+.btn-secondary:hover{border-color:#475569;color:#cbd5e1}
+.result-card{text-align:center;padding:60px 40px}
+.result-card .icon{width:80px;height:80px;border-radius:50%;margin:0 auto 24px;display:flex;align-items:center;justify-content:center;font-size:42px;font-weight:700;color:#fff}
+.result-card.success .icon{background:#10b981}.result-card.error .icon{background:#ef4444}
+.result-card h2{color:#fff;font-size:26px;margin-bottom:12px}
+.result-card p{color:#94a3b8;font-size:15px;margin-bottom:24px;line-height:1.7}
+.result-details{background:#0f172a;border-radius:10px;padding:20px;margin:24px 0;text-align:left}
+.result-details .row{display:flex;justify-content:space-between;padding:8px 0;border-bottom:1px solid #1e293b;font-size:14px}
 .result-details .row:last-child{border:none}
-.label{color:#97a6bd}.value{color:#fff;font-weight:500}
-.embed-code{background:#0b1220;border:1px solid #263248;border-radius:8px;padding:15px;font-family:monospace;font-size:12px;color:#97a6bd;white-space:pre-wrap;word-break:break-all;max-height:200px;overflow-y:auto;margin:12px 0;text-align:left}
-.password-box{background:#6b2a12;border:1px solid #e8702a;border-radius:10px;padding:15px;margin:18px 0}
-.password-box p{color:#fdd3a8;font-size:13px;margin:0 0 6px}
-.password-box .password{font-family:monospace;font-size:20px;color:#fff;font-weight:700;letter-spacing:2px;padding:8px;background:#0b1220;border-radius:6px}
+.label{color:#94a3b8}.value{color:#fff;font-weight:500}
+.embed-code{background:#0f172a;border:1px solid #334155;border-radius:8px;padding:16px;font-family:monospace;font-size:12px;color:#94a3b8;white-space:pre-wrap;word-break:break-all;max-height:200px;overflow-y:auto;margin:12px 0;text-align:left}
+.password-box{background:#7c2d12;border:1px solid #ea580c;border-radius:10px;padding:16px;margin:20px 0}
+.password-box p{color:#fed7aa;font-size:13px;margin:0 0 6px}
+.password-box .password{font-family:monospace;font-size:20px;color:#fff;font-weight:700;letter-spacing:2px;padding:8px;background:#0f172a;border-radius:6px}
 @media(max-width:600px){.plan-selector{grid-template-columns:1fr}}
 "#;
 
@@ -152,6 +156,7 @@ pub fn form_page(site_name: &str, selected: &Plan) -> Markup {
                     a href="/addons/chathub/index/landing" class="brand" { div class="mark" { "💬" } (site_name) }
                     nav class="menu" {
                         a href="/addons/chathub/index/landing" { "首页" }
+                        " "
                         a href="/addons/chathub/index/registerpage" { "注册" }
                     }
                 }

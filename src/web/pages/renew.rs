@@ -7,20 +7,20 @@ use super::layout;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",sans-serif;background:#0b1220;color:#dbe4f0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px}
-.panel{width:100%;max-width:470px;background:#141d2e;border:1px solid #263248;border-radius:15px;padding:38px}
-h1{font-size:23px;color:#fff;text-align:center;margin-bottom:6px}
-.order{font-size:13px;color:#97a6bd;text-align:center;margin-bottom:26px}
-.facts{background:#0b1220;border-radius:11px;padding:18px 20px;margin-bottom:22px}
-.fact{display:flex;justify-content:space-between;font-size:14px;padding:7px 0}
-.fact .k{color:#97a6bd}.fact .v{color:#fff;font-weight:500}
-.fact.total{border-top:1px solid #263248;margin-top:8px;padding-top:13px}
-.fact.total .v{color:#19b884;font-size:18px}
-.pay{display:block;text-align:center;text-decoration:none;color:#fff;font-weight:600;font-size:15px;padding:14px;border-radius:10px;margin:9px 0}
-.pay.alipay{background:#1677ff}.pay.alipay:hover{background:#0e5fd6}
-.pay.wechat{background:#07c160}.pay.wechat:hover{background:#05a552}
-.notice{background:#5c2410;color:#fcd9b8;border-radius:9px;padding:12px;text-align:center;font-size:13px;margin:12px 0}
-.back{display:block;text-align:center;margin-top:20px;font-size:13px;color:#97a6bd;text-decoration:none}
+body{font-family:-apple-system,BlinkMacSystemFont,sans-serif;background:#0f172a;color:#e2e8f0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:20px}
+.panel{width:100%;max-width:480px;background:#1e293b;border:1px solid #334155;border-radius:16px;padding:40px}
+h1{font-size:24px;color:#fff;text-align:center;margin-bottom:8px}
+.order{font-size:14px;color:#94a3b8;text-align:center;margin-bottom:28px}
+.facts{background:#0f172a;border-radius:10px;padding:20px;margin-bottom:24px}
+.fact{display:flex;justify-content:space-between;font-size:14px;padding:6px 0}
+.fact .k{color:#94a3b8}.fact .v{color:#fff;font-weight:500}
+.fact.total{border-top:1px solid #1e293b;margin-top:8px;padding-top:12px}
+.fact.total .v{color:#10b981;font-size:18px}
+.pay{display:block;text-align:center;text-decoration:none;color:#fff;font-weight:600;font-size:15px;padding:14px;border-radius:10px;margin:8px 0}
+.pay.alipay{background:#1677ff}.pay.alipay:hover{background:#0958d9}
+.pay.wechat{background:#07c160}.pay.wechat:hover{background:#06a050}
+.notice{background:#7c2d12;color:#fed7aa;border-radius:8px;padding:12px;text-align:center;font-size:13px;margin:12px 0}
+.back{display:block;text-align:center;margin-top:20px;font-size:13px;color:#94a3b8;text-decoration:none}
 .back:hover{color:#fff}
 "#;
 

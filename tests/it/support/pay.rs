@@ -1,11 +1,10 @@
 //! Fixtures shared by the payment and worker tests: the recorded site's users, tenants and
-//! orders, the throw-away gateway keys, signed notifications and a fake WeChat Pay server.
-
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+//! orders, the throw-away gateway keys; signed notifications and the fake WeChat Pay server
+//! come from `chathub_tools::sandbox` (the same stand-ins `cargo dev` serves).
 
 use base64::Engine as _;
 use chathub::clients::pay;
+use chathub_tools::sandbox::{self, GatewayKeys};
 
 use super::{TestApp, TestDb};
 
@@ -16,9 +15,7 @@ pub const MERCHANT_CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1
 pub const PLATFORM_PRIVATE: &str = include_str!("../../fixtures/keys/alipay_platform_private.pem");
 pub const PLATFORM_PUBLIC: &str = include_str!("../../fixtures/keys/alipay_platform_public.pem");
 
-pub const ALIPAY_APP_ID: &str = "9021000100000001";
-pub const WECHAT_APP_ID: &str = "wx0000000000000001";
-pub const WECHAT_MCH_ID: &str = "1900000001";
+pub use chathub_tools::sandbox::{ALIPAY_APP_ID, WECHAT_APP_ID, WECHAT_MCH_ID};
 pub const WECHAT_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// The recorded site: alice (2) and bob (3), their tenants and the fixture orders.
@@ -135,85 +132,42 @@ pub fn alice_cookie(app: &TestApp) -> String {
     )
 }
 
-/// Alipay's notification form for an order, signed with the platform key the way Alipay
-/// signs (sorted, without sign/sign_type, unquoted).
+/// The fixture keys as one sandbox (`chathub_tools::sandbox`, the gateways' side that the
+/// dev stack serves too).
+pub fn fixture_keys() -> GatewayKeys {
+    static KEYS: std::sync::OnceLock<GatewayKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        GatewayKeys::from_parts(
+            MERCHANT_PRIVATE,
+            MERCHANT_CERT,
+            PLATFORM_PRIVATE,
+            WECHAT_V3_KEY,
+        )
+        .expect("fixture keys")
+    })
+    .clone()
+}
+
+/// Alipay's notification form for an order, signed with the platform key.
 pub fn alipay_notification(
     order_no: &str,
     amount: &str,
     trade_status: &str,
     app_id: &str,
 ) -> String {
-    let mut params: Vec<(String, String)> = [
-        ("gmt_create", "2026-06-01 10:00:00"),
-        ("charset", "utf-8"),
-        ("seller_email", "merchant@example.com"),
-        ("subject", &format!("ChatHub 续费 - 订单 {order_no}")),
-        ("buyer_id", "2088102177846880"),
-        ("invoice_amount", amount),
-        ("notify_id", "2026060100222100000000000001"),
-        ("notify_type", "trade_status_sync"),
-        ("trade_status", trade_status),
-        ("receipt_amount", amount),
-        ("app_id", app_id),
-        ("seller_id", "2088102177000000"),
-        ("version", "1.0"),
-        ("out_trade_no", order_no),
-        ("total_amount", amount),
-        ("trade_no", &format!("T-{order_no}")),
-        ("buyer_logon_id", "buy***@example.com"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let key = pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
-    let sign = pay::rsa_sha256_sign(&key, pay::alipay::sign_content(&params).as_bytes());
-    params.push(("sign_type".into(), "RSA2".into()));
-    params.push(("sign".into(), sign));
-    serde_urlencoded::to_string(&params).unwrap()
+    sandbox::alipay::notification(&fixture_keys(), order_no, amount, trade_status, app_id)
 }
 
-/// A WeChat Pay v3 notification: encrypted transaction plus the platform signature headers.
-pub struct WechatNotification {
-    pub body: String,
-    pub timestamp: String,
-    pub nonce: String,
-    pub signature: String,
-}
+pub use chathub_tools::sandbox::wechat::WechatNotification;
 
 pub fn wechat_notification(transaction: serde_json::Value, timestamp: i64) -> WechatNotification {
-    let nonce_r = "r4nd0mn0nce1";
-    let ciphertext = pay::wechat::encrypt_resource(
-        &transaction.to_string(),
-        WECHAT_V3_KEY,
-        nonce_r,
-        "transaction",
-    )
-    .unwrap();
-    let body = serde_json::json!({
-        "id": "EV-2026", "create_time": "2026-06-01T10:00:00+08:00",
-        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
-        "summary": "支付成功",
-        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-            "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce_r}
-    })
-    .to_string();
-    signed_wechat_body(body, timestamp)
+    sandbox::wechat::notification(&fixture_keys(), &transaction, timestamp)
 }
 
 /// Any body with a valid platform signature: what a notification that passes the signature
 /// check but is not a usable notification looks like.
 pub fn signed_wechat_body(body: String, timestamp: i64) -> WechatNotification {
-    let timestamp = timestamp.to_string();
-    let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_string();
-    let key = pay::parse_private_key(PLATFORM_PRIVATE).unwrap();
-    let signature =
-        pay::rsa_sha256_sign(&key, format!("{timestamp}\n{nonce}\n{body}\n").as_bytes());
-    WechatNotification {
-        body,
-        timestamp,
-        nonce,
-        signature,
-    }
+    sandbox::wechat::signed_body(&fixture_keys(), body, timestamp)
 }
 
 /// Bodies that are not notifications, of every kind a sender can get wrong: not JSON, no
@@ -272,26 +226,12 @@ pub fn malformed_wechat_bodies() -> Vec<(&'static str, String)> {
 }
 
 pub fn wechat_transaction(order_no: &str, total_cents: i64) -> serde_json::Value {
-    serde_json::json!({
-        "mchid": WECHAT_MCH_ID, "appid": WECHAT_APP_ID, "out_trade_no": order_no,
-        "transaction_id": format!("4200{order_no}"), "trade_type": "NATIVE",
-        "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
-        "amount": {"total": total_cents, "payer_total": total_cents, "currency": "CNY", "payer_currency": "CNY"}
-    })
+    sandbox::wechat::transaction(&fixture_keys(), order_no, total_cents)
 }
 
 pub async fn post_wechat(app: &TestApp, n: &WechatNotification) -> reqwest::Response {
-    app.client
-        .post(app.url("/addons/chathub/index/payNotify/pay_method/wechat"))
-        .header("Content-Type", "application/json")
-        .header("Wechatpay-Timestamp", &n.timestamp)
-        .header("Wechatpay-Nonce", &n.nonce)
-        .header("Wechatpay-Signature", &n.signature)
-        .header("Wechatpay-Serial", "PLATFORM-SERIAL")
-        .body(n.body.clone())
-        .send()
-        .await
-        .unwrap()
+    let url = app.url("/addons/chathub/index/payNotify/pay_method/wechat");
+    sandbox::wechat::send(&app.client, &url, n).await.unwrap()
 }
 
 pub async fn post_alipay(app: &TestApp, form: &str) -> reqwest::Response {
@@ -304,115 +244,11 @@ pub async fn post_alipay(app: &TestApp, form: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// A fake WeChat Pay API: `POST /v3/pay/transactions/native` checks the `Authorization`
-/// signature against the merchant public key and answers a `code_url`, as the real one does.
-pub struct FakeWechatPay {
-    pub addr: SocketAddr,
-    pub requests: Arc<Mutex<Vec<(String, String)>>>,
-}
+/// A fake WeChat Pay API on the fixture keys (`sandbox::wechat::FakeWechatPay`).
+pub struct FakeWechatPay;
 
 impl FakeWechatPay {
-    pub async fn start() -> FakeWechatPay {
-        use http_body_util::BodyExt as _;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-        let log = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let log = log.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let log = log.clone();
-                            async move {
-                                let auth = req
-                                    .headers()
-                                    .get("authorization")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_string();
-                                let path = req.uri().path().to_string();
-                                let body = req
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let body = String::from_utf8_lossy(&body).to_string();
-                                log.lock().unwrap().push((auth.clone(), body.clone()));
-                                let (status, answer) = answer_native(&path, &auth, &body);
-                                let mut resp = hyper::Response::new(http_body_util::Full::new(
-                                    bytes::Bytes::from(answer),
-                                ));
-                                *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                                Ok::<_, std::convert::Infallible>(resp)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        FakeWechatPay { addr, requests }
+    pub async fn start() -> sandbox::wechat::FakeWechatPay {
+        sandbox::wechat::FakeWechatPay::start(fixture_keys()).await
     }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-fn auth_field<'a>(auth: &'a str, name: &str) -> Option<&'a str> {
-    let rest = auth.strip_prefix("WECHATPAY2-SHA256-RSA2048 ")?;
-    rest.split(',').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k.trim() == name).then(|| v.trim().trim_matches('"'))
-    })
-}
-
-fn answer_native(path: &str, auth: &str, body: &str) -> (u16, String) {
-    if path != "/v3/pay/transactions/native" {
-        return (
-            404,
-            r#"{"code":"NOT_FOUND","message":"no such API"}"#.into(),
-        );
-    }
-    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
-        auth_field(auth, "mchid"),
-        auth_field(auth, "nonce_str"),
-        auth_field(auth, "signature"),
-        auth_field(auth, "timestamp"),
-        auth_field(auth, "serial_no"),
-    ) else {
-        return (
-            401,
-            r#"{"code":"SIGN_ERROR","message":"Authorization malformed"}"#.into(),
-        );
-    };
-    let message = format!("POST\n{path}\n{ts}\n{nonce}\n{body}\n");
-    let key = pay::parse_public_key(MERCHANT_PUBLIC).unwrap();
-    if mchid != WECHAT_MCH_ID
-        || serial != MERCHANT_CERT_SERIAL
-        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
-    {
-        return (
-            401,
-            r#"{"code":"SIGN_ERROR","message":"signature invalid"}"#.into(),
-        );
-    }
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    if json["appid"] != WECHAT_APP_ID || json["amount"]["currency"] != "CNY" {
-        return (400, r#"{"code":"PARAM_ERROR","message":"bad body"}"#.into());
-    }
-    let code = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json["out_trade_no"].as_str().unwrap_or("").as_bytes());
-    (
-        200,
-        format!(r#"{{"code_url":"weixin://wxpay/bizpayurl?pr={code}"}}"#),
-    )
 }

@@ -1,37 +1,40 @@
 //! `cargo dev`: the newcomer's one command. Starts what the site needs on this machine
-//! (a private MariaDB when no database is configured, the stub provision server), prepares the
-//! schema and demo logins, then serves the site until Ctrl-C, and stops what it started.
+//! (a private MariaDB when no database is configured, the stub provision server, the
+//! payment gateways' stand-ins), prepares the schema and the demo accounts and tenants, then
+//! serves the site behind the dev front until Ctrl-C, and stops what it started.
 //!
-//! Everything it keeps lives under `var/` (gitignored): the MariaDB data directory and the
-//! generated session secret, so the next `cargo dev` finds the same data and sessions.
+//! Everything it keeps lives under `var/` (gitignored): the MariaDB data directory, the
+//! generated session secret, FastAdmin token key and sandbox payment keys, so the next
+//! `cargo dev` finds the same data, sessions and sign-ins. `cargo dev --reset` starts over.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use secrecy::ExposeSecret as _;
 
 use crate::demo;
+use crate::devfront::{self, DevFront};
 use crate::provision_stub::ProvisionStub;
+use crate::sandbox::GatewayKeys;
 use chathub::clock::Clock;
 use chathub::config::{Config, ConfigSources, DEFAULT_PROVISION_API_KEY};
 use chathub::db::{Tables, schema};
 use chathub::startup::Application;
 
+pub use crate::mariadb::PrivateMariaDb;
+
 /// Name of the database the dev stack creates in its private MariaDB.
 pub const DEV_DATABASE: &str = "chathub_dev";
-/// How long mariadbd gets to start, and to shut down cleanly.
-const MARIADB_START_TIMEOUT: Duration = Duration::from_secs(60);
-const MARIADB_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where the dev front listens unless `CHATHUB_DEV_LISTEN` says otherwise (a free port when
+/// this one is taken).
+const DEFAULT_FRONT: &str = "127.0.0.1:8000";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
-    #[error(
-        "mariadbd not found. Install MariaDB's server (Debian/Ubuntu: `sudo apt-get install mariadb-server`), or set CHATHUB_DATABASE_URL to an existing database"
-    )]
-    MariadbMissing,
+    #[error("{0}")]
+    MariaDb(#[from] crate::mariadb::MariaDbError),
     #[error("{0}")]
     Io(String),
     #[error("MariaDB: {0}")]
@@ -46,9 +49,14 @@ fn io(what: &str, e: impl std::fmt::Display) -> DevError {
     DevError::Io(format!("{what}: {e}"))
 }
 
-pub async fn run(sources: &ConfigSources) -> i32 {
+fn db_err(e: impl std::fmt::Display) -> DevError {
+    DevError::Database(e.to_string())
+}
+
+/// `cargo dev [--reset]`.
+pub async fn run(sources: &ConfigSources, reset: bool) -> i32 {
     chathub::cli::init_tracing(false);
-    match run_inner(sources).await {
+    match run_inner(sources, reset).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("cargo dev: {e}");
@@ -57,7 +65,7 @@ pub async fn run(sources: &ConfigSources) -> i32 {
     }
 }
 
-async fn run_inner(sources: &ConfigSources) -> Result<(), DevError> {
+async fn run_inner(sources: &ConfigSources, reset: bool) -> Result<(), DevError> {
     // Listen for Ctrl-C/SIGTERM from the start: from here on a signal never kills us before
     // we have stopped the MariaDB we started.
     let mut interrupt = Interrupt::new()?;
@@ -69,23 +77,31 @@ async fn run_inner(sources: &ConfigSources) -> Result<(), DevError> {
 
     let mut mariadb = None;
     if !database_configured(sources, &env) {
-        // Bounded (MARIADB_START_TIMEOUT); a signal meanwhile is acted on right after.
+        // Bounded (the starter's timeout); a signal meanwhile is acted on right after.
         let server = PrivateMariaDb::start(&var.join("dev-mariadb")).await?;
         env.insert(
             "CHATHUB_DATABASE_URL".into(),
-            format!("mysql://root@127.0.0.1:{}/{DEV_DATABASE}", server.port),
+            format!("{}/{DEV_DATABASE}", server.url()),
         );
         mariadb = Some(server);
     }
-    let prepared = tokio::select! {
-        r = prepare(sources, &var, env, mariadb.as_ref().map(|m| m.port)) => r,
+    let started = tokio::select! {
+        r = async {
+            if let Some(server) = &mariadb {
+                create_database(&server.url(), reset).await?;
+            }
+            start(sources, &var, env, reset).await
+        } => r,
         _ = interrupt.recv() => Err(DevError::Interrupted),
     };
-    let result = match prepared {
+    let result = match started {
         Ok(site) => {
             print_banner(&site);
-            site.app.run().await;
-            drop(site.stub);
+            let DevSite {
+                app, front, stub, ..
+            } = site;
+            app.run().await;
+            drop((front, stub));
             Ok(())
         }
         Err(e) => Err(e),
@@ -121,54 +137,114 @@ impl Interrupt {
     }
 }
 
-/// Everything `dev` runs, ready to serve.
-struct DevSite {
-    app: Application,
-    config: Config,
-    stub: Option<ProvisionStub>,
-    logins: Vec<(&'static str, demo::DemoLogin)>,
+/// Everything `dev` runs, ready to serve: the server, the front the browser talks to, the
+/// provision stub.
+pub struct DevSite {
+    pub app: Application,
+    pub config: Config,
+    pub front: DevFront,
+    pub stub: Option<ProvisionStub>,
+    pub logins: Vec<(&'static str, demo::DemoLogin)>,
 }
 
-async fn prepare(
+/// Prepare and start the dev site on the database `env`/`sources` name, keeping its
+/// secrets and keys under `var`. `reset` removes the demo member's tenants first.
+pub async fn start(
     sources: &ConfigSources,
     var: &Path,
     mut env: BTreeMap<String, String>,
-    private_mariadb_port: Option<u16>,
+    reset: bool,
 ) -> Result<DevSite, DevError> {
-    if let Some(port) = private_mariadb_port {
-        create_database(port).await?;
-    }
-    if !env.contains_key("CHATHUB_SESSION_SECRET") {
-        env.insert(
+    let front_listener = bind_front(env.remove("CHATHUB_DEV_LISTEN")).await?;
+    let front_url = format!(
+        "http://{}",
+        front_listener.local_addr().map_err(|e| io("front", e))?
+    );
+    let mut defaults: Vec<(String, String)> = vec![
+        (
             "CHATHUB_SESSION_SECRET".into(),
-            persistent_session_secret(&var.join("session_secret"))?,
-        );
+            persistent_secret(&var.join("session_secret"))?,
+        ),
+        (
+            "CHATHUB_FASTADMIN_TOKEN_KEY".into(),
+            persistent_secret(&var.join("fastadmin_token_key"))?,
+        ),
+        ("CHATHUB_LISTEN".into(), "127.0.0.1:0".into()),
+        // The browser, the gateways' notifications and returns all come through the front.
+        ("CHATHUB_PUBLIC_BASE_URL".into(), front_url.clone()),
+        ("CHATHUB_TRUSTED_PROXIES".into(), "127.0.0.1".into()),
+    ];
+    let keys = GatewayKeys::load_or_generate(&var.join("dev-pay")).map_err(DevError::Config)?;
+    if !env.contains_key("CHATHUB_ADDON_ALIPAY_ENABLED")
+        && !env.contains_key("CHATHUB_ADDON_WECHAT_ENABLED")
+    {
+        let gateway = format!("{front_url}{}", devfront::ALIPAY_GATEWAY_PATH);
+        defaults.extend(keys.server_env(&var.join("dev-pay"), &gateway, &front_url));
     }
-    let mut stub = None;
-    if !env.contains_key("CHATHUB_ADDON_PROVISION_SERVER_URL") {
-        let key = env
-            .get("CHATHUB_ADDON_PROVISION_API_KEY")
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_PROVISION_API_KEY.into());
-        let s = ProvisionStub::start(loopback(0), &key)
-            .await
-            .map_err(|e| io("cannot start the stub provision server", e))?;
-        env.insert("CHATHUB_ADDON_PROVISION_SERVER_URL".into(), s.url());
-        stub = Some(s);
+    for (k, v) in defaults {
+        env.entry(k).or_insert(v);
     }
+    let stub = start_stub(&mut env).await?;
     let config =
         Config::load_with_env(sources, &env).map_err(|e| DevError::Config(e.to_string()))?;
     let clock = Clock::from_env(config.timezone).map_err(DevError::Config)?;
     let logins = prepare_database(&config, &clock).await?;
-    let app = Application::build(config.clone(), clock)
+    seed_demo_tenants(&config, &clock, &logins, reset).await?;
+    let app = Application::build(config.clone(), clock.clone())
         .await
         .map_err(|e| DevError::Config(e.to_string()))?;
+    let setup = devfront::Setup {
+        server: app.local_addr(),
+        database_url: config.database_url.expose_secret().to_string(),
+        tables: Tables::new(&config.table_prefix),
+        admin_entry: config.admin_entry.clone(),
+        token_key: config
+            .fastadmin_token_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_string())
+            .unwrap_or_default(),
+        keys,
+        clock,
+    };
+    let front = DevFront::start(front_listener, setup).map_err(|e| io("dev front", e))?;
     Ok(DevSite {
         app,
         config,
+        front,
         stub,
         logins,
     })
+}
+
+async fn bind_front(listen: Option<String>) -> Result<tokio::net::TcpListener, DevError> {
+    let wanted = listen.clone().unwrap_or_else(|| DEFAULT_FRONT.into());
+    let addr: SocketAddr = wanted
+        .parse()
+        .map_err(|_| DevError::Config(format!("CHATHUB_DEV_LISTEN: not an address: {wanted}")))?;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        // The default port taken (another dev?): any free one; an explicit one is an error.
+        Err(_) if listen.is_none() => tokio::net::TcpListener::bind(loopback(0))
+            .await
+            .map_err(|e| io("cannot bind the dev front", e)),
+        Err(e) => Err(io(&format!("cannot bind {addr}"), e)),
+    }
+}
+
+/// The provision stub, unless a provision server is configured.
+async fn start_stub(env: &mut BTreeMap<String, String>) -> Result<Option<ProvisionStub>, DevError> {
+    if env.contains_key("CHATHUB_ADDON_PROVISION_SERVER_URL") {
+        return Ok(None);
+    }
+    let key = env
+        .get("CHATHUB_ADDON_PROVISION_API_KEY")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_PROVISION_API_KEY.into());
+    let s = ProvisionStub::start(loopback(0), &key)
+        .await
+        .map_err(|e| io("cannot start the stub provision server", e))?;
+    env.insert("CHATHUB_ADDON_PROVISION_SERVER_URL".into(), s.url());
+    Ok(Some(s))
 }
 
 /// A database is configured when the operator said where one is; otherwise we start ours.
@@ -189,8 +265,8 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The session secret generated on first run, reused afterwards so logins survive restarts.
-fn persistent_session_secret(path: &Path) -> Result<String, DevError> {
+/// A secret generated on first run and reused afterwards, so sign-ins survive restarts.
+fn persistent_secret(path: &Path) -> Result<String, DevError> {
     if let Ok(s) = std::fs::read_to_string(path) {
         let s = s.trim().to_string();
         if s.len() >= 32 {
@@ -199,18 +275,8 @@ fn persistent_session_secret(path: &Path) -> Result<String, DevError> {
     }
     let bytes: [u8; 32] = rand::thread_rng().r#gen();
     let secret = hex::encode(bytes);
-    write_private(path, &secret)?;
+    crate::write_private(path, &secret).map_err(DevError::Io)?;
     Ok(secret)
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), DevError> {
-    std::fs::write(path, text).map_err(|e| io(&format!("cannot write {}", path.display()), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
 }
 
 /// FastAdmin's tables (if the database has none), the addon schema via migrate, demo logins.
@@ -243,24 +309,57 @@ pub async fn prepare_database(
     Ok(vec![("admin (FastAdmin)", admin), ("member", member)])
 }
 
+/// The demo member's tenants in every state (`demo::seed_member_tenants`); with `reset`,
+/// the ones it has are removed first.
+async fn seed_demo_tenants(
+    config: &Config,
+    clock: &Clock,
+    logins: &[(&'static str, demo::DemoLogin)],
+    reset: bool,
+) -> Result<(), DevError> {
+    let Some((_, member)) = logins.iter().find(|(what, _)| *what == "member") else {
+        return Ok(());
+    };
+    let mut conn = mysql_async::Conn::from_url(config.database_url.expose_secret())
+        .await
+        .map_err(db_err)?;
+    let t = Tables::new(&config.table_prefix);
+    if reset {
+        demo::remove_member_tenants(&mut conn, &t, member.id)
+            .await
+            .map_err(db_err)?;
+    }
+    let made = demo::seed_member_tenants(&mut conn, &t, member, clock)
+        .await
+        .map_err(db_err)?;
+    if made > 0 {
+        println!("demo: {made} tenants for {}", member.login);
+    }
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
 fn print_banner(site: &DevSite) {
-    let base = format!("http://{}", site.app.local_addr());
+    let base = site.front.url();
     let (config, stub, logins) = (&site.config, site.stub.as_ref(), &site.logins);
     println!();
     println!("cargo dev is running. Ctrl-C stops everything it started.");
-    println!("  landing:   {base}/addons/chathub/index/landing");
-    println!("  register:  {base}/addons/chathub/index/registerpage");
-    println!("  login:     {base}/addons/chathub/index/login");
-    println!("  admin:     {base}/addons/chathub/index/index");
+    println!("  site:      {base}/   (landing page; README \"A tour of cargo dev\")");
+    println!("  member:    {base}/addons/chathub/index/login");
+    println!("  admin:     {base}/admin   (FastAdmin's sign-in, then the ChatHub console)");
+    println!("  payments:  Alipay 收银台 and WeChat Pay stand-ins, keys in var/dev-pay/;");
     println!(
-        "             (also {base}/{}/addons/chathub/index/index; needs a FastAdmin admin",
-        config.admin_entry
+        "             WeChat orders waiting for a \"scan\": {base}{}",
+        devfront::WECHAT_SCAN_PATH
     );
-    println!("             session: README \"Admin recognition\")");
     match stub {
         Some(s) => println!("  provision: {} (stub)", s.url()),
         None => println!("  provision: {}", config.addon.provision_server_url),
     }
+    println!(
+        "  server:    http://{} (behind the front, as behind nginx)",
+        site.app.local_addr()
+    );
     for (what, l) in logins {
         if l.created {
             println!("  {what} login: {} / {}", l.login, l.password);
@@ -271,188 +370,25 @@ fn print_banner(site: &DevSite) {
             );
         }
     }
+    println!("  start over: cargo dev --reset");
     println!();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Private MariaDB
-
-/// A `mariadbd` we started, listening on loopback only, data under `dir/data`.
-pub struct PrivateMariaDb {
-    pub dir: PathBuf,
-    pub port: u16,
-    child: tokio::process::Child,
-}
-
-fn find_program(names: &[&str], fallbacks: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in names {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    fallbacks.iter().map(PathBuf::from).find(|p| p.is_file())
-}
-
-fn current_user() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            std::process::Command::new("id")
-                .arg("-un")
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        })
-        .unwrap_or_else(|| "root".into())
-}
-
-/// A port nobody listens on right now (the kernel picks it).
-fn free_port() -> Result<u16, DevError> {
-    let l = StdListener::bind(loopback(0)).map_err(|e| io("cannot find a free port", e))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| io("cannot find a free port", e))
-}
-
-impl PrivateMariaDb {
-    pub async fn start(dir: &Path) -> Result<PrivateMariaDb, DevError> {
-        PrivateMariaDb::start_on(dir, None).await
-    }
-
-    /// As [`PrivateMariaDb::start`], on a given port (a restart keeps its address).
-    pub async fn start_on(dir: &Path, port: Option<u16>) -> Result<PrivateMariaDb, DevError> {
-        let mariadbd = find_program(
-            &["mariadbd", "mysqld"],
-            &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"],
-        )
-        .ok_or(DevError::MariadbMissing)?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| io(&format!("cannot create {}", dir.display()), e))?;
-        let dir = dir
-            .canonicalize()
-            .map_err(|e| io(&format!("cannot resolve {}", dir.display()), e))?;
-        let data = dir.join("data");
-        let user = current_user();
-        if !data.join("mysql").is_dir() {
-            let install = find_program(
-                &["mariadb-install-db", "mysql_install_db"],
-                &["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"],
-            )
-            .ok_or(DevError::MariadbMissing)?;
-            println!("initialising MariaDB data directory {}", data.display());
-            let out = tokio::process::Command::new(install)
-                .arg("--no-defaults")
-                .arg(format!("--datadir={}", data.display()))
-                .arg("--auth-root-authentication-method=normal")
-                .arg(format!("--user={user}"))
-                .arg("--skip-test-db")
-                .output()
-                .await
-                .map_err(|e| io("cannot run mariadb-install-db", e))?;
-            if !out.status.success() {
-                let _ = std::fs::remove_dir_all(&data);
-                return Err(DevError::Database(format!(
-                    "mariadb-install-db failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                )));
-            }
-        }
-        let port = match port {
-            Some(p) => p,
-            None => free_port()?,
-        };
-        // Unix socket paths are limited to ~107 bytes; fall back to the temp dir.
-        let mut socket = dir.join("mysqld.sock");
-        if socket.as_os_str().len() > 100 {
-            socket = std::env::temp_dir().join(format!("chathub-dev-{}.sock", std::process::id()));
-        }
-        let log = dir.join("mysqld.log");
-        let mut cmd = tokio::process::Command::new(mariadbd);
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-            .arg(format!("--log-error={}", log.display()))
-            .arg(format!("--user={user}"))
-            .arg("--skip-name-resolve")
-            .arg("--character-set-server=utf8mb4")
-            .arg("--collation-server=utf8mb4_unicode_ci")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // Its own process group: Ctrl-C in the terminal reaches us only, and we shut the
-        // server down in order instead of it dying mid-write.
-        #[cfg(unix)]
-        cmd.process_group(0);
-        let child = cmd.spawn().map_err(|e| io("cannot start mariadbd", e))?;
-        let mut server = PrivateMariaDb { dir, port, child };
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(DevError::Database(format!(
-                    "mariadbd exited ({status}); see {}",
-                    log.display()
-                )));
-            }
-            let url = format!("mysql://root@127.0.0.1:{port}");
-            if let Ok(mut c) = mysql_async::Conn::from_url(url.as_str()).await
-                && schema::server_version(&mut c).await.is_ok()
-            {
-                let _ = c.disconnect().await;
-                break;
-            }
-            if started.elapsed() > MARIADB_START_TIMEOUT {
-                server.stop().await;
-                return Err(DevError::Database(format!(
-                    "mariadbd did not answer within {}s; see {}",
-                    MARIADB_START_TIMEOUT.as_secs(),
-                    log.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        println!(
-            "MariaDB listening on 127.0.0.1:{port} (data {})",
-            data.display()
-        );
-        Ok(server)
-    }
-
-    /// SIGTERM, then wait for mariadbd to flush and exit (a clean shutdown, no recovery
-    /// needed next time). Killed only if it does not exit in time.
-    pub async fn stop(mut self) {
-        #[cfg(unix)]
-        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
-            // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        match tokio::time::timeout(MARIADB_STOP_TIMEOUT, self.child.wait()).await {
-            Ok(_) => {}
-            Err(_) => {
-                eprintln!("mariadbd did not stop in time; killing it");
-                let _ = self.child.kill().await;
-            }
-        }
-    }
-}
-
-async fn create_database(port: u16) -> Result<(), DevError> {
-    let url = format!("mysql://root@127.0.0.1:{port}");
-    let mut c = mysql_async::Conn::from_url(url.as_str())
+/// The dev database in the private MariaDB; `reset` drops it first (everything starts over).
+async fn create_database(server_url: &str, reset: bool) -> Result<(), DevError> {
+    use mysql_async::prelude::Queryable as _;
+    let mut c = mysql_async::Conn::from_url(server_url)
         .await
-        .map_err(|e| DevError::Database(e.to_string()))?;
+        .map_err(db_err)?;
+    if reset {
+        println!("--reset: dropping database {DEV_DATABASE}");
+        c.query_drop(format!("DROP DATABASE IF EXISTS `{DEV_DATABASE}`"))
+            .await
+            .map_err(db_err)?;
+    }
     demo::create_database(&mut c, DEV_DATABASE)
         .await
-        .map_err(|e| DevError::Database(e.to_string()))?;
+        .map_err(db_err)?;
     let _ = c.disconnect().await;
     Ok(())
 }

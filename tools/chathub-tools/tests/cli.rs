@@ -106,16 +106,20 @@ async fn dev_stack_starts_serves_stops_and_keeps_its_data() {
         assert!(banner.contains("cargo dev is running"), "{banner}");
         if round == 0 {
             assert!(
-                banner.contains("initialising MariaDB data directory"),
-                "{banner}"
+                dir.path().join("var/dev-mariadb/data/mysql").is_dir(),
+                "the private MariaDB's data is under var/"
             );
+            assert!(banner.contains("demo: 7 tenants"), "{banner}");
             assert!(
                 banner.contains("admin (FastAdmin) login: admin / "),
                 "{banner}"
             );
             assert!(banner.contains("widen fa_user"), "{banner}");
         } else {
-            assert!(!banner.contains("initialising"), "{banner}");
+            assert!(
+                !banner.contains("demo: "),
+                "the demo tenants are kept: {banner}"
+            );
             assert!(banner.contains("existing account"), "{banner}");
         }
         assert!(landing_text(port).await.contains("AI 智能客服"));

@@ -1,0 +1,203 @@
+//! WeChat Pay's side of API v3 Native payments: the merchant's signed order call checked as
+//! the platform checks it, and the encrypted, platform-signed payment notification.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use chathub::clients::pay;
+
+use super::GatewayKeys;
+
+/// A v3 notification: the JSON body and the platform signature headers.
+pub struct WechatNotification {
+    pub body: String,
+    pub timestamp: String,
+    pub nonce: String,
+    pub signature: String,
+}
+
+/// The decrypted transaction of a successful payment.
+pub fn transaction(keys: &GatewayKeys, order_no: &str, total_cents: i64) -> serde_json::Value {
+    serde_json::json!({
+        "mchid": keys.wechat_mch_id, "appid": keys.wechat_app_id, "out_trade_no": order_no,
+        "transaction_id": format!("4200{order_no}"), "trade_type": "NATIVE",
+        "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
+        "amount": {"total": total_cents, "payer_total": total_cents, "currency": "CNY", "payer_currency": "CNY"}
+    })
+}
+
+/// `TRADE.SUCCESS` with `transaction` AEAD_AES_256_GCM-encrypted under the APIv3 key.
+pub fn notification(
+    keys: &GatewayKeys,
+    transaction: &serde_json::Value,
+    timestamp: i64,
+) -> WechatNotification {
+    let nonce_r = "r4nd0mn0nce1";
+    let ciphertext = pay::wechat::encrypt_resource(
+        &transaction.to_string(),
+        &keys.wechat_v3_key,
+        nonce_r,
+        "transaction",
+    )
+    .expect("a 32-byte APIv3 key");
+    let body = serde_json::json!({
+        "id": "EV-2026", "create_time": "2026-06-01T10:00:00+08:00",
+        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
+        "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce_r}
+    })
+    .to_string();
+    signed_body(keys, body, timestamp)
+}
+
+/// Any body with a valid platform signature over `TIMESTAMP\nNONCE\nBODY\n`.
+pub fn signed_body(keys: &GatewayKeys, body: String, timestamp: i64) -> WechatNotification {
+    let timestamp = timestamp.to_string();
+    let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_string();
+    let key = pay::parse_private_key(&keys.platform_private).expect("sandbox platform key");
+    let signature =
+        pay::rsa_sha256_sign(&key, format!("{timestamp}\n{nonce}\n{body}\n").as_bytes());
+    WechatNotification {
+        body,
+        timestamp,
+        nonce,
+        signature,
+    }
+}
+
+/// POST a notification to the merchant's `notify_url`, headers as WeChat Pay sends them.
+pub async fn send(
+    client: &reqwest::Client,
+    notify_url: &str,
+    n: &WechatNotification,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(notify_url)
+        .header("Content-Type", "application/json")
+        .header("Wechatpay-Timestamp", &n.timestamp)
+        .header("Wechatpay-Nonce", &n.nonce)
+        .header("Wechatpay-Signature", &n.signature)
+        .header("Wechatpay-Serial", "PLATFORM-SERIAL")
+        .body(n.body.clone())
+        .send()
+        .await
+}
+
+/// A Native order the merchant placed, signature checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeOrder {
+    pub out_trade_no: String,
+    pub description: String,
+    pub notify_url: String,
+    pub total_cents: i64,
+}
+
+fn auth_field<'a>(auth: &'a str, name: &str) -> Option<&'a str> {
+    let rest = auth.strip_prefix("WECHATPAY2-SHA256-RSA2048 ")?;
+    rest.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// An error answer as WeChat Pay gives it: status and `{"code","message"}`.
+pub type Refusal = (u16, String);
+
+fn refusal(status: u16, code: &str, message: &str) -> Refusal {
+    (
+        status,
+        serde_json::json!({"code": code, "message": message}).to_string(),
+    )
+}
+
+/// `POST /v3/pay/transactions/native` as the platform checks it: the `Authorization`
+/// signature (merchant key, certificate serial, mchid) and the body's appid and currency.
+pub fn accept_native(
+    keys: &GatewayKeys,
+    path: &str,
+    auth: &str,
+    body: &str,
+) -> Result<NativeOrder, Refusal> {
+    if path != pay::wechat::NATIVE_PATH {
+        return Err(refusal(404, "NOT_FOUND", "no such API"));
+    }
+    let field = |name| auth_field(auth, name);
+    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
+        field("mchid"),
+        field("nonce_str"),
+        field("signature"),
+        field("timestamp"),
+        field("serial_no"),
+    ) else {
+        return Err(refusal(401, "SIGN_ERROR", "Authorization malformed"));
+    };
+    let message = format!("POST\n{path}\n{ts}\n{nonce}\n{body}\n");
+    let key = pay::parse_public_key(&keys.merchant_public)
+        .map_err(|_| refusal(500, "SYSTEM_ERROR", "merchant key"))?;
+    if mchid != keys.wechat_mch_id
+        || serial != keys.merchant_cert_serial
+        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
+    {
+        return Err(refusal(401, "SIGN_ERROR", "signature invalid"));
+    }
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    if json["appid"] != keys.wechat_app_id.as_str() || json["amount"]["currency"] != "CNY" {
+        return Err(refusal(400, "PARAM_ERROR", "bad body"));
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    Ok(NativeOrder {
+        out_trade_no: text(&json["out_trade_no"]),
+        description: text(&json["description"]),
+        notify_url: text(&json["notify_url"]),
+        total_cents: json["amount"]["total"].as_i64().unwrap_or_default(),
+    })
+}
+
+/// The answer to an accepted order.
+pub fn code_url_answer(code_url: &str) -> String {
+    serde_json::json!({ "code_url": code_url }).to_string()
+}
+
+/// A WeChat Pay API on its own port for the tests: answers Native orders with a
+/// `weixin://` code and records every request (`Authorization`, body).
+pub struct FakeWechatPay {
+    pub addr: SocketAddr,
+    pub requests: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl FakeWechatPay {
+    pub async fn start(keys: GatewayKeys) -> FakeWechatPay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let log = requests.clone();
+        let keys = Arc::new(keys);
+        crate::http_serve::spawn(listener, move |req| {
+            let (log, keys) = (log.clone(), keys.clone());
+            async move {
+                let auth = req.header("authorization");
+                log.lock().unwrap().push((auth.clone(), req.body_text()));
+                let (status, body) = match accept_native(&keys, &req.path, &auth, &req.body_text())
+                {
+                    Ok(order) => (
+                        200,
+                        code_url_answer(&format!(
+                            "weixin://wxpay/bizpayurl?pr={}",
+                            hex::encode(order.out_trade_no)
+                        )),
+                    ),
+                    Err(r) => r,
+                };
+                crate::http_serve::reply(status, "application/json", body)
+            }
+        });
+        FakeWechatPay { addr, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
