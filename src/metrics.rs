@@ -13,7 +13,7 @@ const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -42,9 +42,9 @@ pub fn webhook_method_label(method: &str) -> &'static str {
 
 impl Metrics {
     /// One answered request. `route` is the action name (bounded set), never a raw path.
-    pub fn record_request(&self, route: &str, status: u16, latency: Duration) {
+    pub fn record_request(&self, route: &'static str, status: u16, latency: Duration) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry((route.to_string(), status)).or_default() += 1;
+        *map.entry((route, status)).or_default() += 1;
         drop(map);
         let secs = latency.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -254,6 +254,6 @@ mod tests {
         assert!(m.may_warn_webhook_refusal("wechat", "not_configured", 160));
         assert_eq!(m.latency_buckets[0].load(Ordering::Relaxed), 1); // <= 5 ms
         assert_eq!(m.latency_buckets[3].load(Ordering::Relaxed), 2); // <= 50 ms
-        assert_eq!(m.requests.lock().unwrap()[&("landing".to_string(), 200)], 2);
+        assert_eq!(m.requests.lock().unwrap()[&("landing", 200)], 2);
     }
 }

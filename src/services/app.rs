@@ -1,6 +1,9 @@
 //! Shared state handed to every handler.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
 
 use crate::clock::Clock;
 use crate::config::{AddonConfig, Config};
@@ -22,6 +25,33 @@ pub struct App {
     pub provision: crate::clients::provision::ProvisionClient,
     /// Counters behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Pages that depend on nothing but the addon configuration.
+    pub rendered: RenderCache,
+}
+
+/// Pages that depend on nothing but the addon configuration (landing), rendered once for
+/// the configuration in force: a reload swaps the `Arc`, and the next request renders
+/// again. Derived from the configuration only, so instances never disagree.
+#[derive(Default)]
+pub struct RenderCache(Mutex<HashMap<&'static str, (Arc<AddonConfig>, Bytes)>>);
+
+impl RenderCache {
+    pub fn get_or_render(
+        &self,
+        page: &'static str,
+        addon: &Arc<AddonConfig>,
+        render: impl FnOnce(&AddonConfig) -> Bytes,
+    ) -> Bytes {
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((for_config, bytes)) = lock().get(page)
+            && Arc::ptr_eq(for_config, addon)
+        {
+            return bytes.clone();
+        }
+        let bytes = render(addon);
+        lock().insert(page, (addon.clone(), bytes.clone()));
+        bytes
+    }
 }
 
 impl App {
@@ -45,6 +75,7 @@ impl App {
             http,
             provision: crate::clients::provision::ProvisionClient::with_metrics(metrics.clone()),
             metrics,
+            rendered: RenderCache::default(),
         }
     }
 

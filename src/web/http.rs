@@ -223,6 +223,13 @@ impl HtmlBody for String {
     }
 }
 
+/// A page rendered earlier (`services::app::RenderCache`).
+impl HtmlBody for Bytes {
+    fn into_bytes(self) -> Bytes {
+        self
+    }
+}
+
 impl HtmlBody for &'static str {
     fn into_bytes(self) -> Bytes {
         self.into()

@@ -6,40 +6,49 @@ pub mod member;
 pub mod pay;
 pub mod public;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::domain::action::Action;
 use crate::error::AppError;
 use crate::services::app::App;
 use crate::web::http::{Request, Response};
 
+/// A handler's work. Boxed, so a request's future holds only the handler it runs: a match
+/// awaiting every handler inline made each request's future as large as the largest
+/// handler's (tens of kilobytes), copied on every spawn and poll (bench/RESULTS.md).
+type Handled<'a> = Pin<Box<dyn Future<Output = Result<Response, AppError>> + Send + 'a>>;
+
 /// Route an addon action to its handler.
 pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Response, AppError> {
-    let resp = match action {
-        Action::Landing => public::landing(app, req).await,
-        Action::RegisterPage => public::register_page(app, req).await,
-        Action::Register => public::register(app, req).await,
-        Action::Login => member::login(app, req).await,
-        Action::DoLogin => member::do_login(app, req).await,
-        Action::Logout => member::logout(app, req).await,
-        Action::My => member::my(app, req).await,
-        Action::ChangePassword => member::change_password(app, req).await,
-        Action::Renew => pay::renew(app, req).await,
-        Action::ChannelList => channel::channel_list(app, req).await,
-        Action::ChannelAuth => channel::channel_auth(app, req).await,
-        Action::ChannelCallback => channel::channel_callback(app, req).await,
-        Action::Reprovision => channel::reprovision(app, req).await,
-        Action::PayAlipay => pay::pay_alipay(app, req).await,
-        Action::PayWechat => pay::pay_wechat(app, req).await,
-        Action::PayNotify => pay::pay_notify(app, req).await,
-        Action::PayReturn => pay::pay_return(app, req).await,
-        Action::Index => admin::index(app, req).await,
-        Action::Add => admin::add(app, req).await,
-        Action::Del => admin::del(app, req).await,
-        Action::Dashboard => admin::dashboard(app, req).await,
-        Action::Logs => admin::logs(app, req).await,
-        Action::Suspend => admin::suspend(app, req).await,
-        Action::Activate => admin::activate(app, req).await,
-        Action::SetExpire => admin::set_expire(app, req).await,
-    }?;
+    let handler: Handled<'_> = match action {
+        Action::Landing => Box::pin(public::landing(app, req)),
+        Action::RegisterPage => Box::pin(public::register_page(app, req)),
+        Action::Register => Box::pin(public::register(app, req)),
+        Action::Login => Box::pin(member::login(app, req)),
+        Action::DoLogin => Box::pin(member::do_login(app, req)),
+        Action::Logout => Box::pin(member::logout(app, req)),
+        Action::My => Box::pin(member::my(app, req)),
+        Action::ChangePassword => Box::pin(member::change_password(app, req)),
+        Action::Renew => Box::pin(pay::renew(app, req)),
+        Action::ChannelList => Box::pin(channel::channel_list(app, req)),
+        Action::ChannelAuth => Box::pin(channel::channel_auth(app, req)),
+        Action::ChannelCallback => Box::pin(channel::channel_callback(app, req)),
+        Action::Reprovision => Box::pin(channel::reprovision(app, req)),
+        Action::PayAlipay => Box::pin(pay::pay_alipay(app, req)),
+        Action::PayWechat => Box::pin(pay::pay_wechat(app, req)),
+        Action::PayNotify => Box::pin(pay::pay_notify(app, req)),
+        Action::PayReturn => Box::pin(pay::pay_return(app, req)),
+        Action::Index => Box::pin(admin::index(app, req)),
+        Action::Add => Box::pin(admin::add(app, req)),
+        Action::Del => Box::pin(admin::del(app, req)),
+        Action::Dashboard => Box::pin(admin::dashboard(app, req)),
+        Action::Logs => Box::pin(admin::logs(app, req)),
+        Action::Suspend => Box::pin(admin::suspend(app, req)),
+        Action::Activate => Box::pin(admin::activate(app, req)),
+        Action::SetExpire => Box::pin(admin::set_expire(app, req)),
+    };
+    let resp = handler.await?;
     // Sliding idle expiry of the member session (PHP's session lifetime counted from the
     // last request, not from sign-in).
     Ok(app.sessions.refresh(req, app.clock.epoch(), resp))

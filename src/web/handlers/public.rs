@@ -12,7 +12,14 @@ use crate::web::http::{Request, Response, html, php_exit};
 use crate::web::pages;
 
 pub async fn landing(app: &App, _req: &Request) -> Result<Response, AppError> {
-    Ok(html(pages::landing::render(&app.addon().site_name)))
+    let page = app
+        .rendered
+        .get_or_render("landing", &app.addon(), |addon| {
+            pages::landing::render(&addon.site_name)
+                .into_string()
+                .into()
+        });
+    Ok(html(page))
 }
 
 /// The sign-up form. `?plan=` preselects one of the three plans (anything else: basic).
