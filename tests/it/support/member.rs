@@ -266,7 +266,17 @@ pub async fn seed_tenants(db: &TestDb) {
 
 /// Users and tenants as the recordings had them, the app on the recorded clock.
 pub async fn spawn_seeded(env: &[(&str, &str)]) -> TestApp {
-    TestApp::init().with_members().with_envs(env).spawn().await
+    TestApp::init()
+        .with_members()
+        // Sign-in bursts (81 bcrypt checks at once) on a loaded CI machine must not meet the
+        // request bound: these tests count attempts, not time. A test's own `env` wins.
+        .with_envs(&[
+            ("CHATHUB_REQUEST_TIMEOUT_MS", "60000"),
+            ("CHATHUB_DB_CHECKOUT_TIMEOUT_MS", "30000"),
+        ])
+        .with_envs(env)
+        .spawn()
+        .await
 }
 
 /// The pages of the member area.
