@@ -1043,6 +1043,76 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_session_store_is_read_from_application_config_php_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "[database]\ndatabase = fast\nusername = fa\n[session]\nhost = 10.0.0.9\npassword = p@ss:w\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("application")).unwrap();
+        std::fs::write(
+            dir.path().join("application/config.php"),
+            "<?php\nuse think\\Env;\nreturn [\n  'app_debug' => Env::get('app.debug', false),\n  'session' => [\n    'id' => '',\n    'prefix' => 'think',\n    'type' => 'redis', // 驱动方式\n    'host' => Env::get('session.host', '127.0.0.1'),\n    'port' => Env::get('session.port', 6380),\n    'password' => Env::get('session.password', ''),\n    'select' => 2,\n    'session_name' => 'fa_sess:',\n    'auto_start' => true,\n  ],\n  'token' => ['type' => 'Mysql', 'key' => 'i3d6o32wo8fvs1fvdpwens'],\n];\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("addons/chathub")).unwrap();
+        std::fs::write(
+            dir.path().join("addons/chathub/config.php"),
+            "<?php return [];",
+        )
+        .unwrap();
+        let sources = ConfigSources {
+            config_file: None,
+            fastadmin_root: Some(dir.path().to_path_buf()),
+        };
+        let cfg =
+            Config::load_with_env(&sources, &env(&[("CHATHUB_SESSION_SECRET", SECRET)])).unwrap();
+        let redis = cfg.php_session_redis.as_ref().expect("redis store");
+        assert_eq!(
+            redis.url.expose_secret(),
+            "redis://:p%40ss%3Aw@10.0.0.9:6380/2"
+        );
+        assert_eq!(redis.key_prefix, "fa_sess:");
+        assert_eq!(
+            cfg.fastadmin_token_key.as_ref().unwrap().expose_secret(),
+            "i3d6o32wo8fvs1fvdpwens"
+        );
+        let d = cfg.describe();
+        assert!(
+            !d.contains("p%40ss")
+                && d.contains("php_session_redis_url = redis://:******@10.0.0.9:6380/2"),
+            "{d}"
+        );
+
+        // Files and Redis at once is a mistake, said with the key.
+        let e = Config::load_with_env(
+            &sources,
+            &env(&[
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_PHP_SESSION_DIR", "/var/lib/php/sessions"),
+            ]),
+        )
+        .err()
+        .expect("both stores refused");
+        assert!(
+            e.to_string().contains("php_session_redis_url: set either"),
+            "{e}"
+        );
+        let e = Config::load_with_env(
+            &ConfigSources::default(),
+            &env(&[
+                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_PHP_SESSION_REDIS_URL", "http://:hunter2@host"),
+            ]),
+        )
+        .err()
+        .expect("not a redis URL");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_masked_in_the_description() {
         let cfg = Config::load_with_env(
             &ConfigSources::default(),
