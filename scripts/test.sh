@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The project's one test command (README, CI): makes sure a MariaDB is reachable (see
-# scripts/lib/mariadb.sh for the order it tries), then builds and runs every test.
+# scripts/lib/mariadb.sh for the order it tries) and a Redis (scripts/lib/redis.sh), then
+# builds and runs every test.
 # Arguments go to `cargo test` (e.g. `scripts/test.sh --test it migrate::`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
+source scripts/lib/redis.sh
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust (https://rustup.rs) first" >&2
@@ -28,8 +30,9 @@ ensure_package() { # program-or-file package
 
 # Built first: the MariaDB starter is the tools crate's binary (the same build the tests use).
 cargo build --workspace --all-targets
-trap stop_private_mariadb EXIT
+trap 'stop_private_mariadb; stop_private_redis' EXIT
 ensure_test_mariadb
+ensure_test_redis
 ensure_package nginx nginx
 ensure_package chromium chromium
 ensure_package /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc fonts-wqy-zenhei

@@ -50,6 +50,11 @@ pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
     out.push(provision_check(config).await);
     out.extend(payment_checks(config));
     out.push(trusted_proxies_check(config));
+    out.push(line(
+        "php sessions",
+        crate::check_sessions::php_sessions(config, [Outcome::Ok, Outcome::Warn, Outcome::Fail])
+            .await,
+    ));
     out.push(match config.gateway_aes_key {
         Some(_) => line("gateway_aes_key", Outcome::Ok("set".into())),
         None => line(

@@ -35,6 +35,10 @@ pub enum Command {
         /// Print the SQL instead of running it.
         #[arg(long)]
         dry_run: bool,
+        /// How long to wait for another `chathub migrate` on the same database to finish
+        /// before refusing, in seconds.
+        #[arg(long, default_value_t = 10)]
+        lock_wait: u32,
     },
     /// Check configuration, database, schema, provision server and payment keys.
     Check {
@@ -98,9 +102,12 @@ pub fn load_config(cli: &Cli) -> Result<(Config, Clock), i32> {
     Ok((config, clock))
 }
 
-/// `chathub migrate [--dry-run]`: bring the addon's tables (and `fa_user`'s widths) to what
-/// this server needs, by what `information_schema` shows. Prints what it does.
-pub async fn migrate(config: &Config, dry_run: bool) -> i32 {
+/// `chathub migrate [--dry-run] [--lock-wait SECS]`: bring the addon's tables (and
+/// `fa_user`'s widths) to what this server needs, by what `information_schema` shows. Prints
+/// what it does. A real run holds the database's migration lock, so two instances starting
+/// at once never change the schema together: the second waits, then finds nothing to do, or
+/// refuses after `lock_wait` seconds.
+pub async fn migrate(config: &Config, dry_run: bool, lock_wait: u32) -> i32 {
     let db = match crate::db::Db::new(config) {
         Ok(db) => db,
         Err(e) => {
@@ -110,7 +117,11 @@ pub async fn migrate(config: &Config, dry_run: bool) -> i32 {
     };
     let result = async {
         let mut conn = db.conn().await.map_err(|e| e.to_string())?;
-        crate::db::schema::migrate(&mut conn, &config.table_prefix, dry_run)
+        let prefix = &config.table_prefix;
+        if !dry_run {
+            take_migration_lock(&mut conn, prefix, lock_wait).await?;
+        }
+        crate::db::schema::migrate(&mut conn, prefix, dry_run)
             .await
             .map_err(|e| e.to_string())
     }
@@ -138,6 +149,25 @@ pub async fn migrate(config: &Config, dry_run: bool) -> i32 {
         println!("{} statement(s) applied", plan.steps.len());
     }
     0
+}
+
+async fn take_migration_lock(
+    conn: &mut mysql_async::Conn,
+    prefix: &str,
+    wait: u32,
+) -> Result<(), String> {
+    use crate::db::schema::{MigrationLock, lock_migrations};
+    match lock_migrations(conn, prefix, wait)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        MigrationLock::Held => Ok(()),
+        MigrationLock::Busy { holder } => Err(format!(
+            "another `chathub migrate` is running on this database (MariaDB connection {}); \
+             waited {wait} s. Nothing was changed: run it again when that one has finished",
+            holder.map_or("unknown".into(), |h| h.to_string())
+        )),
+    }
 }
 
 /// `chathub check`: an invalid config is one FAIL line per problem (each names its key),

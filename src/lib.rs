@@ -6,6 +6,7 @@
 
 // Entry: the command line and the server's life.
 pub mod check;
+pub mod check_sessions;
 pub mod cli;
 pub mod live;
 pub mod startup;

@@ -10,8 +10,8 @@ async fn main() {
             Ok((config, clock)) => chathub::cli::serve(config, clock).await,
             Err(code) => code,
         },
-        Command::Migrate { dry_run } => match chathub::cli::load_config(&cli) {
-            Ok((config, _)) => chathub::cli::migrate(&config, *dry_run).await,
+        Command::Migrate { dry_run, lock_wait } => match chathub::cli::load_config(&cli) {
+            Ok((config, _)) => chathub::cli::migrate(&config, *dry_run, *lock_wait).await,
             Err(code) => code,
         },
         Command::Check {

@@ -54,6 +54,8 @@ pub(super) fn read_fastadmin_root(
             env_path.display()
         )),
     }
+    let env_text = std::fs::read_to_string(&env_path).unwrap_or_default();
+    read_application_config(root, &env_text, server);
     let php = root.join("addons/chathub/config.php");
     match std::fs::read_to_string(&php) {
         Ok(text) => {
@@ -68,6 +70,135 @@ pub(super) fn read_fastadmin_root(
             php.display()
         )),
     }
+}
+
+/// `application/config.php`: the `session` block (ThinkPHP's Redis session driver: `type`,
+/// `host`, `port`, `password`, `select`, `session_name`) and `token.key`, each value a literal
+/// or `Env::get('section.key', default)` resolved against `.env` as ThinkPHP does. A missing
+/// file or a session kept in files adds nothing: the files' directory is php.ini's.
+fn read_application_config(root: &Path, env_text: &str, server: &mut BTreeMap<String, String>) {
+    let Ok(text) = std::fs::read_to_string(root.join("application/config.php")) else {
+        return;
+    };
+    let env_get = |name: &str| {
+        let (section, key) = name.split_once('.').unwrap_or(("", name));
+        parse_ini_section(env_text, &section.to_ascii_lowercase())
+            .get(&key.to_ascii_lowercase())
+            .cloned()
+    };
+    let tokens = php_tokens(&text);
+    let session = php_block(&tokens, "session", &env_get);
+    if session
+        .get("type")
+        .is_some_and(|t| t.eq_ignore_ascii_case("redis"))
+    {
+        server.insert("php_session_redis_url".into(), redis_url(&session));
+        if let Some(prefix) = session.get("session_name").filter(|p| !p.is_empty()) {
+            server.insert("php_session_redis_prefix".into(), prefix.clone());
+        }
+    }
+    if let Some(key) = php_block(&tokens, "token", &env_get).remove("key") {
+        server.insert("fastadmin_token_key".into(), key);
+    }
+}
+
+/// The URL of the Redis the driver connects to, with its defaults (127.0.0.1:6379, db 0).
+fn redis_url(session: &BTreeMap<String, String>) -> String {
+    let get = |k: &str, default: &str| {
+        session
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    };
+    let password = get("password", "");
+    let cred = if password.is_empty() {
+        String::new()
+    } else {
+        format!(":{}@", pct(&password))
+    };
+    format!(
+        "redis://{cred}{}:{}/{}",
+        get("host", "127.0.0.1"),
+        get("port", "6379"),
+        get("select", "0")
+    )
+}
+
+/// The `'name' => [ 'key' => value, … ]` entry of a ThinkPHP config file's top-level array.
+fn php_block(
+    tokens: &[PhpTok],
+    name: &str,
+    env_get: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut depth = 0i32;
+    let mut i = 0;
+    let mut inside = false;
+    while i < tokens.len() {
+        match &tokens[i] {
+            PhpTok::Open => depth += 1,
+            PhpTok::Close => {
+                depth -= 1;
+                if inside && depth < 2 {
+                    break;
+                }
+            }
+            PhpTok::Str(k)
+                if depth == 1 && k == name && tokens.get(i + 1) == Some(&PhpTok::Arrow) =>
+            {
+                inside = tokens.get(i + 2) == Some(&PhpTok::Open);
+            }
+            PhpTok::Str(k) if inside && depth == 2 && tokens.get(i + 1) == Some(&PhpTok::Arrow) => {
+                let (value, next) = php_value(tokens, i + 2, env_get);
+                if let Some(v) = value {
+                    out.insert(k.clone(), v);
+                }
+                i = next;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A value starting at `tokens[i]` and the index after it: a literal, or `Env::get(name,
+/// default)`; any other call is unknown (`None`).
+fn php_value(
+    tokens: &[PhpTok],
+    i: usize,
+    env_get: &dyn Fn(&str) -> Option<String>,
+) -> (Option<String>, usize) {
+    let mut j = i;
+    let mut words = Vec::new();
+    while let Some(PhpTok::Bare(w)) = tokens.get(j) {
+        words.push(w.as_str());
+        j += 1;
+    }
+    if tokens.get(j) != Some(&PhpTok::CallOpen) {
+        return match tokens.get(i) {
+            Some(PhpTok::Str(v) | PhpTok::Bare(v)) => (Some(v.clone()), i + 1),
+            _ => (None, i),
+        };
+    }
+    let end = (j..tokens.len())
+        .find(|&k| tokens[k] == PhpTok::CallClose)
+        .unwrap_or(tokens.len());
+    let args: Vec<String> = tokens[j + 1..end]
+        .iter()
+        .filter_map(|t| match t {
+            PhpTok::Str(v) | PhpTok::Bare(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let is_env_get = words.ends_with(&["Env", "get"]);
+    let value = match (is_env_get, args.first()) {
+        (true, Some(name)) => env_get(name).or_else(|| args.get(1).cloned()),
+        _ => None,
+    };
+    (value, end + 1)
 }
 
 fn pct(s: &str) -> String {
@@ -164,6 +295,9 @@ pub fn parse_config_php(text: &str) -> Vec<(String, String)> {
 enum PhpTok {
     Open,
     Close,
+    /// The parentheses of a function call (`Env::get(…)`), as opposed to `array(…)`.
+    CallOpen,
+    CallClose,
     Arrow,
     Str(String),
     Bare(String),
@@ -173,21 +307,32 @@ enum PhpTok {
 fn php_tokens(text: &str) -> Vec<PhpTok> {
     let b: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
+    // Whether each open parenthesis is `array(`, so its `)` closes an array, not a call.
+    let mut parens: Vec<bool> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         match c {
             '[' => out.push(PhpTok::Open),
             ']' => out.push(PhpTok::Close),
-            '(' if i >= 5
-                && b[i - 5..i]
-                    .iter()
-                    .collect::<String>()
-                    .eq_ignore_ascii_case("array") =>
-            {
-                out.push(PhpTok::Open)
+            '(' => {
+                let is_array = i >= 5
+                    && b[i - 5..i]
+                        .iter()
+                        .collect::<String>()
+                        .eq_ignore_ascii_case("array");
+                parens.push(is_array);
+                out.push(if is_array {
+                    PhpTok::Open
+                } else {
+                    PhpTok::CallOpen
+                });
             }
-            ')' => out.push(PhpTok::Close),
+            ')' => out.push(if parens.pop().unwrap_or(true) {
+                PhpTok::Close
+            } else {
+                PhpTok::CallClose
+            }),
             '=' if b.get(i + 1) == Some(&'>') => {
                 out.push(PhpTok::Arrow);
                 i += 1;

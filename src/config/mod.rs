@@ -45,6 +45,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Directory holding PHP's session files (`session.save_path`), for FastAdmin admin sessions.
     pub php_session_dir: Option<PathBuf>,
+    /// PHP sessions kept in Redis by ThinkPHP's `redis` session driver, instead of files.
+    pub php_session_redis: Option<RedisSessions>,
     /// FastAdmin `token.key` (application/config.php), used by the keeplogin cookie.
     pub fastadmin_token_key: Option<SecretString>,
     /// Alipay gateway override (tests point this at a local fake).
@@ -164,6 +166,9 @@ const SERVER_KEYS: &[&str] = &[
     "register_timeout_secs",
     "max_body_bytes",
     "php_session_dir",
+    "php_session_redis_url",
+    "php_session_redis_prefix",
+    "php_session_redis_timeout_ms",
     "fastadmin_token_key",
     "alipay_gateway_url",
     "wechat_api_base",
@@ -261,6 +266,17 @@ fn parse_switch(v: &str, key: &str, errors: &mut Vec<String>) -> bool {
             false
         }
     }
+}
+
+/// Where ThinkPHP's `redis` session driver keeps sessions: the value of `<prefix><session id>`
+/// (the driver's `session_name` setting is the prefix) is PHP's serialised session.
+#[derive(Clone)]
+pub struct RedisSessions {
+    /// `redis://[:password@]host[:port][/db]`; the password makes it a secret.
+    pub url: SecretString,
+    pub key_prefix: String,
+    /// Bound on connecting and reading one session; past it the visitor is not signed in.
+    pub timeout: Duration,
 }
 
 /// Bytes that must not be printed.
@@ -458,6 +474,23 @@ impl Config {
         );
         line("max_body_bytes", self.max_body_bytes.to_string());
         line("php_session_dir", format!("{:?}", self.php_session_dir));
+        let redis = self.php_session_redis.as_ref();
+        line(
+            "php_session_redis_url",
+            redis.map_or("(empty)".into(), |r| mask_url(r.url.expose_secret())),
+        );
+        line(
+            "php_session_redis_prefix",
+            redis.map_or(String::new(), |r| r.key_prefix.clone()),
+        );
+        line(
+            "php_session_redis_timeout_ms",
+            redis
+                .map_or(PHP_SESSION_REDIS_TIMEOUT_MS, |r| {
+                    r.timeout.as_millis() as u64
+                })
+                .to_string(),
+        );
         line(
             "fastadmin_token_key",
             mask(self.fastadmin_token_key.is_some()).into(),
@@ -760,6 +793,9 @@ fn build_server(
         other => other,
     };
 
+    let php_session_dir = get("php_session_dir").map(PathBuf::from);
+    let php_session_redis = php_session_redis(&get, php_session_dir.is_some(), errors);
+
     if !errors.is_empty() {
         return None;
     }
@@ -775,7 +811,8 @@ fn build_server(
         timezone,
         register_timeout: Duration::from_secs(register_timeout),
         max_body_bytes,
-        php_session_dir: get("php_session_dir").map(PathBuf::from),
+        php_session_dir,
+        php_session_redis,
         fastadmin_token_key: get("fastadmin_token_key").map(Into::into),
         alipay_gateway_url: get("alipay_gateway_url"),
         wechat_api_base: get("wechat_api_base")
@@ -792,6 +829,44 @@ fn build_server(
         addon,
         addon_config_php,
         loaded_from: LoadedFrom::default(),
+    })
+}
+
+/// Default bound on one read of a Redis-kept PHP session.
+const PHP_SESSION_REDIS_TIMEOUT_MS: u64 = 500;
+
+fn php_session_redis(
+    get: &dyn Fn(&str) -> Option<String>,
+    has_dir: bool,
+    errors: &mut Vec<String>,
+) -> Option<RedisSessions> {
+    let timeout_ms = parse_num(
+        get("php_session_redis_timeout_ms"),
+        PHP_SESSION_REDIS_TIMEOUT_MS,
+        "php_session_redis_timeout_ms",
+        errors,
+    );
+    if !(50..=5_000).contains(&timeout_ms) {
+        errors.push("php_session_redis_timeout_ms: must be between 50 and 5000".into());
+    }
+    let url = get("php_session_redis_url")?;
+    if has_dir {
+        // Each PHP site has one session handler; two stores would be a config mistake.
+        errors.push(
+            "php_session_redis_url: set either php_session_dir (files) or php_session_redis_url, not both"
+                .into(),
+        );
+    }
+    // The parser's message may quote the URL, password included: never repeat it.
+    if !url.starts_with("redis://")
+        || redis::IntoConnectionInfo::into_connection_info(url.as_str()).is_err()
+    {
+        errors.push("php_session_redis_url: expected redis://[:password@]host[:port][/db]".into());
+    }
+    Some(RedisSessions {
+        url: url.into(),
+        key_prefix: get("php_session_redis_prefix").unwrap_or_default(),
+        timeout: Duration::from_millis(timeout_ms),
     })
 }
 
@@ -965,6 +1040,76 @@ mod tests {
                 .expose_secret()
                 .contains("\nABC\n")
         );
+    }
+
+    #[test]
+    fn a_redis_session_store_is_read_from_application_config_php_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "[database]\ndatabase = fast\nusername = fa\n[session]\nhost = 10.0.0.9\npassword = p@ss:w\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("application")).unwrap();
+        std::fs::write(
+            dir.path().join("application/config.php"),
+            "<?php\nuse think\\Env;\nreturn [\n  'app_debug' => Env::get('app.debug', false),\n  'session' => [\n    'id' => '',\n    'prefix' => 'think',\n    'type' => 'redis', // 驱动方式\n    'host' => Env::get('session.host', '127.0.0.1'),\n    'port' => Env::get('session.port', 6380),\n    'password' => Env::get('session.password', ''),\n    'select' => 2,\n    'session_name' => 'fa_sess:',\n    'auto_start' => true,\n  ],\n  'token' => ['type' => 'Mysql', 'key' => 'i3d6o32wo8fvs1fvdpwens'],\n];\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("addons/chathub")).unwrap();
+        std::fs::write(
+            dir.path().join("addons/chathub/config.php"),
+            "<?php return [];",
+        )
+        .unwrap();
+        let sources = ConfigSources {
+            config_file: None,
+            fastadmin_root: Some(dir.path().to_path_buf()),
+        };
+        let cfg =
+            Config::load_with_env(&sources, &env(&[("CHATHUB_SESSION_SECRET", SECRET)])).unwrap();
+        let redis = cfg.php_session_redis.as_ref().expect("redis store");
+        assert_eq!(
+            redis.url.expose_secret(),
+            "redis://:p%40ss%3Aw@10.0.0.9:6380/2"
+        );
+        assert_eq!(redis.key_prefix, "fa_sess:");
+        assert_eq!(
+            cfg.fastadmin_token_key.as_ref().unwrap().expose_secret(),
+            "i3d6o32wo8fvs1fvdpwens"
+        );
+        let d = cfg.describe();
+        assert!(
+            !d.contains("p%40ss")
+                && d.contains("php_session_redis_url = redis://:******@10.0.0.9:6380/2"),
+            "{d}"
+        );
+
+        // Files and Redis at once is a mistake, said with the key.
+        let e = Config::load_with_env(
+            &sources,
+            &env(&[
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_PHP_SESSION_DIR", "/var/lib/php/sessions"),
+            ]),
+        )
+        .err()
+        .expect("both stores refused");
+        assert!(
+            e.to_string().contains("php_session_redis_url: set either"),
+            "{e}"
+        );
+        let e = Config::load_with_env(
+            &ConfigSources::default(),
+            &env(&[
+                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+                ("CHATHUB_SESSION_SECRET", SECRET),
+                ("CHATHUB_PHP_SESSION_REDIS_URL", "http://:hunter2@host"),
+            ]),
+        )
+        .err()
+        .expect("not a redis URL");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mysql_async::prelude::*;
+use sha2::Digest as _;
 
 /// The original addon's `install.sql`, verbatim apart from the placeholder.
 pub const INSTALL_SQL: &str = include_str!("../../install.sql");
@@ -536,6 +537,48 @@ pub fn varchar_width(column_type: &str) -> Option<u32> {
         .next()?
         .parse()
         .ok()
+}
+
+/// Whether this connection now holds the migration lock, or who does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MigrationLock {
+    Held,
+    /// Another connection kept it past the wait (its MariaDB connection id, if still known).
+    Busy {
+        holder: Option<u64>,
+    },
+}
+
+/// The named lock every `chathub migrate` on this database and prefix takes, from any host or
+/// container: MariaDB keeps named locks server-side and frees them when the connection ends.
+pub async fn lock_migrations<Q: Queryable>(
+    conn: &mut Q,
+    prefix: &str,
+    wait_secs: u32,
+) -> Result<MigrationLock, SchemaError> {
+    let database: Option<Option<String>> = conn.query_first("SELECT DATABASE()").await?;
+    let database = database.flatten().ok_or(SchemaError::NoDatabase)?;
+    let name = migration_lock_name(&database, prefix);
+    let got: Option<Option<i64>> = conn
+        .exec_first("SELECT GET_LOCK(?, ?)", (&name, wait_secs))
+        .await?;
+    if got.flatten() == Some(1) {
+        return Ok(MigrationLock::Held);
+    }
+    let holder: Option<Option<u64>> = conn.exec_first("SELECT IS_USED_LOCK(?)", (&name,)).await?;
+    Ok(MigrationLock::Busy {
+        holder: holder.flatten(),
+    })
+}
+
+/// MySQL caps lock names at 64 characters; a long database name is hashed into one.
+fn migration_lock_name(database: &str, prefix: &str) -> String {
+    let name = format!("chathub_migrate:{database}:{prefix}");
+    if name.len() <= 64 {
+        return name;
+    }
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    format!("chathub_migrate:{}", hex::encode(&digest[..20]))
 }
 
 /// Inspect, plan and (unless `dry_run`) apply. Each step is one statement, so each table's

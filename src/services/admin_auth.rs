@@ -1,8 +1,8 @@
 //! Recognising the admin FastAdmin (PHP) signed in, without a second login.
 //!
 //! Two ways, as FastAdmin's `app\admin\library\Auth` has them:
-//! - the PHP session (`PHPSESSID` → `sess_<id>` in `php_session_dir`, `php` serialiser,
-//!   ThinkPHP prefix `think` → `admin` array), confirmed against `fa_admin`: same `token`
+//! - the PHP session (`PHPSESSID`, read by `php_session` from files or Redis, `php`
+//!   serialiser, ThinkPHP prefix `think` → `admin` array), confirmed against `fa_admin`: same `token`
 //!   (FastAdmin rotates it at login and blanks it at logout), status `normal`, and the
 //!   session's `loginip` equal to the client address (FastAdmin's `loginip_check`);
 //! - the "keep login" cookie `keeplogin = id|keeptime|expiretime|key` with
@@ -13,16 +13,14 @@
 
 use subtle::ConstantTimeEq as _;
 
-use std::path::Path;
-
 use secrecy::ExposeSecret as _;
-use tokio::io::AsyncReadExt as _;
 
 use crate::db::admin::{self as admin_db, AdminId, AdminRow, Grants};
 use crate::domain::action::Action;
 use crate::domain::php_serialize::{self, PhpValue};
 use crate::error::AppError;
 use crate::services::app::App;
+use crate::services::php_session;
 
 /// An admin FastAdmin has signed in, confirmed against `fa_admin`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,9 +29,6 @@ pub struct SignedInAdmin {
     /// Written as `operator` in the addon's log, as the original's `session('admin.username')`.
     pub username: String,
 }
-
-/// Largest session file we read (PHP sessions are a few hundred bytes).
-const MAX_SESSION_FILE: u64 = 256 * 1024;
 
 /// What a request carries that can name a FastAdmin admin.
 pub struct AdminCookies {
@@ -51,14 +46,8 @@ pub async fn recognise(app: &App, req: &AdminCookies) -> Result<Option<SignedInA
     from_keeplogin(app, req).await
 }
 
-/// PHP's session ids (`session.sid_bits_per_character` 4–6) use `[0-9a-v]`, `[0-9a-zA-Z,-]`;
-/// anything else is refused so a cookie can never name a path.
-pub fn is_safe_session_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'-')
-}
+/// Kept here for the fuzz targets, which reach it by this path.
+pub use crate::services::php_session::is_safe_session_id;
 
 /// What a session file says about its admin.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,10 +71,7 @@ impl std::fmt::Debug for SessionAdmin {
 /// `admin|…` when the site configured an empty session prefix).
 pub fn session_admin(file: &[u8]) -> Option<SessionAdmin> {
     let vars = php_serialize::parse_session(file).ok()?;
-    let find = |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
-    let admin: &PhpValue = find("think")
-        .and_then(|think| think.get("admin"))
-        .or_else(|| find("admin"))?;
+    let admin: &PhpValue = php_session::scoped(&vars, "admin")?;
     let id = admin.get("id")?.as_int()?;
     let id = u32::try_from(id).ok().filter(|i| *i > 0)?;
     let token = admin.get("token")?.as_text()?;
@@ -97,36 +83,14 @@ pub fn session_admin(file: &[u8]) -> Option<SessionAdmin> {
     })
 }
 
-async fn read_session_file(dir: &Path, id: &str) -> Option<Vec<u8>> {
-    let path = dir.join(format!("sess_{id}"));
-    let file = tokio::fs::File::open(&path).await.ok()?;
-    let meta = file.metadata().await.ok()?;
-    if !meta.is_file() || meta.len() > MAX_SESSION_FILE {
-        return None;
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SESSION_FILE)
-        .read_to_end(&mut buf)
-        .await
-        .ok()?;
-    Some(buf)
-}
-
 async fn from_php_session(
     app: &App,
     req: &AdminCookies,
 ) -> Result<Option<SignedInAdmin>, AppError> {
-    let Some(dir) = app.config.php_session_dir.as_deref() else {
+    let Some(sid) = req.php_session_id.as_deref() else {
         return Ok(None);
     };
-    let Some(sid) = req.php_session_id.clone() else {
-        return Ok(None);
-    };
-    if !is_safe_session_id(&sid) {
-        tracing::debug!("PHPSESSID is not a valid session id");
-        return Ok(None);
-    }
-    let Some(file) = read_session_file(dir, &sid).await else {
+    let Some(file) = php_session::read(app, sid).await else {
         return Ok(None);
     };
     let Some(sess) = session_admin(&file) else {
@@ -312,23 +276,6 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn session_ids_that_could_name_a_path_are_refused() {
-        assert!(is_safe_session_id("ce7jl30isfkjk61mrckpn13vln"));
-        assert!(is_safe_session_id("a,b-C9"));
-        for bad in [
-            "",
-            "../etc/passwd",
-            "a/b",
-            "a.b",
-            "a\0b",
-            "a b",
-            &"x".repeat(129),
-        ] {
-            assert!(!is_safe_session_id(bad), "{bad:?}");
-        }
-    }
 
     #[test]
     fn keeplogin_key_is_fastadmins_md5_chain() {

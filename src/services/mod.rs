@@ -7,6 +7,7 @@ pub mod app;
 pub mod channels;
 pub mod member;
 pub mod payments;
+pub mod php_session;
 pub mod provisioning;
 pub mod sessions;
 pub mod signup;

@@ -43,6 +43,7 @@ pub async fn require_member(app: &App, req: &Request) -> Result<Member, Response
             Err(e.into_response())
         }
         Ok(None) => {
+            crate::web::session::offer_carry_over(app, req).await?;
             // A cookie that once signed someone in but no longer does is removed.
             let signed_in_cookie = app
                 .sessions

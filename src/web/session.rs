@@ -4,8 +4,11 @@
 
 use http::header;
 
+use crate::error::AppError;
+use crate::services::app::App;
+use crate::services::php_session;
 use crate::services::sessions::{COOKIE_NAME, SessionData, Sessions};
-use crate::web::http::{Request, Response};
+use crate::web::http::{Request, Response, redirect};
 
 impl Sessions {
     /// The session carried by the request, if its cookie decrypts and is not idle too long.
@@ -44,6 +47,42 @@ impl Sessions {
         resp.headers_mut()
             .append(header::SET_COOKIE, self.clear_cookie(secure));
         resp
+    }
+}
+
+/// The switch from the PHP addon: a request without a chathub session whose `PHPSESSID` holds
+/// a member the PHP addon signed in is answered `Err` with a redirect to the same URL carrying
+/// our session, so the member is not asked to sign in again (`php_session::carry_over` has
+/// the checks). `Ok`: nothing to carry over (a database failure is reported, and the visitor
+/// is treated as signed out).
+pub async fn offer_carry_over(app: &App, req: &Request) -> Result<(), Response> {
+    let php_sid = req.cookie("PHPSESSID");
+    match php_session::carry_over(app, php_sid.as_deref()).await {
+        Ok(Some(session)) => Err(no_store(app.sessions.with_session(
+            redirect(&same_url(req)),
+            &session,
+            req.https,
+        ))),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            e.report(&app.db.health, &req.id);
+            Ok(())
+        }
+    }
+}
+
+/// Logout: the request's PHP session cannot sign its member in here again (we cannot end it).
+pub async fn retire_php_session(app: &App, req: &Request) -> Result<(), AppError> {
+    php_session::retire(app, req.cookie("PHPSESSID").as_deref()).await
+}
+
+/// The URL this request asked for, always a path on this site (`//host` would leave it).
+fn same_url(req: &Request) -> String {
+    let path = format!("/{}", req.path.trim_start_matches(['/', '\\']));
+    if req.query_string.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", req.query_string)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// A part of the server and its layer (higher may import lower).
 fn part_of(module: &str) -> (&'static str, u8) {
     match module {
-        "main" | "lib" | "cli" | "startup" | "check" | "live" => ("entry", 5),
+        "main" | "lib" | "cli" | "startup" | "check" | "check_sessions" | "live" => ("entry", 5),
         "web" => ("web", 4),
         "services" => ("services", 3),
         "db" => ("storage", 2),

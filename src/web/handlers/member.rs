@@ -89,6 +89,7 @@ pub async fn logout(app: &App, req: &Request) -> Result<Response, AppError> {
         return Ok(no_store(redirect(member::MY_URL)));
     }
     let resp = no_store(redirect(member::LANDING_URL));
+    crate::web::session::retire_php_session(app, req).await?;
     if req.cookie(crate::services::sessions::COOKIE_NAME).is_some() {
         guards::end_session(app, req).await?;
         return Ok(app.sessions.without_session(resp, req.https));
