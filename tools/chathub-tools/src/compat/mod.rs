@@ -9,12 +9,15 @@ pub mod catalogue;
 pub mod cli;
 pub mod compare;
 pub mod dbstate;
+pub mod deviations;
 pub mod diff;
+pub mod report;
 pub mod exchange;
 pub mod normalize;
 pub mod php_session;
 pub mod record;
 pub mod shadow;
+pub mod site_backup;
 
 /// What can stop a toolkit command. The message names the step; no secret is ever part of it
 /// (database URLs are shown without their password).
