@@ -345,13 +345,12 @@ async fn site_state(db: &crate::support::TestDb) -> SiteState {
         .await
         .unwrap();
     let users: Vec<u32> = c.query("SELECT id FROM fa_user ORDER BY id").await.unwrap();
-    let ai: Option<u64> = c
-        .query_first(
-            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME = 'fa_chathub_tenant'",
-        )
+    let status: mysql_async::Row = c
+        .query_first("SHOW TABLE STATUS WHERE Name = 'fa_chathub_tenant'")
         .await
+        .unwrap()
         .unwrap();
+    let ai: Option<u64> = status.get("Auto_increment").unwrap();
     (column, tenants, users, ai)
 }
 
@@ -371,6 +370,7 @@ async fn an_interrupted_record_leaves_the_site_database_as_it_was() {
         .await;
     let before = site_state(&site.app.db).await;
     assert_eq!(before.1, [(41, "Real Shop".to_string())]);
+    assert_eq!(before.0.as_deref(), Some("varchar(255)"));
     let out = tempfile::tempdir().unwrap();
     let recorder = Recorder::start(RecordOptions {
         target: format!("http://{}", site.app.addr),

@@ -63,6 +63,16 @@ async fn column_lines(conn: &mut mysql_async::Conn, table: &str) -> Result<Vec<S
         .unwrap_or_default())
 }
 
+/// The table's next id (`SHOW TABLE STATUS`: information_schema may answer NULL from a stale
+/// statistics cache).
+async fn auto_increment(conn: &mut mysql_async::Conn, table: &str) -> Result<Option<u64>, ToolError> {
+    let status: Option<mysql_async::Row> = conn
+        .exec_first("SHOW TABLE STATUS WHERE Name = ?", (table,))
+        .await
+        .map_err(|e| ToolError::Db(format!("backup {table}: {e}")))?;
+    Ok(status.and_then(|r| r.get_opt::<Option<u64>, _>("Auto_increment")?.ok().flatten()))
+}
+
 /// Take the backup (tables missing on this site are skipped: nothing to restore there).
 pub async fn take(conn: &mut mysql_async::Conn) -> Result<SiteBackup, ToolError> {
     let mut tables = Vec::new();
@@ -81,14 +91,7 @@ pub async fn take(conn: &mut mysql_async::Conn) -> Result<SiteBackup, ToolError>
             .query(format!("SELECT * FROM `{t}`"))
             .await
             .map_err(|e| ToolError::Db(format!("backup {t}: {e}")))?;
-        let auto_increment: Option<u64> = conn
-            .exec_first(
-                "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-                (t,),
-            )
-            .await
-            .ok()
-            .flatten();
+        let auto_increment = auto_increment(conn, t).await?;
         tables.push(TableBackup {
             name: t.to_string(),
             columns: column_lines(conn, t).await?,
