@@ -623,6 +623,20 @@ fn shadow_forwards_only_reads() {
         Some("registerpage")
     );
     assert_eq!(action_of("/index/user/login"), None);
+    // Every spelling ThinkPHP dispatches to the addon (COMPAT.md#thinkphp-s-form).
+    for (path, action) in [
+        ("/index.php/addons/chathub/index/my", "my"),
+        ("/admin.php/addons/chathub/index/index", "index"),
+        ("/addons|chathub|index|landing", "landing"),
+        ("/addons/_chathub_/index/landing.HTML", "landing"),
+        ("/index.php?s=/addons/chathub/index/landing", "landing"),
+        ("/?s=addons/chathub/index/my", "my"),
+        ("/no/such/file?s=/index/index&s=/ADDONS/ChatHub/Index/logout", "logout"),
+    ] {
+        assert_eq!(action_of(path).as_deref(), Some(action), "{path}");
+    }
+    assert_eq!(action_of("/?s=/index/user/login"), None);
+    assert!(!forwardable("GET", "/?s=addons/chathub/index/logout"));
     assert!(forwardable("GET", "/addons/chathub/index/login"));
     assert!(forwardable("HEAD", "/addons/chathub/index"));
     assert!(!forwardable("POST", "/addons/chathub/index/login"));
@@ -646,6 +660,7 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
             shadow: format!("http://{}", candidate.addr),
             sample: 1,
             max_in_flight: 4,
+            member_cookies: true,
         })
         .await
         .unwrap();
@@ -653,7 +668,7 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
     let client = reqwest::Client::new();
     let r = client
         .get(format!("{mirror}/addons/chathub/index/landing"))
-        .header("Cookie", "PHPSESSID=secret")
+        .header("Cookie", "theme=dark")
         .send()
         .await
         .unwrap();
@@ -684,6 +699,22 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
     }
     let landing = landing.expect("landing compared");
     assert_eq!((landing.compared, landing.different), (1, 1));
+    // A member's session cookie is replayed: the page is compared as a signed-in one.
+    client
+        .get(format!("{mirror}/?s=/addons/chathub/index/landing"))
+        .header("Cookie", "theme=dark; PHPSESSID=member1")
+        .send()
+        .await
+        .unwrap();
+    let mut signed_in = None;
+    for _ in 0..200 {
+        signed_in = report.route("landing (signed in)");
+        if signed_in.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(signed_in.expect("signed-in landing compared").compared, 1);
     assert!(
         landing.examples[0]
             .1
@@ -699,11 +730,28 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
         2
     );
     assert!(report.route("register").is_none());
+    let first = report.render();
     assert!(
-        report
-            .render()
-            .contains("route landing: 1 compared, 1 different")
+        first.contains("route landing: 1 compared, 1 different"),
+        "{first}"
     );
+    assert!(first.contains("new difference on /addons/chathub/index/landing"), "{first}");
+    assert!(first.contains("old \"ChatHub"), "{first}");
+    // The same difference again is counted, not shown again.
+    client
+        .get(format!("{mirror}/addons/chathub/index/landing"))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if report.route("landing").is_some_and(|l| l.compared == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let again = report.render();
+    assert!(again.contains("route landing: 2 compared, 2 different"), "{again}");
+    assert!(!again.contains("new difference on /addons/chathub/index/landing\n"), "{again}");
     // The mirrored POST reached neither site.
     use mysql_async::prelude::*;
     for site in [&primary, &candidate] {

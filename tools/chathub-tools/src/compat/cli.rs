@@ -77,6 +77,10 @@ pub enum CompatCommand {
         max_in_flight: usize,
         #[arg(long, default_value_t = 300)]
         report_secs: u64,
+        /// Also compare signed-in member GETs: replay the member's session cookie (PHPSESSID,
+        /// chathub_session; no other cookie) to both sites.
+        #[arg(long)]
+        member_cookies: bool,
     },
     /// Regenerate the built-in catalogue from a fixtures tree (prints JSON).
     #[command(hide = true)]
@@ -207,6 +211,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             sample,
             max_in_flight,
             report_secs,
+            member_cookies,
         } => {
             let s = super::shadow::start(super::shadow::ShadowOptions {
                 listen: *listen,
@@ -214,6 +219,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
                 shadow: shadow.clone(),
                 sample: *sample,
                 max_in_flight: *max_in_flight,
+                member_cookies: *member_cookies,
             })
             .await?;
             println!(
