@@ -157,7 +157,9 @@ fn public_base_url_check(config: &Config) -> CheckLine {
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
     };
     let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
     if loopback {
         line(
             NAME,

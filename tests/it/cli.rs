@@ -96,7 +96,11 @@ async fn check_fails_without_admin_recognition_or_with_a_loopback_public_url() {
         admin.starts_with("FAIL") && admin.contains("/nonexistent/php/sessions"),
         "{admin}"
     );
-    assert!(out.line("public_base_url").starts_with("FAIL"), "{}", out.stdout);
+    assert!(
+        out.line("public_base_url").starts_with("FAIL"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test]

@@ -320,7 +320,9 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
     );
     let text = report.render();
     assert_eq!(
-        text.lines().filter(|l| l.starts_with("not compared:")).count(),
+        text.lines()
+            .filter(|l| l.starts_with("not compared:"))
+            .count(),
         1,
         "{text}"
     );
@@ -538,9 +540,14 @@ fn a_deviation_explains_its_fields_and_nothing_else_in_the_exchange() {
         .iter()
         .map(|x| x.path.clone())
         .collect();
-    assert!(signup.contains(&"provision_calls[0].x_api_key".to_string()), "{signup:?}");
     assert!(
-        signup.iter().any(|p| p.starts_with("db_after.fa_chathub_tenant") && p.ends_with(".status")),
+        signup.contains(&"provision_calls[0].x_api_key".to_string()),
+        "{signup:?}"
+    );
+    assert!(
+        signup
+            .iter()
+            .any(|p| p.starts_with("db_after.fa_chathub_tenant") && p.ends_with(".status")),
         "{signup:?}"
     );
     let escaped = d("member/014-my-just-paid.json");
@@ -550,7 +557,10 @@ fn a_deviation_explains_its_fields_and_nothing_else_in_the_exchange() {
         "{text}"
     );
     assert!(text.contains("DIFFERENT body.page.title"), "{text}");
-    assert!(text.contains("known deviation (member-center-escaping)"), "{text}");
+    assert!(
+        text.contains("known deviation (member-center-escaping)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -581,7 +591,11 @@ fn every_deviation_the_catalogue_names_lists_its_fields() {
     assert!(!rows.explains(&d("db_after.fa_chathub_order[id=3].order_note", "a", "b")));
     assert!(!rows.explains(&d("db_after.fa_chathub_order[id=3].status", "a", "b")));
     let shape = FieldSpec::parse(r"** ~ <ORDER(\+16)?#\d+>").unwrap();
-    assert!(shape.explains(&d("body.page.text", "…号：<ORDER#1> 租户…", "…号：<ORDER+16#1> 租户…")));
+    assert!(shape.explains(&d(
+        "body.page.text",
+        "…号：<ORDER#1> 租户…",
+        "…号：<ORDER+16#1> 租户…"
+    )));
     assert!(!shape.explains(&d(
         "body.page.text",
         "…号：<ORDER#1> ChatHub…",
@@ -631,7 +645,10 @@ fn shadow_forwards_only_reads() {
         ("/addons/_chathub_/index/landing.HTML", "landing"),
         ("/index.php?s=/addons/chathub/index/landing", "landing"),
         ("/?s=addons/chathub/index/my", "my"),
-        ("/no/such/file?s=/index/index&s=/ADDONS/ChatHub/Index/logout", "logout"),
+        (
+            "/no/such/file?s=/index/index&s=/ADDONS/ChatHub/Index/logout",
+            "logout",
+        ),
     ] {
         assert_eq!(action_of(path).as_deref(), Some(action), "{path}");
     }
@@ -735,7 +752,10 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
         first.contains("route landing: 1 compared, 1 different"),
         "{first}"
     );
-    assert!(first.contains("new difference on /addons/chathub/index/landing"), "{first}");
+    assert!(
+        first.contains("new difference on /addons/chathub/index/landing"),
+        "{first}"
+    );
     assert!(first.contains("old \"ChatHub"), "{first}");
     // The same difference again is counted, not shown again.
     client
@@ -750,8 +770,14 @@ async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     let again = report.render();
-    assert!(again.contains("route landing: 2 compared, 2 different"), "{again}");
-    assert!(!again.contains("new difference on /addons/chathub/index/landing\n"), "{again}");
+    assert!(
+        again.contains("route landing: 2 compared, 2 different"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("new difference on /addons/chathub/index/landing\n"),
+        "{again}"
+    );
     // The mirrored POST reached neither site.
     use mysql_async::prelude::*;
     for site in [&primary, &candidate] {

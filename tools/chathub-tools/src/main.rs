@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// One command for newcomers: private MariaDB, schema, demo admin, stub provision server, site.
     Dev,
-    /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
+    /// Migration toolkit: record a site, diff two recordings (README "Switching a site over", step 3).
     Compat {
         #[command(subcommand)]
         command: chathub_tools::compat::cli::CompatCommand,

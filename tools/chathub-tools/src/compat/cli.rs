@@ -1,4 +1,4 @@
-//! `cargo compat ...`: the migration toolkit's subcommands (README "Migrating a site").
+//! `cargo compat ...`: the migration toolkit's subcommands (README "Switching a site over", step 3).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

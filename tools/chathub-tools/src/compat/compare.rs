@@ -678,7 +678,10 @@ const TEXT_CONTEXT: usize = 3;
 /// (the same on both sides), so every change is its own difference: one change cannot hide
 /// another further down the page.
 pub fn text_hunks(x: &str, y: &str) -> Vec<(String, String)> {
-    let (xw, yw): (Vec<&str>, Vec<&str>) = (x.split_whitespace().collect(), y.split_whitespace().collect());
+    let (xw, yw): (Vec<&str>, Vec<&str>) = (
+        x.split_whitespace().collect(),
+        y.split_whitespace().collect(),
+    );
     if xw == yw {
         // Only whitespace differs: shown whole, it is still a difference.
         return vec![(x.to_string(), y.to_string())];

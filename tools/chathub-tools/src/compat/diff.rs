@@ -140,10 +140,18 @@ impl Noise {
 
     /// What is masked, one line per field: `path` or `path (words 3, 7)`.
     pub fn fields(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.whole.iter().map(|p| p.trim_start_matches('.').to_string()).collect();
+        let mut out: Vec<String> = self
+            .whole
+            .iter()
+            .map(|p| p.trim_start_matches('.').to_string())
+            .collect();
         for (p, (_, idx)) in &self.words {
             let list: Vec<String> = idx.iter().map(|i| (i + 1).to_string()).collect();
-            out.push(format!("{} (words {})", p.trim_start_matches('.'), list.join(", ")));
+            out.push(format!(
+                "{} (words {})",
+                p.trim_start_matches('.'),
+                list.join(", ")
+            ));
         }
         out
     }
@@ -318,7 +326,12 @@ fn same_rows_reordered(da: &Value, db: &Value, o: &CompareOptions) -> bool {
     let text = |d: &Value, clock: i64| {
         let m = compare::apply_masks(d, &o.masks, clock);
         let t = &m["body"]["page"]["text"];
-        let words = t.get("$masked").unwrap_or(t).as_str().unwrap_or("").to_string();
+        let words = t
+            .get("$masked")
+            .unwrap_or(t)
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let mut w: Vec<String> = words.split_whitespace().map(str::to_string).collect();
         w.sort();
         let mut times: Vec<i64> = t["$times"]
@@ -333,7 +346,10 @@ fn same_rows_reordered(da: &Value, db: &Value, o: &CompareOptions) -> bool {
     let ((wa, ta), (wb, tb)) = (text(da, o.expected_clock), text(db, o.actual_clock));
     wa == wb
         && ta.len() == tb.len()
-        && ta.iter().zip(&tb).all(|(x, y)| (x - y).abs() <= o.tolerance_s)
+        && ta
+            .iter()
+            .zip(&tb)
+            .all(|(x, y)| (x - y).abs() <= o.tolerance_s)
 }
 
 /// Compare one exchange of A (old) with B (new) after the learnt noise. The flag is set when

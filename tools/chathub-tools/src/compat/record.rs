@@ -162,7 +162,9 @@ impl Recorder {
                     self.external_actions(&mut jars, ex);
                     summary.external += 1;
                     if catalogue::selected(&o.only, gname, recording) {
-                        let why = ex["external_reason"].as_str().unwrap_or("served by FastAdmin");
+                        let why = ex["external_reason"]
+                            .as_str()
+                            .unwrap_or("served by FastAdmin");
                         summary.not_recorded.push((
                             recording.to_string(),
                             format!("served by FastAdmin, not the addon ({why})"),

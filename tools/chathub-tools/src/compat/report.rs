@@ -27,7 +27,10 @@ pub fn settings_warnings(a: &Value, b: &Value) -> Vec<String> {
     }
     let what = [
         ("database", "recorded with --db (rows compared)"),
-        ("admin_session", "recorded with --admin-cookie (admin pages signed in)"),
+        (
+            "admin_session",
+            "recorded with --admin-cookie (admin pages signed in)",
+        ),
         ("only", "--only selection"),
         ("chathub_version", "toolkit version"),
     ];
@@ -89,7 +92,12 @@ fn distinct<'a>(
 
 fn exchanges_list(list: &[&str]) -> String {
     const SHOWN: usize = 6;
-    let mut s = list.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    let mut s = list
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if list.len() > SHOWN {
         s.push_str(&format!(" and {} more", list.len() - SHOWN));
     }
@@ -192,7 +200,9 @@ fn render_routes(r: &DiffReport) -> String {
     }
     let mut out = String::from("\nper route:\n");
     for (route, (n, different, list)) in routes {
-        out.push_str(&format!("route {route}: {n} exchanges, {different} DIFFERENT"));
+        out.push_str(&format!(
+            "route {route}: {n} exchanges, {different} DIFFERENT"
+        ));
         if !list.is_empty() {
             out.push_str(&format!(": {}", exchanges_list(&list)));
         }

@@ -65,12 +65,19 @@ async fn column_lines(conn: &mut mysql_async::Conn, table: &str) -> Result<Vec<S
 
 /// The table's next id (`SHOW TABLE STATUS`: information_schema may answer NULL from a stale
 /// statistics cache).
-async fn auto_increment(conn: &mut mysql_async::Conn, table: &str) -> Result<Option<u64>, ToolError> {
+async fn auto_increment(
+    conn: &mut mysql_async::Conn,
+    table: &str,
+) -> Result<Option<u64>, ToolError> {
     let status: Option<mysql_async::Row> = conn
         .exec_first("SHOW TABLE STATUS WHERE Name = ?", (table,))
         .await
         .map_err(|e| ToolError::Db(format!("backup {table}: {e}")))?;
-    Ok(status.and_then(|r| r.get_opt::<Option<u64>, _>("Auto_increment")?.ok().flatten()))
+    Ok(status.and_then(|r| {
+        r.get_opt::<Option<u64>, _>("Auto_increment")?
+            .ok()
+            .flatten()
+    }))
 }
 
 /// Take the backup (tables missing on this site are skipped: nothing to restore there).
@@ -123,10 +130,15 @@ pub async fn restore(conn: &mut mysql_async::Conn, b: &SiteBackup) -> Result<(),
                 .map(|c| format!("`{}`", c.name_str().replace('`', "")))
                 .collect();
             let marks = vec!["?"; cols.len()].join(", ");
-            let values: Vec<mysql_async::Value> =
-                (0..cols.len()).map(|i| row.as_ref(i).cloned().unwrap_or(mysql_async::Value::NULL)).collect();
+            let values: Vec<mysql_async::Value> = (0..cols.len())
+                .map(|i| row.as_ref(i).cloned().unwrap_or(mysql_async::Value::NULL))
+                .collect();
             conn.exec_drop(
-                format!("INSERT INTO `{}` ({}) VALUES ({marks})", t.name, cols.join(", ")),
+                format!(
+                    "INSERT INTO `{}` ({}) VALUES ({marks})",
+                    t.name,
+                    cols.join(", ")
+                ),
                 mysql_async::Params::Positional(values),
             )
             .await
