@@ -129,9 +129,10 @@ fn admin_recognition_check(config: &Config) -> CheckLine {
                     .into(),
             ),
         ),
+        // A warning, not a failure: a site may serve members only for a while.
         None => line(
             NAME,
-            Outcome::Fail(
+            Outcome::Warn(
                 "not configured: every admin page will answer 请登录后再操作; set \
                  php_session_dir (CHATHUB_PHP_SESSION_DIR) and/or fastadmin_token_key"
                     .into(),
@@ -160,10 +161,16 @@ fn public_base_url_check(config: &Config) -> CheckLine {
         || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+    let payments = config.addon.alipay_enabled || config.addon.wechat_enabled;
     if loopback {
+        let outcome = if payments {
+            Outcome::Fail
+        } else {
+            Outcome::Warn
+        };
         line(
             NAME,
-            Outcome::Fail(format!(
+            outcome(format!(
                 "{} is a loopback address: Alipay's notify_url would point there and no \
                  payment notification could reach the site; set the site's public https URL",
                 config.public_base_url

@@ -114,15 +114,19 @@ pub async fn take(conn: &mut mysql_async::Conn) -> Result<SiteBackup, ToolError>
 pub async fn restore(conn: &mut mysql_async::Conn, b: &SiteBackup) -> Result<(), ToolError> {
     let err = |t: &str, e: mysql_async::Error| ToolError::Db(format!("restore {t}: {e}"));
     for t in &b.tables {
+        // Rows first: the recording's rows may not fit the old column (bcrypt in varchar(32)).
+        conn.query_drop(format!("DELETE FROM `{}`", t.name))
+            .await
+            .map_err(|e| err(&t.name, e))?;
+        // The columns record alters are always put back: an ALTER of an interrupted group may
+        // still be finishing on its own connection (this one waits for its lock).
         let now = column_lines(conn, &t.name).await?;
-        for col in t.columns.iter().filter(|c| !now.contains(c)) {
+        let altered = |c: &String| t.name == "fa_user" && c.starts_with("`password`");
+        for col in t.columns.iter().filter(|c| !now.contains(c) || altered(c)) {
             conn.query_drop(format!("ALTER TABLE `{}` MODIFY {col}", t.name))
                 .await
                 .map_err(|e| err(&t.name, e))?;
         }
-        conn.query_drop(format!("DELETE FROM `{}`", t.name))
-            .await
-            .map_err(|e| err(&t.name, e))?;
         for row in &t.rows {
             let cols: Vec<String> = row
                 .columns_ref()
