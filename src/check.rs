@@ -55,6 +55,8 @@ pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
         crate::check_sessions::php_sessions(config, [Outcome::Ok, Outcome::Warn, Outcome::Fail])
             .await,
     ));
+    out.push(admin_recognition_check(config));
+    out.push(public_base_url_check(config));
     out.push(match config.gateway_aes_key {
         Some(_) => line("gateway_aes_key", Outcome::Ok("set".into())),
         None => line(
@@ -91,6 +93,96 @@ fn trusted_proxies_check(config: &Config) -> CheckLine {
                 config.trusted_proxies.len()
             )),
         )
+    }
+}
+
+/// Without a way to recognise the FastAdmin admin, every admin page (the ChatHub tenant list
+/// in the panel) answers "请登录后再操作" after the switch.
+fn admin_recognition_check(config: &Config) -> CheckLine {
+    const NAME: &str = "admin recognition";
+    let keeplogin = config.fastadmin_token_key.is_some();
+    match &config.php_session_dir {
+        Some(dir) if !dir.is_dir() => line(
+            NAME,
+            Outcome::Fail(format!(
+                "php_session_dir {} is not a directory we can read: no admin session is \
+                 recognised (PHP's session.save_path, e.g. /var/lib/php/sessions)",
+                dir.display()
+            )),
+        ),
+        Some(dir) if std::fs::read_dir(dir).is_err() => line(
+            NAME,
+            Outcome::Fail(format!(
+                "php_session_dir {} cannot be listed by this user: give it read access to \
+                 PHP's session files",
+                dir.display()
+            )),
+        ),
+        Some(dir) => line(
+            NAME,
+            Outcome::Ok(format!(
+                "PHP sessions in {}{}",
+                dir.display(),
+                if keeplogin { ", keeplogin cookie" } else { "" }
+            )),
+        ),
+        None if keeplogin => line(
+            NAME,
+            Outcome::Warn(
+                "only the keeplogin cookie: admins signed in without \"keep login\" are not \
+                 recognised; set php_session_dir"
+                    .into(),
+            ),
+        ),
+        // A warning, not a failure: a site may serve members only for a while.
+        None => line(
+            NAME,
+            Outcome::Warn(
+                "not configured: every admin page will answer 请登录后再操作; set \
+                 php_session_dir (CHATHUB_PHP_SESSION_DIR) and/or fastadmin_token_key"
+                    .into(),
+            ),
+        ),
+    }
+}
+
+/// `public_base_url` goes into Alipay's notify and return URLs: a loopback host there means
+/// the gateway can never reach us and paid orders are never credited.
+fn public_base_url_check(config: &Config) -> CheckLine {
+    const NAME: &str = "public_base_url";
+    let host = config
+        .public_base_url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&config.public_base_url)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let bare = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+    let payments = config.addon.alipay_enabled || config.addon.wechat_enabled;
+    if loopback {
+        let outcome = if payments {
+            Outcome::Fail
+        } else {
+            Outcome::Warn
+        };
+        line(
+            NAME,
+            outcome(format!(
+                "{} is a loopback address: Alipay's notify_url would point there and no \
+                 payment notification could reach the site; set the site's public https URL",
+                config.public_base_url
+            )),
+        )
+    } else {
+        line(NAME, Outcome::Ok(config.public_base_url.clone()))
     }
 }
 

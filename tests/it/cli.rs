@@ -52,7 +52,56 @@ fn base_env<'a>(db: &'a TestDb, provision: &'a str) -> Vec<(&'a str, &'a str)> {
         ("CHATHUB_DATABASE_URL", db.url.as_str()),
         ("CHATHUB_SESSION_SECRET", crate::support::SESSION_SECRET),
         ("CHATHUB_ADDON_PROVISION_SERVER_URL", provision),
+        ("CHATHUB_PUBLIC_BASE_URL", "https://shop.example.com"),
+        // Any readable directory stands for PHP's session.save_path here.
+        ("CHATHUB_PHP_SESSION_DIR", env!("CARGO_MANIFEST_DIR")),
     ]
+}
+
+/// Issue 20 #6: what breaks a real site after the switch is a FAIL before it.
+#[tokio::test]
+async fn check_fails_without_admin_recognition_or_with_a_loopback_public_url() {
+    let db = migrated_db().await;
+    let stub = start_stub(DEFAULT_PROVISION_API_KEY).await;
+    let url = stub.url();
+    let without = |drop: &[&str]| {
+        base_env(&db, &url)
+            .into_iter()
+            .filter(|(k, _)| !drop.contains(k))
+            .collect::<Vec<_>>()
+    };
+    let out = chathub(
+        &["check"],
+        &without(&["CHATHUB_PHP_SESSION_DIR", "CHATHUB_PUBLIC_BASE_URL"]),
+    )
+    .await;
+    let admin = out.line("admin recognition");
+    assert!(
+        admin.starts_with("WARN") && admin.contains("请登录后再操作"),
+        "{admin}"
+    );
+    // The default public_base_url is the listen address: loopback (payments off: a warning).
+    let base = out.line("public_base_url");
+    assert!(
+        base.starts_with("WARN") && base.contains("loopback") && base.contains("notify_url"),
+        "{base}"
+    );
+    let mut env = without(&["CHATHUB_PHP_SESSION_DIR", "CHATHUB_PUBLIC_BASE_URL"]);
+    env.push(("CHATHUB_PHP_SESSION_DIR", "/nonexistent/php/sessions"));
+    env.push(("CHATHUB_PUBLIC_BASE_URL", "http://localhost:8080"));
+    env.push(("CHATHUB_ADDON_ALIPAY_ENABLED", "1"));
+    let out = chathub(&["check"], &env).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let admin = out.line("admin recognition");
+    assert!(
+        admin.starts_with("FAIL") && admin.contains("/nonexistent/php/sessions"),
+        "{admin}"
+    );
+    assert!(
+        out.line("public_base_url").starts_with("FAIL"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test]

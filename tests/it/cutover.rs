@@ -21,6 +21,10 @@ fn serve_command(db: &TestDb, stub: &ProvisionStub, listen: &str) -> tokio::proc
         .env("CHATHUB_LISTEN", listen)
         .env("CHATHUB_TRUSTED_PROXIES", "127.0.0.1")
         .env("CHATHUB_ADDON_PROVISION_SERVER_URL", stub.url())
+        // README step 1: the public address goes into payment notify URLs, and admins are
+        // recognised through PHP's session files.
+        .env("CHATHUB_PUBLIC_BASE_URL", "https://shop.example.com")
+        .env("CHATHUB_PHP_SESSION_DIR", std::env::temp_dir())
         .stdin(Stdio::null());
     c
 }

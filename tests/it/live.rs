@@ -11,10 +11,14 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
              (0, 'pay_notify_alipay', 'a', 'success', 'system', UNIX_TIMESTAMP()), \
              (0, 'pay_notify_alipay', 'b', 'failed', 'system', UNIX_TIMESTAMP()), \
              (0, 'pay_notify_wechat', 'c', 'success', 'system', UNIX_TIMESTAMP() - 200000), \
-             (7, 'reprovision', 'x', 'failed', 'system', UNIX_TIMESTAMP() - 7200);\n\
+             (7, 'reprovision', 'x', 'failed', 'system', UNIX_TIMESTAMP() - 7200), \
+             (9, 'register', 'signed up', 'failed', 'website', UNIX_TIMESTAMP() - 7200), \
+             (9, 'reprovision', 'retry', 'failed', 'system', UNIX_TIMESTAMP() - 60), \
+             (8, 'reprovision', 'asked again', 'failed', 'Alice', UNIX_TIMESTAMP() - 60);\n\
              INSERT INTO fa_chathub_tenant (id, tenant_name, domain, email, status, config, updatetime) VALUES \
              (7, 'Stuck', 'stuck', 's@example.com', 'provisioning', '{}', UNIX_TIMESTAMP() - 7200), \
-             (8, 'Fresh', 'fresh', 'f@example.com', 'provisioning', '{}', UNIX_TIMESTAMP());\n",
+             (8, 'Fresh', 'fresh', 'f@example.com', 'provisioning', '{}', UNIX_TIMESTAMP()), \
+             (9, 'Retried', 'retried', 'r@example.com', 'provisioning', '{}', UNIX_TIMESTAMP() - 60);\n",
         )
         .await;
     app.get("/addons/chathub/index/landing").await;
@@ -48,15 +52,18 @@ async fn live_check_reports_webhooks_backlog_stuck_tenants_and_error_rates() {
         "older than the window: {report}"
     );
     assert!(
-        report.contains("WARN provisioning backlog: 2 tenant(s) wait for the worker"),
+        report.contains("WARN provisioning backlog: 3 tenant(s) wait for the worker"),
         "{report}"
     );
     assert!(
-        report.contains("FAIL stuck tenants: in provisioning for over an hour: tenant ids [7]"),
+        // Tenant 9 signed up two hours ago; the worker's retry a minute ago does not make it fresh.
+        report.contains("FAIL stuck tenants: in provisioning for over an hour: tenant ids [7, 9]"),
         "{report}"
     );
     assert!(
-        report.contains("WARN provisioning failures: reprovision: 1 failed"),
+        report.contains(
+            "WARN provisioning failures: register: 1 failed; reprovision: 1 failed; worker retries: 2 failed"
+        ),
         "{report}"
     );
     assert!(

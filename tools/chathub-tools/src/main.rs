@@ -35,7 +35,7 @@ enum Command {
         #[command(subcommand)]
         command: chathub_tools::mariadb::MariaDbCommand,
     },
-    /// Migration toolkit: record a site, diff two recordings (README "Migrating a site").
+    /// Migration toolkit: record a site, diff two recordings (README "Switching a site over", step 3).
     Compat {
         #[command(subcommand)]
         command: chathub_tools::compat::cli::CompatCommand,

@@ -35,7 +35,7 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
 
     let (code, out) = compat_diff(&[a.as_os_str(), b.as_os_str()]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(" 0 different"), "{out}");
+    assert!(out.contains(" 0 DIFFERENT"), "{out}");
 
     edit_json(&b, "payments/015-payalipay-disabled.json", |v| {
         v["expect"]["text"] = json!("订单不存在")
@@ -47,19 +47,19 @@ fn diff_of_identical_recordings_exits_zero_and_a_mutated_answer_exits_one_naming
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("route payalipay:"), "{out}");
     assert!(
-        out.contains("DIFFERENT: payments/015-payalipay-disabled.json"),
+        out.contains("1 DIFFERENT: payments/015-payalipay-disabled.json"),
         "{out}"
     );
     assert!(
-        out.contains("body.text\n      old: 支付宝未启用\n      new: 订单不存在"),
+        out.contains("DIFFERENT body.text: old \"支付宝未启用\" new \"订单不存在\" in 1 exchange(s): payments/015-payalipay-disabled.json"),
         "{out}"
     );
     assert!(out.contains("route dologin:"), "{out}");
     assert!(
-        out.contains("status\n      old: 302\n      new: 200"),
+        out.contains("DIFFERENT status: old \"302\" new \"200\""),
         "{out}"
     );
-    assert!(out.contains(" 2 different"), "{out}");
+    assert!(out.contains(" 2 DIFFERENT"), "{out}");
 }
 
 /// The whole newcomer path: `cargo dev` (`chathub-tools dev`) with no database configured starts a private

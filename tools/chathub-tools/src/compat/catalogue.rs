@@ -127,6 +127,9 @@ pub fn from_fixtures(dir: &Path) -> Result<Value, ToolError> {
                 "external".into(),
                 json!(fx["status"].get("external").is_some()),
             );
+            if let Some(why) = fx["status"].get("external") {
+                e.insert("external_reason".into(), why.clone());
+            }
             e.insert("deviations".into(), json!(status_deviations(&fx["status"])));
             exchanges.push(Value::Object(e));
         }

@@ -1,11 +1,11 @@
-//! `cargo compat ...`: the migration toolkit's subcommands (README "Migrating a site").
+//! `cargo compat ...`: the migration toolkit's subcommands (README "Switching a site over", step 3).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{ToolError, catalogue, diff, record};
+use super::{ToolError, catalogue, diff, record, report};
 
 #[derive(Subcommand, Debug)]
 pub enum CompatCommand {
@@ -48,9 +48,16 @@ pub enum CompatCommand {
         a: PathBuf,
         /// Recording of the new site.
         b: PathBuf,
-        /// Another recording of the OLD site: fields differing between old recordings are noise.
+        /// Another recording of the OLD site: fields differing between old recordings are noise
+        /// (repeat it: noise that shows up in only one pair of recordings is learnt too).
         #[arg(long)]
         noise: Vec<PathBuf>,
+        /// Also list every masked field of every exchange and why it is masked.
+        #[arg(long)]
+        explain_noise: bool,
+        /// Also write a one-file HTML report with both sides' page facts side by side.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Receive nginx `mirror` copies, replay safe GETs to both sites, report differences per
     /// route (every `--report-secs` and at Ctrl-C). Never forwards a POST or a writing action.
@@ -70,6 +77,10 @@ pub enum CompatCommand {
         max_in_flight: usize,
         #[arg(long, default_value_t = 300)]
         report_secs: u64,
+        /// Also compare signed-in member GETs: replay the member's session cookie (PHPSESSID,
+        /// chathub_session; no other cookie) to both sites.
+        #[arg(long)]
+        member_cookies: bool,
     },
     /// Regenerate the built-in catalogue from a fixtures tree (prints JSON).
     #[command(hide = true)]
@@ -141,8 +152,11 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             if admin_cookie.is_none() {
                 eprintln!("note: no --admin-cookie: the admin exchanges are recorded signed out");
             }
-            if db.is_none() {
-                eprintln!("note: no --db: groups are not reset or seeded and no rows are recorded");
+            match db {
+                None => eprintln!(
+                    "note: no --db: groups are not reset or seeded and no rows are recorded"
+                ),
+                Some(_) => eprintln!("note: {}", super::site_backup::what_record_changes()),
             }
             let recorder = record::Recorder::start(record::RecordOptions {
                 target: target.clone(),
@@ -159,9 +173,20 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             record::write_site_keys(&keys)?;
             println!("provision stub listening on {}", recorder.stub_url());
             print_profile(&recorder.stub_url(), Some(&keys));
-            let summary = recorder.run().await?;
+            let Some(summary) = recorder
+                .run_until(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?
+            else {
+                println!("record: interrupted; the site's database is as it was before");
+                return Ok(130);
+            };
             for e in &summary.errors {
                 println!("no answer: {e}");
+            }
+            for (name, why) in &summary.not_recorded {
+                println!("not recorded: {name}: {why}");
             }
             println!(
                 "record: {} exchanges written to {}, {} FastAdmin exchanges not recorded, {} without an answer",
@@ -172,17 +197,13 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             );
             Ok(if summary.errors.is_empty() { 0 } else { 1 })
         }
-        CompatCommand::Diff { a, b, noise } => {
-            let ra = diff::load_recording(a)?;
-            let rb = diff::load_recording(b)?;
-            let rn = noise
-                .iter()
-                .map(|n| diff::load_recording(n))
-                .collect::<Result<Vec<_>, _>>()?;
-            let report = diff::diff_recordings(&ra, &rb, &rn, catalogue::compat_md());
-            print!("{}", report.render());
-            Ok(if report.unexplained() > 0 { 1 } else { 0 })
-        }
+        CompatCommand::Diff {
+            a,
+            b,
+            noise,
+            explain_noise,
+            html,
+        } => run_diff(a, b, noise, *explain_noise, html.as_deref()),
         CompatCommand::Shadow {
             listen,
             primary,
@@ -190,6 +211,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             sample,
             max_in_flight,
             report_secs,
+            member_cookies,
         } => {
             let s = super::shadow::start(super::shadow::ShadowOptions {
                 listen: *listen,
@@ -197,6 +219,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
                 shadow: shadow.clone(),
                 sample: *sample,
                 max_in_flight: *max_in_flight,
+                member_cookies: *member_cookies,
             })
             .await?;
             println!(
@@ -226,4 +249,39 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             Ok(0)
         }
     }
+}
+
+fn run_diff(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    noise: &[PathBuf],
+    explain_noise: bool,
+    html: Option<&std::path::Path>,
+) -> Result<i32, ToolError> {
+    let ra = diff::load_recording(a)?;
+    let rb = diff::load_recording(b)?;
+    let rn = noise
+        .iter()
+        .map(|n| diff::load_recording(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (sa, sb) = (report::settings(a), report::settings(b));
+    let mut warnings = report::settings_warnings(&sa, &sb);
+    for n in noise {
+        warnings.extend(report::settings_warnings(&sa, &report::settings(n)));
+    }
+    let mut skipped = report::not_recorded(&sa);
+    skipped.extend(report::not_recorded(&sb));
+    skipped.sort();
+    skipped.dedup();
+    let r = diff::diff_recordings(&ra, &rb, &rn, catalogue::compat_md());
+    print!("{}", report::render(&r, &warnings, &skipped));
+    if explain_noise {
+        print!("{}", report::render_noise(&r));
+    }
+    if let Some(path) = html {
+        std::fs::write(path, report::render_html(&r, &ra, &rb, &warnings))
+            .map_err(|e| ToolError::Io(format!("{}: {e}", path.display())))?;
+        println!("HTML report written to {}", path.display());
+    }
+    Ok(if r.unexplained() > 0 { 1 } else { 0 })
 }

@@ -577,8 +577,12 @@ fn same_leaf(e: &Value, a: &Value, tol: i64) -> bool {
 
 fn diff(e: &Value, a: &Value, path: &str, tol: i64, out: &mut Vec<Difference>) {
     if is_masked(e) || is_masked(a) {
-        if !(is_masked(e) && is_masked(a)) || e["$masked"] != a["$masked"] {
+        if !(is_masked(e) && is_masked(a)) {
             return push(out, path, e, a);
+        }
+        if e["$masked"] != a["$masked"] {
+            // The times only matter once the texts agree; showing them would bury the change.
+            return diff(&e["$masked"], &a["$masked"], path, tol, out);
         }
         let et = e["$times"].as_array().cloned().unwrap_or_default();
         let at = a["$times"].as_array().cloned().unwrap_or_default();
@@ -620,6 +624,9 @@ fn diff(e: &Value, a: &Value, path: &str, tol: i64, out: &mut Vec<Difference>) {
                 }
             }
         }
+        (Value::Array(ea), Value::Array(aa)) if path.ends_with("location.query") => {
+            diff_query(ea, aa, path, tol, out)
+        }
         (Value::Array(ea), Value::Array(aa)) => {
             let keyed = ea.iter().chain(aa.iter()).all(|r| r.get("id").is_some())
                 && !(ea.is_empty() && aa.is_empty());
@@ -651,24 +658,71 @@ fn diff(e: &Value, a: &Value, path: &str, tol: i64, out: &mut Vec<Difference>) {
             }
         }
         (Value::String(x), Value::String(y)) if x != y && path.ends_with("page.text") => {
-            // Point at the first difference of a long page text.
-            let xc: Vec<char> = x.chars().collect();
-            let yc: Vec<char> = y.chars().collect();
-            let i = xc.iter().zip(yc.iter()).take_while(|(p, q)| p == q).count();
-            let from = i.saturating_sub(30);
-            let cut = |c: &[char]| {
-                c[from.min(c.len())..(i + 50).min(c.len())]
-                    .iter()
-                    .collect::<String>()
-            };
-            out.push(Difference {
-                path: format!("{} @{}", path.trim_start_matches('.'), i),
-                expected: format!("…{}…", cut(&xc)),
-                actual: format!("…{}…", cut(&yc)),
-            });
+            for (old, new) in text_hunks(x, y) {
+                out.push(Difference {
+                    path: path.trim_start_matches('.').to_string(),
+                    expected: old,
+                    actual: new,
+                });
+            }
         }
         (x, y) if x != y => push(out, path, x, y),
         _ => {}
+    }
+}
+
+/// Words of context kept around each changed run of a page text.
+const TEXT_CONTEXT: usize = 3;
+
+/// The changed runs of two page texts, word by word, each with a few unchanged words around it
+/// (the same on both sides), so every change is its own difference: one change cannot hide
+/// another further down the page.
+pub fn text_hunks(x: &str, y: &str) -> Vec<(String, String)> {
+    let (xw, yw): (Vec<&str>, Vec<&str>) = (
+        x.split_whitespace().collect(),
+        y.split_whitespace().collect(),
+    );
+    if xw == yw {
+        // Only whitespace differs: shown whole, it is still a difference.
+        return vec![(x.to_string(), y.to_string())];
+    }
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &xw, &yw);
+    similar::group_diff_ops(ops, TEXT_CONTEXT)
+        .into_iter()
+        .filter_map(|group| {
+            let (first, last) = (group.first()?, group.last()?);
+            let old = xw[first.old_range().start..last.old_range().end].join(" ");
+            let new = yw[first.new_range().start..last.new_range().end].join(" ");
+            Some((format!("…{old}…"), format!("…{new}…")))
+        })
+        .collect()
+}
+
+/// `Location` query pairs by parameter name (`location.query.sign`), a repeated name by its
+/// occurrence (`location.query.ids#2`): an added parameter does not shift every later one.
+fn diff_query(ea: &[Value], aa: &[Value], path: &str, tol: i64, out: &mut Vec<Difference>) {
+    let named = |v: &[Value]| -> BTreeMap<String, Value> {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        v.iter()
+            .map(|p| {
+                let name = p[0].as_str().unwrap_or_default().to_string();
+                let n = seen.entry(name.clone()).or_default();
+                *n += 1;
+                let key = if *n == 1 { name } else { format!("{name}#{n}") };
+                (key, p[1].clone())
+            })
+            .collect()
+    };
+    let (en, an) = (named(ea), named(aa));
+    let keys: std::collections::BTreeSet<&String> = en.keys().chain(an.keys()).collect();
+    for k in keys {
+        let p = format!("{path}.{k}");
+        match (en.get(k), an.get(k)) {
+            (Some(x), Some(y)) => diff(x, y, &p, tol, out),
+            (Some(x), None) => push(out, &p, x, &json!("(absent)")),
+            (None, Some(y)) => push(out, &p, &json!("(absent)"), y),
+            (None, None) => {}
+        }
     }
 }
 

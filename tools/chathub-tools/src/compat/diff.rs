@@ -2,9 +2,10 @@
 //! `fixtures/`) compared on what users and integrations see, with the golden suite's
 //! normalisation (`compare::expected_doc` + the named NOISE masks).
 //!
-//! Noise the Diffy way: what differs between two recordings of the OLD site is noise, learnt
-//! per exchange and field (page text per word); everything else must match. Differences on an
-//! exchange that names a COMPAT.md deviation are reported as that deviation, not as failures.
+//! Noise the Diffy way: what differs between recordings of the OLD site is noise, learnt per
+//! exchange and field (page text per word); everything else must match. A COMPAT.md deviation
+//! explains only the fields its section lists (`deviations::explains`): any other difference in
+//! the same exchange is DIFFERENT, so a deviation never hides a broken answer next to it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde_json::Value;
 use super::ToolError;
 use super::catalogue;
 use super::compare::{self, CompareOptions, Difference};
+use super::deviations::{self, FieldSpec};
 
 /// One recording directory: recording name (`group/NNN-slug.json`) -> file.
 pub type Recording = BTreeMap<String, Value>;
@@ -136,6 +138,24 @@ impl Noise {
         self.whole.is_empty() && self.words.is_empty()
     }
 
+    /// What is masked, one line per field: `path` or `path (words 3, 7)`.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .whole
+            .iter()
+            .map(|p| p.trim_start_matches('.').to_string())
+            .collect();
+        for (p, (_, idx)) in &self.words {
+            let list: Vec<String> = idx.iter().map(|i| (i + 1).to_string()).collect();
+            out.push(format!(
+                "{} (words {})",
+                p.trim_start_matches('.'),
+                list.join(", ")
+            ));
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.whole.len() + self.words.values().map(|(_, w)| w.len()).sum::<usize>()
     }
@@ -190,8 +210,9 @@ pub fn observed(file: &Value) -> Value {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Same,
+    /// At least one difference no deviation of the exchange explains.
     Different,
-    /// Differences on an exchange whose fixture names these COMPAT.md anchors.
+    /// Every difference is a field these COMPAT.md anchors list.
     KnownDeviation(Vec<String>),
 }
 
@@ -200,27 +221,49 @@ pub struct ExchangeDiff {
     pub recording: String,
     pub route: String,
     pub request: String,
+    /// Differences no deviation explains.
     pub differences: Vec<Difference>,
+    /// Differences a deviation's fields explain, with its anchor.
+    pub explained: Vec<(String, Difference)>,
     pub verdict: Verdict,
+}
+
+/// What `diff` masked on one exchange, and why.
+#[derive(Debug, Clone, Default)]
+pub struct MaskedFields {
+    /// Fields differing between recordings of the old site.
+    pub noise: Vec<String>,
+    /// NOISE classes the catalogue names for the exchange.
+    pub masks: Vec<String>,
+    /// Set when the only difference was rows of equal time in another order.
+    pub order_only: bool,
 }
 
 #[derive(Debug, Default)]
 pub struct DiffReport {
+    /// The exchanges both recordings contain.
     pub exchanges: Vec<ExchangeDiff>,
+    pub only_in_old: Vec<String>,
+    pub only_in_new: Vec<String>,
     pub noise_fields: usize,
     pub noise_recordings: usize,
+    pub masked: BTreeMap<String, MaskedFields>,
+    /// Anchors an exchange names that COMPAT.md does not give fields for.
+    pub unlisted_anchors: BTreeSet<String>,
 }
 
 impl DiffReport {
     pub fn unexplained(&self) -> usize {
-        self.exchanges
-            .iter()
-            .filter(|e| e.verdict == Verdict::Different)
-            .count()
+        self.count(|v| *v == Verdict::Different)
     }
 
     pub fn count(&self, f: impl Fn(&Verdict) -> bool) -> usize {
         self.exchanges.iter().filter(|e| f(&e.verdict)).count()
+    }
+
+    /// The text report without recording settings (`report::render` with them).
+    pub fn render(&self) -> String {
+        super::report::render(self, &[], &[])
     }
 
     /// The exchanges reported as unexplained differences.
@@ -228,66 +271,6 @@ impl DiffReport {
         self.exchanges
             .iter()
             .filter(|e| e.verdict == Verdict::Different)
-    }
-
-    pub fn summary_line(&self) -> String {
-        let mut line = format!(
-            "diff: {} exchanges compared: {} same, {} different, {} known deviations",
-            self.exchanges.len(),
-            self.count(|v| *v == Verdict::Same),
-            self.unexplained(),
-            self.count(|v| matches!(v, Verdict::KnownDeviation(_))),
-        );
-        if self.noise_recordings > 0 {
-            line.push_str(&format!(
-                "; {} noisy fields learnt from {} recordings of the old site",
-                self.noise_fields, self.noise_recordings
-            ));
-        }
-        line
-    }
-
-    /// Per route: how many exchanges, then each exchange that differs with old vs new values.
-    pub fn render(&self) -> String {
-        let mut routes: BTreeMap<&str, Vec<&ExchangeDiff>> = BTreeMap::new();
-        for e in &self.exchanges {
-            routes.entry(e.route.as_str()).or_default().push(e);
-        }
-        let t = |s: &str| {
-            let s = s.replace('\n', "\\n");
-            if s.chars().count() > 200 {
-                format!("{}…", s.chars().take(200).collect::<String>())
-            } else {
-                s
-            }
-        };
-        let mut out = String::new();
-        for (route, list) in routes {
-            let same = list.iter().filter(|e| e.verdict == Verdict::Same).count();
-            out.push_str(&format!(
-                "route {route}: {} exchanges, {same} same\n",
-                list.len()
-            ));
-            for e in list {
-                let tag = match &e.verdict {
-                    Verdict::Same => continue,
-                    Verdict::Different => "DIFFERENT".to_string(),
-                    Verdict::KnownDeviation(a) => format!("known deviation ({})", a.join(", ")),
-                };
-                out.push_str(&format!("  {tag}: {} [{}]\n", e.recording, e.request));
-                for d in &e.differences {
-                    out.push_str(&format!(
-                        "    {}\n      old: {}\n      new: {}\n",
-                        d.path,
-                        t(&d.expected),
-                        t(&d.actual)
-                    ));
-                }
-            }
-        }
-        out.push_str(&self.summary_line());
-        out.push('\n');
-        out
     }
 }
 
@@ -310,25 +293,19 @@ fn request_line(file: &Value) -> String {
     )
 }
 
-/// Compare one exchange of A (old) with B (new) after the learnt noise.
-pub fn compare_exchange(a: &Value, b: &Value, noise: &Noise) -> Vec<Difference> {
-    let mut da = observed(a);
-    let mut db = observed(b);
-    // A recording made without `--db` has no rows to compare.
-    if a["expect"]["db_after"].is_null() || b["expect"]["db_after"].is_null() {
-        da["db_after"] = Value::Null;
-        db["db_after"] = Value::Null;
-    }
-    noise.apply(&mut da);
-    noise.apply(&mut db);
+fn masks_of(file: &Value) -> Vec<String> {
+    file["masks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect()
+}
+
+fn options_for(a: &Value, b: &Value) -> CompareOptions {
     let secs = |f: &Value, k: &str| f[k].as_f64().unwrap_or(0.0);
-    let options = CompareOptions {
-        masks: a["masks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str().map(str::to_string))
-            .collect(),
+    CompareOptions {
+        masks: masks_of(a),
         expected_clock: secs(a, "clock_epoch").floor() as i64,
         actual_clock: secs(b, "clock_epoch").floor() as i64,
         tolerance_s: secs(a, "tolerance_s")
@@ -336,29 +313,119 @@ pub fn compare_exchange(a: &Value, b: &Value, noise: &Noise) -> Vec<Difference> 
             .max(3.0)
             .ceil() as i64,
         provision_calls_at_most: a["provision_calls_at_most"].as_bool() == Some(true),
+    }
+}
+
+/// The mask NOISE.md names for lists ordered by a one-second time: rows written in the same
+/// second come back in either order.
+pub const ROW_ORDER_MASK: &str = "same-time-row-order";
+
+/// Do two page texts hold the same words, only in another order? Compared after the masks
+/// (times become placeholders), with the times themselves agreeing as sorted lists.
+fn same_rows_reordered(da: &Value, db: &Value, o: &CompareOptions) -> bool {
+    let text = |d: &Value, clock: i64| {
+        let m = compare::apply_masks(d, &o.masks, clock);
+        let t = &m["body"]["page"]["text"];
+        let words = t
+            .get("$masked")
+            .unwrap_or(t)
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let mut w: Vec<String> = words.split_whitespace().map(str::to_string).collect();
+        w.sort();
+        let mut times: Vec<i64> = t["$times"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[0].as_i64())
+            .collect();
+        times.sort();
+        (w, times)
     };
+    let ((wa, ta), (wb, tb)) = (text(da, o.expected_clock), text(db, o.actual_clock));
+    wa == wb
+        && ta.len() == tb.len()
+        && ta
+            .iter()
+            .zip(&tb)
+            .all(|(x, y)| (x - y).abs() <= o.tolerance_s)
+}
+
+/// Compare one exchange of A (old) with B (new) after the learnt noise. The flag is set when
+/// differences were dropped as rows of the same time in another order.
+pub fn compare_exchange(a: &Value, b: &Value, noise: &Noise) -> (Vec<Difference>, bool) {
+    let mut da = observed(a);
+    let mut db = observed(b);
+    // A recording made without `--db` has no rows to compare.
+    if a["expect"]["db_after"].is_null() || b["expect"]["db_after"].is_null() {
+        da["db_after"] = Value::Null;
+        db["db_after"] = Value::Null;
+    }
+    let options = options_for(a, b);
+    let (raw_a, raw_b) = (da.clone(), db.clone());
+    noise.apply(&mut da);
+    noise.apply(&mut db);
     let mut diffs = compare::compare(&da, &db, &options);
+    let mut order_only = false;
+    if options.masks.iter().any(|m| m == ROW_ORDER_MASK)
+        && diffs.iter().any(|d| d.path == "body.page.text")
+        && same_rows_reordered(&raw_a, &raw_b, &options)
+    {
+        diffs.retain(|d| d.path != "body.page.text");
+        order_only = true;
+    }
     for (side, f) in [("old", a), ("new", b)] {
         if let Some(e) = f.get("error").and_then(Value::as_str) {
+            let (expected, actual) = if side == "old" {
+                (e.to_string(), "a response".to_string())
+            } else {
+                ("a response".to_string(), e.to_string())
+            };
             diffs.push(Difference {
                 path: "replay".into(),
-                expected: if side == "old" {
-                    e.into()
-                } else {
-                    "a response".into()
-                },
-                actual: if side == "new" {
-                    e.into()
-                } else {
-                    "a response".into()
-                },
+                expected,
+                actual,
             });
         }
     }
-    diffs
+    (diffs, order_only)
 }
 
-/// Compare recordings `a` (old site) and `b` (new site); `noise` = recordings of the old site.
+/// Noise for one exchange: what differs between every pair of old-site recordings (A and each
+/// `--noise` recording), so noise that shows up in only one pair is still learnt.
+fn learn_noise(name: &str, a: &Recording, noise: &[Recording]) -> Noise {
+    let sources: Vec<&Recording> = std::iter::once(a).chain(noise.iter()).collect();
+    let mut n = Noise::default();
+    for (i, x) in sources.iter().enumerate() {
+        for y in &sources[i + 1..] {
+            if let (Some(x), Some(y)) = (x.get(name), y.get(name)) {
+                n.learn(&observed(x), &observed(y));
+            }
+        }
+    }
+    n
+}
+
+/// Sort differences into explained (by the exchange's anchors' fields) and not.
+fn explain(
+    diffs: Vec<Difference>,
+    anchors: &[String],
+    fields: &BTreeMap<String, Vec<FieldSpec>>,
+) -> (Vec<Difference>, Vec<(String, Difference)>) {
+    let mut unexplained = Vec::new();
+    let mut explained = Vec::new();
+    for d in diffs {
+        match deviations::explaining(&d, anchors, fields) {
+            Some(a) => explained.push((a, d)),
+            None => unexplained.push(d),
+        }
+    }
+    (unexplained, explained)
+}
+
+/// Compare recordings `a` (old site) and `b` (new site); `noise` = more recordings of the old
+/// site. Only exchanges both contain are compared; the others are listed by name.
 pub fn diff_recordings(
     a: &Recording,
     b: &Recording,
@@ -366,70 +433,52 @@ pub fn diff_recordings(
     compat_md: &str,
 ) -> DiffReport {
     let anchors = catalogue::deviation_anchors(compat_md);
-    // One noise recording pairs with A (also the old site); more pair among themselves.
-    let mut sources: Vec<&Recording> = noise.iter().collect();
-    if sources.len() == 1 {
-        sources.push(a);
-    }
+    // COMPAT.md is compiled in and tested (toolkit::); a broken pattern explains nothing.
+    let fields = deviations::field_lists(compat_md).unwrap_or_default();
     let mut report = DiffReport {
         noise_recordings: noise.len(),
+        only_in_old: a.keys().filter(|k| !b.contains_key(*k)).cloned().collect(),
+        only_in_new: b.keys().filter(|k| !a.contains_key(*k)).cloned().collect(),
         ..DiffReport::default()
     };
-    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for name in names {
-        let (fa, fb) = (a.get(name), b.get(name));
-        let any = fa.or(fb).cloned().unwrap_or(Value::Null);
-        let route = any["route"].as_str().unwrap_or("?").to_string();
-        let (differences, devs) = match (fa, fb) {
-            (Some(fa), Some(fb)) => {
-                let mut n = Noise::default();
-                for (i, x) in sources.iter().enumerate() {
-                    for y in &sources[i + 1..] {
-                        if let (Some(x), Some(y)) = (x.get(name), y.get(name)) {
-                            n.learn(&observed(x), &observed(y));
-                        }
-                    }
-                }
-                report.noise_fields += n.len();
-                let mut d = deviations_of(fa);
-                d.extend(deviations_of(fb));
-                (compare_exchange(fa, fb, &n), d)
-            }
-            (Some(_), None) => (
-                vec![Difference {
-                    path: "exchange".into(),
-                    expected: "recorded".into(),
-                    actual: "(not in the new recording)".into(),
-                }],
-                vec![],
-            ),
-            _ => (
-                vec![Difference {
-                    path: "exchange".into(),
-                    expected: "(not in the old recording)".into(),
-                    actual: "recorded".into(),
-                }],
-                vec![],
-            ),
-        };
-        let mut known: Vec<String> = devs
+    for (name, fa) in a {
+        let Some(fb) = b.get(name) else { continue };
+        let n = learn_noise(name, a, noise);
+        report.noise_fields += n.len();
+        let mut known: Vec<String> = deviations_of(fa)
             .into_iter()
+            .chain(deviations_of(fb))
             .filter(|d| anchors.iter().any(|a| a == d))
             .collect();
         known.sort();
         known.dedup();
-        let verdict = if differences.is_empty() {
-            Verdict::Same
-        } else if !known.is_empty() {
-            Verdict::KnownDeviation(known)
-        } else {
-            Verdict::Different
+        report
+            .unlisted_anchors
+            .extend(known.iter().filter(|k| !fields.contains_key(*k)).cloned());
+        let (diffs, order_only) = compare_exchange(fa, fb, &n);
+        let (differences, explained) = explain(diffs, &known, &fields);
+        let mut used: Vec<String> = explained.iter().map(|(a, _)| a.clone()).collect();
+        used.sort();
+        used.dedup();
+        let verdict = match (differences.is_empty(), used.is_empty()) {
+            (false, _) => Verdict::Different,
+            (true, true) => Verdict::Same,
+            (true, false) => Verdict::KnownDeviation(used),
         };
+        let masked = MaskedFields {
+            noise: n.fields(),
+            masks: masks_of(fa),
+            order_only,
+        };
+        if !masked.noise.is_empty() || !masked.masks.is_empty() || order_only {
+            report.masked.insert(name.clone(), masked);
+        }
         report.exchanges.push(ExchangeDiff {
             recording: name.clone(),
-            route,
-            request: request_line(&any),
+            route: fa["route"].as_str().unwrap_or("?").to_string(),
+            request: request_line(fa),
             differences,
+            explained,
             verdict,
         });
     }

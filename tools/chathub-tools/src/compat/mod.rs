@@ -1,6 +1,6 @@
 //! Migration toolkit: the golden suite's comparison (page facts, masks, table dumps) as a
 //! library, plus `cargo compat record | diff | shadow` for testers proving the switch on
-//! their own site (README "Migrating a site").
+//! their own site (README "Switching a site over", step 3).
 //!
 //! `tests/compat` (the fixture replay runner) and the `cargo compat` subcommands share every
 //! piece here, so a difference the suite reports is the difference a tester's diff reports.
@@ -9,12 +9,15 @@ pub mod catalogue;
 pub mod cli;
 pub mod compare;
 pub mod dbstate;
+pub mod deviations;
 pub mod diff;
 pub mod exchange;
 pub mod normalize;
 pub mod php_session;
 pub mod record;
+pub mod report;
 pub mod shadow;
+pub mod site_backup;
 
 /// What can stop a toolkit command. The message names the step; no secret is ever part of it
 /// (database URLs are shown without their password).

@@ -38,6 +38,8 @@ pub struct RecordOptions {
 pub struct RecordSummary {
     pub recorded: usize,
     pub external: usize,
+    /// The catalogue's exchanges FastAdmin serves (not the addon), with the reason.
+    pub not_recorded: Vec<(String, String)>,
     /// Exchanges that got no answer (connection refused, timeout): recorded with an `error`.
     pub errors: Vec<String>,
 }
@@ -71,13 +73,53 @@ impl Recorder {
         self.stub.url()
     }
 
+    /// Record every selected exchange; the site's database is put back as it was afterwards.
     pub async fn run(self) -> Result<RecordSummary, ToolError> {
+        self.run_until(std::future::pending())
+            .await?
+            .ok_or_else(|| ToolError::Io("interrupted".into()))
+    }
+
+    /// Record until done or until `stop` resolves (Ctrl-C: `Ok(None)`); either way, and after
+    /// an error, the rows, id counters and columns `--db` touched are restored first.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<RecordSummary>, ToolError> {
+        let db_err = |e: mysql_async::Error| {
+            ToolError::Db(format!(
+                "{}: {e}",
+                super::redact_url(self.opts.db.as_deref().unwrap_or(""))
+            ))
+        };
+        let backup = match self.opts.db.as_deref() {
+            Some(url) => {
+                let pool = mysql_async::Pool::new(url);
+                let mut c = pool.get_conn().await.map_err(db_err)?;
+                let b = super::site_backup::take(&mut c).await?;
+                drop(c);
+                Some((pool, b))
+            }
+            None => None,
+        };
+        let result = tokio::select! {
+            r = self.run_groups() => Some(r),
+            _ = stop => None,
+        };
+        if let Some((pool, b)) = backup {
+            let mut c = pool.get_conn().await.map_err(db_err)?;
+            super::site_backup::restore(&mut c, &b).await?;
+            drop(c);
+            let _ = pool.disconnect().await;
+        }
+        result.transpose()
+    }
+
+    async fn run_groups(&self) -> Result<RecordSummary, ToolError> {
         let o = &self.opts;
         std::fs::create_dir_all(&o.out)?;
         let started = chrono::Local::now();
-        write_json(
-            &o.out.join("_record.json"),
-            &json!({
+        let mut settings = json!({
                 "target": o.target,
                 "started": started.format("%Y-%m-%d %H:%M:%S%:z").to_string(),
                 "only": o.only,
@@ -85,8 +127,8 @@ impl Recorder {
                 "admin_session": o.admin_cookie.is_some(),
                 "provision_stub": self.stub.url(),
                 "chathub_version": env!("CARGO_PKG_VERSION"),
-            }),
-        )?;
+        });
+        write_json(&o.out.join("_record.json"), &settings)?;
         let pool = o.db.as_deref().map(mysql_async::Pool::new);
         let client = exchange::http_client();
         let mut summary = RecordSummary::default();
@@ -119,6 +161,15 @@ impl Recorder {
                 if ex["external"].as_bool() == Some(true) {
                     self.external_actions(&mut jars, ex);
                     summary.external += 1;
+                    if catalogue::selected(&o.only, gname, recording) {
+                        let why = ex["external_reason"]
+                            .as_str()
+                            .unwrap_or("served by FastAdmin");
+                        summary.not_recorded.push((
+                            recording.to_string(),
+                            format!("served by FastAdmin, not the addon ({why})"),
+                        ));
+                    }
                     continue;
                 }
                 let file = self.play(&client, &mut jars, conn.as_mut(), ex).await?;
@@ -135,6 +186,14 @@ impl Recorder {
         if let Some(p) = pool {
             let _ = p.disconnect().await;
         }
+        // `diff` names what was not recorded, and why, from here.
+        settings["not_recorded"] = summary
+            .not_recorded
+            .iter()
+            .map(|(r, why)| json!({"recording": r, "reason": why}))
+            .collect();
+        settings["no_answer"] = json!(summary.errors);
+        write_json(&o.out.join("_record.json"), &settings)?;
         Ok(summary)
     }
 

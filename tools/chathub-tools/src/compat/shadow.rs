@@ -3,26 +3,14 @@
 //! where the two answers differ, compared like `compat diff`.
 //!
 //! Safe next to production: only GET/HEAD on actions that do not write are forwarded (never a
-//! POST, never an action that changes rows such as renew or payReturn), cookies are stripped so
-//! no member or admin context travels, requests are sampled and bounded in flight, and the
-//! report keeps a few examples per route and a bounded number of routes.
+//! POST, never an action that changes rows such as renew or payReturn); with `member_cookies`
+//! the member's session cookie (`PHPSESSID`, `chathub_session`, nothing else) is replayed to both
+//! sites so signed-in pages are compared too, otherwise no cookie travels. Requests are sampled
+//! and bounded in flight; an example is kept only when it shows a difference not seen before,
+//! and each report prints only the examples that are new since the previous one.
 //!
-//! nginx (the mirror's answer is ignored; the user is served by the primary as before):
-//!
-//! ```nginx
-//! location /addons/chathub/ {
-//!     mirror /_chathub_shadow;
-//!     mirror_request_body off;
-//!     proxy_pass http://php_site;
-//! }
-//! location = /_chathub_shadow {
-//!     internal;
-//!     proxy_pass http://127.0.0.1:7070$request_uri;
-//!     proxy_set_header X-Original-Method $request_method;
-//!     proxy_pass_request_body off;
-//!     proxy_set_header Content-Length "";
-//! }
-//! ```
+//! The nginx side (PHP-FPM keeps serving users; the server block mirrors every request here
+//! and only the addon's spellings are compared) is in README "Shadow the live traffic".
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -63,7 +51,8 @@ const WRITING_ACTIONS: &[&str] = &[
     "setexpire",
 ];
 const MAX_ROUTES: usize = 200;
-const EXAMPLES_PER_ROUTE: usize = 3;
+/// Bounds memory on a route that keeps producing new differences (a random value unmasked).
+const MAX_EXAMPLES_PER_ROUTE: usize = 50;
 /// Masks for live traffic: "now" values and FastAdmin's form tokens.
 const LIVE_MASKS: &[&str] = &["now-datetime", "now-epoch", "fastadmin-token"];
 
@@ -75,14 +64,23 @@ pub struct ShadowOptions {
     /// Compare one request in `sample`.
     pub sample: u64,
     pub max_in_flight: usize,
+    /// Replay the member's session cookie to both sites (signed-in GETs compared too).
+    pub member_cookies: bool,
 }
+
+/// The cookies that carry a member's session on either side; nothing else is ever replayed.
+const SESSION_COOKIES: &[&str] = &["PHPSESSID", compare::SESSION_COOKIE];
 
 #[derive(Debug, Default, Clone)]
 pub struct RouteStats {
     pub compared: u64,
     pub different: u64,
-    /// (request path, differences) of the first few differing pairs.
+    /// (request path, differences) of pairs that showed a difference not seen before.
     pub examples: Vec<(String, Vec<Difference>)>,
+    /// Every distinct (field, old, new) seen on this route.
+    seen: std::collections::BTreeSet<(String, String, String)>,
+    /// How many examples earlier reports printed.
+    reported: usize,
 }
 
 #[derive(Debug, Default)]
@@ -100,18 +98,24 @@ impl ShadowReport {
         lock(&self.routes).get(route).cloned()
     }
 
+    /// Counts per route, then only the examples no earlier report printed.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for (route, s) in lock(&self.routes).iter() {
+        for (route, s) in lock(&self.routes).iter_mut() {
             out.push_str(&format!(
                 "route {route}: {} compared, {} different\n",
                 s.compared, s.different
             ));
-            for (path, diffs) in &s.examples {
-                out.push_str(&format!("  {path}\n"));
-                out.push_str(&compare::render("   ", diffs));
-                out.push('\n');
+            for (path, diffs) in &s.examples[s.reported..] {
+                out.push_str(&format!("  new difference on {path}\n"));
+                for d in diffs {
+                    out.push_str(&format!(
+                        "    {}: old {:?} new {:?}\n",
+                        d.path, d.expected, d.actual
+                    ));
+                }
             }
+            s.reported = s.examples.len();
         }
         out.push_str(&format!(
             "shadow: {} received, {} not forwarded (writes/POST), {} not sampled, {} dropped (busy), {} failed\n",
@@ -129,13 +133,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The addon action a path names (`/addons/chathub/index/registerPage.html?x` -> `registerpage`),
-/// `index` for the controller's root (FastAdmin's default action); `None` outside the addon.
+static ADDON_PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:^|/)addons/_*chathub_*(?:/|$|\.html$)(.*)").expect("static regex")
+});
+
+/// The addon action a request names in any spelling ThinkPHP dispatches to the addon
+/// (COMPAT.md#thinkphp-s-form): `/addons/chathub/index/registerPage.html?x`, `index.php/` or the
+/// admin entry in front, `|` separators, `_chathub_`, or `?s=` on any path (the last `s` wins).
+/// `index` for the controller's root; `None` outside the addon.
 pub fn action_of(path: &str) -> Option<String> {
-    let path = path.split('?').next().unwrap_or("");
-    let lower = path.to_ascii_lowercase();
-    let i = lower.find("/addons/chathub")?;
-    let rest = lower[i + "/addons/chathub".len()..].trim_matches('/');
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let target = match pairs.iter().rev().find(|(k, _)| k.trim() == "s") {
+        Some((_, s)) => s.clone(),
+        None => path.to_string(),
+    };
+    let lower = target.to_ascii_lowercase().replace('|', "/");
+    let rest = ADDON_PATH.captures(&lower)?.get(1)?.as_str().to_string();
+    let rest = rest.trim_matches('/');
     let mut parts = rest.split('/');
     let _controller = parts.next();
     let action = parts.next().unwrap_or("");
@@ -248,8 +263,13 @@ fn receive(state: &Arc<State>, req: &hyper::Request<hyper::body::Incoming>) {
         return;
     };
     permit.forget();
-    // Headers a page can depend on; never cookies or credentials.
-    let headers: Vec<(String, String)> = [
+    let cookie = if state.opts.member_cookies {
+        session_cookie(req.headers())
+    } else {
+        None
+    };
+    // Headers a page can depend on; never credentials (the session cookie only as above).
+    let mut headers: Vec<(String, String)> = [
         "accept",
         "accept-language",
         "x-requested-with",
@@ -263,14 +283,39 @@ fn receive(state: &Arc<State>, req: &hyper::Request<hyper::body::Incoming>) {
             .map(|v| (h.to_string(), v.to_string()))
     })
     .collect();
+    let signed_in = cookie.is_some();
+    headers.extend(cookie.map(|c| ("cookie".to_string(), c)));
     let state = state.clone();
     tokio::spawn(async move {
-        compare_pair(&state, &method, &path, &headers).await;
+        compare_pair(&state, &method, &path, &headers, signed_in).await;
         state.in_flight.add_permits(1);
     });
 }
 
-async fn compare_pair(state: &State, method: &str, path: &str, headers: &[(String, String)]) {
+/// The member's session cookies of a request, as one `Cookie` header.
+fn session_cookie(h: &hyper::HeaderMap) -> Option<String> {
+    let pairs: Vec<String> = h
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| {
+            c.split_once('=')
+                .is_some_and(|(n, v)| SESSION_COOKIES.contains(&n.trim()) && !v.is_empty())
+        })
+        .map(str::to_string)
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
+}
+
+async fn compare_pair(
+    state: &State,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    signed_in: bool,
+) {
     let now = chrono::Utc::now().timestamp();
     let head = method.eq_ignore_ascii_case("HEAD");
     let fetch = |base: String| {
@@ -299,21 +344,27 @@ async fn compare_pair(state: &State, method: &str, path: &str, headers: &[(Strin
         provision_calls_at_most: false,
     };
     let diffs = compare::compare(&doc(&p), &doc(&s), &options);
-    let route = action_of(path).unwrap_or_default();
+    let mut route = action_of(path).unwrap_or_default();
+    if signed_in {
+        route.push_str(" (signed in)");
+    }
     let mut routes = lock(&state.report.routes);
     if !routes.contains_key(&route) && routes.len() >= MAX_ROUTES {
         return;
     }
     let stats = routes.entry(route.clone()).or_default();
     stats.compared += 1;
-    if !diffs.is_empty() {
-        stats.different += 1;
-        if stats.examples.len() < EXAMPLES_PER_ROUTE {
-            println!(
-                "{}",
-                compare::render(&format!("shadow {route} {path}"), &diffs)
-            );
-            stats.examples.push((path.to_string(), diffs));
-        }
+    if diffs.is_empty() {
+        return;
+    }
+    stats.different += 1;
+    let mut new = false;
+    for d in &diffs {
+        new |= stats
+            .seen
+            .insert((d.path.clone(), d.expected.clone(), d.actual.clone()));
+    }
+    if new && stats.examples.len() < MAX_EXAMPLES_PER_ROUTE {
+        stats.examples.push((path.to_string(), diffs));
     }
 }
