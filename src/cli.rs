@@ -55,6 +55,12 @@ pub enum Command {
         /// A running server's `/metrics`, for error rates by route.
         #[arg(long)]
         metrics_url: Option<String>,
+        /// As a service's start gate (the unit's `ExecStartPre`): what the server needs to
+        /// serve must pass; the provision server only warns, since sign-ups wait for it and
+        /// the worker retries, while refusing to start would take sign-in and payment
+        /// notifications down with it.
+        #[arg(long)]
+        before_start: bool,
     },
 }
 
@@ -172,9 +178,9 @@ async fn take_migration_lock(
 
 /// `chathub check`: an invalid config is one FAIL line per problem (each names its key),
 /// since nothing else can be checked without it.
-pub async fn check_command(cli: &Cli, print_config: bool) -> i32 {
+pub async fn check_command(cli: &Cli, print_config: bool, before_start: bool) -> i32 {
     match Config::load(&cli.sources()) {
-        Ok(config) => check(&config, print_config).await,
+        Ok(config) => check(&config, print_config, before_start).await,
         Err(errors) => {
             for problem in &errors.0 {
                 println!("FAIL config: {problem}");
@@ -199,12 +205,21 @@ pub async fn live_command(cli: &Cli, hours: u32, metrics_url: Option<&str>) -> i
     i32::from(failed)
 }
 
-/// `chathub check [--print-config]`: one line per check; exit 1 if any failed.
-pub async fn check(config: &Config, print_config: bool) -> i32 {
+/// `chathub check [--print-config] [--before-start]`: one line per check; exit 1 if any failed.
+pub async fn check(config: &Config, print_config: bool, before_start: bool) -> i32 {
     if print_config {
         print!("{}", config.describe());
     }
-    let lines = crate::check::run_checks(config).await;
+    let mut lines = crate::check::run_checks(config).await;
+    if before_start {
+        for l in lines.iter_mut().filter(|l| l.name == "provision") {
+            if let crate::check::Outcome::Fail(why) = &l.outcome {
+                l.outcome = crate::check::Outcome::Warn(format!(
+                    "{why} (the service starts anyway: sign-ups wait for it, the worker retries)"
+                ));
+            }
+        }
+    }
     let mut failed = false;
     for l in &lines {
         println!("{l}");

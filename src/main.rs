@@ -20,9 +20,11 @@ async fn main() {
             metrics_url,
             ..
         } => chathub::cli::live_command(&cli, *hours, metrics_url.as_deref()).await,
-        Command::Check { print_config, .. } => {
-            chathub::cli::check_command(&cli, *print_config).await
-        }
+        Command::Check {
+            print_config,
+            before_start,
+            ..
+        } => chathub::cli::check_command(&cli, *print_config, *before_start).await,
     };
     std::process::exit(code);
 }

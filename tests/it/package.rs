@@ -477,7 +477,7 @@ async fn the_package_holds_the_binary_the_hardened_unit_the_example_config_and_t
     assert_eq!(unit.user, "chathub");
     assert!(
         unit.exec_start_pre.starts_with("/usr/bin/chathub ")
-            && unit.exec_start_pre.ends_with(" check")
+            && unit.exec_start_pre.ends_with(" check --before-start")
     );
     assert!(unit.exec_start.ends_with(" serve"));
 }
