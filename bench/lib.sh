@@ -15,7 +15,7 @@ median() {
 ours() { # name conc secs
   local name=$1 c=$2 secs=$3 out t0 t1
   t0=$(cpu_ticks)
-  out=$(wrk -t2 -c"$c" -d"${secs}s" "${WRK_ARGS[@]}" "${PAGE_URL[$name]}" 2>&1)
+  out=$(wrk -t2 -c"$c" -d"${secs}s" --timeout 10s "${WRK_ARGS[@]}" "${PAGE_URL[$name]}" 2>&1)
   t1=$(cpu_ticks)
   CPU_TICKS[$name/$c]=$(( ${CPU_TICKS[$name/$c]:-0} + t1 - t0 ))
   CPU_REQS[$name/$c]=$(( ${CPU_REQS[$name/$c]:-0} + $(echo "$out" | reqs_of | awk '{print int($1)}') ))
@@ -27,7 +27,7 @@ ours() { # name conc secs
 limit() { # name conc secs
   local name=$1 c=$2 secs=$3
   case "${LIMIT_KIND[$name]}" in
-    static) wrk -t2 -c"$c" -d"${secs}s" "http://127.0.0.1:$NGINX_PORT/$name.html" | rps_of ;;
+    static) wrk -t2 -c"$c" -d"${secs}s" --timeout 10s "http://127.0.0.1:$NGINX_PORT/$name.html" | rps_of ;;
     replay) "$TOOL" replay "$DB_URL" "$W/sql/$name.jsonl" "$c" "$secs" ${LIMIT_ARGS[$name]:-} ;;
   esac
 }
@@ -52,16 +52,38 @@ interleave() { # name conc
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$APP_PID/stat"; }
 
-# One warm request, then one request with the general log on: the page's statements, in
-# order, in $W/sql/<name>.jsonl.
+# One warm request, then the statements of one more request (general log on, see
+# capture_all), in order, in $W/sql/<name>.jsonl.
 capture_page() { # name
-  local name=$1
+  local name=$1 url=${PAGE_URL[$1]/#$BASE/$CAP_BASE}
   page_curl_args "$name"
-  curl -sS -o /dev/null "${CURL_ARGS[@]}" "${PAGE_URL[$name]}"
+  curl -sS -o /dev/null "${CURL_ARGS[@]}" "$url"
   page_curl_args "$name" capture
-  "$TOOL" capture "$DB_URL" "$W/sql/$name.jsonl" -- curl -sS -o /dev/null "${CURL_ARGS[@]}" "${PAGE_URL[$name]}"
-  echo "statements of $name:"
+  "$TOOL" capture "$DB_URL" "$W/sql/$name.jsonl" -- curl -sS -o "$W/sql/$name.body" -D "$W/sql/$name.head" "${CURL_ARGS[@]}" "$url"
+  # A refusal (signed out, wrong form) runs other statements than the page: stop there.
+  if ! head -1 "$W/sql/$name.head" | grep -q " ${PAGE_STATUS[$name]:-200} " || grep -q '请登录后再操作' "$W/sql/$name.body"; then
+    echo "bench: $name did not answer as the page (see $W/sql/$name.head, .body)" >&2
+    exit 1
+  fi
+  echo "statements of $name ($(head -1 "$W/sql/$name.head" | tr -d '\r'), $(wc -c <"$W/sql/$name.body") bytes):"
   jq -r '"  [\(.kind)] \(.sql)"' "$W/sql/$name.jsonl" 2>/dev/null || sed 's/^/  /' "$W/sql/$name.jsonl"
+}
+
+# MariaDB writes a prepared statement's parameter values into the general log only when the
+# log was on at PREPARE time, and our server keeps its statements prepared across requests.
+# So the captures go to a second server started with the log already on (every statement it
+# prepares shows its values), which is stopped and the log turned off before the load runs.
+capture_all() { # names...
+  $SQL -e "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1"
+  CHATHUB_LISTEN=127.0.0.1:$CAPTURE_PORT "$BIN" serve >"$W/capture-server.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  until curl -fsS -o /dev/null "$CAP_BASE/landing" 2>/dev/null; do sleep 0.05; done
+  for name in "$@"; do
+    [ "${LIMIT_KIND[$name]}" = replay ] && capture_page "$name"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  $SQL -e "SET GLOBAL general_log = 0; TRUNCATE TABLE mysql.general_log"
 }
 
 # --- callgrind: instructions per request ---

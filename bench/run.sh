@@ -33,6 +33,7 @@ APP_PORT=${BENCH_APP_PORT:-8187}
 NGINX_PORT=${BENCH_NGINX_PORT:-8188}
 STUB_PORT=${BENCH_STUB_PORT:-8189}
 CG_PORT=${BENCH_CALLGRIND_PORT:-8190}
+CAPTURE_PORT=${BENCH_CAPTURE_PORT:-8191}
 mkdir -p "$W"
 rm -rf "$W/sql" "$W/cg" && mkdir -p "$W/sql" "$W/cg"
 
@@ -74,9 +75,10 @@ sed 's/__PREFIX__/fa_/g' install.sql | $SQL chathub_bench
 $SQL chathub_bench -e "ALTER TABLE fa_user MODIFY password varchar(255) DEFAULT '' COMMENT '密码', MODIFY username varchar(100) DEFAULT '' COMMENT '用户名'"
 DB_URL="mysql://root@127.0.0.1:$DB_PORT/chathub_bench"
 "$TOOL" seed "$DB_URL" "$SCALE" >&2
-# Admin signed in by FastAdmin: a PHP session file plus the fa_admin row it names.
+# Admin signed in by FastAdmin: a PHP session file plus the fa_admin row it names (signed in
+# from 127.0.0.1: FastAdmin's loginip_check).
 mkdir -p "$W/phpsess"
-$SQL chathub_bench -e "REPLACE INTO fa_admin (id, username, nickname, password, salt, token, status) VALUES (1, 'admin', 'Admin', '', '', 'bench-admin-token-000000000000000000', 'normal'); REPLACE INTO fa_auth_group (id, pid, name, rules, status) VALUES (1, 0, 'Admin group', '*', 'normal'); REPLACE INTO fa_auth_group_access (uid, group_id) VALUES (1, 1)"
+$SQL chathub_bench -e "REPLACE INTO fa_admin (id, username, nickname, password, salt, token, status, loginip) VALUES (1, 'admin', 'Admin', '', '', 'bench-admin-token-000000000000000000', 'normal', '127.0.0.1'); REPLACE INTO fa_auth_group (id, pid, name, rules, status) VALUES (1, 0, 'Admin group', '*', 'normal'); REPLACE INTO fa_auth_group_access (uid, group_id) VALUES (1, 1)"
 printf 'think|a:1:{s:5:"admin";a:4:{s:2:"id";i:1;s:8:"username";s:5:"admin";s:8:"nickname";s:5:"Admin";s:5:"token";s:36:"bench-admin-token-000000000000000000";}}' >"$W/phpsess/sess_benchadmin"
 
 # --- stub provision server ---
@@ -114,7 +116,7 @@ ADMIN_COOKIE="PHPSESSID=benchadmin"
 XHR="X-Requested-With: XMLHttpRequest"
 
 # --- the scenarios: URL, headers, body, and what the limit is ---
-declare -A PAGE_URL PAGE_HDRS PAGE_BODY LIMIT_KIND LIMIT_ARGS MEDIAN PAIRS_OF CPU_TICKS CPU_REQS IR
+declare -A PAGE_URL PAGE_HDRS PAGE_BODY PAGE_STATUS LIMIT_KIND LIMIT_ARGS MEDIAN PAIRS_OF CPU_TICKS CPU_REQS IR
 page() { # name path limit-kind [header|header...] [body]
   PAGE_URL[$1]=$BASE/$2; LIMIT_KIND[$1]=$3; PAGE_HDRS[$1]=${4:-}; PAGE_BODY[$1]=${5:-}
 }
@@ -134,6 +136,7 @@ page admin-json "index?page=1&filter=%7B%7D" replay "Cookie: $ADMIN_COOKIE|$XHR"
 page dashboard dashboard replay "Cookie: $ADMIN_COOKIE"
 page logs logs replay "Cookie: $ADMIN_COOKIE"
 page doLogin doLogin replay "" "email=perf%40example.com&password=perf-pass-1"
+PAGE_STATUS[doLogin]=302
 page register register replay "$XHR" "plan=pro&company_name=Bench+$MARK&email=$MARK%40bench.example&domain=$MARK"
 
 split_hdrs() { local IFS='|'; read -r -a HDR_LIST <<<"${PAGE_HDRS[$1]}"; }
@@ -193,9 +196,10 @@ PIDS+=($!)
 sleep 0.5
 
 # --- the statements of every database page, from the general log ---
+CAP_BASE=http://127.0.0.1:$CAPTURE_PORT/addons/chathub/index
+capture_all $SCENARIOS
 for name in $SCENARIOS; do
   [ "${LIMIT_KIND[$name]}" = replay ] || continue
-  capture_page "$name"
   EXPLAIN_OUT+=$("$TOOL" explain "$DB_URL" "$W/sql/$name.jsonl" "$name")$'\n'
 done
 LIMIT_ARGS[doLogin]="--verify-password"
@@ -205,7 +209,7 @@ if [ -f "$W/sql/register.jsonl" ]; then
   for k in $(grep -o 'reg-[0-9a-f]\{16\}' "$W/sql/register.jsonl" | sort -u); do LIMIT_ARGS[register]+=" --unique $k"; done
 fi
 echo
-echo "EXPLAIN of every captured statement (SCAN: type ALL/index or more than 1000 rows):"
+echo "EXPLAIN of every captured statement (SCAN: type ALL, or more than 1000 estimated rows):"
 printf '%s' "${EXPLAIN_OUT:-}" | tee "$W/explain.txt"
 
 # --- interleaved runs ---

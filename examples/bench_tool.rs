@@ -192,22 +192,28 @@ struct Captured {
     sql: String,
 }
 
-/// Run `cmd` (one request) with MariaDB's general log on and keep what every other
-/// connection sent meanwhile: pings, `Prepare`/`Close stmt`, resets and the connection's
-/// `SET NAMES` are not part of a request's work once the pool is warm.
+/// Run `cmd` (one request) and keep what every other connection sent meanwhile to the
+/// general log: pings, `Prepare`/`Close stmt`, resets and the connection's `SET NAMES` are
+/// not part of a request's work once the pool is warm.
+///
+/// The general log must already be on (`log_output=TABLE`), and must have been on when the
+/// server prepared its statements: MariaDB decides at PREPARE whether an `Execute` record
+/// shows the parameters' values or only `?`.
 async fn capture(url: &str, out: &str, cmd: &[String]) {
     let mut c = Conn::from_url(url)
         .await
         .unwrap_or_else(|e| die("connect", e));
-    let on = "SET GLOBAL log_output = 'TABLE'; TRUNCATE TABLE mysql.general_log; SET GLOBAL general_log = 1";
-    c.query_drop(on)
+    let on: Option<(u8, String)> = c
+        .query_first("SELECT @@general_log, @@log_output")
         .await
-        .unwrap_or_else(|e| die("general log on", e));
-    let status = std::process::Command::new(&cmd[0]).args(&cmd[1..]).status();
-    c.query_drop("SET GLOBAL general_log = 0")
+        .unwrap_or_else(|e| die("general log", e));
+    if !matches!(&on, Some((1, out)) if out.contains("TABLE")) {
+        die("capture", "the general log is not on with log_output=TABLE");
+    }
+    c.query_drop("TRUNCATE TABLE mysql.general_log")
         .await
-        .unwrap_or_else(|e| die("general log off", e));
-    match status {
+        .unwrap_or_else(|e| die("truncate general log", e));
+    match std::process::Command::new(&cmd[0]).args(&cmd[1..]).status() {
         Ok(s) if s.success() => {}
         other => die("captured command", format!("{other:?}")),
     }
@@ -215,10 +221,11 @@ async fn capture(url: &str, out: &str, cmd: &[String]) {
         .query("SELECT thread_id, command_type, argument FROM mysql.general_log WHERE thread_id <> CONNECTION_ID()")
         .await
         .unwrap_or_else(|e| die("read general log", e));
-    let mut lines = String::new();
+    let (mut lines, mut raw) = (String::new(), String::new());
     let mut threads = std::collections::BTreeSet::new();
     for (thread, kind, arg) in rows {
         let sql = String::from_utf8_lossy(&arg).trim().to_string();
+        raw += &format!("{thread}\t{kind}\t{sql}\n");
         if kind == "Connect" {
             eprintln!(
                 "capture {out}: the request opened a connection (thread {thread}); its setup is not replayed"
@@ -233,6 +240,8 @@ async fn capture(url: &str, out: &str, cmd: &[String]) {
         lines.push('\n');
     }
     std::fs::write(out, &lines).unwrap_or_else(|e| die(out, e));
+    // Everything the log held, to see what was dropped.
+    std::fs::write(format!("{out}.log"), raw).unwrap_or_else(|e| die(out, e));
     eprintln!(
         "capture {out}: {} statements on {} connection(s)",
         lines.lines().count(),
@@ -497,7 +506,7 @@ async fn explain(url: &str, file: &str, label: &str) {
                     .unwrap_or_else(|| "NULL".into())
             };
             let n: u64 = col("rows").parse().unwrap_or(0);
-            let scan = col("type") == "ALL" || col("type") == "index" || n > 1000;
+            let scan = col("type") == "ALL" || n > 1000;
             println!(
                 "  {} table={} type={} key={} rows={} extra={}",
                 if scan { "SCAN" } else { "ok  " },
