@@ -110,7 +110,7 @@ cg_measure() { # name [bench_tool get args...]
   cg_command --dump="$name"
   until [ "$(ls "$W/cg" | wc -l)" -gt "$before" ]; do sleep 0.2; done
   sleep 0.5
-  dump=$(ls -t "$W/cg"/callgrind.out.* | head -1)
+  dump=$(ls "$W/cg"/callgrind.out."$CG_PID".* | sort -V | tail -1)
   total=$(awk '/^(summary|totals):/{print $2; exit}' "$dump")
   IR[$name]=$(( total / CG_REQUESTS ))
 }

@@ -14,13 +14,12 @@ for s in 1 10; do
   SCALE=$s SCENARIOS="my admin-json" bench/run.sh 2>&1 | tee "$OUT/scale-$s.txt" || status=1
 done
 echo
-echo "scale  page        c   median ours/limit   instructions/request   ours req/s (pairs)"
+echo "scale  page        c   median ours/limit   instructions/request   pairs ours/limit req/s"
 for s in 1 10; do
   for page in my admin-json; do
     ir=$(awk -v p="$page" '$1=="instructions" && $4==p {print $5}' "$OUT/scale-$s.txt")
     grep -E "^$page +[0-9]+ " "$OUT/scale-$s.txt" | while read -r name c med _cpu pairs; do
-      rps=$(echo "$pairs" | grep -oE '[0-9.]+/' | tr -d / | tr '\n' ' ')
-      printf '%4sx  %-10s %3s   %17s   %20s   %s\n' "$s" "$name" "$c" "$med" "${ir:--}" "$rps"
+      printf '%4sx  %-10s %3s   %17s   %20s   %s\n' "$s" "$name" "$c" "$med" "${ir:--}" "$(echo "$pairs" | sed 's/=[0-9.]*//g')"
     done
   done
 done
