@@ -10,8 +10,8 @@ median() {
   printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'
 }
 
-# wrk against our server for `secs`: req/s in RPS; the server's CPU ticks and the request
-# count add up in CPU_TICKS/CPU_REQS (the CPU-per-request column). Not run in a subshell.
+# wrk against our server for `secs`: req/s in RPS; the server's CPU ticks, the request count
+# and the errors add up in CPU_TICKS/CPU_REQS/ERRS. Not run in a subshell.
 ours() { # name conc secs
   local name=$1 c=$2 secs=$3 out t0 t1
   t0=$(cpu_ticks)
@@ -19,6 +19,8 @@ ours() { # name conc secs
   t1=$(cpu_ticks)
   CPU_TICKS[$name/$c]=$(( ${CPU_TICKS[$name/$c]:-0} + t1 - t0 ))
   CPU_REQS[$name/$c]=$(( ${CPU_REQS[$name/$c]:-0} + $(echo "$out" | reqs_of | awk '{print int($1)}') ))
+  # Error answers and timeouts are cheap work: counted, and a target with many is missed.
+  ERRS[$name/$c]=$(( ${ERRS[$name/$c]:-0} + $(echo "$out" | awk '/Non-2xx/{n+=$NF} /Socket errors/{n+=$NF} END{print n+0}') ))
   RPS=$(echo "$out" | rps_of)
 }
 

@@ -263,6 +263,7 @@ struct ReplayOpts {
     verify_password: bool,
     hash_password: bool,
     unique: Vec<String>,
+    insert_ids: Vec<u64>,
     provision: Option<String>,
 }
 
@@ -270,54 +271,86 @@ fn replay_opts(args: &[String]) -> ReplayOpts {
     let mut o = ReplayOpts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().unwrap_or_else(|| usage());
         match a.as_str() {
             "--verify-password" => o.verify_password = true,
             "--hash-password" => o.hash_password = true,
-            "--unique" => o.unique.push(it.next().cloned().unwrap_or_else(|| usage())),
-            "--provision" => o.provision = Some(it.next().cloned().unwrap_or_else(|| usage())),
+            "--unique" => o.unique.push(value()),
+            "--insert-id" => o.insert_ids.push(num(&value())),
+            "--provision" => o.provision = Some(value()),
             _ => usage(),
         }
     }
     o
 }
 
-/// A captured statement made reusable: string literals holding a `--unique` marker become
-/// parameters, so the statement is prepared once and every iteration binds fresh values
-/// (a second sign-up with the same email would be a cheap refusal, not the same work).
-struct Template {
-    prepared: bool,
-    sql: String,
-    params: Vec<String>,
+/// A value bound to a templated statement each iteration.
+enum Param {
+    /// A string literal that held a `--unique` marker; the marker gets a fresh value.
+    Text(String),
+    /// The k-th `--insert-id`: the id the k-th `SELECT LAST_INSERT_ID()` gave this iteration.
+    InsertId(usize),
 }
 
-fn template(s: &Captured, markers: &[String]) -> Template {
-    let prepared = s.kind == "Execute";
-    if !prepared || !markers.iter().any(|m| s.sql.contains(m.as_str())) {
-        return Template {
-            prepared,
-            sql: s.sql.clone(),
-            params: vec![],
-        };
+/// A captured statement made reusable: string literals holding a `--unique` marker and the
+/// numbers equal to a captured insert id become parameters, so the statement is prepared
+/// once and every iteration binds its own values. A second sign-up with the same email
+/// would be a cheap refusal, and every worker updating the captured tenant's row would
+/// queue on its row lock: neither is the work the page does.
+struct Template {
+    prepared: bool,
+    /// `SELECT LAST_INSERT_ID()`: its answer is the next insert id.
+    insert_id: bool,
+    sql: String,
+    params: Vec<Param>,
+}
+
+fn template(s: &Captured, markers: &[String], ids: &[u64]) -> Template {
+    let mut t = Template {
+        prepared: s.kind == "Execute",
+        insert_id: s.sql.eq_ignore_ascii_case("SELECT LAST_INSERT_ID()"),
+        sql: String::new(),
+        params: vec![],
+    };
+    if !t.prepared {
+        t.sql = s.sql.clone();
+        return t;
     }
-    let (mut sql, mut params, mut rest) = (String::new(), vec![], s.sql.as_str());
-    while let Some(start) = rest.find('\'') {
-        let (before, lit) = rest.split_at(start);
-        let (len, value) = sql_literal(lit);
-        if markers.iter().any(|m| value.contains(m.as_str())) {
-            sql += before.strip_suffix("_binary").unwrap_or(before);
-            sql.push('?');
-            params.push(value);
+    let mut rest = s.sql.as_str();
+    while let Some(ch) = rest.chars().next() {
+        let word_before = t
+            .sql
+            .ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        let len = if ch == '\'' {
+            let (len, value) = sql_literal(rest);
+            if markers.iter().any(|m| value.contains(m.as_str())) {
+                t.sql
+                    .truncate(t.sql.strip_suffix("_binary").unwrap_or(&t.sql).len());
+                t.sql.push('?');
+                t.params.push(Param::Text(value));
+            } else {
+                t.sql += &rest[..len];
+            }
+            len
+        } else if ch.is_ascii_digit() && !word_before {
+            let len = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let word_after = rest[len..]
+                .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            match ids.iter().position(|id| id.to_string() == rest[..len]) {
+                Some(k) if !word_after => {
+                    t.sql.push('?');
+                    t.params.push(Param::InsertId(k));
+                }
+                _ => t.sql += &rest[..len],
+            }
+            len
         } else {
-            sql += &rest[..start + len];
-        }
-        rest = &rest[start + len..];
+            t.sql.push(ch);
+            ch.len_utf8()
+        };
+        rest = &rest[len..];
     }
-    sql += rest;
-    Template {
-        prepared,
-        sql,
-        params,
-    }
+    t
 }
 
 /// The length and value of the quoted literal `lit` starts with, as MariaDB escapes them in
@@ -353,7 +386,7 @@ async fn replay(url: &str, file: &str, concurrency: u64, secs: u64, args: &[Stri
     let stmts: Arc<Vec<Template>> = Arc::new(
         read_captured(file)
             .iter()
-            .map(|s| template(s, &opts.unique))
+            .map(|s| template(s, &opts.unique, &opts.insert_ids))
             .collect(),
     );
     let hash = Arc::new(chathub::domain::password::hash(PERF_PASSWORD).expect("hash"));
@@ -379,7 +412,7 @@ async fn replay(url: &str, file: &str, concurrency: u64, secs: u64, args: &[Stri
                 }
                 let token = format!("u{run:x}w{w}n{n}");
                 password_work(&opts, &hash).await;
-                run_all(&mut c, &stmts, &prepared, &opts.unique, &token).await;
+                run_all(&mut c, &stmts, &prepared, &opts, &token).await;
                 if let Some(base) = &opts.provision {
                     provision(&client, base, &token).await;
                 }
@@ -404,27 +437,58 @@ async fn prepare_all(c: &mut Conn, stmts: &[Template]) -> Vec<Option<mysql_async
     out
 }
 
+/// One iteration: every statement in order, markers swapped for `token`, insert ids for the
+/// ones this iteration's inserts got.
 async fn run_all(
     c: &mut Conn,
     stmts: &[Template],
     prepared: &[Option<mysql_async::Statement>],
-    markers: &[String],
+    opts: &ReplayOpts,
     token: &str,
 ) {
     let fresh = |v: &str| {
-        markers.iter().fold(v.to_string(), |acc, m| {
+        opts.unique.iter().fold(v.to_string(), |acc, m| {
             acc.replace(m.as_str(), &padded(token, m.len()))
         })
     };
-    for (s, p) in stmts.iter().zip(prepared) {
-        let r = match p {
-            Some(p) => {
-                c.exec_drop(p, s.params.iter().map(|v| fresh(v)).collect::<Vec<_>>())
-                    .await
+    let mut ids: Vec<u64> = Vec::new();
+    let (mut i, mut retried, mut in_tx) = (0, false, false);
+    while let (Some(s), Some(p)) = (stmts.get(i), prepared.get(i)) {
+        let r = match (p, s.insert_id) {
+            (_, true) => c
+                .query_first::<u64, _>(&s.sql)
+                .await
+                .map(|id| ids.extend(id)),
+            (Some(p), _) => {
+                let params: Vec<Value> = s
+                    .params
+                    .iter()
+                    .map(|v| match v {
+                        Param::Text(v) => fresh(v).into(),
+                        Param::InsertId(k) => {
+                            ids.get(*k).copied().unwrap_or(opts.insert_ids[*k]).into()
+                        }
+                    })
+                    .collect();
+                c.exec_drop(p, params).await
             }
-            None => c.query_drop(fresh(&s.sql)).await,
+            (None, _) => c.query_drop(fresh(&s.sql)).await,
         };
-        r.unwrap_or_else(|e| die(&s.sql, e));
+        match r {
+            Ok(()) => {}
+            // Workers replaying the same sign-in touch the same throttle rows, as concurrent
+            // requests do; InnoDB may pick one as a deadlock victim. The statement is
+            // autocommitted, so running it again is what a retrying client does.
+            Err(mysql_async::Error::Server(e)) if e.code == 1213 && !retried && !in_tx => {
+                retried = true;
+                continue;
+            }
+            Err(e) => die(&s.sql, e),
+        }
+        let head = s.sql.to_ascii_uppercase();
+        in_tx = head.starts_with("START TRANSACTION") || in_tx && !head.starts_with("COMMIT");
+        retried = false;
+        i += 1;
     }
 }
 
