@@ -12,7 +12,8 @@
 # then instructions per request under callgrind, EXPLAIN of every captured statement, peak
 # RSS and start-up. Exit status 1 when a target is missed.
 #
-#   bench/run.sh     DURATION=3 WARMUP=1 PAIRS=3 (seconds, per run) CG_REQUESTS=500
+#   bench/run.sh     DURATION=3 WARMUP=1 PAIRS=3 (seconds, per run; HASH_DURATION=6 for
+#                    doLogin and register) CG_REQUESTS=500
 #                    SCALE=1 (10: 10x the dataset, `my` and admin JSON only; bench/scale.sh)
 #                    SCENARIOS="landing my ..." CONCURRENCY="16 64" CALLGRIND=0 (skip it)
 #                    RECORD=1 (add the instruction counts to bench/RESULTS.md)
@@ -20,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${DURATION:-3}
+HASH_DURATION=${HASH_DURATION:-6}
 WARMUP=${WARMUP:-1}
 PAIRS=${PAIRS:-3}
 SCALE=${SCALE:-1}

@@ -207,7 +207,7 @@ async fn capture(url: &str, out: &str, cmd: &[String]) {
         .query_first("SELECT @@general_log, @@log_output")
         .await
         .unwrap_or_else(|e| die("general log", e));
-    if !matches!(&on, Some((1, out)) if out.contains("TABLE")) {
+    if !matches!(&on, Some((1, output)) if output.contains("TABLE")) {
         die("capture", "the general log is not on with log_output=TABLE");
     }
     c.query_drop("TRUNCATE TABLE mysql.general_log")
@@ -416,7 +416,10 @@ async fn replay(url: &str, file: &str, concurrency: u64, secs: u64, args: &[Stri
                 if let Some(base) = &opts.provision {
                     provision(&client, base, &token).await;
                 }
-                done.fetch_add(1, Ordering::Relaxed);
+                // As wrk: what is still in flight at the deadline does not count.
+                if Instant::now() <= deadline {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }));
     }
