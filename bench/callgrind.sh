@@ -17,7 +17,8 @@ cg_measure my "$CG_BASE/my" "Cookie: $MEMBER_COOKIE"
 cg_measure admin-json "$CG_BASE/index?page=1&filter=%7B%7D" "Cookie: $ADMIN_COOKIE" "$XHR"
 [ "$SCALE" = 1 ] && cg_measure payNotify "$CG_BASE/payNotify/pay_method/alipay" --body "$W/notify.form"
 kill "$CG_PID" 2>/dev/null || true
-COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo "+dirty")
+# The server's code is what the counts are about: the last commit that changed it.
+COMMIT=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock)$(git diff --quiet HEAD -- src || echo "+dirty")
 IR_ROW="| $(date +%F) | $COMMIT | ${SCALE}x | ${IR[landing]:--} | ${IR[my]:--} | ${IR[admin-json]:--} | ${IR[payNotify]:--} |"
 echo "instructions table row: $IR_ROW"
 if [ "${RECORD:-0}" = 1 ]; then

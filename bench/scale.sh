@@ -18,7 +18,7 @@ echo "scale  page        c   median ours/limit   instructions/request   pairs ou
 for s in 1 10; do
   for page in my admin-json; do
     ir=$(awk -v p="$page" '$1=="instructions" && $4==p {print $5}' "$OUT/scale-$s.txt")
-    grep -E "^$page +[0-9]+ " "$OUT/scale-$s.txt" | while read -r name c med _cpu pairs; do
+    grep -E "^$page +[0-9]+ " "$OUT/scale-$s.txt" | while read -r name c med _cpu _errors pairs; do
       printf '%4sx  %-10s %3s   %17s   %20s   %s\n' "$s" "$name" "$c" "$med" "${ir:--}" "$(echo "$pairs" | sed 's/=[0-9.]*//g')"
     done
   done
