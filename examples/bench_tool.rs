@@ -455,7 +455,7 @@ async fn run_all(
         })
     };
     let mut ids: Vec<u64> = Vec::new();
-    let (mut i, mut retried, mut in_tx) = (0, false, false);
+    let (mut i, mut retries, mut in_tx) = (0, 0, false);
     while let (Some(s), Some(p)) = (stmts.get(i), prepared.get(i)) {
         let r = match (p, s.insert_id) {
             (_, true) => c
@@ -482,15 +482,15 @@ async fn run_all(
             // Workers replaying the same sign-in touch the same throttle rows, as concurrent
             // requests do; InnoDB may pick one as a deadlock victim. The statement is
             // autocommitted, so running it again is what a retrying client does.
-            Err(mysql_async::Error::Server(e)) if e.code == 1213 && !retried && !in_tx => {
-                retried = true;
+            Err(mysql_async::Error::Server(e)) if e.code == 1213 && retries < 10 && !in_tx => {
+                retries += 1;
                 continue;
             }
             Err(e) => die(&s.sql, e),
         }
         let head = s.sql.to_ascii_uppercase();
         in_tx = head.starts_with("START TRANSACTION") || in_tx && !head.starts_with("COMMIT");
-        retried = false;
+        retries = 0;
         i += 1;
     }
 }
