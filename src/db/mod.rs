@@ -407,19 +407,20 @@ pub fn int(v: &Value) -> Option<i64> {
 
 /// Column `name` of `row` as text (None for NULL or a missing column).
 pub fn col_text(row: &Row, name: &str) -> Option<String> {
-    let idx = row
-        .columns_ref()
-        .iter()
-        .position(|c| c.name_str() == name)?;
-    row.as_ref(idx).and_then(text)
+    row.as_ref(col_index(row, name)?).and_then(text)
 }
 
 pub fn col_int(row: &Row, name: &str) -> Option<i64> {
-    let idx = row
-        .columns_ref()
+    row.as_ref(col_index(row, name)?).and_then(int)
+}
+
+/// A column's position by name. Compared as bytes: `ColumnMeta::name_str` makes a lossy
+/// UTF-8 copy of the name, and a lookup per column per row made that the largest single
+/// cost of a member page (bench/RESULTS.md).
+fn col_index(row: &Row, name: &str) -> Option<usize> {
+    row.columns_ref()
         .iter()
-        .position(|c| c.name_str() == name)?;
-    row.as_ref(idx).and_then(int)
+        .position(|c| c.name_ref() == name.as_bytes())
 }
 
 /// A row as a JSON object with the column names as keys, as PHP's `find()` returns it:
