@@ -2,31 +2,20 @@
 //! actions are replayed through the DevTools protocol (type into the fields, click the button),
 //! and the page's own script submits over AJAX and shows the result card.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::spawn_app;
 use futures_util::{SinkExt, StreamExt};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 fn chromium() -> Option<&'static str> {
-    [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
+    chathub_tools::chromium::find_browser()
 }
-
 /// A minimal DevTools client on one page target.
 struct Page {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    ws: chathub_tools::chromium::Socket,
     next_id: u64,
 }
 
@@ -108,55 +97,11 @@ impl Page {
 }
 
 async fn open_page(browser: &str, profile: &std::path::Path) -> (tokio::process::Child, Page) {
-    let mut child = tokio::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--remote-debugging-port=0",
-            "--window-size=1200,2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let mut command = tokio::process::Command::new(browser);
+    command.arg("--window-size=1200,2000");
+    let (child, ws) = chathub_tools::chromium::start(command, profile)
+        .await
         .expect("start chromium");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
-                return rest.split('/').next().unwrap_or("").to_string();
-            }
-        }
-        String::new()
-    })
-    .await
-    .expect("chromium prints its DevTools address");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let targets: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws_url = targets
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["type"] == "page")
-        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        .expect("a page target")
-        .to_string();
-    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("devtools socket");
     (child, Page { ws, next_id: 0 })
 }
 

@@ -226,14 +226,24 @@ async fn before_start_a_silent_provision_server_only_warns() {
     let env = base_env(&db, "http://127.0.0.1:9");
     let plain = chathub(&["check"], &env).await;
     assert_eq!(plain.code, 1, "{}", plain.stdout);
-    assert!(plain.line("provision").starts_with("FAIL"), "{}", plain.stdout);
+    assert!(
+        plain.line("provision").starts_with("FAIL"),
+        "{}",
+        plain.stdout
+    );
     let gate = chathub(&["check", "--before-start"], &env).await;
     assert_eq!(gate.code, 0, "{}\n{}", gate.stdout, gate.stderr);
     let p = gate.line("provision");
-    assert!(p.starts_with("WARN") && p.contains("127.0.0.1:9/health"), "{p}");
+    assert!(
+        p.starts_with("WARN") && p.contains("127.0.0.1:9/health"),
+        "{p}"
+    );
     // A database that is not there still fails the start.
     let mut no_db = env.clone();
-    no_db.push(("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1:9/chathub_none"));
+    no_db.push((
+        "CHATHUB_DATABASE_URL",
+        "mysql://root@127.0.0.1:9/chathub_none",
+    ));
     let gate = chathub(&["check", "--before-start"], &no_db).await;
     assert_eq!(gate.code, 1, "{}", gate.stdout);
     assert!(gate.line("database").starts_with("FAIL"), "{}", gate.stdout);

@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 /// Where Debian's `fonts-wqy-zenhei` puts its face.
 pub const FONT_DIR: &str = "/usr/share/fonts/truetype/wqy";
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The browser binary, when one is installed.
@@ -72,37 +72,11 @@ impl Browser {
     pub async fn launch(program: &str) -> Result<Browser, String> {
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
         let conf = fonts_conf(profile.path()).map_err(|e| e.to_string())?;
-        let mut child = tokio::process::Command::new(program)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--font-render-hinting=none",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                profile.path().join("p").display()
-            ))
-            .arg("about:blank")
-            .env("FONTCONFIG_FILE", &conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("start {program}: {e}"))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let port = devtools_port(stderr).await?;
-        let ws_url = page_target(port).await?;
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
-            .await
-            .map_err(|e| format!("devtools socket: {e}"))?;
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(["--hide-scrollbars", "--font-render-hinting=none"])
+            .env("FONTCONFIG_FILE", &conf);
+        let (child, ws) = start(command, &profile.path().join("p")).await?;
         let mut b = Browser {
             _child: child,
             _profile: profile,
@@ -226,6 +200,42 @@ impl Browser {
             }
         }
     }
+}
+
+/// Start a headless Chromium from `command` (the program and any flags or environment of the
+/// caller's own) with a fresh profile in `profile`, and connect to its page target. The flags
+/// every use needs: no sandbox as root, and no background connections, which this machine's
+/// closed network refuses many at a time.
+pub async fn start(
+    mut command: tokio::process::Command,
+    profile: &Path,
+) -> Result<(tokio::process::Child, Socket), String> {
+    let mut child = command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("start {:?}: {e}", command.as_std().get_program()))?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let port = devtools_port(stderr).await?;
+    let ws_url = page_target(port).await?;
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .map_err(|e| format!("devtools socket: {e}"))?;
+    Ok((child, ws))
 }
 
 async fn devtools_port(stderr: tokio::process::ChildStderr) -> Result<String, String> {
