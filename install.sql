@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_log` (
   `createtime` int(10) DEFAULT NULL COMMENT '创建时间',
   PRIMARY KEY (`id`),
   KEY `idx_tenant_id` (`tenant_id`),
-  KEY `idx_action` (`action`)
+  KEY `idx_action` (`action`),
+  KEY `idx_createtime` (`createtime` DESC, `id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub操作日志表';
 
 CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_order` (
