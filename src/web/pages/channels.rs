@@ -1,7 +1,7 @@
 //! Member pages for channel credentials (original `channelList`, `channelAuth`) and the
 //! reprovision confirmation. Texts, fields and links are the original's; markup is ours.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use crate::domain::channel::{AccountChannel, MARKETPLACES};
 use crate::services::channels::{Binding, ChannelState};
@@ -26,19 +26,11 @@ label input,label select{box-sizing:border-box;width:100%;padding:8px}
 "#;
 
 fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="UTF-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                // A constant of ours: escaping would break its quoted font names.
-                style { (PreEscaped(STYLE)) }
-            }
-            body { div class="wrap" { (body) } }
-        }
-    }
+    super::layout::member_page(
+        html! { (title) },
+        STYLE,
+        html! { div class="wrap" { (body) } },
+    )
 }
 
 fn notice_box(notice: Option<&str>) -> Markup {

@@ -11,29 +11,39 @@ a.btn{display:inline-block;margin:16px 6px 0;padding:4px 24px;border:1px solid #
 
 /// FastAdmin's `dispatch_jump` page: a message, a countdown and a link onward.
 pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> Markup {
-    let page: Markup = html! {
+    let viewport = html! { meta name="viewport" content="width=device-width, initial-scale=1.0"; };
+    frame(
+        "温馨提示",
+        viewport,
+        html! {
+            div class={ "box " (if success { "success" } else { "error" }) } {
+                h1 { (msg) }
+                p class="jump" { "页面将在 " span id="wait" data-url=(url) { (wait) } " 秒后自动跳转" }
+                p {
+                    a href="/" class="btn grey" { "返回首页" }
+                    a href=(url) class="btn" { "立即跳转" }
+                }
+            }
+            script { (maud::PreEscaped(JUMP_SCRIPT)) }
+        },
+    )
+}
+
+/// FastAdmin's page frame: the same `<head>` on the jump page and every error page, but for
+/// its title and the one `meta` that differs between them.
+fn frame(title: &str, meta: Markup, body: Markup) -> Markup {
+    html! {
         (DOCTYPE)
         html {
             head {
                 meta charset="utf-8";
-                title { "温馨提示" }
-                meta name="viewport" content="width=device-width, initial-scale=1.0";
+                title { (title) }
+                (meta)
                 style { (BASE_STYLE) }
             }
-            body {
-                div class={ "box " (if success { "success" } else { "error" }) } {
-                    h1 { (msg) }
-                    p class="jump" { "页面将在 " span id="wait" data-url=(url) { (wait) } " 秒后自动跳转" }
-                    p {
-                        a href="/" class="btn grey" { "返回首页" }
-                        a href=(url) class="btn" { "立即跳转" }
-                    }
-                }
-                script { (maud::PreEscaped(JUMP_SCRIPT)) }
-            }
+            body { (body) }
         }
-    };
-    page
+    }
 }
 
 /// Counts down and follows the link; reads the target from a data attribute so no value
@@ -41,20 +51,13 @@ pub fn jump_page(success: bool, msg: &str, url: &str, wait: u32) -> Markup {
 const JUMP_SCRIPT: &str = "(function(){var w=document.getElementById('wait');var u=w.getAttribute('data-url');\
 var t=setInterval(function(){var n=parseInt(w.textContent,10)-1;w.textContent=n;if(n<=0){clearInterval(t);location.href=u;}},1000);})();";
 
-/// FastAdmin's error frame (`think_exception` style): the same `<head>` on every error page.
+/// FastAdmin's error frame (`think_exception` style).
 fn error_frame(body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html {
-            head {
-                meta charset="utf-8";
-                title { "发生错误" }
-                meta name="robots" content="noindex,nofollow";
-                style { (BASE_STYLE) }
-            }
-            body { (body) }
-        }
-    }
+    frame(
+        "发生错误",
+        html! { meta name="robots" content="noindex,nofollow"; },
+        body,
+    )
 }
 
 /// FastAdmin's 404 page.
