@@ -26,6 +26,7 @@ mod ops;
 mod package;
 mod parsers_linear;
 mod payments;
+mod payments_query;
 mod provision_client;
 mod provision_stub;
 mod register;
