@@ -26,8 +26,8 @@ use crate::services::app::App;
 
 /// One sweep query or close; the member is not waiting on it.
 pub const SWEEP_CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// The admin's query, per gateway (the page waits on it inside its request bound).
-pub const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(4);
+/// The admin's query, per gateway (two at most, inside the page's request bound).
+pub const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// `payReturn` is polled every 3 s by the WeChat QR page: it asks at most this often.
 const RETURN_QUERY_SPACING_SECS: i64 = 10;
 /// The sweep stops asking this long after an order went to a gateway.

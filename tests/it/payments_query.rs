@@ -639,3 +639,77 @@ async fn a_wechat_order_past_its_deadline_is_closed_there_and_takes_no_more_mone
         1
     );
 }
+
+#[tokio::test]
+async fn the_admins_query_credits_a_paid_order_once_and_says_what_it_found() {
+    let gw = FakeGateways::start().await;
+    let app = app_with(&gw, &[]).await;
+    let admin = chathub::services::admin_auth::SignedInAdmin {
+        id: chathub::db::admin::AdminId(1),
+        username: "admin".into(),
+    };
+    let ask = |no: &'static str| {
+        let (app, admin) = (app.app.clone(), admin.clone());
+        async move {
+            chathub::services::admin::query_pay(&app, &admin, no)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(ask("NOPE").await.unwrap_err().0, "订单不存在");
+    assert_eq!(ask("CHTEST0001").await.unwrap(), "订单尚未发往支付网关");
+    send_to_alipay(&app, "CHTEST0001").await;
+    assert_eq!(ask("CHTEST0001").await.unwrap(), "查询结果：尚未支付");
+    gw.alipay.trades.pay("CHTEST0001", 6000, "T-ADMIN");
+    assert_eq!(
+        ask("CHTEST0001").await.unwrap(),
+        "查询结果：已支付，已为租户续期"
+    );
+    assert_eq!(ask("CHTEST0001").await.unwrap(), "订单已支付");
+    assert_eq!(renewals(&app.db, 11).await, 1);
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT operator, status FROM fa_chathub_log WHERE action = 'pay_query_alipay' ORDER BY id DESC LIMIT 1"
+        )
+        .await,
+        ["admin", "success"]
+    );
+    // Visitors get FastAdmin's login answer, not the query.
+    let r = app.get("/addons/chathub/index/queryPay").await;
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("name=\"order\""), "{body}");
+}
+
+#[tokio::test]
+async fn check_live_warns_when_payments_come_by_query_or_orders_outlive_their_deadline() {
+    let app = gateway_app(&[]).await;
+    let lines = |app: &TestApp| {
+        let (config, clock) = (app.app.config.clone(), app.app.clock.clone());
+        async move {
+            chathub::live::live_report(&config, &clock, 24, None)
+                .await
+                .into_iter()
+                .filter(|l| l.name == "payments by query" || l.name == "expired orders")
+                .map(|l| format!("{}: {:?}", l.name, l.outcome))
+                .collect::<Vec<_>>()
+        }
+    };
+    let quiet = lines(&app).await;
+    assert!(quiet.iter().all(|l| l.contains("Ok(")), "{quiet:?}");
+    app.db
+        .run_sql(
+            "INSERT INTO fa_chathub_log (tenant_id, action, detail, status, operator, createtime) VALUES \
+             (11, 'renew', 'x', 'success', 'payment', UNIX_TIMESTAMP()), \
+             (11, 'renew', 'x', 'success', 'payment', UNIX_TIMESTAMP()), \
+             (11, 'pay_query_alipay', 'CHTEST0001 credited', 'success', 'system', UNIX_TIMESTAMP()), \
+             (11, 'pay_query_wechat', 'CHTEST0002 credited', 'success', 'system', UNIX_TIMESTAMP()); \
+             INSERT INTO fa_chathub_pay_query (order_id, pay_method, deadline, createtime) \
+             VALUES (1, 'alipay', UNIX_TIMESTAMP() - 3600, UNIX_TIMESTAMP() - 9000)",
+        )
+        .await;
+    let loud = lines(&app).await;
+    assert_eq!(loud.len(), 2, "{loud:?}");
+    assert!(loud[0].contains("Warn(\"2 of 2 payment(s)"), "{loud:?}");
+    assert!(loud[1].contains("Warn(\"1 order(s) still pending"), "{loud:?}");
+}

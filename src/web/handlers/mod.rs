@@ -39,6 +39,7 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
         Action::Suspend => admin::suspend(app, req).await,
         Action::Activate => admin::activate(app, req).await,
         Action::SetExpire => admin::set_expire(app, req).await,
+        Action::QueryPay => admin::query_pay(app, req).await,
     }?;
     // Sliding idle expiry of the member session (PHP's session lifetime counted from the
     // last request, not from sign-in).
