@@ -711,5 +711,8 @@ async fn check_live_warns_when_payments_come_by_query_or_orders_outlive_their_de
     let loud = lines(&app).await;
     assert_eq!(loud.len(), 2, "{loud:?}");
     assert!(loud[0].contains("Warn(\"2 of 2 payment(s)"), "{loud:?}");
-    assert!(loud[1].contains("Warn(\"1 order(s) still pending"), "{loud:?}");
+    assert!(
+        loud[1].contains("Warn(\"1 order(s) still pending"),
+        "{loud:?}"
+    );
 }

@@ -168,13 +168,16 @@ pub fn answer_openapi(keys: &GatewayKeys, trades: &Trades, form: &[(String, Stri
     signed_answer(keys, node_method, &node.to_string())
 }
 
+/// The forms of the calls a fake received, in order.
+pub type CallLog = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
+
 /// An Alipay openapi gateway on its own port for the tests: answers query and close from
 /// its `trades`, records each call's form, and misbehaves as `behaviour` says.
 pub struct FakeAlipay {
     pub addr: std::net::SocketAddr,
     pub trades: Trades,
     pub behaviour: Switch,
-    pub calls: std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>,
+    pub calls: CallLog,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -185,8 +188,7 @@ impl FakeAlipay {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let (trades, behaviour) = (Trades::default(), Switch::default());
-        let calls: std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>> =
-            Default::default();
+        let calls: CallLog = Default::default();
         let (t, b, c, keys) = (
             trades.clone(),
             behaviour.clone(),

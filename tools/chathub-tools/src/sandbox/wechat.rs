@@ -171,6 +171,21 @@ pub fn answer_headers(keys: &GatewayKeys, body: &str, timestamp: i64) -> Vec<(St
     ]
 }
 
+/// An answer as WeChat Pay sends it: the body with its platform-signature headers.
+pub fn signed_reply(keys: &GatewayKeys, answer: Refusal, now: i64) -> crate::http_serve::Resp {
+    let (status, body) = answer;
+    let mut r = crate::http_serve::reply(status, "application/json", body.clone());
+    for (k, v) in answer_headers(keys, &body, now) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
 /// The serial the stand-in's platform key goes by.
 pub const PLATFORM_SERIAL: &str = "PUB_KEY_ID_0000000000000000000000000001";
 
@@ -287,21 +302,11 @@ impl FakeWechatPay {
                 if let Some(r) = super::misbehave(&b).await {
                     return r;
                 }
-                let (status, body) = api_answer(&keys, &t, &req, &auth);
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or_default();
-                let mut r = crate::http_serve::reply(status, "application/json", body.clone());
-                for (k, v) in answer_headers(&keys, &body, now) {
-                    if let (Ok(k), Ok(v)) = (
-                        http::HeaderName::from_bytes(k.as_bytes()),
-                        http::HeaderValue::from_str(&v),
-                    ) {
-                        r.headers_mut().insert(k, v);
-                    }
-                }
-                r
+                signed_reply(&keys, api_answer(&keys, &t, &req, &auth), now)
             }
         });
         FakeWechatPay {
