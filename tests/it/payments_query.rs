@@ -10,22 +10,7 @@ use chathub::services::pay_query::{self, Asker, Checked};
 use chathub_tools::sandbox::{self, Behaviour};
 
 use crate::support::pay::*;
-use crate::support::{TestApp, TestDb, count, location, row};
-
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
+use crate::support::{TestApp, TestDb, count, eventually, location, row};
 
 async fn app_with(gw: &FakeGateways, extra: &[(&'static str, String)]) -> TestApp {
     gateway_app(&gw.env(extra)).await
@@ -51,12 +36,33 @@ async fn renewals(db: &TestDb, tenant: u32) -> i64 {
     .await
 }
 
+/// One `renew` row for Alice Shop (tenant 11), and 30 days on its 2030-01-10 expiry.
+async fn assert_alice_shop_renewed_once(db: &TestDb) {
+    assert_eq!(renewals(db, 11).await, 1);
+    assert_eq!(
+        row(db, "SELECT expire_at FROM fa_chathub_tenant WHERE id = 11").await,
+        ["2030-02-09 12:00:00"]
+    );
+}
+
 async fn load(app: &TestApp, no: &str) -> chathub::db::order::Order {
     let mut conn = app.app.db.conn().await.unwrap();
     chathub::db::order::find_by_no(&mut conn, &app.app.db.t, &OrderNo::parse(no).unwrap())
         .await
         .unwrap()
         .unwrap()
+}
+
+/// The order asked about now, as the admin's 查询支付状态 does.
+async fn admin_check(app: &TestApp, order: &chathub::db::order::Order) -> Checked {
+    pay_query::check_order(
+        &app.app,
+        order,
+        Asker::Admin("admin"),
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap()
 }
 
 async fn send_to_alipay(app: &TestApp, no: &str) -> serde_json::Value {
@@ -130,17 +136,8 @@ async fn paid_at_either_gateway_with_no_notification_is_credited_by_the_first_sw
         order_state(&app.db, 5).await,
         ["paid", "wechat", "4200000000202612080000000005"]
     );
-    assert_eq!(renewals(&app.db, 11).await, 1);
+    assert_alice_shop_renewed_once(&app.db).await;
     assert_eq!(renewals(&app.db, 21).await, 1);
-    // 2030-01-10 + 30 days.
-    assert_eq!(
-        row(
-            &app.db,
-            "SELECT expire_at FROM fa_chathub_tenant WHERE id = 11"
-        )
-        .await,
-        ["2030-02-09 12:00:00"]
-    );
     assert!(
         log_details(&app.db, "pay_query_alipay")
             .await
@@ -250,15 +247,7 @@ async fn notification_and_queries_racing_on_two_instances_renew_once() {
         order_state(&first.db, 1).await,
         ["paid", "wechat", "4200RACE"]
     );
-    assert_eq!(renewals(&first.db, 11).await, 1);
-    assert_eq!(
-        row(
-            &first.db,
-            "SELECT expire_at FROM fa_chathub_tenant WHERE id = 11"
-        )
-        .await,
-        ["2030-02-09 12:00:00"]
-    );
+    assert_alice_shop_renewed_once(&first.db).await;
 }
 
 /// Every query answer here is authentic-looking but wrong in one way; none may change the order.
@@ -321,14 +310,7 @@ async fn forged_or_mismatched_alipay_answers_change_nothing() {
         gw.alipay
             .behaviour
             .set(Behaviour::Canned(200, vec![], body));
-        let r = pay_query::check_order(
-            &app.app,
-            &order,
-            Asker::Admin("admin"),
-            Duration::from_secs(3),
-        )
-        .await
-        .unwrap();
+        let r = admin_check(&app, &order).await;
         assert!(matches!(r, Checked::Failed(_)), "{what}: {r:?}");
         assert_eq!(order_state(&app.db, 1).await[0], "pending", "{what}");
     }
@@ -339,14 +321,7 @@ async fn forged_or_mismatched_alipay_answers_change_nothing() {
         vec![],
         sandbox::alipay::signed_answer(&keys, "alipay.trade.query", &escaped_text),
     ));
-    let r = pay_query::check_order(
-        &app.app,
-        &order,
-        Asker::Admin("admin"),
-        Duration::from_secs(3),
-    )
-    .await
-    .unwrap();
+    let r = admin_check(&app, &order).await;
     assert_eq!(r, Checked::Paid { credited: true });
     assert_eq!(renewals(&app.db, 11).await, 1);
 }
@@ -415,27 +390,13 @@ async fn forged_or_mismatched_wechat_answers_change_nothing() {
     let order = load(&app, "CHTEST0001").await;
     for (what, behaviour) in cases {
         gw.wechat.behaviour.set(behaviour);
-        let r = pay_query::check_order(
-            &app.app,
-            &order,
-            Asker::Admin("admin"),
-            Duration::from_secs(3),
-        )
-        .await
-        .unwrap();
+        let r = admin_check(&app, &order).await;
         assert!(matches!(r, Checked::Failed(_)), "{what}: {r:?}");
         assert_eq!(order_state(&app.db, 1).await[0], "pending", "{what}");
     }
     assert_eq!(renewals(&app.db, 11).await, 0);
     gw.wechat.behaviour.set(signed(body, now));
-    let r = pay_query::check_order(
-        &app.app,
-        &order,
-        Asker::Admin("admin"),
-        Duration::from_secs(3),
-    )
-    .await
-    .unwrap();
+    let r = admin_check(&app, &order).await;
     assert_eq!(r, Checked::Paid { credited: true });
 }
 

@@ -66,6 +66,33 @@ pub fn authorization(
     )
 }
 
+/// [`authorization`] on a blocking thread: RSA signing is CPU work, kept off the async workers.
+pub async fn authorization_off_thread(
+    mch_id: &str,
+    serial_no: &str,
+    key: &rsa::PrivateKey,
+    message_parts: (&str, &str, i64, &str, &str),
+) -> Result<String, String> {
+    let (method, path, timestamp, nonce, body) = message_parts;
+    let owned = (
+        mch_id.to_string(),
+        serial_no.to_string(),
+        key.clone(),
+        [method, path, nonce, body].map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let (mch, serial, key, [method, path, nonce, body]) = owned;
+        authorization(
+            &mch,
+            &serial,
+            &key,
+            (&method, &path, timestamp, &nonce, &body),
+        )
+    })
+    .await
+    .map_err(|e| format!("signing task: {e}"))
+}
+
 /// Everything a Native order needs.
 pub struct NativeOrder<'a> {
     pub api_base: &'a str,
@@ -116,27 +143,14 @@ pub async fn create_native_order(
     order: &NativeOrder<'_>,
 ) -> Result<String, OrderError> {
     let body = order.body();
-    // RSA signing is CPU work: off the async workers.
-    let auth = {
-        let (mch_id, serial_no, key, timestamp, nonce, body) = (
-            order.mch_id.to_string(),
-            order.serial_no.to_string(),
-            order.merchant_key.clone(),
-            order.timestamp,
-            order.nonce.to_string(),
-            body.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            authorization(
-                &mch_id,
-                &serial_no,
-                &key,
-                ("POST", NATIVE_PATH, timestamp, &nonce, &body),
-            )
-        })
-        .await
-        .map_err(|e| OrderError::Transport(format!("signing task: {e}")))?
-    };
+    let auth = authorization_off_thread(
+        order.mch_id,
+        order.serial_no,
+        order.merchant_key,
+        ("POST", NATIVE_PATH, order.timestamp, order.nonce, &body),
+    )
+    .await
+    .map_err(OrderError::Transport)?;
     let url = format!("{}{NATIVE_PATH}", order.api_base.trim_end_matches('/'));
     let resp = http
         .post(url)
@@ -373,20 +387,14 @@ pub async fn signed_call(
     timeout: Duration,
 ) -> Result<Answer, QueryError> {
     let nonce = hex::encode(rand::random::<[u8; 16]>());
-    // RSA signing is CPU work: off the async workers.
-    let auth = {
-        let (mch, serial, key) = (
-            m.mch_id.to_string(),
-            m.serial_no.to_string(),
-            m.merchant_key.clone(),
-        );
-        let (verb, path, body) = (method.to_string(), path.to_string(), body.to_string());
-        tokio::task::spawn_blocking(move || {
-            authorization(&mch, &serial, &key, (&verb, &path, now, &nonce, &body))
-        })
-        .await
-        .map_err(|e| QueryError::Transport(format!("signing task: {e}")))?
-    };
+    let auth = authorization_off_thread(
+        m.mch_id,
+        m.serial_no,
+        m.merchant_key,
+        (method.as_str(), path, now, &nonce, body),
+    )
+    .await
+    .map_err(QueryError::Transport)?;
     let mut req = http
         .request(
             method,

@@ -122,25 +122,7 @@ pub fn accept_native(
     if path != pay::wechat::NATIVE_PATH {
         return Err(refusal(404, "NOT_FOUND", "no such API"));
     }
-    let field = |name| auth_field(auth, name);
-    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
-        field("mchid"),
-        field("nonce_str"),
-        field("signature"),
-        field("timestamp"),
-        field("serial_no"),
-    ) else {
-        return Err(refusal(401, "SIGN_ERROR", "Authorization malformed"));
-    };
-    let message = format!("POST\n{path}\n{ts}\n{nonce}\n{body}\n");
-    let key = pay::parse_public_key(&keys.merchant_public)
-        .map_err(|_| refusal(500, "SYSTEM_ERROR", "merchant key"))?;
-    if mchid != keys.wechat_mch_id
-        || serial != keys.merchant_cert_serial
-        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
-    {
-        return Err(refusal(401, "SIGN_ERROR", "signature invalid"));
-    }
+    check_authorization(keys, "POST", path, auth, body)?;
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     if json["appid"] != keys.wechat_app_id.as_str() || json["amount"]["currency"] != "CNY" {
         return Err(refusal(400, "PARAM_ERROR", "bad body"));
