@@ -110,7 +110,7 @@ pub async fn due<Q: Queryable>(
     let rows: Vec<Row> = conn
         .exec(
             format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE next_query_at <= ? AND lease_until <= ? \
+                "SELECT {COLUMNS} FROM `{}` WHERE next_query_at <= ? AND claim_until <= ? \
                  ORDER BY next_query_at, order_id LIMIT {limit}",
                 t.pay_query
             ),
@@ -137,7 +137,7 @@ pub async fn claim(
     let leases: Vec<(Option<String>, i64)> = tx
         .exec(
             format!(
-                "SELECT lease_owner, lease_until FROM `{}` WHERE order_id = ? FOR UPDATE",
+                "SELECT claim_owner, claim_until FROM `{}` WHERE order_id = ? FOR UPDATE",
                 t.pay_query
             ),
             (order_id.0,),
@@ -152,7 +152,7 @@ pub async fn claim(
     }
     tx.exec_drop(
         format!(
-            "UPDATE `{}` SET lease_owner = ?, lease_until = ? WHERE order_id = ?",
+            "UPDATE `{}` SET claim_owner = ?, claim_until = ? WHERE order_id = ?",
             t.pay_query
         ),
         (owner, until, order_id.0),
@@ -174,8 +174,8 @@ pub async fn reschedule<Q: Queryable>(
 ) -> Result<(), AppError> {
     conn.exec_drop(
         format!(
-            "UPDATE `{}` SET queries = queries + 1, next_query_at = ?, lease_owner = NULL, \
-             lease_until = 0, updatetime = ? WHERE order_id = ? AND pay_method = ? AND lease_owner = ?",
+            "UPDATE `{}` SET queries = queries + 1, next_query_at = ?, claim_owner = NULL, \
+             claim_until = 0, updatetime = ? WHERE order_id = ? AND pay_method = ? AND claim_owner = ?",
             t.pay_query
         ),
         (next_query_at, now, order_id.0, method.as_str(), owner),
@@ -194,7 +194,7 @@ pub async fn release<Q: Queryable>(
 ) -> Result<(), AppError> {
     conn.exec_drop(
         format!(
-            "UPDATE `{}` SET lease_owner = NULL, lease_until = 0, updatetime = ? WHERE order_id = ? AND lease_owner = ?",
+            "UPDATE `{}` SET claim_owner = NULL, claim_until = 0, updatetime = ? WHERE order_id = ? AND claim_owner = ?",
             t.pay_query
         ),
         (now, order_id.0, owner),

@@ -110,7 +110,9 @@ pub async fn check_order(
         return Ok(Checked::Busy);
     }
     drop(conn);
-    let result = ask_all(app, order, &rows, asker, timeout).await;
+    let result = ask_all(app, order, &rows, asker, timeout)
+        .await
+        .map(|(checked, _)| checked);
     let mut conn = app.db.conn().await?;
     match &result {
         Ok(Checked::Paid { .. }) => pay_query::finish(&mut conn, t, order.id).await?,
@@ -119,45 +121,56 @@ pub async fn check_order(
     result
 }
 
+/// Ask each gateway in turn until one says paid; also which ones said they closed it.
 async fn ask_all(
     app: &App,
     order: &Order,
     rows: &[Scheduled],
     asker: Asker<'_>,
     timeout: Duration,
-) -> Result<Checked, AppError> {
+) -> Result<(Checked, Vec<PayMethod>), AppError> {
     let mut failure = None;
+    let mut closed = Vec::new();
     for row in rows {
         match query_and_credit(app, order, row.method, asker, timeout).await? {
-            Ok(Some(credited)) => return Ok(Checked::Paid { credited }),
-            Ok(None) => {}
+            Ok(Asked::Paid(credited)) => return Ok((Checked::Paid { credited }, closed)),
+            Ok(Asked::NotPaid) => {}
+            Ok(Asked::Closed) => closed.push(row.method),
             Err(e) => failure = Some(e.to_string()),
         }
     }
-    Ok(failure.map_or(Checked::NotPaid, Checked::Failed))
+    Ok((failure.map_or(Checked::NotPaid, Checked::Failed), closed))
 }
 
-/// One query at one gateway, logged; a paid answer is credited. `Ok(Some(credited))` when
-/// paid, `Ok(None)` when not (or closed there).
+/// One gateway's verified answer, once a paid one is credited.
+enum Asked {
+    /// `true` when this query credited it.
+    Paid(bool),
+    NotPaid,
+    Closed,
+}
+
+/// One query at one gateway, logged; a paid answer is credited.
 async fn query_and_credit(
     app: &App,
     order: &Order,
     method: PayMethod,
     asker: Asker<'_>,
     timeout: Duration,
-) -> Result<Result<Option<bool>, QueryError>, AppError> {
+) -> Result<Result<Asked, QueryError>, AppError> {
     let answer = query(app, order, method, timeout).await;
-    let (outcome, paid) = match &answer {
+    let (outcome, asked) = match &answer {
         Ok(TradeState::Paid { trade_no }) => {
             let credited = matches!(
                 settle(app, order, method, trade_no).await?,
                 MarkPaid::Paid { .. }
             );
-            (if credited { "credited" } else { "paid" }, Some(credited))
+            let outcome = if credited { "credited" } else { "paid" };
+            (outcome, Asked::Paid(credited))
         }
-        Ok(TradeState::NotPaid) => ("not_paid", None),
-        Ok(TradeState::Closed) => ("closed", None),
-        Err(e) => (e.label(), None),
+        Ok(TradeState::NotPaid) => ("not_paid", Asked::NotPaid),
+        Ok(TradeState::Closed) => ("closed", Asked::Closed),
+        Err(e) => (e.label(), Asked::NotPaid),
     };
     let why = answer.as_ref().err().map(ToString::to_string);
     record(
@@ -170,7 +183,7 @@ async fn query_and_credit(
         asker,
     )
     .await?;
-    Ok(answer.map(|_| paid))
+    Ok(answer.map(|_| asked))
 }
 
 /// The log row of one query or close, and its count in this process's metrics.
@@ -474,7 +487,8 @@ async fn sweep_order(app: &App, id: crate::domain::ids::OrderId) -> Result<bool,
         }
     };
     drop(conn);
-    let checked = ask_all(app, &order, &rows, Asker::Sweep, SWEEP_CALL_TIMEOUT).await?;
+    let (checked, closed_there) =
+        ask_all(app, &order, &rows, Asker::Sweep, SWEEP_CALL_TIMEOUT).await?;
     let now = app.clock.epoch();
     let deadline = rows.iter().map(|r| r.deadline).min().unwrap_or(now);
     let first = rows.iter().map(|r| r.createtime).min().unwrap_or(now);
@@ -485,7 +499,13 @@ async fn sweep_order(app: &App, id: crate::domain::ids::OrderId) -> Result<bool,
     }
     if now >= deadline && matches!(checked, Checked::NotPaid) {
         drop(conn);
-        return close_everywhere(app, &order, &rows, &me)
+        // A gateway that says it closed the order itself (at `time_expire`) needs no close.
+        let open: Vec<Scheduled> = rows
+            .iter()
+            .filter(|r| !closed_there.contains(&r.method))
+            .cloned()
+            .collect();
+        return close_everywhere(app, &order, &rows, &open, &me)
             .await
             .map(|()| true);
     }
@@ -511,12 +531,13 @@ async fn close_everywhere(
     app: &App,
     order: &Order,
     rows: &[Scheduled],
+    open: &[Scheduled],
     me: &str,
 ) -> Result<(), AppError> {
     let t = &app.db.t;
     let mut all_closed = true;
     let mut retry_now = false;
-    for r in rows {
+    for r in open {
         let closed = close(app, order, r.method, SWEEP_CALL_TIMEOUT).await;
         let (outcome, why) = match &closed {
             Ok(CloseOutcome::Closed) => ("closed", None),
@@ -551,8 +572,9 @@ async fn close_everywhere(
         return pay_query::finish(&mut conn, t, order.id).await;
     }
     for r in rows {
+        // Paid after all: asked again a pass later, not in a loop.
         let next = if retry_now {
-            now
+            now + app.config.pay.query_first_secs
         } else {
             now + backoff(app.config.pay.query_first_secs, r.queries)
         };

@@ -420,8 +420,9 @@ async fn a_gateway_down_or_hanging_is_bounded_and_asked_again_later() {
     assert!(location(&r).ends_with("&pending=1"));
     // A sweep against the hanging gateway blocks no request meanwhile.
     app.db
-        .run_sql("UPDATE fa_chathub_pay_query SET next_query_at = 0, lease_until = 0")
+        .run_sql("UPDATE fa_chathub_pay_query SET next_query_at = 0, claim_until = 0")
         .await;
+    let sweep_started = app.app.clock.epoch();
     let sweeping = tokio::spawn({
         let app = app.app.clone();
         async move { pay_query::sweep_once(&app).await }
@@ -441,7 +442,9 @@ async fn a_gateway_down_or_hanging_is_bounded_and_asked_again_later() {
     assert_eq!(order_state(&app.db, 1).await[0], "pending");
     let schedule = row(
         &app.db,
-        "SELECT queries, next_query_at > UNIX_TIMESTAMP(), lease_owner IS NULL FROM fa_chathub_pay_query",
+        &format!(
+            "SELECT queries, next_query_at > {sweep_started}, claim_owner IS NULL FROM fa_chathub_pay_query"
+        ),
     )
     .await;
     assert_eq!(schedule, ["1", "1", "1"]);
