@@ -135,3 +135,20 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_provision_state` (
   PRIMARY KEY (`tenant_id`),
   KEY `idx_next_attempt_at` (`next_attempt_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub开通重试状态';
+
+-- chathub's own (the PHP addon never reads it): each order sent to a payment gateway, its
+-- deadline (`time_expire`), when the sweep asks the gateway next, and the lease of whoever is
+-- asking right now (MIGRATIONS.md pay-query).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_pay_query` (
+  `order_id` int(11) unsigned NOT NULL COMMENT '订单ID',
+  `pay_method` varchar(20) NOT NULL COMMENT '发往的支付网关 (alipay/wechat)',
+  `deadline` int(10) unsigned NOT NULL COMMENT '支付截止时间 (time_expire)',
+  `queries` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '已查询次数',
+  `next_query_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下次查询时间',
+  `claim_owner` varchar(32) DEFAULT NULL COMMENT '正在查询的实例',
+  `claim_until` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '查询租约到期时间',
+  `createtime` int(10) unsigned NOT NULL COMMENT '首次发往网关的时间',
+  `updatetime` int(10) unsigned DEFAULT NULL COMMENT '最后查询时间',
+  PRIMARY KEY (`order_id`,`pay_method`),
+  KEY `idx_next_query_at` (`next_query_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub支付查询与关单计划 (chathub)';

@@ -186,7 +186,68 @@ async fn tables_report(
             )
         },
     ));
+    out.extend(payments_report(&mut conn, t, since, now, hours).await?);
     Ok(out)
+}
+
+/// Past its deadline by this much, a still-pending gateway order means closing it failed.
+const OVERDUE_AFTER_SECS: i64 = 15 * 60;
+
+/// Payments found by query rather than notification (many: notifications are not arriving),
+/// and gateway orders left pending past their deadline (COMPAT.md#payment-query-and-expiry).
+async fn payments_report(
+    conn: &mut mysql_async::Conn,
+    t: &crate::db::Tables,
+    since: i64,
+    now: i64,
+    hours: u32,
+) -> Result<Vec<CheckLine>, crate::error::AppError> {
+    let by_query: Option<i64> = conn
+        .exec_first(
+            format!(
+                "SELECT COUNT(*) FROM `{}` WHERE action LIKE 'pay\\_query\\_%' AND detail LIKE '% credited' \
+                 AND createtime >= ?",
+                t.log
+            ),
+            (since,),
+        )
+        .await?;
+    let all: Option<i64> = conn
+        .exec_first(
+            format!(
+                "SELECT COUNT(*) FROM `{}` WHERE action = 'renew' AND operator = 'payment' AND createtime >= ?",
+                t.log
+            ),
+            (since,),
+        )
+        .await?;
+    let (by_query, all) = (
+        by_query.unwrap_or(0),
+        all.unwrap_or(0).max(by_query.unwrap_or(0)),
+    );
+    let summary = format!(
+        "{by_query} of {all} payment(s) in the last {hours} h were found by query, not notification"
+    );
+    // One lost notification happens; most of them lost is a site the gateways cannot reach.
+    let share = if by_query >= 2 && by_query * 2 > all {
+        Outcome::Warn(format!(
+            "{summary}: notifications are not arriving (check public_base_url, nginx and the firewall)"
+        ))
+    } else {
+        Outcome::Ok(summary)
+    };
+    let overdue = crate::db::pay_query::overdue(conn, t, now, OVERDUE_AFTER_SECS).await?;
+    let late = if overdue > 0 {
+        Outcome::Warn(format!(
+            "{overdue} order(s) still pending over 15 min past their deadline: the gateways could not close them (see the pay_close_* log rows)"
+        ))
+    } else {
+        Outcome::Ok("no gateway order pending past its deadline".into())
+    };
+    Ok(vec![
+        line("payments by query", share),
+        line("expired orders", late),
+    ])
 }
 
 /// Server errors by route, and requests forwarded by an untrusted proxy, from a running

@@ -196,6 +196,8 @@ pub struct DatabaseSeries {
     pub notifications: Vec<(String, String, i64)>,
     /// Tenants waiting for the provisioning worker.
     pub provisioning_backlog: i64,
+    /// Gateway queries and closes, and how paid orders were credited.
+    pub payments: PaymentSeries,
 }
 
 impl DatabaseSeries {
@@ -229,6 +231,87 @@ impl DatabaseSeries {
             "chathub_provisioning_queue {}",
             self.provisioning_backlog
         );
+        self.payments.render_into(out);
+    }
+}
+
+/// What `/metrics` shows of the payment queries (`services::pay_query`), read from the log.
+#[derive(Default)]
+pub struct PaymentSeries {
+    /// `(action, outcome, count)` of the `pay_query_*` / `pay_close_*` log rows.
+    pub calls: Vec<(String, String, i64)>,
+    /// `(pay_method, count)` of paid orders.
+    pub paid: Vec<(String, i64)>,
+    /// `(action, count)` of `pay_query_*` rows that credited an order.
+    pub credited_by_query: Vec<(String, i64)>,
+}
+
+/// The outcomes a query or close row can carry (anything else folds into `other`).
+const PAYMENT_OUTCOMES: &[&str] = &[
+    "credited",
+    "paid",
+    "not_paid",
+    "closed",
+    "already_paid",
+    "unreachable",
+    "unauthentic",
+    "mismatch",
+    "rejected",
+];
+
+impl PaymentSeries {
+    fn render_into(&self, out: &mut String) {
+        out.push_str("# HELP chathub_payment_gateway_calls Order queries and closes at the gateways, by outcome.\n");
+        out.push_str("# TYPE chathub_payment_gateway_calls gauge\n");
+        let mut calls: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+        for (action, outcome, n) in &self.calls {
+            let (call, method) = action.rsplit_once('_').unwrap_or(("", ""));
+            let call = if call == "pay_close" {
+                "close"
+            } else {
+                "query"
+            };
+            let outcome = PAYMENT_OUTCOMES
+                .iter()
+                .find(|o| **o == outcome)
+                .copied()
+                .unwrap_or("other");
+            *calls
+                .entry((call, webhook_method_label(method), outcome))
+                .or_default() += n;
+        }
+        for ((call, method, outcome), n) in calls {
+            let _ = writeln!(
+                out,
+                "chathub_payment_gateway_calls{{call=\"{call}\",method=\"{method}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        // Many by query means notifications are not arriving (COMPAT.md#payment-query-and-expiry).
+        out.push_str("# HELP chathub_payments_credited Paid orders, by gateway and by what told us (notification or query).\n");
+        out.push_str("# TYPE chathub_payments_credited gauge\n");
+        for method in ["alipay", "wechat"] {
+            let paid: i64 = self
+                .paid
+                .iter()
+                .filter(|(m, _)| m == method)
+                .map(|(_, n)| n)
+                .sum();
+            let by_query: i64 = self
+                .credited_by_query
+                .iter()
+                .filter(|(a, _)| a.strip_prefix("pay_query_") == Some(method))
+                .map(|(_, n)| n)
+                .sum();
+            let _ = writeln!(
+                out,
+                "chathub_payments_credited{{method=\"{method}\",by=\"notification\"}} {}",
+                (paid - by_query).max(0)
+            );
+            let _ = writeln!(
+                out,
+                "chathub_payments_credited{{method=\"{method}\",by=\"query\"}} {by_query}"
+            );
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Config {
     /// Bound on one `/provision` call for an existing tenant (the member's `reprovision` and
     /// the worker): the member waits on it behind nginx's 60 s.
     pub provision_call_timeout: Duration,
+    /// Gateway orders and their queries (deadline, sweep, `payReturn`'s bound).
+    pub pay: PaySettings,
     /// Most MySQL connections one instance opens.
     pub db_pool_max: usize,
     /// A member session ends this long after sign-in however active it is (the idle expiry
@@ -83,6 +85,24 @@ pub struct Config {
     /// What this configuration was loaded from, so a reload runs the same loader on the same
     /// sources and environment (its precedence included).
     pub loaded_from: LoadedFrom,
+}
+
+/// How gateway orders expire and how we ask the gateways about them (README: payments).
+#[derive(Clone, Debug)]
+pub struct PaySettings {
+    /// An order sent to a gateway may be paid for this long (`time_expire`); then it is
+    /// closed at the gateway and locally.
+    pub order_expire_secs: i64,
+    /// The sweep's first query, this long after the order went to a gateway; later ones
+    /// back off from it (5×, 15×, then 60× apart).
+    pub query_first_secs: i64,
+    /// Bound on `payReturn`'s query of a still-pending order (zero: no query).
+    pub return_query: Duration,
+    /// Whether this instance's worker sweeps pending gateway orders.
+    pub sweep: bool,
+    /// The serial (`Wechatpay-Serial`) of `wechat_platform_public_key` when it is a bare public
+    /// key (`PUB_KEY_ID_…`); a certificate names its own.
+    pub wechat_platform_serial: Option<String>,
 }
 
 /// The sources and `CHATHUB_*` environment a [`Config`] was loaded from. Never printed: the
@@ -176,6 +196,11 @@ const SERVER_KEYS: &[&str] = &[
     "log_json",
     "provision_worker",
     "provision_call_timeout_secs",
+    "pay_order_expire_secs",
+    "pay_query_first_secs",
+    "pay_return_query_ms",
+    "pay_sweep",
+    "wechat_platform_serial",
     "db_pool_max",
     "session_max_lifetime_secs",
     "db_checkout_timeout_ms",
@@ -509,6 +534,23 @@ impl Config {
             "provision_call_timeout_secs",
             self.provision_call_timeout.as_secs().to_string(),
         );
+        line(
+            "pay_order_expire_secs",
+            self.pay.order_expire_secs.to_string(),
+        );
+        line(
+            "pay_query_first_secs",
+            self.pay.query_first_secs.to_string(),
+        );
+        line(
+            "pay_return_query_ms",
+            self.pay.return_query.as_millis().to_string(),
+        );
+        line("pay_sweep", self.pay.sweep.to_string());
+        line(
+            "wechat_platform_serial",
+            format!("{:?}", self.pay.wechat_platform_serial),
+        );
         line("db_pool_max", self.db_pool_max.to_string());
         line(
             "session_max_lifetime_secs",
@@ -780,6 +822,8 @@ fn build_server(
         );
     }
 
+    let pay = pay_settings(&get, provision_worker, errors);
+
     let wechat_platform_public_key = match get("wechat_platform_public_key") {
         Some(v) if !v.contains("-----BEGIN") && Path::new(&v).exists() => {
             match std::fs::read_to_string(&v) {
@@ -821,6 +865,7 @@ fn build_server(
         log_json,
         provision_worker,
         provision_call_timeout: Duration::from_secs(provision_call_timeout),
+        pay,
         db_pool_max,
         session_max_lifetime_secs: session_max_lifetime_secs as i64,
         db_checkout_timeout: Duration::from_millis(db_checkout_timeout_ms),
@@ -868,6 +913,54 @@ fn php_session_redis(
         key_prefix: get("php_session_redis_prefix").unwrap_or_default(),
         timeout: Duration::from_millis(timeout_ms),
     })
+}
+
+fn pay_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+    provision_worker: bool,
+    errors: &mut Vec<String>,
+) -> PaySettings {
+    let order_expire_secs = parse_num(
+        get("pay_order_expire_secs"),
+        7200,
+        "pay_order_expire_secs",
+        errors,
+    );
+    // Alipay and WeChat Pay both take deadlines from a minute up to 15 days away; at least
+    // 5 minutes leave a member time to pay.
+    if !(300..=15 * 86_400).contains(&order_expire_secs) {
+        errors.push("pay_order_expire_secs: must be between 300 and 1296000 (15 days)".into());
+    }
+    let query_first_secs = parse_num(
+        get("pay_query_first_secs"),
+        60,
+        "pay_query_first_secs",
+        errors,
+    );
+    if !(1..=3600).contains(&query_first_secs) {
+        errors.push("pay_query_first_secs: must be between 1 and 3600".into());
+    }
+    let return_query_ms = parse_num(
+        get("pay_return_query_ms"),
+        3000,
+        "pay_return_query_ms",
+        errors,
+    );
+    // Inside `request_timeout_ms` with room for the page's own database work.
+    if return_query_ms > 5_000 {
+        errors.push("pay_return_query_ms: must be at most 5000 (0: no query)".into());
+    }
+    let sweep = match get("pay_sweep") {
+        None => provision_worker,
+        Some(v) => parse_switch(&v, "pay_sweep", errors),
+    };
+    PaySettings {
+        order_expire_secs: order_expire_secs as i64,
+        query_first_secs: query_first_secs as i64,
+        return_query: Duration::from_millis(return_query_ms),
+        sweep,
+        wechat_platform_serial: get("wechat_platform_serial").filter(|s| !s.trim().is_empty()),
+    }
 }
 
 fn parse_num(v: Option<String>, default: u64, key: &str, errors: &mut Vec<String>) -> u64 {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod channel_account;
 pub mod log;
 pub mod order;
+pub mod pay_query;
 pub mod schema;
 pub mod stats;
 pub mod tenant;
@@ -32,6 +33,8 @@ pub struct Tables {
     pub gateway_log: String,
     /// chathub's own: the provisioning worker's schedule and idempotency keys.
     pub provision_state: String,
+    /// chathub's own: orders sent to a gateway, their deadline and query schedule.
+    pub pay_query: String,
     pub user: String,
     pub admin: String,
     pub auth_group: String,
@@ -49,6 +52,7 @@ impl Tables {
             channel_account: t("chathub_channel_account"),
             gateway_log: t("chathub_gateway_log"),
             provision_state: t("chathub_provision_state"),
+            pay_query: t("chathub_pay_query"),
             user: t("user"),
             admin: t("admin"),
             auth_group: t("auth_group"),

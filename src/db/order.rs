@@ -66,25 +66,58 @@ pub async fn find_by_no<Q: Queryable>(
     row.as_ref().map(Order::from_row).transpose()
 }
 
+pub async fn find_by_id<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: OrderId,
+) -> Result<Option<Order>, AppError> {
+    let row: Option<Row> = conn
+        .exec_first(
+            format!("SELECT {COLUMNS} FROM `{}` WHERE id = ?", t.order),
+            (id.0,),
+        )
+        .await?;
+    row.as_ref().map(Order::from_row).transpose()
+}
+
+/// What makes a pending order worth showing again.
+pub struct Reuse<'a> {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub plan: &'a str,
+    pub amount: Money,
+    /// Made at or after this.
+    pub since: i64,
+    /// A gateway deadline it has must be later than this (one closed, or about to be, is
+    /// never handed out again).
+    pub payable_until: i64,
+}
+
 /// The tenant's newest unpaid order for the same plan and amount made since `since`, so
 /// reloading the renew page does not pile up orders (COMPAT.md#renew-reuses-pending-order).
 pub async fn find_reusable<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
-    tenant_id: TenantId,
-    user_id: UserId,
-    plan: &str,
-    amount: Money,
-    since: i64,
+    r: &Reuse<'_>,
 ) -> Result<Option<Order>, AppError> {
     let row: Option<Row> = conn
         .exec_first(
             format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE tenant_id = ? AND user_id = ? AND status = 'pending' \
-                 AND plan = ? AND amount = ? AND createtime >= ? ORDER BY id DESC LIMIT 1",
-                t.order
+                "SELECT {COLUMNS} FROM `{o}` WHERE tenant_id = ? AND user_id = ? AND status = 'pending' \
+                 AND plan = ? AND amount = ? AND createtime >= ? \
+                 AND NOT EXISTS (SELECT 1 FROM `{q}` q WHERE q.order_id = `{o}`.id AND q.deadline <= ?) \
+                 ORDER BY id DESC LIMIT 1",
+                o = t.order,
+                q = t.pay_query
             ),
-            (tenant_id.0, user_id, plan, amount.decimal(), since),
+            (
+                r.tenant_id.0,
+                r.user_id,
+                r.plan,
+                r.amount.decimal(),
+                r.since,
+                r.payable_until,
+            ),
         )
         .await?;
     row.as_ref().map(Order::from_row).transpose()
@@ -150,6 +183,28 @@ pub async fn start_payment<Q: Queryable>(
     Ok(())
 }
 
+/// Close a still-pending order (the original's `failed`) once no gateway will take it any
+/// more. `false` when it was not pending (paid meanwhile).
+pub async fn close<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    id: OrderId,
+    now: i64,
+) -> Result<bool, AppError> {
+    let result = conn
+        .exec_iter(
+            format!(
+                "UPDATE `{}` SET status = 'failed', updatetime = ? WHERE id = ? AND status = 'pending'",
+                t.order
+            ),
+            (now, id.0),
+        )
+        .await?;
+    let closed = result.affected_rows() == 1;
+    result.drop_result().await?;
+    Ok(closed)
+}
+
 /// What marking an order paid did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MarkPaid {
@@ -158,6 +213,9 @@ pub enum MarkPaid {
     Paid {
         tenant: Option<TenantId>,
         needs_provisioning: bool,
+        /// The order had been closed: the buyer paid anyway (the race both gateways document),
+        /// and the payment is credited all the same.
+        after_close: bool,
     },
     /// Someone else (a duplicate notification) already did it.
     AlreadyPaid,
@@ -172,9 +230,10 @@ pub struct Payment<'a> {
     pub trade_no: &'a str,
 }
 
-/// The original's `_markOrderPaid`, exactly once: one transaction whose first statement
-/// only succeeds for a still-pending order, so duplicate or concurrent notifications (even
-/// on several servers) extend the tenant once and write one `renew` row.
+/// The original's `_markOrderPaid`, exactly once: one transaction that locks the order row
+/// and goes on only for an unpaid one (pending, or closed by us: money that arrived is
+/// credited), so duplicate or concurrent notifications and queries (even on several
+/// servers) extend the tenant once and write one `renew` row.
 // Long on purpose: the whole exactly-once crediting is one transaction, read top to bottom.
 pub async fn mark_paid(
     conn: &mut mysql_async::Conn,
@@ -186,10 +245,17 @@ pub async fn mark_paid(
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
+    let status: Option<String> = tx
+        .exec_first(
+            format!("SELECT status FROM `{}` WHERE id = ? FOR UPDATE", t.order),
+            (p.order_id.0,),
+        )
+        .await?;
+    let after_close = status.as_deref() == Some("failed");
     tx.exec_drop(
         format!(
             "UPDATE `{}` SET status = 'paid', pay_method = ?, pay_trade_no = ?, paid_at = ?, updatetime = ? \
-             WHERE id = ? AND status = 'pending'",
+             WHERE id = ? AND status IN ('pending', 'failed')",
             t.order
         ),
         (
@@ -220,6 +286,7 @@ pub async fn mark_paid(
         return Ok(MarkPaid::Paid {
             tenant: None,
             needs_provisioning: false,
+            after_close,
         });
     };
     let base = current
@@ -241,6 +308,9 @@ pub async fn mark_paid(
     if needs_provisioning {
         detail.push_str("（含资源开通）");
     }
+    if after_close {
+        detail.push_str("（订单已关闭后到账）");
+    }
     log::insert(
         &mut tx,
         t,
@@ -258,5 +328,6 @@ pub async fn mark_paid(
     Ok(MarkPaid::Paid {
         tenant: Some(current.id),
         needs_provisioning,
+        after_close,
     })
 }

@@ -32,10 +32,12 @@ pub enum Action {
     Suspend,
     Activate,
     SetExpire,
+    /// chathub's own: 查询支付状态 (COMPAT.md#payment-query-and-expiry).
+    QueryPay,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Landing,
         Action::RegisterPage,
         Action::Register,
@@ -61,6 +63,7 @@ impl Action {
         Action::Suspend,
         Action::Activate,
         Action::SetExpire,
+        Action::QueryPay,
     ];
 
     /// The method name as written in the original controller.
@@ -91,6 +94,7 @@ impl Action {
             Action::Suspend => "suspend",
             Action::Activate => "activate",
             Action::SetExpire => "setExpire",
+            Action::QueryPay => "queryPay",
         }
     }
 
@@ -115,6 +119,7 @@ impl Action {
                 | Action::Suspend
                 | Action::Activate
                 | Action::SetExpire
+                | Action::QueryPay
         )
     }
 }

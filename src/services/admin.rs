@@ -538,6 +538,47 @@ pub async fn tenant_page(app: &App, filter: &TenantFilter, page: u64) -> Result<
     Ok(Value::Object(out))
 }
 
+/// 查询支付状态: the order's gateways asked now, a paid answer credited (exactly once, as a
+/// notification would), the outcome in words. The log rows name the admin.
+pub async fn query_pay(
+    app: &App,
+    admin: &SignedInAdmin,
+    raw_order_no: &str,
+) -> Result<Result<&'static str, Refusal>, AppError> {
+    use crate::domain::ids::{OrderNo, OrderStatus};
+    use crate::services::pay_query::{ADMIN_CALL_TIMEOUT, Asker, Checked, check_order};
+    let Some(order_no) = OrderNo::parse(raw_order_no.trim()) else {
+        return Ok(Err(Refusal::new("订单不存在")));
+    };
+    let order = {
+        let mut conn = app.db.conn().await?;
+        crate::db::order::find_by_no(&mut conn, &app.db.t, &order_no).await?
+    };
+    let Some(order) = order else {
+        return Ok(Err(Refusal::new("订单不存在")));
+    };
+    let asked = check_order(
+        app,
+        &order,
+        Asker::Admin(&admin.username),
+        ADMIN_CALL_TIMEOUT,
+    );
+    Ok(match asked.await? {
+        Checked::Paid { credited: true } => Ok("查询结果：已支付，已为租户续期"),
+        Checked::Paid { credited: false } => Ok("查询结果：已支付（此前已入账）"),
+        Checked::NotPaid => Ok("查询结果：尚未支付"),
+        Checked::Busy => Err(Refusal::new("该订单正在查询中，请稍后再试")),
+        Checked::Failed(_) => Err(Refusal::new(
+            "查询失败：支付网关没有给出可信的结果，详情见操作日志",
+        )),
+        Checked::NotSent => match order.status {
+            OrderStatus::Paid => Ok("订单已支付"),
+            OrderStatus::Failed | OrderStatus::Refunded => Ok("订单已关闭"),
+            OrderStatus::Pending => Ok("订单尚未发往支付网关"),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod admin_auth;
 pub mod app;
 pub mod channels;
 pub mod member;
+pub mod pay_query;
 pub mod payments;
 pub mod php_session;
 pub mod provisioning;

@@ -3,16 +3,20 @@
 
 use crate::clients::pay::{alipay, wechat};
 use crate::db::log::{self, LogStatus, NewLog};
-use crate::db::order::{self, MarkPaid, NewOrder, Order, Payment};
+use crate::db::order::{self, NewOrder, Order};
 use crate::db::tenant::{self, Tenant};
 use crate::domain::ids::{OrderNo, OrderStatus, UserId};
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
+use crate::services::pay_query;
 
 /// An unpaid order younger than this is shown again instead of making a new one.
 pub const ORDER_REUSE_SECS: i64 = 30 * 60;
+/// A reused order, or one sent to a gateway again, must leave the member this long to pay
+/// before its deadline.
+pub const MIN_PAY_WINDOW_SECS: i64 = 10 * 60;
 /// `plan` is `varchar(20)`.
 const PLAN_COLUMN_CHARS: usize = 20;
 /// `amount` is `decimal(10,2)`.
@@ -59,11 +63,14 @@ pub async fn open_renewal(
     if let Some(existing) = order::find_reusable(
         &mut conn,
         t,
-        tenant.id,
-        user_id,
-        &plan_col,
-        amount,
-        now - ORDER_REUSE_SECS,
+        &order::Reuse {
+            tenant_id: tenant.id,
+            user_id,
+            plan: &plan_col,
+            amount,
+            since: now - ORDER_REUSE_SECS,
+            payable_until: now + MIN_PAY_WINDOW_SECS,
+        },
     )
     .await?
     {
@@ -158,6 +165,45 @@ fn payable(order: Order) -> Result<Order, PayRefusal> {
     }
 }
 
+/// The deadline a gateway gets for the order: the one it already has elsewhere, else
+/// `pay_order_expire_secs` from now. `Err(Closed)` when too little of it is left to pay.
+async fn deadline_for(app: &App, order: &Order) -> Result<Result<i64, PayRefusal>, AppError> {
+    let now = app.clock.epoch();
+    let mut conn = app.db.conn().await?;
+    let deadline = crate::db::pay_query::deadline(&mut conn, &app.db.t, order.id)
+        .await?
+        .unwrap_or(now + app.config.pay.order_expire_secs);
+    if deadline - now < MIN_PAY_WINDOW_SECS.min(app.config.pay.order_expire_secs / 2) {
+        return Ok(Err(PayRefusal::Closed));
+    }
+    Ok(Ok(deadline))
+}
+
+/// Note that the order went to `method` with `deadline`, so the sweep asks about it.
+async fn record_sent(
+    app: &App,
+    order: &Order,
+    method: PayMethod,
+    deadline: i64,
+) -> Result<(), AppError> {
+    let now = app.clock.epoch();
+    let mut conn = app.db.conn().await?;
+    crate::db::pay_query::record_sent(
+        &mut conn,
+        &app.db.t,
+        &crate::db::pay_query::Scheduled {
+            order_id: order.id,
+            method,
+            deadline,
+            queries: 0,
+            createtime: now,
+            last_asked: now,
+        },
+        now + app.config.pay.query_first_secs,
+    )
+    .await
+}
+
 /// The order a request or a gateway names; a number that cannot be one is no order.
 async fn load_order(app: &App, raw_order_no: &str) -> Result<Option<Order>, AppError> {
     let Some(order_no) = OrderNo::parse(raw_order_no) else {
@@ -187,11 +233,11 @@ pub async fn start_alipay(
         Ok(o) => o,
         Err(r) => return Ok(Err(r)),
     };
-    let gateway = match &app.config.alipay_gateway_url {
-        Some(url) => url.as_str(),
-        None if cfg.alipay_sandbox => alipay::SANDBOX_GATEWAY,
-        None => alipay::PRODUCTION_GATEWAY,
+    let deadline = match deadline_for(app, &order).await? {
+        Ok(d) => d,
+        Err(r) => return Ok(Err(r)),
     };
+    let gateway = pay_query::alipay_gateway(app, &cfg);
     // RSA signing is CPU work: off the async workers.
     let (app_id, private_key, base, timestamp) = (
         cfg.alipay_app_id.clone(),
@@ -199,7 +245,8 @@ pub async fn start_alipay(
         app.config.public_base_url.clone(),
         app.clock.datetime(),
     );
-    let (gateway, order_no) = (gateway.to_string(), order.order_no.clone());
+    let time_expire = app.clock.format_epoch(deadline, "%Y-%m-%d %H:%M:%S");
+    let order_no = order.order_no.clone();
     let signed = tokio::task::spawn_blocking(move || {
         alipay::page_pay_url(&alipay::PagePay {
             gateway: &gateway,
@@ -209,14 +256,19 @@ pub async fn start_alipay(
             order_no: order_no.as_str(),
             amount: order.amount,
             timestamp: &timestamp,
+            time_expire: Some(&time_expire),
         })
     })
     .await
     .map_err(|e| AppError::internal(format!("alipay signing task: {e}")))?;
     match signed {
-        // The order is not written: the browser is only sent to Alipay, and the notification
-        // records the method that paid (COMPAT.md#random-order-numbers).
-        Ok(url) => Ok(Ok(url)),
+        // The order row is not written: the browser is only sent to Alipay, and the
+        // notification records the method that paid (COMPAT.md#random-order-numbers). Our own
+        // table notes it for the sweep (COMPAT.md#payment-query-and-expiry).
+        Ok(url) => {
+            record_sent(app, &order, PayMethod::Alipay, deadline).await?;
+            Ok(Ok(url))
+        }
         Err(e) => {
             tracing::error!(error = %e, "alipay_merchant_private_key unusable");
             Ok(Err(PayRefusal::AlipayKeyInvalid))
@@ -255,25 +307,11 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         Ok(o) => o,
         Err(r) => return Ok(WechatStart::Refused(r)),
     };
-    let credentials = async {
-        let key_pem = tokio::fs::read_to_string(&cfg.wechat_key_path)
-            .await
-            .map_err(|e| format!("wechat_key_path: {e}"))?;
-        let cert_pem = tokio::fs::read_to_string(&cfg.wechat_cert_path)
-            .await
-            .map_err(|e| format!("wechat_cert_path: {e}"))?;
-        tokio::task::spawn_blocking(move || {
-            let key = crate::clients::pay::parse_private_key(&key_pem)
-                .map_err(|e| format!("wechat_key_path: {e}"))?;
-            let serial =
-                wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
-            Ok::<_, String>((key, serial))
-        })
-        .await
-        .map_err(|e| format!("key parsing task: {e}"))?
-    }
-    .await;
-    let (key, serial) = match credentials {
+    let deadline = match deadline_for(app, &order).await? {
+        Ok(d) => d,
+        Err(r) => return Ok(WechatStart::Refused(r)),
+    };
+    let (key, serial) = match pay_query::wechat_merchant(app).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "WeChat Pay merchant credentials unusable");
@@ -293,6 +331,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         amount: order.amount,
         timestamp: app.clock.epoch(),
         nonce: &nonce,
+        time_expire: Some(&app.clock.format_epoch(deadline, "%Y-%m-%dT%H:%M:%S%:z")),
     };
     match wechat::create_native_order(&app.http, &request).await {
         Ok(code_url) => {
@@ -306,6 +345,8 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
                 app.clock.epoch(),
             )
             .await?;
+            drop(conn);
+            record_sent(app, &order, PayMethod::Wechat, deadline).await?;
             Ok(WechatStart::Qr(WechatQr {
                 order_no: order.order_no,
                 code_url,
@@ -319,15 +360,28 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
     }
 }
 
-/// `payReturn`: the member-center URL the browser goes back to, with the order's state.
+/// `payReturn`: the member-center URL the browser goes back to, with the order's state. A
+/// still-pending order that went to a gateway is asked about first, within
+/// `pay_return_query_ms` (COMPAT.md#payment-query-and-expiry).
 pub async fn return_location(app: &App, order_no: &str) -> Result<String, AppError> {
     let mut location = format!(
         "/addons/chathub/index/my?order={}",
         crate::domain::php::php_urlencode(order_no)
     );
-    let Some(order) = load_order(app, order_no).await? else {
+    let Some(mut order) = load_order(app, order_no).await? else {
         return Ok(location);
     };
+    let bound = app.config.pay.return_query;
+    if order.status == OrderStatus::Pending && !bound.is_zero() {
+        use pay_query::{Asker, Checked, check_order};
+        // The gateway's share of the bound; whatever it does, the member gets an answer.
+        let asked = tokio::time::timeout(bound, check_order(app, &order, Asker::Return, bound));
+        if let Ok(Ok(Checked::Paid { .. })) = asked.await
+            && let Some(now) = load_order(app, order_no).await?
+        {
+            order = now;
+        }
+    }
     let mut conn = app.db.conn().await?;
     let tenant = tenant::find(&mut conn, &app.db.t, order.tenant_id).await?;
     location.push_str(if order.status != OrderStatus::Paid {
@@ -392,43 +446,6 @@ pub enum NotifyOutcome {
     Mismatch,
     /// Our side failed (no verification key configured).
     NotConfigured,
-}
-
-async fn settle(
-    app: &App,
-    order: &Order,
-    method: PayMethod,
-    trade_no: &str,
-) -> Result<NotifyOutcome, AppError> {
-    let mut conn = app.db.conn().await?;
-    let result = order::mark_paid(
-        &mut conn,
-        &app.db.t,
-        &app.clock,
-        &Payment {
-            order_id: order.id,
-            order_no: &order.order_no,
-            amount_text: &order.amount_text,
-            method,
-            trade_no,
-        },
-    )
-    .await?;
-    match result {
-        MarkPaid::Paid {
-            tenant,
-            needs_provisioning,
-        } => tracing::info!(
-            order_no = %order.order_no,
-            tenant_id = tenant.map(|t| t.0),
-            needs_provisioning,
-            "order paid"
-        ),
-        MarkPaid::AlreadyPaid => {
-            tracing::info!(order_no = %order.order_no, "duplicate payment notification")
-        }
-    }
-    Ok(NotifyOutcome::Accepted)
 }
 
 /// Why a notification was refused, as the webhook metrics count it.
@@ -527,7 +544,8 @@ pub async fn alipay_notify(
     if !n.is_paid() {
         return Ok(NotifyOutcome::Accepted);
     }
-    settle(app, &order, PayMethod::Alipay, &n.trade_no).await
+    pay_query::settle(app, &order, PayMethod::Alipay, &n.trade_no).await?;
+    Ok(NotifyOutcome::Accepted)
 }
 
 /// `payNotify/pay_method/wechat`.
@@ -601,8 +619,6 @@ pub async fn wechat_notify(
     if tx.trade_state != "SUCCESS" {
         return Ok((NotifyOutcome::Accepted, None));
     }
-    Ok((
-        settle(app, &order, PayMethod::Wechat, &tx.transaction_id).await?,
-        None,
-    ))
+    pay_query::settle(app, &order, PayMethod::Wechat, &tx.transaction_id).await?;
+    Ok((NotifyOutcome::Accepted, None))
 }

@@ -41,7 +41,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Start the worker unless the configuration turns it off. It stops when `stop` flips,
 /// abandoning the call in flight (see the module doc).
 pub fn spawn(app: Arc<App>, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
-    if !app.config.provision_worker {
+    if !app.config.provision_worker && !app.config.pay.sweep {
         return None;
     }
     Some(tokio::spawn(run(app, stop)))
@@ -49,6 +49,18 @@ pub fn spawn(app: Arc<App>, stop: watch::Receiver<bool>) -> Option<tokio::task::
 
 async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut probe = HealthProbe::default();
+    // The payment sweep runs beside the provisioning passes, so a slow gateway never holds
+    // up provisioning (nor the other way round).
+    let sweep = app
+        .config
+        .pay
+        .sweep
+        .then(|| tokio::spawn(sweep_payments(app.clone(), stop.clone())));
+    let _abort_sweep = AbortOnDrop(sweep);
+    if !app.config.provision_worker {
+        let _ = stop.changed().await;
+        return;
+    }
     loop {
         if *stop.borrow() {
             return;
@@ -73,6 +85,33 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 .report_background(&e, "provisioning worker pass"),
         }
         probe.maybe_probe(&app).await;
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// Aborts the task it holds when the worker ends, so the sweep stops with it.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The payment sweep (`services::pay_query::sweep_once`), once every [`POLL_INTERVAL`].
+async fn sweep_payments(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = crate::services::pay_query::sweep_once(&app).await {
+            app.db.health.report_background(&e, "payment sweep pass");
+        }
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(POLL_INTERVAL) => {}

@@ -27,6 +27,7 @@ mod ops;
 mod package;
 mod parsers_linear;
 mod payments;
+mod payments_query;
 mod php_session;
 mod provision_client;
 mod provision_stub;

@@ -1,7 +1,7 @@
 //! Alipay open platform: `alipay.trade.page.pay` redirects and asynchronous notifications,
 //! signed RSA2 (SHA256withRSA) over the sorted `k=v&…` string.
 
-use super::{KeyError, notify_url, return_url};
+use super::{CloseOutcome, KeyError, QueryError, TradeState, notify_url, return_url};
 use crate::domain::money::{Money, PayMethod};
 use crate::domain::php::{php_json_encode, php_urlencode};
 
@@ -42,18 +42,25 @@ pub struct PagePay<'a> {
     pub amount: Money,
     /// `Y-m-d H:i:s`, site-local.
     pub timestamp: &'a str,
+    /// The absolute deadline (`Y-m-d H:i:s`, site-local) after which Alipay refuses to take
+    /// the payment; `None` leaves it out (the original sent none).
+    pub time_expire: Option<&'a str>,
 }
 
 /// The gateway URL the browser is sent to, parameters in the original's order and signed.
 pub fn page_pay_url(p: &PagePay<'_>) -> Result<String, KeyError> {
     let key = super::parse_private_key(p.private_key)?;
     // PHP's json_encode: `\uXXXX` escapes and `\/`, exactly what the original signed.
-    let biz_content = php_json_encode(&serde_json::json!({
+    let mut biz = serde_json::json!({
         "out_trade_no": p.order_no,
         "total_amount": p.amount.decimal(),
         "subject": format!("ChatHub 续费 - 订单 {}", p.order_no),
         "product_code": "FAST_INSTANT_TRADE_PAY",
-    }));
+    });
+    if let Some(deadline) = p.time_expire {
+        biz["time_expire"] = deadline.into();
+    }
+    let biz_content = php_json_encode(&biz);
     let mut params: Vec<(String, String)> = [
         ("app_id", p.app_id.to_string()),
         ("method", "alipay.trade.page.pay".into()),
@@ -167,6 +174,155 @@ pub fn verify_notify(
     })
 }
 
+pub const QUERY_METHOD: &str = "alipay.trade.query";
+pub const CLOSE_METHOD: &str = "alipay.trade.close";
+
+/// The signed form of one openapi call (`alipay.trade.query`, `alipay.trade.close`): the
+/// common parameters as the SDKs send them, `biz_content` as JSON, RSA2 over the sorted string.
+pub fn api_form(
+    app_id: &str,
+    key: &rsa::PrivateKey,
+    method: &str,
+    biz_content: &serde_json::Value,
+    timestamp: &str,
+) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = [
+        ("app_id", app_id.to_string()),
+        ("method", method.to_string()),
+        ("format", "JSON".into()),
+        ("charset", "utf-8".into()),
+        ("sign_type", "RSA2".into()),
+        ("timestamp", timestamp.to_string()),
+        ("version", "1.0".into()),
+        ("biz_content", php_json_encode(biz_content)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let sign = super::rsa_sha256_sign(key, sign_content(&params).as_bytes());
+    params.push(("sign".into(), sign));
+    params
+}
+
+/// The answer node's name for a method: `alipay.trade.query` → `alipay_trade_query_response`.
+pub fn response_node(method: &str) -> String {
+    format!("{}_response", method.replace('.', "_"))
+}
+
+/// Check an openapi answer: the signature is over the node's text exactly as it stands in
+/// the body (escapes such as `\/` included), as the official SDKs verify it (they cut the
+/// node out of the raw text; re-encoding it would change the bytes). Returns the node.
+pub fn verify_response(
+    body: &str,
+    method: &str,
+    public_key: &rsa::PublicKey,
+) -> Result<serde_json::Map<String, serde_json::Value>, QueryError> {
+    use serde_json::value::RawValue;
+    let top: std::collections::HashMap<String, &RawValue> = serde_json::from_str(body)
+        .map_err(|_| QueryError::Transport("answer is not an openapi JSON object".into()))?;
+    let node = top
+        .get(&response_node(method))
+        .ok_or(QueryError::Transport("answer has no response node".into()))?;
+    let sign: Option<String> = top
+        .get("sign")
+        .and_then(|s| serde_json::from_str(s.get()).ok());
+    let sign = sign
+        .filter(|s| !s.is_empty())
+        .ok_or(QueryError::Unauthentic("answer carries no sign"))?;
+    if !super::rsa_sha256_verify(public_key, node.get().as_bytes(), &sign) {
+        return Err(QueryError::Unauthentic("answer signature does not verify"));
+    }
+    serde_json::from_str(node.get())
+        .map_err(|_| QueryError::Transport("response node is not an object".into()))
+}
+
+/// What a verified answer must be about.
+pub struct Expect<'a> {
+    pub app_id: &'a str,
+    pub order_no: &'a str,
+    pub amount: Money,
+}
+
+fn text<'a>(node: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> &'a str {
+    node.get(name).and_then(|v| v.as_str()).unwrap_or_default()
+}
+
+/// Read a verified `alipay_trade_query_response`. Paid only for `TRADE_SUCCESS` /
+/// `TRADE_FINISHED` of our order, at its amount; the query answer names no app of its own
+/// (the signature answers our signed call), so an `app_id`/`auth_app_id` it does carry must
+/// be ours.
+pub fn read_query(
+    node: &serde_json::Map<String, serde_json::Value>,
+    expect: &Expect<'_>,
+) -> Result<TradeState, QueryError> {
+    let code = text(node, "code");
+    if code != "10000" {
+        return match text(node, "sub_code") {
+            "ACQ.TRADE_NOT_EXIST" => Ok(TradeState::NotPaid),
+            sub => Err(QueryError::Rejected(format!("{code} {sub}"))),
+        };
+    }
+    for name in ["app_id", "auth_app_id"] {
+        if node.contains_key(name) && text(node, name) != expect.app_id {
+            return Err(QueryError::Mismatch("answer for another app_id"));
+        }
+    }
+    if text(node, "out_trade_no") != expect.order_no {
+        return Err(QueryError::Mismatch("answer for another order"));
+    }
+    match text(node, "trade_status") {
+        "TRADE_SUCCESS" | "TRADE_FINISHED" => {
+            if Money::parse(text(node, "total_amount")) != Some(expect.amount) {
+                return Err(QueryError::Mismatch("amount differs from the order"));
+            }
+            Ok(TradeState::Paid {
+                trade_no: text(node, "trade_no").to_string(),
+            })
+        }
+        "TRADE_CLOSED" => Ok(TradeState::Closed),
+        _ => Ok(TradeState::NotPaid),
+    }
+}
+
+/// Read a verified `alipay_trade_close_response`.
+pub fn read_close(
+    node: &serde_json::Map<String, serde_json::Value>,
+) -> Result<CloseOutcome, QueryError> {
+    match (text(node, "code"), text(node, "sub_code")) {
+        ("10000", _) => Ok(CloseOutcome::Closed),
+        // Nobody opened the cashier, so Alipay never made a trade; past `time_expire` it
+        // will not take one either.
+        (_, "ACQ.TRADE_NOT_EXIST") => Ok(CloseOutcome::Closed),
+        // Paid or finished: only a trade waiting for the buyer can be closed.
+        (_, "ACQ.TRADE_STATUS_ERROR") => Ok(CloseOutcome::AlreadyPaid),
+        (code, sub) => Err(QueryError::Rejected(format!("{code} {sub}"))),
+    }
+}
+
+/// POST a signed form to the gateway and return the answer's text, bounded by `timeout`.
+pub async fn call(
+    http: &reqwest::Client,
+    gateway: &str,
+    form: &[(String, String)],
+    timeout: std::time::Duration,
+) -> Result<String, QueryError> {
+    let resp = http
+        .post(format!("{gateway}?charset=utf-8"))
+        .timeout(timeout)
+        .header(
+            "Content-Type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .body(build_query(form))
+        .send()
+        .await
+        .map_err(|e| QueryError::Transport(e.without_url().to_string()))?;
+    if !resp.status().is_success() {
+        return Err(QueryError::Transport(format!("HTTP {}", resp.status())));
+    }
+    super::read_answer(resp).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +356,97 @@ mod tests {
         assert!(matches!(
             verify_notify(&params, "not a key"),
             Err(NotifyError::BadPublicKey(_))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    fn node(text: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn close_answers_read_as_the_gateway_means_them() {
+        assert_eq!(
+            read_close(&node(r#"{"code":"10000","msg":"Success"}"#)),
+            Ok(CloseOutcome::Closed)
+        );
+        assert_eq!(
+            read_close(&node(
+                r#"{"code":"40004","sub_code":"ACQ.TRADE_NOT_EXIST"}"#
+            )),
+            Ok(CloseOutcome::Closed)
+        );
+        assert_eq!(
+            read_close(&node(
+                r#"{"code":"40004","sub_code":"ACQ.TRADE_STATUS_ERROR"}"#
+            )),
+            Ok(CloseOutcome::AlreadyPaid)
+        );
+        assert!(matches!(
+            read_close(&node(r#"{"code":"40002","sub_code":"isv.invalid-app-id"}"#)),
+            Err(QueryError::Rejected(_))
+        ));
+    }
+
+    #[test]
+    fn only_success_of_our_order_at_its_amount_is_paid() {
+        let expect = Expect {
+            app_id: "9021000100000001",
+            order_no: "CH1",
+            amount: Money::from_cents(6000),
+        };
+        let paid = r#"{"code":"10000","out_trade_no":"CH1","trade_no":"T","trade_status":"TRADE_FINISHED","total_amount":"60.00"}"#;
+        assert_eq!(
+            read_query(&node(paid), &expect),
+            Ok(TradeState::Paid {
+                trade_no: "T".into()
+            })
+        );
+        let waiting = paid.replace("TRADE_FINISHED", "WAIT_BUYER_PAY");
+        assert_eq!(
+            read_query(&node(&waiting), &expect),
+            Ok(TradeState::NotPaid)
+        );
+        let closed = paid.replace("TRADE_FINISHED", "TRADE_CLOSED");
+        assert_eq!(read_query(&node(&closed), &expect), Ok(TradeState::Closed));
+        let missing = r#"{"code":"40004","sub_code":"ACQ.TRADE_NOT_EXIST"}"#;
+        assert_eq!(read_query(&node(missing), &expect), Ok(TradeState::NotPaid));
+        let cheap = paid.replace("60.00", "6.00");
+        assert!(matches!(
+            read_query(&node(&cheap), &expect),
+            Err(QueryError::Mismatch(_))
+        ));
+    }
+
+    #[test]
+    fn answers_that_are_not_openapi_json_are_transport_errors_not_panics() {
+        let key = crate::clients::pay::parse_public_key(include_str!(
+            "../../../tests/fixtures/keys/alipay_platform_public.pem"
+        ))
+        .unwrap();
+        for body in [
+            "",
+            "[]",
+            "{\"x\":1}",
+            "<html>",
+            "{\"alipay_trade_query_response\":",
+        ] {
+            assert!(
+                matches!(
+                    verify_response(body, QUERY_METHOD, &key),
+                    Err(QueryError::Transport(_))
+                ),
+                "{body}"
+            );
+        }
+        let unsigned = r#"{"alipay_trade_query_response":{"code":"10000"}}"#;
+        assert!(matches!(
+            verify_response(unsigned, QUERY_METHOD, &key),
+            Err(QueryError::Unauthentic(_))
         ));
     }
 }

@@ -184,3 +184,72 @@ pub fn rsa_sha256_verify(key: &rsa::PublicKey, message: &[u8], signature_b64: &s
         .verify(message, &sig)
         .is_ok()
 }
+
+/// What a gateway's verified answer says about one order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TradeState {
+    /// Money received; the gateway's transaction number.
+    Paid { trade_no: String },
+    /// No payment yet (never started, waiting for the buyer, or failed and retryable).
+    NotPaid,
+    /// The gateway closed the order: nobody can pay it any more.
+    Closed,
+}
+
+/// What closing an order at the gateway came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// Closed now, or it never existed there (nobody opened the cashier): it cannot be paid.
+    Closed,
+    /// The gateway refuses because the order is already paid: query it and credit it.
+    AlreadyPaid,
+}
+
+/// Why a query or close told us nothing we may act on. None of these changes an order.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryError {
+    /// Down, hanging past the bound, or answering something that is not its protocol.
+    #[error("gateway unreachable: {0}")]
+    Transport(String),
+    /// The answer's signature is missing or wrong, or its timestamp is stale.
+    #[error("answer not authentic: {0}")]
+    Unauthentic(&'static str),
+    /// Authentic, but about another app, merchant, order or amount.
+    #[error("answer does not match the order: {0}")]
+    Mismatch(&'static str),
+    /// Authentic refusal (bad credentials, a parameter error): the code it gave.
+    #[error("gateway refused: {0}")]
+    Rejected(String),
+}
+
+impl QueryError {
+    /// The outcome label of the log row and the metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            QueryError::Transport(_) => "unreachable",
+            QueryError::Unauthentic(_) => "unauthentic",
+            QueryError::Mismatch(_) => "mismatch",
+            QueryError::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// Gateway answers larger than this are not read whole (a real one is a few hundred bytes).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The body of a gateway answer, read within `MAX_ANSWER_BYTES`.
+pub(crate) async fn read_answer(resp: reqwest::Response) -> Result<String, QueryError> {
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| QueryError::Transport(e.without_url().to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(QueryError::Transport("answer too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| QueryError::Transport("answer is not UTF-8".into()))
+}

@@ -10,7 +10,7 @@ use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::KeyError;
+use super::{CloseOutcome, KeyError, QueryError, TradeState};
 use crate::domain::money::Money;
 
 pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
@@ -66,6 +66,33 @@ pub fn authorization(
     )
 }
 
+/// [`authorization`] on a blocking thread: RSA signing is CPU work, kept off the async workers.
+pub async fn authorization_off_thread(
+    mch_id: &str,
+    serial_no: &str,
+    key: &rsa::PrivateKey,
+    message_parts: (&str, &str, i64, &str, &str),
+) -> Result<String, String> {
+    let (method, path, timestamp, nonce, body) = message_parts;
+    let owned = (
+        mch_id.to_string(),
+        serial_no.to_string(),
+        key.clone(),
+        [method, path, nonce, body].map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let (mch, serial, key, [method, path, nonce, body]) = owned;
+        authorization(
+            &mch,
+            &serial,
+            &key,
+            (&method, &path, timestamp, &nonce, &body),
+        )
+    })
+    .await
+    .map_err(|e| format!("signing task: {e}"))
+}
+
 /// Everything a Native order needs.
 pub struct NativeOrder<'a> {
     pub api_base: &'a str,
@@ -78,19 +105,25 @@ pub struct NativeOrder<'a> {
     pub amount: Money,
     pub timestamp: i64,
     pub nonce: &'a str,
+    /// The absolute deadline, RFC 3339 (`2026-06-01T12:00:00+08:00`), after which WeChat Pay
+    /// refuses the payment.
+    pub time_expire: Option<&'a str>,
 }
 
 impl NativeOrder<'_> {
     pub fn body(&self) -> String {
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "appid": self.app_id,
             "mchid": self.mch_id,
             "description": "ChatHub 续费",
             "out_trade_no": self.order_no,
             "notify_url": self.notify_url,
             "amount": {"total": self.amount.cents(), "currency": "CNY"},
-        })
-        .to_string()
+        });
+        if let Some(deadline) = self.time_expire {
+            body["time_expire"] = deadline.into();
+        }
+        body.to_string()
     }
 }
 
@@ -110,27 +143,14 @@ pub async fn create_native_order(
     order: &NativeOrder<'_>,
 ) -> Result<String, OrderError> {
     let body = order.body();
-    // RSA signing is CPU work: off the async workers.
-    let auth = {
-        let (mch_id, serial_no, key, timestamp, nonce, body) = (
-            order.mch_id.to_string(),
-            order.serial_no.to_string(),
-            order.merchant_key.clone(),
-            order.timestamp,
-            order.nonce.to_string(),
-            body.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            authorization(
-                &mch_id,
-                &serial_no,
-                &key,
-                ("POST", NATIVE_PATH, timestamp, &nonce, &body),
-            )
-        })
-        .await
-        .map_err(|e| OrderError::Transport(format!("signing task: {e}")))?
-    };
+    let auth = authorization_off_thread(
+        order.mch_id,
+        order.serial_no,
+        order.merchant_key,
+        ("POST", NATIVE_PATH, order.timestamp, order.nonce, &body),
+    )
+    .await
+    .map_err(OrderError::Transport)?;
     let url = format!("{}{NATIVE_PATH}", order.api_base.trim_end_matches('/'));
     let resp = http
         .post(url)
@@ -318,6 +338,175 @@ pub fn encrypt_resource(
     Some(base64::engine::general_purpose::STANDARD.encode(ct))
 }
 
+/// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=`, as signed (path and query).
+pub fn query_path(order_no: &str, mch_id: &str) -> String {
+    format!(
+        "/v3/pay/transactions/out-trade-no/{}?mchid={}",
+        crate::domain::php::php_rawurlencode(order_no),
+        crate::domain::php::php_rawurlencode(mch_id)
+    )
+}
+
+/// `POST /v3/pay/transactions/out-trade-no/{no}/close`.
+pub fn close_path(order_no: &str) -> String {
+    format!(
+        "/v3/pay/transactions/out-trade-no/{}/close",
+        crate::domain::php::php_rawurlencode(order_no)
+    )
+}
+
+/// The merchant side of one signed API call.
+pub struct Merchant<'a> {
+    pub api_base: &'a str,
+    pub app_id: &'a str,
+    pub mch_id: &'a str,
+    pub merchant_key: &'a rsa::PrivateKey,
+    pub serial_no: &'a str,
+    pub platform_key: &'a rsa::PublicKey,
+    /// The platform key's serial, when we know it (from its certificate or the config): an
+    /// answer signed under another `Wechatpay-Serial` is refused.
+    pub platform_serial: Option<&'a str>,
+}
+
+/// A verified answer: status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// One signed call whose answer must carry a valid platform signature
+/// (`Wechatpay-Signature` over `TIMESTAMP\nNONCE\nBODY\n`, key named by `Wechatpay-Serial`,
+/// timestamp within [`MAX_CLOCK_SKEW_SECS`] of `now`), bounded by `timeout`.
+pub async fn signed_call(
+    http: &reqwest::Client,
+    m: &Merchant<'_>,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+    now: i64,
+    timeout: Duration,
+) -> Result<Answer, QueryError> {
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let auth = authorization_off_thread(
+        m.mch_id,
+        m.serial_no,
+        m.merchant_key,
+        (method.as_str(), path, now, &nonce, body),
+    )
+    .await
+    .map_err(QueryError::Transport)?;
+    let mut req = http
+        .request(
+            method,
+            format!("{}{path}", m.api_base.trim_end_matches('/')),
+        )
+        .timeout(timeout)
+        .header("Accept", "application/json")
+        .header("User-Agent", "chathub")
+        .header("Authorization", auth);
+    if !body.is_empty() {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| QueryError::Transport(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    if status >= 500 {
+        return Err(QueryError::Transport(format!("HTTP {status}")));
+    }
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (ts, nonce, sig, serial) = (
+        header("Wechatpay-Timestamp"),
+        header("Wechatpay-Nonce"),
+        header("Wechatpay-Signature"),
+        header("Wechatpay-Serial"),
+    );
+    let text = super::read_answer(resp).await?;
+    if let Some(expected) = m.platform_serial
+        && serial.as_deref().map(str::trim) != Some(expected)
+    {
+        return Err(QueryError::Unauthentic(
+            "answer signed under another serial",
+        ));
+    }
+    let headers = NotifyHeaders {
+        timestamp: ts.as_deref(),
+        nonce: nonce.as_deref(),
+        signature: sig.as_deref(),
+    };
+    verify_notify_signature(&headers, text.as_bytes(), Some(m.platform_key), now).map_err(|e| {
+        match e {
+            NotifyError::Stale => QueryError::Unauthentic("answer timestamp out of window"),
+            NotifyError::MissingHeaders => QueryError::Unauthentic("answer carries no signature"),
+            _ => QueryError::Unauthentic("answer signature does not verify"),
+        }
+    })?;
+    Ok(Answer { status, body: text })
+}
+
+/// What a verified query answer must be about.
+pub struct Expect<'a> {
+    pub app_id: &'a str,
+    pub mch_id: &'a str,
+    pub order_no: &'a str,
+    pub amount: Money,
+}
+
+fn error_code(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|j| j.get("code").and_then(|c| c.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Read a verified query answer: `SUCCESS` of our order, for our `mchid`/`appid`, at the
+/// order's amount in fen, is paid; `ORDER_NOT_EXIST` is not paid yet.
+pub fn read_query(answer: &Answer, expect: &Expect<'_>) -> Result<TradeState, QueryError> {
+    if answer.status != 200 {
+        return match error_code(&answer.body).as_str() {
+            "ORDER_NOT_EXIST" => Ok(TradeState::NotPaid),
+            code => Err(QueryError::Rejected(format!(
+                "HTTP {} {code}",
+                answer.status
+            ))),
+        };
+    }
+    let tx: Transaction = serde_json::from_str(&answer.body)
+        .map_err(|_| QueryError::Transport("answer is not a transaction".into()))?;
+    if tx.mchid != expect.mch_id || tx.appid != expect.app_id {
+        return Err(QueryError::Mismatch("answer for another merchant"));
+    }
+    if tx.out_trade_no != expect.order_no {
+        return Err(QueryError::Mismatch("answer for another order"));
+    }
+    match tx.trade_state.as_str() {
+        "SUCCESS" if tx.total() == Some(expect.amount) => Ok(TradeState::Paid {
+            trade_no: tx.transaction_id,
+        }),
+        "SUCCESS" => Err(QueryError::Mismatch("amount differs from the order")),
+        "CLOSED" | "REVOKED" => Ok(TradeState::Closed),
+        _ => Ok(TradeState::NotPaid),
+    }
+}
+
+/// Read a verified close answer (204 on success).
+pub fn read_close(answer: &Answer) -> Result<CloseOutcome, QueryError> {
+    match (answer.status, error_code(&answer.body).as_str()) {
+        (200 | 204, _) => Ok(CloseOutcome::Closed),
+        (_, "ORDER_NOT_EXIST") => Ok(CloseOutcome::Closed),
+        (_, "ORDER_PAID") => Ok(CloseOutcome::AlreadyPaid),
+        (status, code) => Err(QueryError::Rejected(format!("HTTP {status} {code}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +529,69 @@ mod tests {
         assert_eq!(
             decrypt_notification(b"{\"out_trade_no\":\"CH1\"}", KEY),
             Err(NotifyError::Malformed)
+        );
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn close_and_query_answers_read_as_the_gateway_means_them() {
+        assert_eq!(read_close(&answer(204, "")), Ok(CloseOutcome::Closed));
+        assert_eq!(
+            read_close(&answer(400, r#"{"code":"ORDER_PAID"}"#)),
+            Ok(CloseOutcome::AlreadyPaid)
+        );
+        assert!(matches!(
+            read_close(&answer(403, r#"{"code":"NO_AUTH"}"#)),
+            Err(QueryError::Rejected(_))
+        ));
+        let expect = Expect {
+            app_id: "wx1",
+            mch_id: "19",
+            order_no: "CH1",
+            amount: Money::from_cents(6000),
+        };
+        assert_eq!(
+            read_query(&answer(404, r#"{"code":"ORDER_NOT_EXIST"}"#), &expect),
+            Ok(TradeState::NotPaid)
+        );
+        let tx = r#"{"appid":"wx1","mchid":"19","out_trade_no":"CH1","transaction_id":"42","trade_state":"SUCCESS","amount":{"total":6000}}"#;
+        assert_eq!(
+            read_query(&answer(200, tx), &expect),
+            Ok(TradeState::Paid {
+                trade_no: "42".into()
+            })
+        );
+        let notpay = tx.replace("SUCCESS", "NOTPAY");
+        assert_eq!(
+            read_query(&answer(200, &notpay), &expect),
+            Ok(TradeState::NotPaid)
+        );
+        assert!(matches!(
+            read_query(&answer(200, "not json"), &expect),
+            Err(QueryError::Transport(_))
+        ));
+    }
+
+    #[test]
+    fn query_paths_are_what_gets_signed() {
+        assert_eq!(
+            query_path("CH1", "1900000001"),
+            "/v3/pay/transactions/out-trade-no/CH1?mchid=1900000001"
+        );
+        assert_eq!(
+            close_path("CH1"),
+            "/v3/pay/transactions/out-trade-no/CH1/close"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! FastAdmin admin actions: index, add, del, dashboard, logs, suspend, activate, setExpire.
+//! FastAdmin admin actions: index, add, del, dashboard, logs, suspend, activate, setExpire,
+//! and our own queryPay (查询支付状态).
 //!
 //! Every action first passes the original's `Backend::_initialize()`: a signed-in FastAdmin
 //! admin (`admin_auth`), then the admin's rules for the action. State-changing requests must
@@ -263,6 +264,26 @@ pub async fn set_expire(app: &App, req: &Request) -> Result<Response, AppError> 
             true,
             "到期时间已设置",
             &success_url(req, Action::SetExpire),
+        )),
+        Err(r) => Ok(refused(req, &r.0)),
+    }
+}
+
+/// 查询支付状态: ask the gateways about one order now (COMPAT.md#payment-query-and-expiry).
+pub async fn query_pay(app: &App, req: &Request) -> Result<Response, AppError> {
+    let admin = admin_or_answer!(gate_change(app, req, Action::QueryPay).await?);
+    if !req.is_post() {
+        return Ok(crate::web::http::html(
+            crate::web::pages::admin::query_pay_page(entry(app)),
+        ));
+    }
+    let order_no = post_params(req)?.get("order").unwrap_or("").to_string();
+    match admin::query_pay(app, &admin, &order_no).await? {
+        Ok(msg) => Ok(fastadmin_jump(
+            req,
+            true,
+            msg,
+            &success_url(req, Action::Logs),
         )),
         Err(r) => Ok(refused(req, &r.0)),
     }

@@ -47,6 +47,7 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
         Action::Suspend => Box::pin(admin::suspend(app, req)),
         Action::Activate => Box::pin(admin::activate(app, req)),
         Action::SetExpire => Box::pin(admin::set_expire(app, req)),
+        Action::QueryPay => Box::pin(admin::query_pay(app, req)),
     };
     let resp = handler.await?;
     // Sliding idle expiry of the member session (PHP's session lifetime counted from the

@@ -234,3 +234,23 @@ pub fn logs_page(entry: &str, rows: &[LogRow], format_time: impl Fn(i64) -> Stri
     };
     layout("操作日志", body)
 }
+
+/// 查询支付状态 (chathub's own, COMPAT.md#payment-query-and-expiry): one order number, posted
+/// back to `queryPay`. Its own page, so the original's pages stay as they were.
+pub fn query_pay_page(entry: &str) -> Markup {
+    let body = html! {
+        div class="nav" { a href=(admin_link(entry, "logs")) { "← 操作日志" } }
+        div class="card" {
+            div class="card-header" { h2 { "查询支付状态" } }
+            div class="card-body" {
+                p { "向支付宝 / 微信支付查询订单；已支付的订单立即入账（只入账一次），结果记入操作日志。" }
+                form method="post" action=(admin_link(entry, "queryPay")) {
+                    input type="text" name="order" placeholder="订单号" required maxlength="50";
+                    " "
+                    button type="submit" class="btn" { "查询支付状态" }
+                }
+            }
+        }
+    };
+    layout("查询支付状态", body)
+}

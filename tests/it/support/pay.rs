@@ -252,3 +252,59 @@ impl FakeWechatPay {
         sandbox::wechat::FakeWechatPay::start(fixture_keys()).await
     }
 }
+
+/// Both gateways' stand-ins (`sandbox::alipay::FakeAlipay`, `sandbox::wechat::FakeWechatPay`)
+/// on the fixture keys, the merchant key files, and the env that points a server at them.
+pub struct FakeGateways {
+    pub alipay: sandbox::alipay::FakeAlipay,
+    pub wechat: sandbox::wechat::FakeWechatPay,
+    _dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl FakeGateways {
+    pub async fn start() -> FakeGateways {
+        let alipay = sandbox::alipay::FakeAlipay::start(fixture_keys()).await;
+        let wechat = sandbox::wechat::FakeWechatPay::start(fixture_keys()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("apiclient_key.pem");
+        let cert_path = dir.path().join("apiclient_cert.pem");
+        std::fs::write(&key_path, MERCHANT_PRIVATE).unwrap();
+        std::fs::write(&cert_path, MERCHANT_CERT).unwrap();
+        let env = vec![
+            ("CHATHUB_ALIPAY_GATEWAY_URL", alipay.gateway_url()),
+            ("CHATHUB_WECHAT_API_BASE", wechat.url()),
+            (
+                "CHATHUB_ADDON_WECHAT_KEY_PATH",
+                key_path.display().to_string(),
+            ),
+            (
+                "CHATHUB_ADDON_WECHAT_CERT_PATH",
+                cert_path.display().to_string(),
+            ),
+            (
+                "CHATHUB_WECHAT_PLATFORM_SERIAL",
+                sandbox::wechat::PLATFORM_SERIAL.to_string(),
+            ),
+            // Tests run the sweep themselves unless they turn it on.
+            ("CHATHUB_PAY_SWEEP", "0".into()),
+            ("CHATHUB_PAY_QUERY_FIRST_SECS", "1".into()),
+        ];
+        FakeGateways {
+            alipay,
+            wechat,
+            _dir: dir,
+            env,
+        }
+    }
+
+    /// The env for a server on these gateways, `extra` added or overriding.
+    pub fn env(&self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut env = self.env.clone();
+        for (k, v) in extra {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k, v.clone()));
+        }
+        env
+    }
+}

@@ -51,6 +51,9 @@ struct Front {
     http: reqwest::Client,
     /// WeChat Native orders placed and not paid yet, by order number.
     wechat_orders: Mutex<BTreeMap<String, NativeOrder>>,
+    /// What each stand-in gateway knows of its trades, for the server's queries and closes.
+    alipay_trades: crate::sandbox::Trades,
+    wechat_trades: crate::sandbox::Trades,
 }
 
 /// The running front; stops when dropped.
@@ -74,6 +77,8 @@ impl DevFront {
             db,
             http,
             wechat_orders: Mutex::default(),
+            alipay_trades: Default::default(),
+            wechat_trades: Default::default(),
         });
         let task = http_serve::spawn(listener, move |req| {
             let front = front.clone();
@@ -106,6 +111,7 @@ impl Front {
             "/favicon.ico" => reply(200, "image/svg+xml", pages::FAVICON_SVG),
             ALIPAY_GATEWAY_PATH => pay::alipay(self, &req).await,
             chathub::clients::pay::wechat::NATIVE_PATH => pay::wechat_api(self, &req),
+            p if p.starts_with("/v3/pay/transactions/out-trade-no/") => pay::wechat_api(self, &req),
             p if p == WECHAT_SCAN_PATH || p.starts_with(&format!("{WECHAT_SCAN_PATH}/")) => {
                 pay::wechat_scan(self, &req).await
             }

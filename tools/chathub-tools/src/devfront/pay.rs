@@ -22,6 +22,11 @@ pub async fn alipay(front: &Front, req: &Req) -> Resp {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    // The server's own calls (query, close) post a signed openapi form, not the cashier's.
+    if posted && !field("method").is_empty() && field("q").is_empty() {
+        let answer = alipay::answer_openapi(&front.setup.keys, &front.alipay_trades, &fields);
+        return reply(200, "text/html;charset=utf-8", answer);
+    }
     let query = if posted {
         field("q")
     } else {
@@ -31,11 +36,24 @@ pub async fn alipay(front: &Front, req: &Req) -> Resp {
         Ok(o) => o,
         Err(e) => return error_page(400, "支付宝 - 错误", &e),
     };
+    let cents = chathub::domain::money::Money::parse(&order.total_amount)
+        .map(|m| m.cents())
+        .unwrap_or_default();
     if !posted {
+        front.alipay_trades.open(&order.out_trade_no, cents);
         return alipay_cashier(&query, &order);
     }
     if field("action") != "pay" {
         return redirect(&order.return_url);
+    }
+    // The gateway has the money from here on, whether or not the notification gets through.
+    let trade_no = format!("T-{}", order.out_trade_no);
+    if front
+        .alipay_trades
+        .pay(&order.out_trade_no, cents, &trade_no)
+        .is_none()
+    {
+        return error_page(400, "支付宝 - 错误", "交易已关闭，请返回商户重新下单");
     }
     let form = alipay::notification(
         &front.setup.keys,
@@ -89,11 +107,27 @@ fn alipay_cashier(query: &str, order: &alipay::PagePayRequest) -> Resp {
     html_page(200, page)
 }
 
-/// `POST /v3/pay/transactions/native`: a checked order is kept until it is "scanned".
+/// `POST /v3/pay/transactions/native`: a checked order is kept until it is "scanned";
+/// the query and close APIs answer from the trades, signed as the platform signs.
 pub fn wechat_api(front: &Front, req: &Req) -> Resp {
     let auth = req.header("authorization");
-    match wechat::accept_native(&front.setup.keys, &req.path, &auth, &req.body_text()) {
+    let keys = &front.setup.keys;
+    if let Some(answer) = wechat::answer_order_api(
+        keys,
+        &front.wechat_trades,
+        &req.method,
+        &req.path,
+        &req.query,
+        &auth,
+        &req.body_text(),
+    ) {
+        return wechat::signed_reply(keys, answer, front.setup.clock.epoch());
+    }
+    match wechat::accept_native(keys, &req.path, &auth, &req.body_text()) {
         Ok(order) => {
+            front
+                .wechat_trades
+                .open(&order.out_trade_no, order.total_cents);
             let code_url = format!("{}{WECHAT_SCAN_PATH}/{}", front.base, order.out_trade_no);
             front
                 .wechat_orders
@@ -136,6 +170,14 @@ pub async fn wechat_scan(front: &Front, req: &Req) -> Resp {
     }
     let keys = &front.setup.keys;
     let tx = wechat::transaction(keys, &order.out_trade_no, order.total_cents);
+    let paid = front.wechat_trades.pay(
+        &order.out_trade_no,
+        order.total_cents,
+        tx["transaction_id"].as_str().unwrap_or_default(),
+    );
+    if paid.is_none() {
+        return error_page(400, "微信支付", "订单已关闭，请返回商户重新下单");
+    }
     let n = wechat::notification(keys, &tx, front.setup.clock.epoch());
     match wechat::send(&front.http, &order.notify_url, &n).await {
         Ok(r) if r.status().is_success() => {

@@ -3,7 +3,7 @@
 
 use chathub::clients::pay;
 
-use super::GatewayKeys;
+use super::{Closing, GatewayKeys, Switch, Trade, TradeStatus, Trades};
 
 /// What a verified page-pay redirect asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,4 +86,163 @@ pub fn notification(
     params.push(("sign_type".into(), "RSA2".into()));
     params.push(("sign".into(), sign));
     serde_urlencoded::to_string(&params).expect("form encoding")
+}
+
+/// An openapi answer as Alipay writes it: `{"<method>_response":NODE,"sign":"…"}`, the sign
+/// over `node_text` exactly as given (so a test can put escapes such as `\/` in it).
+pub fn signed_answer(keys: &GatewayKeys, method: &str, node_text: &str) -> String {
+    let key = pay::parse_private_key(&keys.platform_private).expect("sandbox platform key");
+    let sign = pay::rsa_sha256_sign(&key, node_text.as_bytes());
+    format!(
+        "{{\"{}\":{node_text},\"sign\":{}}}",
+        pay::alipay::response_node(method),
+        serde_json::Value::from(sign)
+    )
+}
+
+/// The `alipay_trade_query_response` node for a trade (or for none: `ACQ.TRADE_NOT_EXIST`).
+pub fn query_node(order_no: &str, trade: Option<&Trade>) -> serde_json::Value {
+    let Some(t) = trade else {
+        return serde_json::json!({"code": "40004", "msg": "Business Failed",
+            "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在",
+            "out_trade_no": order_no, "buyer_pay_amount": "0.00"});
+    };
+    let status = match t.status {
+        TradeStatus::Waiting => "WAIT_BUYER_PAY",
+        TradeStatus::Paid => "TRADE_SUCCESS",
+        TradeStatus::Closed => "TRADE_CLOSED",
+    };
+    serde_json::json!({"code": "10000", "msg": "Success", "trade_no": t.trade_no,
+        "out_trade_no": t.out_trade_no, "buyer_logon_id": "buy***@example.com",
+        "trade_status": status, "total_amount": money(t.total_cents),
+        "buyer_pay_amount": if t.status == TradeStatus::Paid { money(t.total_cents) } else { "0.00".into() },
+        "send_pay_date": "2026-06-01 10:00:00", "buyer_user_id": "2088102177846880"})
+}
+
+fn money(cents: i64) -> String {
+    chathub::domain::money::Money::from_cents(cents).decimal()
+}
+
+/// Answer `alipay.trade.query` / `alipay.trade.close` as the gateway does: the merchant's
+/// RSA2 signature and app id checked, then the trade looked up (or closed) in `trades`.
+pub fn answer_openapi(keys: &GatewayKeys, trades: &Trades, form: &[(String, String)]) -> String {
+    let get = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let method = get("method");
+    let node_method = if method.is_empty() {
+        "error"
+    } else {
+        method.as_str()
+    };
+    let key = pay::parse_public_key(&keys.merchant_public).expect("sandbox merchant key");
+    let content = pay::alipay::sign_content(form);
+    if get("sign_type") != "RSA2" || !pay::rsa_sha256_verify(&key, content.as_bytes(), &get("sign"))
+    {
+        // Alipay does not sign this refusal.
+        let node = serde_json::json!({"code": "40002", "msg": "Invalid Arguments",
+            "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"});
+        return format!("{{\"{}\":{node}}}", pay::alipay::response_node(node_method));
+    }
+    let biz: serde_json::Value = serde_json::from_str(&get("biz_content")).unwrap_or_default();
+    let order_no = biz["out_trade_no"].as_str().unwrap_or_default().to_string();
+    let node = match method.as_str() {
+        _ if get("app_id") != keys.alipay_app_id => serde_json::json!({"code": "40002",
+            "msg": "Invalid Arguments", "sub_code": "isv.invalid-app-id", "sub_msg": "无效的AppID参数"}),
+        pay::alipay::QUERY_METHOD => query_node(&order_no, trades.get(&order_no).as_ref()),
+        pay::alipay::CLOSE_METHOD => match trades.close(&order_no) {
+            Closing::Closed => serde_json::json!({"code": "10000", "msg": "Success",
+                "trade_no": trades.get(&order_no).map(|t| t.trade_no).unwrap_or_default(),
+                "out_trade_no": order_no}),
+            Closing::Unknown => serde_json::json!({"code": "40004", "msg": "Business Failed",
+                "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}),
+            Closing::AlreadyPaid => serde_json::json!({"code": "40004", "msg": "Business Failed",
+                "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法"}),
+        },
+        _ => serde_json::json!({"code": "40004", "msg": "Business Failed",
+            "sub_code": "isv.invalid-method", "sub_msg": "不存在的方法名"}),
+    };
+    signed_answer(keys, node_method, &node.to_string())
+}
+
+/// The forms of the calls a fake received, in order.
+pub type CallLog = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
+
+/// An Alipay openapi gateway on its own port for the tests: answers query and close from
+/// its `trades`, records each call's form, and misbehaves as `behaviour` says.
+pub struct FakeAlipay {
+    pub addr: std::net::SocketAddr,
+    pub trades: Trades,
+    pub behaviour: Switch,
+    pub calls: CallLog,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeAlipay {
+    pub async fn start(keys: GatewayKeys) -> FakeAlipay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (trades, behaviour) = (Trades::default(), Switch::default());
+        let calls: CallLog = Default::default();
+        let (t, b, c, keys) = (
+            trades.clone(),
+            behaviour.clone(),
+            calls.clone(),
+            std::sync::Arc::new(keys),
+        );
+        let task = crate::http_serve::spawn(listener, move |req| {
+            let (t, b, c, keys) = (t.clone(), b.clone(), c.clone(), keys.clone());
+            async move {
+                let form = req.form();
+                c.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(form.clone());
+                if let Some(r) = super::misbehave(&b).await {
+                    return r;
+                }
+                crate::http_serve::reply(
+                    200,
+                    "text/html;charset=utf-8",
+                    answer_openapi(&keys, &t, &form),
+                )
+            }
+        });
+        FakeAlipay {
+            addr,
+            trades,
+            behaviour,
+            calls,
+            task,
+        }
+    }
+
+    /// The server's `alipay_gateway_url`.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}/gateway.do", self.addr)
+    }
+
+    /// The `method`s called so far.
+    pub fn methods(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|f| {
+                f.iter()
+                    .find(|(k, _)| k == "method")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeAlipay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -5,9 +5,35 @@
 
 pub mod alipay;
 mod keys;
+pub mod trades;
 pub mod wechat;
 
 pub use keys::{ALIPAY_APP_ID, GatewayKeys, WECHAT_APP_ID, WECHAT_MCH_ID};
+pub use trades::{Behaviour, Closing, Switch, Trade, TradeStatus, Trades};
+
+/// A fake's answer under `switch`: `None` for the normal one, else the canned answer, or never
+/// (a hang, until the caller gives up).
+pub(crate) async fn misbehave(switch: &Switch) -> Option<crate::http_serve::Resp> {
+    match switch.get() {
+        Behaviour::Normal => None,
+        Behaviour::Hang => {
+            std::future::pending::<()>().await;
+            None
+        }
+        Behaviour::Canned(status, headers, body) => {
+            let mut r = crate::http_serve::reply(status, "application/json", body);
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(&v),
+                ) {
+                    r.headers_mut().insert(k, v);
+                }
+            }
+            Some(r)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -32,6 +58,7 @@ mod tests {
             order_no: "CH0001",
             amount: Money::from_cents(6000),
             timestamp: "2026-06-01 10:00:00",
+            time_expire: Some("2026-06-01 12:00:00"),
         })
         .unwrap();
         let query = url.split_once('?').unwrap().1;

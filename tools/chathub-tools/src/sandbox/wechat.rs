@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chathub::clients::pay;
 
-use super::GatewayKeys;
+use super::{Closing, GatewayKeys, Switch, Trade, TradeStatus, Trades};
 
 /// A v3 notification: the JSON body and the platform signature headers.
 pub struct WechatNotification {
@@ -122,25 +122,7 @@ pub fn accept_native(
     if path != pay::wechat::NATIVE_PATH {
         return Err(refusal(404, "NOT_FOUND", "no such API"));
     }
-    let field = |name| auth_field(auth, name);
-    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
-        field("mchid"),
-        field("nonce_str"),
-        field("signature"),
-        field("timestamp"),
-        field("serial_no"),
-    ) else {
-        return Err(refusal(401, "SIGN_ERROR", "Authorization malformed"));
-    };
-    let message = format!("POST\n{path}\n{ts}\n{nonce}\n{body}\n");
-    let key = pay::parse_public_key(&keys.merchant_public)
-        .map_err(|_| refusal(500, "SYSTEM_ERROR", "merchant key"))?;
-    if mchid != keys.wechat_mch_id
-        || serial != keys.merchant_cert_serial
-        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
-    {
-        return Err(refusal(401, "SIGN_ERROR", "signature invalid"));
-    }
+    check_authorization(keys, "POST", path, auth, body)?;
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     if json["appid"] != keys.wechat_app_id.as_str() || json["amount"]["currency"] != "CNY" {
         return Err(refusal(400, "PARAM_ERROR", "bad body"));
@@ -159,11 +141,129 @@ pub fn code_url_answer(code_url: &str) -> String {
     serde_json::json!({ "code_url": code_url }).to_string()
 }
 
-/// A WeChat Pay API on its own port for the tests: answers Native orders with a
-/// `weixin://` code and records every request (`Authorization`, body).
+/// The headers WeChat Pay signs an answer with: `Wechatpay-Timestamp`, `-Nonce`,
+/// `-Signature` (platform key over `TIMESTAMP\nNONCE\nBODY\n`) and `-Serial`.
+pub fn answer_headers(keys: &GatewayKeys, body: &str, timestamp: i64) -> Vec<(String, String)> {
+    let n = signed_body(keys, body.to_string(), timestamp);
+    vec![
+        ("Wechatpay-Timestamp".into(), n.timestamp),
+        ("Wechatpay-Nonce".into(), n.nonce),
+        ("Wechatpay-Signature".into(), n.signature),
+        ("Wechatpay-Serial".into(), PLATFORM_SERIAL.into()),
+    ]
+}
+
+/// An answer as WeChat Pay sends it: the body with its platform-signature headers.
+pub fn signed_reply(keys: &GatewayKeys, answer: Refusal, now: i64) -> crate::http_serve::Resp {
+    let (status, body) = answer;
+    let mut r = crate::http_serve::reply(status, "application/json", body.clone());
+    for (k, v) in answer_headers(keys, &body, now) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+/// The serial the stand-in's platform key goes by.
+pub const PLATFORM_SERIAL: &str = "PUB_KEY_ID_0000000000000000000000000001";
+
+/// A transaction as the query API returns it (plain JSON: only notifications are encrypted).
+pub fn query_transaction(keys: &GatewayKeys, t: &Trade) -> serde_json::Value {
+    let state = match t.status {
+        TradeStatus::Waiting => "NOTPAY",
+        TradeStatus::Paid => "SUCCESS",
+        TradeStatus::Closed => "CLOSED",
+    };
+    let mut tx = transaction(keys, &t.out_trade_no, t.total_cents);
+    tx["trade_state"] = state.into();
+    tx["transaction_id"] = t.trade_no.clone().into();
+    tx
+}
+
+/// Check a merchant's `Authorization` over `METHOD\nPATH?QUERY\nTS\nNONCE\nBODY\n`.
+fn check_authorization(
+    keys: &GatewayKeys,
+    method: &str,
+    path_and_query: &str,
+    auth: &str,
+    body: &str,
+) -> Result<(), Refusal> {
+    let field = |name| auth_field(auth, name);
+    let (Some(mchid), Some(nonce), Some(sig), Some(ts), Some(serial)) = (
+        field("mchid"),
+        field("nonce_str"),
+        field("signature"),
+        field("timestamp"),
+        field("serial_no"),
+    ) else {
+        return Err(refusal(401, "SIGN_ERROR", "Authorization malformed"));
+    };
+    let message = format!("{method}\n{path_and_query}\n{ts}\n{nonce}\n{body}\n");
+    let key = pay::parse_public_key(&keys.merchant_public)
+        .map_err(|_| refusal(500, "SYSTEM_ERROR", "merchant key"))?;
+    if mchid != keys.wechat_mch_id
+        || serial != keys.merchant_cert_serial
+        || !pay::rsa_sha256_verify(&key, message.as_bytes(), sig)
+    {
+        return Err(refusal(401, "SIGN_ERROR", "signature invalid"));
+    }
+    Ok(())
+}
+
+/// The query and close APIs over `trades`: `GET …/out-trade-no/{no}?mchid=` and
+/// `POST …/out-trade-no/{no}/close`. `None` for any other path.
+pub fn answer_order_api(
+    keys: &GatewayKeys,
+    trades: &Trades,
+    method: &http::Method,
+    path: &str,
+    query: &str,
+    auth: &str,
+    body: &str,
+) -> Option<Refusal> {
+    let rest = path.strip_prefix("/v3/pay/transactions/out-trade-no/")?;
+    let signed_path = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    if let Err(r) = check_authorization(keys, method.as_str(), &signed_path, auth, body) {
+        return Some(r);
+    }
+    let not_found = || refusal(404, "ORDER_NOT_EXIST", "订单不存在");
+    if let Some(order_no) = rest.strip_suffix("/close") {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        if *method != http::Method::POST || json["mchid"] != keys.wechat_mch_id.as_str() {
+            return Some(refusal(400, "PARAM_ERROR", "bad close request"));
+        }
+        return Some(match trades.close(order_no) {
+            Closing::Closed => (204, String::new()),
+            Closing::Unknown => not_found(),
+            Closing::AlreadyPaid => refusal(400, "ORDER_PAID", "订单已支付"),
+        });
+    }
+    if *method != http::Method::GET || query != format!("mchid={}", keys.wechat_mch_id) {
+        return Some(refusal(400, "PARAM_ERROR", "bad query request"));
+    }
+    Some(match trades.get(rest) {
+        Some(t) => (200, query_transaction(keys, &t).to_string()),
+        None => not_found(),
+    })
+}
+
+/// A WeChat Pay API on its own port for the tests: Native orders (a `weixin://` code), query
+/// and close over its `trades`, every answer platform-signed; records each request
+/// (`Authorization`, body) and misbehaves as `behaviour` says.
 pub struct FakeWechatPay {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
+    pub trades: Trades,
+    pub behaviour: Switch,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl FakeWechatPay {
@@ -173,31 +273,74 @@ impl FakeWechatPay {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-        let log = requests.clone();
+        let (trades, behaviour) = (Trades::default(), Switch::default());
+        let (log, t, b) = (requests.clone(), trades.clone(), behaviour.clone());
         let keys = Arc::new(keys);
-        crate::http_serve::spawn(listener, move |req| {
-            let (log, keys) = (log.clone(), keys.clone());
+        let task = crate::http_serve::spawn(listener, move |req| {
+            let (log, keys, t, b) = (log.clone(), keys.clone(), t.clone(), b.clone());
             async move {
                 let auth = req.header("authorization");
                 log.lock().unwrap().push((auth.clone(), req.body_text()));
-                let (status, body) = match accept_native(&keys, &req.path, &auth, &req.body_text())
-                {
-                    Ok(order) => (
-                        200,
-                        code_url_answer(&format!(
-                            "weixin://wxpay/bizpayurl?pr={}",
-                            hex::encode(order.out_trade_no)
-                        )),
-                    ),
-                    Err(r) => r,
-                };
-                crate::http_serve::reply(status, "application/json", body)
+                if let Some(r) = super::misbehave(&b).await {
+                    return r;
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or_default();
+                signed_reply(&keys, api_answer(&keys, &t, &req, &auth), now)
             }
         });
-        FakeWechatPay { addr, requests }
+        FakeWechatPay {
+            addr,
+            requests,
+            trades,
+            behaviour,
+            task,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for FakeWechatPay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The API's answer to one request (Native order, query, close), the trade noted in `trades`.
+pub fn api_answer(
+    keys: &GatewayKeys,
+    trades: &Trades,
+    req: &crate::http_serve::Req,
+    auth: &str,
+) -> Refusal {
+    let body = req.body_text();
+    if let Some(answer) = answer_order_api(
+        keys,
+        trades,
+        &req.method,
+        &req.path,
+        &req.query,
+        auth,
+        &body,
+    ) {
+        return answer;
+    }
+    match accept_native(keys, &req.path, auth, &body) {
+        Ok(order) => {
+            trades.open(&order.out_trade_no, order.total_cents);
+            (
+                200,
+                code_url_answer(&format!(
+                    "weixin://wxpay/bizpayurl?pr={}",
+                    hex::encode(order.out_trade_no)
+                )),
+            )
+        }
+        Err(r) => r,
     }
 }
