@@ -675,7 +675,8 @@ mod tests {
                 "chathub_gateway_log",
                 "chathub_session_revoked",
                 "chathub_login_throttle",
-                "chathub_provision_state"
+                "chathub_provision_state",
+                "chathub_lifecycle"
             ]
         );
         let session = &t[5];

@@ -613,6 +613,9 @@ pub async fn set_status_touch<Q: Queryable>(
     Ok(())
 }
 
+/// The subscription lifecycle's own table (chathub's; the PHP addon never reads it).
+pub mod lifecycle;
+
 #[cfg(test)]
 mod tests {
     use super::*;

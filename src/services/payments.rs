@@ -411,6 +411,7 @@ async fn settle(
             amount_text: &order.amount_text,
             method,
             trade_no,
+            manages_suspension: app.addon().expiry.manages_suspension(),
         },
     )
     .await?;

@@ -98,12 +98,13 @@ async fn empty_database_gets_the_addon_tables() {
     let db = TestDb::empty().await;
     let mut c = db.conn().await;
     let plan = schema::migrate(&mut c, "fa_", false).await.unwrap();
-    assert_eq!(plan.steps.len(), 8, "{:?}", plan.steps);
+    assert_eq!(plan.steps.len(), 9, "{:?}", plan.steps);
     assert_eq!(
         tables(&db).await,
         [
             "fa_chathub_channel_account",
             "fa_chathub_gateway_log",
+            "fa_chathub_lifecycle",
             "fa_chathub_log",
             "fa_chathub_login_throttle",
             "fa_chathub_order",
@@ -129,7 +130,7 @@ async fn the_table_prefix_is_applied() {
         names.iter().all(|n| n.starts_with("zz_chathub_")),
         "{names:?}"
     );
-    assert_eq!(names.len(), 8);
+    assert_eq!(names.len(), 9);
     let live = schema::inspect(&mut c, "zz_").await.unwrap();
     assert!(schema::verify(&live, "zz_").is_empty());
 }
