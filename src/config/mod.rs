@@ -1013,6 +1013,16 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-secret";
 
+    /// The configuration from the required keys plus `extra`.
+    fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let mut pairs = vec![
+            ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+            ("CHATHUB_SESSION_SECRET", SECRET),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::load_with_env(&ConfigSources::default(), &env(&pairs))
+    }
+
     #[test]
     fn every_problem_is_reported_with_its_key() {
         let e = Config::load_with_env(
@@ -1039,14 +1049,6 @@ mod tests {
 
     #[test]
     fn the_request_bound_defaults_to_10_s_and_never_undercuts_the_checkout_bound() {
-        let load = |extra: &[(&str, &str)]| {
-            let mut pairs = vec![
-                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
-                ("CHATHUB_SESSION_SECRET", SECRET),
-            ];
-            pairs.extend_from_slice(extra);
-            Config::load_with_env(&ConfigSources::default(), &env(&pairs))
-        };
         let bound = |extra: &[(&str, &str)]| load(extra).unwrap().request_timeout;
         assert_eq!(bound(&[]), Duration::from_secs(10));
         assert_eq!(
@@ -1249,14 +1251,6 @@ mod tests {
 
     #[test]
     fn the_lifecycle_is_off_unless_set_and_its_days_are_checked() {
-        let load = |extra: &[(&str, &str)]| {
-            let mut pairs = vec![
-                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
-                ("CHATHUB_SESSION_SECRET", SECRET),
-            ];
-            pairs.extend_from_slice(extra);
-            Config::load_with_env(&ConfigSources::default(), &env(&pairs))
-        };
         let policy = |extra: &[(&str, &str)]| load(extra).unwrap().addon.expiry;
         assert_eq!(policy(&[]), ExpiryPolicy::default());
         assert!(!policy(&[]).manages_suspension());

@@ -10,7 +10,7 @@ use chathub_tools::compat::php_session::{php_admin_session, php_session_id};
 
 use crate::support::member::recorded_clock;
 use crate::support::pay::*;
-use crate::support::{TestApp, TestDb, count, row, start_stub, tenant_status};
+use crate::support::{TestApp, TestDb, count, eventually, row, start_stub, tenant_status};
 
 /// Now, on the faked clock (`recorded_clock`), site time.
 const NOW: &str = "2026-11-25 07:06:38";
@@ -62,21 +62,6 @@ async fn second_instance(
         pool: mysql_async::Pool::new(first.db.url.as_str()),
     };
     app_with(db, stub, settings).await
-}
-
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
 }
 
 /// The stub's calls to `path` for `inbox`.
@@ -170,30 +155,29 @@ async fn overdue_tenant_is_suspended_after_grace_and_not_before_even_across_an_o
     assert!(calls_for(&stub, "/suspend", 111).is_empty());
 }
 
-#[tokio::test]
-async fn two_instances_suspend_each_overdue_tenant_once() {
+/// Two servers on `db` both at work: each of bob's and alice's tenants ends `status` after one
+/// call to `path`, logged once.
+async fn two_instances_call_once(db: TestDb, path: &str, status: &str, action: &str) {
     let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
-    let db = site(&date(-5.0), &date(-6.0)).await;
     let first = app_with(db, &stub, &ON).await;
     let second = second_instance(&first, &stub, &ON).await;
     let both = eventually(Duration::from_secs(15), || async {
-        tenant_status(&first.db, 21).await == "suspended"
-            && tenant_status(&first.db, 11).await == "suspended"
+        tenant_status(&first.db, 21).await == status && tenant_status(&first.db, 11).await == status
     })
     .await;
     assert!(both);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(calls_for(&stub, "/suspend", 121).len(), 1);
-    assert_eq!(calls_for(&stub, "/suspend", 111).len(), 1);
-    assert_eq!(
-        count(
-            &first.db,
-            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'suspend'"
-        )
-        .await,
-        2
-    );
+    assert_eq!(calls_for(&stub, path, 121).len(), 1);
+    assert_eq!(calls_for(&stub, path, 111).len(), 1);
+    let logged = format!("SELECT COUNT(*) FROM fa_chathub_log WHERE action = '{action}'");
+    assert_eq!(count(&first.db, &logged).await, 2);
     drop(second);
+}
+
+#[tokio::test]
+async fn two_instances_suspend_each_overdue_tenant_once() {
+    let db = site(&date(-5.0), &date(-6.0)).await;
+    two_instances_call_once(db, "/suspend", "suspended", "suspend").await;
 }
 
 #[tokio::test]
@@ -251,32 +235,31 @@ impl Admin {
         )
     }
 
-    async fn ajax(&self, app: &TestApp, method: reqwest::Method, path: &str, form: &str) -> String {
+    fn request(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         app.client
             .request(method, app.url(path))
             .header("Cookie", format!("PHPSESSID={}", self.sid))
+    }
+
+    /// A request as the list page's script sends it.
+    async fn ajax(&self, app: &TestApp, method: reqwest::Method, path: &str, form: &str) -> String {
+        let r = self
+            .request(app, method, path)
             .header("X-Requested-With", "XMLHttpRequest")
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form.to_string())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+            .body(form.to_string());
+        r.send().await.unwrap().text().await.unwrap()
     }
 
     /// The list page itself (not its JSON).
     async fn page(&self, app: &TestApp) -> String {
-        app.client
-            .get(app.url("/addons/chathub/index/index"))
-            .header("Cookie", format!("PHPSESSID={}", self.sid))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let r = self.request(app, reqwest::Method::GET, "/addons/chathub/index/index");
+        r.send().await.unwrap().text().await.unwrap()
     }
 
     /// The list's rows for `{"lifecycle": view}` as (id, lifecycle_text).
@@ -512,7 +495,6 @@ async fn the_admin_list_filters_expiring_and_expired_tenants_only_while_on() {
 
 #[tokio::test]
 async fn two_instances_bring_a_paid_tenant_back_once() {
-    let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;
     let db = site(&date(25.0), &date(28.0)).await;
     // Both suspended by the worker for expiry, then renewed.
     db.run_sql(
@@ -521,26 +503,7 @@ async fn two_instances_bring_a_paid_tenant_back_once() {
          (11, 'expiry', 1790000000, 1790000100), (21, 'expiry', 1790000000, 1790000100)",
     )
     .await;
-    let first = app_with(db, &stub, &ON).await;
-    let second = second_instance(&first, &stub, &ON).await;
-    let both = eventually(Duration::from_secs(15), || async {
-        tenant_status(&first.db, 21).await == "active"
-            && tenant_status(&first.db, 11).await == "active"
-    })
-    .await;
-    assert!(both);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(calls_for(&stub, "/activate", 121).len(), 1);
-    assert_eq!(calls_for(&stub, "/activate", 111).len(), 1);
-    assert_eq!(
-        count(
-            &first.db,
-            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'activate'"
-        )
-        .await,
-        2
-    );
-    drop(second);
+    two_instances_call_once(db, "/activate", "active", "activate").await;
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::support::pay::*;
-use crate::support::{TestApp, TestDb, count, env_refs, row, start_stub, tenant_status};
+use crate::support::{
+    TestApp, TestDb, count, env_refs, eventually, row, start_stub, tenant_status,
+};
 use chathub_tools::provision_stub::{ProvisionStub, StubMode};
 
 async fn app_on(db: TestDb, stub: &ProvisionStub, worker: bool) -> TestApp {
@@ -26,22 +28,6 @@ async fn worker_app(
     ];
     pairs.extend(extra.iter().cloned());
     gateway_app_on(db, &pairs).await
-}
-
-/// Poll until `check` holds or `limit` passes.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
 }
 
 #[tokio::test]

@@ -67,49 +67,40 @@ pub async fn markers<Q: Queryable>(
         .collect())
 }
 
-/// Active tenants whose `expire_at` is at or before `cutoff` (site-local DATETIME) and whose
-/// last failed call's back-off is over; longest expired first.
-pub async fn suspension_due<Q: Queryable>(
+/// Tenants whose next call may be made now (back-off over, nobody holding the lease), the
+/// longest waiting first: for [`Move::Suspended`] active ones whose `expire_at` is at or
+/// before `cutoff` (site-local DATETIME), for [`Move::Activated`] ones the worker suspended
+/// for expiry that have paid since.
+pub async fn due<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
+    which: Move,
     cutoff: &str,
     now: i64,
     limit: u32,
 ) -> Result<Vec<TenantId>, AppError> {
+    let (filter, first, order) = match which {
+        Move::Suspended => (
+            "tn.status = 'active' AND tn.expire_at IS NOT NULL AND tn.expire_at <= ?",
+            cutoff,
+            "tn.expire_at",
+        ),
+        Move::Activated => (
+            "tn.status = 'suspended' AND lc.suspended_for = ? AND lc.paid_at > 0",
+            FOR_EXPIRY,
+            "lc.paid_at",
+        ),
+    };
     let ids: Vec<u32> = conn
         .exec(
             format!(
-                "SELECT tn.id FROM `{}` tn LEFT JOIN `{}` lc ON lc.tenant_id = tn.id \
-                 WHERE tn.status = 'active' AND tn.expire_at IS NOT NULL AND tn.expire_at <= ? \
+                "SELECT tn.id FROM `{}` tn LEFT JOIN `{}` lc ON lc.tenant_id = tn.id WHERE {filter} \
                  AND (lc.tenant_id IS NULL OR (lc.next_attempt_at <= ? AND lc.lease_until <= ?)) \
-                 ORDER BY tn.expire_at, tn.id LIMIT {limit}",
+                 ORDER BY {order}, tn.id LIMIT {limit}",
                 t.tenant,
                 table(t)
             ),
-            (cutoff, now, now),
-        )
-        .await?;
-    Ok(ids.into_iter().map(TenantId).collect())
-}
-
-/// Tenants the worker suspended for expiry that have paid since, and may be tried now.
-pub async fn reactivation_due<Q: Queryable>(
-    conn: &mut Q,
-    t: &Tables,
-    now: i64,
-    limit: u32,
-) -> Result<Vec<TenantId>, AppError> {
-    let ids: Vec<u32> = conn
-        .exec(
-            format!(
-                "SELECT lc.tenant_id FROM `{}` lc JOIN `{}` tn ON tn.id = lc.tenant_id \
-                 WHERE lc.suspended_for = ? AND lc.paid_at > 0 AND tn.status = 'suspended' \
-                 AND lc.next_attempt_at <= ? AND lc.lease_until <= ? \
-                 ORDER BY lc.paid_at, lc.tenant_id LIMIT {limit}",
-                table(t),
-                t.tenant
-            ),
-            (FOR_EXPIRY, now, now),
+            (first, now, now),
         )
         .await?;
     Ok(ids.into_iter().map(TenantId).collect())
@@ -138,8 +129,8 @@ pub async fn clear_stale(
     Ok(conn.affected_rows())
 }
 
-/// Take the lease on the tenant's next call for `owner` until `until`, in one conditional
-/// UPDATE: two instances never call for one tenant at once, and a dead instance's lease runs
+/// Take the lease on the tenant's next call for `owner` until `until`, once its back-off is
+/// over: two instances never call for one tenant at once, and a dead instance's lease runs
 /// out by itself. `true` when `owner` now holds it.
 pub async fn claim(
     conn: &mut mysql_async::Conn,
@@ -149,21 +140,8 @@ pub async fn claim(
     now: i64,
     until: i64,
 ) -> Result<bool, AppError> {
-    let table = table(t);
-    conn.exec_drop(
-        format!("INSERT IGNORE INTO `{table}` (tenant_id, updatetime) VALUES (?, ?)"),
-        (id.0, now),
-    )
-    .await?;
-    conn.exec_drop(
-        format!(
-            "UPDATE `{table}` SET lease_owner = ?, lease_until = ? \
-             WHERE tenant_id = ? AND lease_until <= ? AND next_attempt_at <= ?"
-        ),
-        (owner, until.max(0), id.0, now.max(0), now.max(0)),
-    )
-    .await?;
-    Ok(conn.affected_rows() == 1)
+    let due = " AND next_attempt_at <= ?";
+    super::take_lease(conn, &table(t), id, owner, now, until, due).await
 }
 
 /// Give the lease back after a call that failed, and wait until `next_attempt_at` before the
@@ -210,15 +188,7 @@ pub async fn release<Q: Queryable>(
     id: TenantId,
     owner: &str,
 ) -> Result<(), AppError> {
-    conn.exec_drop(
-        format!(
-            "UPDATE `{}` SET lease_owner = NULL, lease_until = 0 WHERE tenant_id = ? AND lease_owner = ?",
-            table(t)
-        ),
-        (id.0, owner),
-    )
-    .await?;
-    Ok(())
+    super::give_back_lease(conn, &table(t), id, owner).await
 }
 
 /// Which way a finished call moved the tenant.
@@ -272,14 +242,7 @@ pub async fn finish(
         tx.rollback().await?;
         return Ok(false);
     }
-    tx.exec_drop(
-        format!(
-            "UPDATE `{}` SET status = ?, updatetime = ? WHERE id = ?",
-            t.tenant
-        ),
-        (to.as_str(), now, id.0),
-    )
-    .await?;
+    super::set_status_touch(&mut tx, t, id, to, now).await?;
     log::insert(&mut tx, t, log_entry).await?;
     match which {
         Move::Suspended => {

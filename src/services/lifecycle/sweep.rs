@@ -67,13 +67,13 @@ pub async fn run_once(app: &App) -> Result<Pass, AppError> {
         let (mut conn, t) = (app.db.conn().await?, &app.db.t);
         rows::clear_stale(&mut conn, t, now).await?;
         let reactivate = match policy.unsuspend_on_payment {
-            true => rows::reactivation_due(&mut conn, t, now, BATCH).await?,
+            true => rows::due(&mut conn, t, Move::Activated, "", now, BATCH).await?,
             false => Vec::new(),
         };
         let suspend = match policy.suspend_after_days {
             Some(days) => {
                 let cutoff = cutoff(app, days);
-                rows::suspension_due(&mut conn, t, &cutoff, now, BATCH).await?
+                rows::due(&mut conn, t, Move::Suspended, &cutoff, now, BATCH).await?
             }
             None => Vec::new(),
         };

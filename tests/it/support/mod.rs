@@ -53,3 +53,19 @@ pub async fn start_stub(key: &str) -> ProvisionStub {
 pub fn rand_u64() -> u64 {
     rand::random()
 }
+
+/// Poll until `check` holds or `limit` passes (the worker's effects come in their own time).
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
