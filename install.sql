@@ -152,3 +152,20 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_pay_query` (
   PRIMARY KEY (`order_id`,`pay_method`),
   KEY `idx_next_query_at` (`next_query_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub支付查询与关单计划 (chathub)';
+
+-- chathub's own (the PHP addon never reads it): why the worker suspended a tenant, a renewal
+-- paid while it was suspended, and the lease and retry schedule of the worker's provision-server
+-- call for it (MIGRATIONS.md lifecycle).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_lifecycle` (
+  `tenant_id` int(11) unsigned NOT NULL COMMENT '租户ID',
+  `suspended_for` varchar(16) DEFAULT NULL COMMENT '暂停原因: expiry = 到期未续费',
+  `suspended_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '到期暂停时间',
+  `paid_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '暂停期间续费时间',
+  `failures` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '连续失败次数',
+  `next_attempt_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下次尝试时间',
+  `lease_owner` varchar(32) DEFAULT NULL COMMENT '正在调用的实例',
+  `lease_until` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '租约到期时间',
+  `updatetime` int(10) unsigned DEFAULT NULL COMMENT '更新时间',
+  PRIMARY KEY (`tenant_id`),
+  KEY `idx_suspended_for` (`suspended_for`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub订阅生命周期 (chathub)';

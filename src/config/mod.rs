@@ -143,6 +143,101 @@ pub struct AddonConfig {
     pub wechat_key_path: String,
     pub wechat_sandbox: bool,
     pub provision_api_key: SecretString,
+    /// chathub's own (the original has no such keys): suspension on expiry, reminders,
+    /// reactivation on payment. All off by default.
+    pub expiry: ExpiryPolicy,
+}
+
+/// The subscription lifecycle's settings (README#subscription-lifecycle). With every key
+/// empty, nothing differs from the original: no suspension, no notice, payments as before.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpiryPolicy {
+    /// Days after `expire_at` at which the worker suspends an active tenant; `None`: never.
+    pub suspend_after_days: Option<u32>,
+    /// Days before `expire_at` from which `my` shows a reminder, largest first.
+    pub remind_days: Vec<u32>,
+    /// A paid renewal brings back a tenant the worker suspended for expiry.
+    pub unsuspend_on_payment: bool,
+}
+
+impl ExpiryPolicy {
+    /// Whether a payment must leave a suspended tenant suspended (the lifecycle, not the
+    /// payment, decides when it comes back): on as soon as suspension or reactivation is.
+    pub fn manages_suspension(&self) -> bool {
+        self.suspend_after_days.is_some() || self.unsuspend_on_payment
+    }
+
+    /// The reminder window in days (0: no reminders).
+    pub fn remind_window(&self) -> u32 {
+        self.remind_days.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Longest grace and reminder period accepted: a year.
+    const MAX_DAYS: u32 = 366;
+
+    fn from_map(s: &dyn Fn(&str) -> String, errors: &mut Vec<String>) -> ExpiryPolicy {
+        let days = |raw: &str, key: &str, errors: &mut Vec<String>| -> Option<u32> {
+            match raw.trim().parse::<u32>() {
+                Ok(n) if n <= Self::MAX_DAYS => Some(n),
+                _ => {
+                    errors.push(format!(
+                        "addon.{key}: expected a number of days from 0 to {}, got {raw:?}",
+                        Self::MAX_DAYS
+                    ));
+                    None
+                }
+            }
+        };
+        let suspend_raw = s("expiry_suspend_after_days");
+        let suspend_after_days = match suspend_raw.trim() {
+            "" => None,
+            raw => days(raw, "expiry_suspend_after_days", errors),
+        };
+        let mut remind_days: Vec<u32> = s("expiry_remind_days")
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .filter_map(|d| days(d, "expiry_remind_days", errors))
+            .collect();
+        remind_days.sort_unstable_by(|a, b| b.cmp(a));
+        remind_days.dedup();
+        let unsuspend_on_payment = match s("expiry_unsuspend_on_payment").trim() {
+            "" => suspend_after_days.is_some(),
+            v => parse_switch(v, "addon.expiry_unsuspend_on_payment", errors),
+        };
+        ExpiryPolicy {
+            suspend_after_days,
+            remind_days,
+            unsuspend_on_payment,
+        }
+    }
+
+    fn describe(&self) -> [(&'static str, String); 3] {
+        let days = self
+            .remind_days
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>();
+        [
+            (
+                "expiry_suspend_after_days",
+                self.suspend_after_days
+                    .map_or("(off)".into(), |d| d.to_string()),
+            ),
+            (
+                "expiry_remind_days",
+                if days.is_empty() {
+                    "(off)".into()
+                } else {
+                    days.join(",")
+                },
+            ),
+            (
+                "expiry_unsuspend_on_payment",
+                (self.unsuspend_on_payment as u8).to_string(),
+            ),
+        ]
+    }
 }
 
 pub const ADDON_KEYS: &[&str] = &[
@@ -164,6 +259,9 @@ pub const ADDON_KEYS: &[&str] = &[
     "wechat_key_path",
     "wechat_sandbox",
     "provision_api_key",
+    "expiry_suspend_after_days",
+    "expiry_remind_days",
+    "expiry_unsuspend_on_payment",
 ];
 
 const SECRET_ADDON_KEYS: &[&str] = &[
@@ -231,6 +329,9 @@ impl AddonConfig {
             ("wechat_key_path", ""),
             ("wechat_sandbox", "1"),
             ("provision_api_key", DEFAULT_PROVISION_API_KEY),
+            ("expiry_suspend_after_days", ""),
+            ("expiry_remind_days", ""),
+            ("expiry_unsuspend_on_payment", ""),
         ] {
             m.insert(k.to_string(), v.to_string());
         }
@@ -273,6 +374,7 @@ impl AddonConfig {
             } else {
                 api_key.into()
             },
+            expiry: ExpiryPolicy::from_map(&s, errors),
         }
     }
 
@@ -608,6 +710,7 @@ impl Config {
                 a.provision_api_key.expose_secret().to_string(),
             ),
         ];
+        let addon_pairs = addon_pairs.into_iter().chain(a.expiry.describe());
         for (k, v) in addon_pairs {
             let shown = if SECRET_ADDON_KEYS.contains(&k) {
                 mask(!v.is_empty()).to_string()
@@ -1003,6 +1106,16 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-secret";
 
+    /// The configuration from the required keys plus `extra`.
+    fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let mut pairs = vec![
+            ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
+            ("CHATHUB_SESSION_SECRET", SECRET),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::load_with_env(&ConfigSources::default(), &env(&pairs))
+    }
+
     #[test]
     fn every_problem_is_reported_with_its_key() {
         let e = Config::load_with_env(
@@ -1029,14 +1142,6 @@ mod tests {
 
     #[test]
     fn the_request_bound_defaults_to_10_s_and_never_undercuts_the_checkout_bound() {
-        let load = |extra: &[(&str, &str)]| {
-            let mut pairs = vec![
-                ("CHATHUB_DATABASE_URL", "mysql://root@127.0.0.1/x"),
-                ("CHATHUB_SESSION_SECRET", SECRET),
-            ];
-            pairs.extend_from_slice(extra);
-            Config::load_with_env(&ConfigSources::default(), &env(&pairs))
-        };
         let bound = |extra: &[(&str, &str)]| load(extra).unwrap().request_timeout;
         assert_eq!(bound(&[]), Duration::from_secs(10));
         assert_eq!(
@@ -1235,5 +1340,55 @@ mod tests {
                 .contains("::ffff:127.0.0.1".parse().unwrap())
         );
         assert!(IpNet::parse("10.0.0.0/40").is_none());
+    }
+
+    #[test]
+    fn the_lifecycle_is_off_unless_set_and_its_days_are_checked() {
+        let policy = |extra: &[(&str, &str)]| load(extra).unwrap().addon.expiry;
+        assert_eq!(policy(&[]), ExpiryPolicy::default());
+        assert!(!policy(&[]).manages_suspension());
+        let on = policy(&[
+            ("CHATHUB_ADDON_EXPIRY_SUSPEND_AFTER_DAYS", "3"),
+            ("CHATHUB_ADDON_EXPIRY_REMIND_DAYS", "1, 7,3,7"),
+        ]);
+        assert_eq!(on.suspend_after_days, Some(3));
+        assert_eq!(on.remind_days, [7, 3, 1]);
+        assert!(on.unsuspend_on_payment, "follows suspension when unset");
+        let kept = policy(&[
+            ("CHATHUB_ADDON_EXPIRY_SUSPEND_AFTER_DAYS", "0"),
+            ("CHATHUB_ADDON_EXPIRY_UNSUSPEND_ON_PAYMENT", "0"),
+        ]);
+        assert_eq!(kept.suspend_after_days, Some(0));
+        assert!(!kept.unsuspend_on_payment);
+        let e = load(&[
+            ("CHATHUB_ADDON_EXPIRY_SUSPEND_AFTER_DAYS", "-1"),
+            ("CHATHUB_ADDON_EXPIRY_REMIND_DAYS", "7,x"),
+            ("CHATHUB_ADDON_EXPIRY_UNSUSPEND_ON_PAYMENT", "sometimes"),
+        ])
+        .err()
+        .expect("invalid")
+        .to_string();
+        for key in [
+            "addon.expiry_suspend_after_days",
+            "addon.expiry_remind_days",
+            "addon.expiry_unsuspend_on_payment",
+        ] {
+            assert!(e.contains(key), "{key} missing in {e}");
+        }
+        let printed = load(&[("CHATHUB_ADDON_EXPIRY_REMIND_DAYS", "3,7")])
+            .unwrap()
+            .describe();
+        assert!(
+            printed.contains("addon.expiry_suspend_after_days = (off)\n"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("addon.expiry_remind_days = 7,3\n"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("addon.expiry_unsuspend_on_payment = 0\n"),
+            "{printed}"
+        );
     }
 }

@@ -228,6 +228,9 @@ pub struct Payment<'a> {
     pub amount_text: &'a str,
     pub method: PayMethod,
     pub trade_no: &'a str,
+    /// The subscription lifecycle decides when a suspended tenant comes back
+    /// (`ExpiryPolicy::manages_suspension`); off, a payment activates it as the original did.
+    pub manages_suspension: bool,
 }
 
 /// The original's `_markOrderPaid`, exactly once: one transaction that locks the order row
@@ -303,6 +306,16 @@ pub async fn mark_paid(
     } else {
         TenantStatus::Active
     };
+    let status = tenant::lifecycle::status_after_renewal(
+        &mut tx,
+        t,
+        current.id,
+        current.status,
+        status,
+        p.manages_suspension,
+        now,
+    )
+    .await?;
     tenant::set_status_and_expiry(&mut tx, t, current.id, status, &new_expire).await?;
     let mut detail = format!("续费成功，订单 {}，金额 ¥{}", p.order_no, p.amount_text);
     if needs_provisioning {

@@ -676,7 +676,8 @@ mod tests {
                 "chathub_session_revoked",
                 "chathub_login_throttle",
                 "chathub_provision_state",
-                "chathub_pay_query"
+                "chathub_pay_query",
+                "chathub_lifecycle"
             ]
         );
         let session = &t[5];

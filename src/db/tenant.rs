@@ -474,23 +474,61 @@ pub async fn claim_provisioning(
     now: i64,
     until: i64,
 ) -> Result<bool, AppError> {
+    take_lease(conn, &t.provision_state, id, owner, now, until, "").await
+}
+
+/// The lease of chathub's per-tenant schedule tables (`chathub_provision_state`,
+/// `chathub_lifecycle`): the row is made if missing, then taken in one conditional UPDATE
+/// when nobody holds it (and `also` holds: SQL on the row, bound to `now` per `?`).
+pub(crate) async fn take_lease(
+    conn: &mut mysql_async::Conn,
+    table: &str,
+    id: TenantId,
+    owner: &str,
+    now: i64,
+    until: i64,
+    also: &str,
+) -> Result<bool, AppError> {
     conn.exec_drop(
-        format!(
-            "INSERT IGNORE INTO `{}` (tenant_id, updatetime) VALUES (?, ?)",
-            t.provision_state
-        ),
+        format!("INSERT IGNORE INTO `{table}` (tenant_id, updatetime) VALUES (?, ?)"),
         (id.0, now),
     )
     .await?;
+    let mut params: Vec<mysql_async::Value> = vec![
+        owner.into(),
+        until.max(0).into(),
+        id.0.into(),
+        now.max(0).into(),
+    ];
+    params.extend(std::iter::repeat_n(
+        now.max(0).into(),
+        also.matches('?').count(),
+    ));
     conn.exec_drop(
         format!(
-            "UPDATE `{}` SET lease_owner = ?, lease_until = ? WHERE tenant_id = ? AND lease_until <= ?",
-            t.provision_state
+            "UPDATE `{table}` SET lease_owner = ?, lease_until = ? WHERE tenant_id = ? AND lease_until <= ?{also}"
         ),
-        (owner, until.max(0), id.0, now.max(0)),
+        mysql_async::Params::Positional(params),
     )
     .await?;
     Ok(conn.affected_rows() == 1)
+}
+
+/// Give a [`take_lease`] lease back (no-op when `owner` no longer holds it).
+pub(crate) async fn give_back_lease<Q: Queryable>(
+    conn: &mut Q,
+    table: &str,
+    id: TenantId,
+    owner: &str,
+) -> Result<(), AppError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE `{table}` SET lease_owner = NULL, lease_until = 0 WHERE tenant_id = ? AND lease_owner = ?"
+        ),
+        (id.0, owner),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `true` while `owner` still holds the lease; locks the schedule row, so within a
@@ -520,15 +558,7 @@ pub async fn release_provisioning<Q: Queryable>(
     id: TenantId,
     owner: &str,
 ) -> Result<(), AppError> {
-    conn.exec_drop(
-        format!(
-            "UPDATE `{}` SET lease_owner = NULL, lease_until = 0 WHERE tenant_id = ? AND lease_owner = ?",
-            t.provision_state
-        ),
-        (id.0, owner),
-    )
-    .await?;
-    Ok(())
+    give_back_lease(conn, &t.provision_state, id, owner).await
 }
 
 /// A tenant as the public sign-up first writes it: `provisioning`, before the provision call.
@@ -612,6 +642,9 @@ pub async fn set_status_touch<Q: Queryable>(
     .await?;
     Ok(())
 }
+
+/// The subscription lifecycle's own table (chathub's; the PHP addon never reads it).
+pub mod lifecycle;
 
 #[cfg(test)]
 mod tests {

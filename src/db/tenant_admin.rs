@@ -4,7 +4,7 @@ use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts, Value};
 
 use crate::db::log::{self, NewLog};
-use crate::db::tenant::COLUMNS;
+use crate::db::tenant::{COLUMNS, lifecycle};
 use crate::db::{Db, Tables, col_int, col_text};
 use crate::domain::log::LogRow;
 use crate::domain::tenant::{TenantId, TenantStatus};
@@ -18,25 +18,72 @@ pub struct TenantFilter {
     /// Matched with `LIKE %search%` against tenant_name or domain (wildcards kept, as the
     /// original built the pattern the same way).
     pub search: Option<String>,
+    /// chathub's own `lifecycle` key (README#subscription-lifecycle), with its bounds.
+    pub lifecycle: Option<LifecycleFilter>,
+}
+
+/// The subscription lifecycle's views of the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LifecycleFilter {
+    /// Active, `expire_at` after `now` and at or before `until` (site-local DATETIMEs).
+    Expiring { now: String, until: String },
+    /// Active and past `expire_at` (in grace, or not suspended at all).
+    Expired { now: String },
+    /// Suspended by the worker for non-payment.
+    SuspendedForExpiry,
+    /// Suspended although a renewal was paid since: an admin's suspension, and with
+    /// `include_expiry` one for expiry that no payment brings back.
+    PaidWhileSuspended { include_expiry: bool },
+}
+
+impl LifecycleFilter {
+    fn push(&self, t: &str, parts: &mut Vec<String>, params: &mut Vec<Value>) {
+        match self {
+            LifecycleFilter::Expiring { now, until } => {
+                parts.push("status = 'active' AND expire_at > ? AND expire_at <= ?".into());
+                params.extend([now.clone().into(), until.clone().into()]);
+            }
+            LifecycleFilter::Expired { now } => {
+                parts.push("status = 'active' AND expire_at <= ?".into());
+                params.push(now.clone().into());
+            }
+            LifecycleFilter::SuspendedForExpiry => {
+                parts.push(format!(
+                    "status = 'suspended' AND id IN (SELECT tenant_id FROM `{t}` WHERE suspended_for = ?)"
+                ));
+                params.push(lifecycle::FOR_EXPIRY.into());
+            }
+            LifecycleFilter::PaidWhileSuspended { include_expiry } => {
+                parts.push(format!(
+                    "status = 'suspended' AND id IN (SELECT tenant_id FROM `{t}` WHERE paid_at > 0 \
+                     AND (suspended_for IS NULL OR ?))"
+                ));
+                params.push(i64::from(*include_expiry).into());
+            }
+        }
+    }
 }
 
 impl TenantFilter {
-    fn where_clause(&self) -> (String, Vec<Value>) {
-        let mut parts = Vec::new();
+    fn where_clause(&self, t: &Tables) -> (String, Vec<Value>) {
+        let mut parts: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         if let Some(s) = &self.status {
-            parts.push("status = ?");
+            parts.push("status = ?".into());
             params.push(s.clone().into());
         }
         if let Some(c) = &self.channel_type {
-            parts.push("channel_type = ?");
+            parts.push("channel_type = ?".into());
             params.push(c.clone().into());
         }
         if let Some(q) = &self.search {
-            parts.push("(tenant_name LIKE ? OR domain LIKE ?)");
+            parts.push("(tenant_name LIKE ? OR domain LIKE ?)".into());
             let pat = format!("%{q}%");
             params.push(pat.clone().into());
             params.push(pat.into());
+        }
+        if let Some(l) = &self.lifecycle {
+            l.push(&lifecycle::table(t), &mut parts, &mut params);
         }
         if parts.is_empty() {
             (String::new(), params)
@@ -54,7 +101,7 @@ pub async fn page<Q: Queryable>(
     page: u64,
     per_page: u64,
 ) -> Result<(u64, Vec<Row>), AppError> {
-    let (clause, params) = filter.where_clause();
+    let (clause, params) = filter.where_clause(t);
     let total: Option<u64> = conn
         .exec_first(
             format!("SELECT COUNT(*) FROM `{}`{clause}", t.tenant),

@@ -9,9 +9,10 @@ use secrecy::ExposeSecret as _;
 use serde_json::{Map, Value};
 
 use crate::clients::provision::CallError;
+use crate::config::ExpiryPolicy;
 use crate::db::log::{LogStatus, NewLog};
 use crate::db::tenant;
-use crate::db::tenant_admin::{self, NewTenant, TenantFilter};
+use crate::db::tenant_admin::{self, LifecycleFilter, NewTenant, TenantFilter};
 use crate::domain::log::LogRow;
 use crate::domain::php::Params;
 use crate::domain::php::php_intval;
@@ -19,6 +20,7 @@ use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::admin_auth::SignedInAdmin;
 use crate::services::app::App;
+use crate::services::lifecycle;
 
 /// ThinkPHP's `paginate()` default (`paginate.list_rows`).
 pub const TENANTS_PER_PAGE: u64 = 15;
@@ -52,9 +54,9 @@ pub fn parse_page(raw: Option<&str>) -> u64 {
 /// The list's `filter` JSON. Anything that is not a JSON object, and any value that is not a
 /// non-empty string (or a number), filters nothing — the original's `(array)json_decode()`
 /// plus `!empty()`.
-pub fn parse_filter(raw: Option<&str>) -> TenantFilter {
+pub fn parse_filter(raw: Option<&str>) -> ListFilter {
     let Some(Value::Object(m)) = raw.and_then(|r| serde_json::from_str::<Value>(r).ok()) else {
-        return TenantFilter::default();
+        return ListFilter::default();
     };
     let text = |k: &str| -> Option<String> {
         match m.get(k)? {
@@ -67,6 +69,90 @@ pub fn parse_filter(raw: Option<&str>) -> TenantFilter {
         status: text("status"),
         channel_type: text("channel_type"),
         search: text("search"),
+        lifecycle: None,
+    }
+    .with_view(text("lifecycle").and_then(|v| LifecycleView::parse(&v)))
+}
+
+/// The list's filter: the original's keys, and chathub's `lifecycle` view, which applies only
+/// while the lifecycle's settings are on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub tenants: TenantFilter,
+    pub lifecycle: Option<LifecycleView>,
+}
+
+impl std::ops::Deref for ListFilter {
+    type Target = TenantFilter;
+    fn deref(&self) -> &TenantFilter {
+        &self.tenants
+    }
+}
+
+trait WithView {
+    fn with_view(self, view: Option<LifecycleView>) -> ListFilter;
+}
+
+impl WithView for TenantFilter {
+    fn with_view(self, lifecycle: Option<LifecycleView>) -> ListFilter {
+        ListFilter {
+            tenants: self,
+            lifecycle,
+        }
+    }
+}
+
+/// `filter={"lifecycle": ...}`: the admin list's subscription-lifecycle views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleView {
+    /// Within the reminder window.
+    Expiring,
+    /// Past `expire_at`, still active (in grace).
+    Expired,
+    SuspendedForExpiry,
+    PaidWhileSuspended,
+}
+
+impl LifecycleView {
+    pub const ALL: [(LifecycleView, &'static str, &'static str); 4] = [
+        (LifecycleView::Expiring, "expiring", "即将到期"),
+        (LifecycleView::Expired, "expired", "已到期（宽限期）"),
+        (
+            LifecycleView::SuspendedForExpiry,
+            "suspended_expiry",
+            "到期暂停",
+        ),
+        (
+            LifecycleView::PaidWhileSuspended,
+            "paid_suspended",
+            "暂停期间已续费",
+        ),
+    ];
+
+    fn parse(raw: &str) -> Option<LifecycleView> {
+        Self::ALL
+            .iter()
+            .find(|(_, k, _)| *k == raw)
+            .map(|(v, _, _)| *v)
+    }
+
+    /// The view with its bounds, as of now.
+    fn resolve(self, app: &App, policy: &ExpiryPolicy) -> LifecycleFilter {
+        let now = app.clock.datetime();
+        match self {
+            LifecycleView::Expiring => {
+                let window = i64::from(policy.remind_window().max(1)) * 86_400;
+                let until = app
+                    .clock
+                    .format_epoch(app.clock.epoch() + window, "%Y-%m-%d %H:%M:%S");
+                LifecycleFilter::Expiring { now, until }
+            }
+            LifecycleView::Expired => LifecycleFilter::Expired { now },
+            LifecycleView::SuspendedForExpiry => LifecycleFilter::SuspendedForExpiry,
+            LifecycleView::PaidWhileSuspended => LifecycleFilter::PaidWhileSuspended {
+                include_expiry: !policy.unsuspend_on_payment,
+            },
+        }
     }
 }
 
@@ -525,16 +611,46 @@ pub async fn logs(app: &App, page: u64) -> Result<Vec<LogRow>, AppError> {
 }
 
 /// The list JSON: `{"total": N, "rows": [...]}` as bootstrap-table reads it.
-pub async fn tenant_page(app: &App, filter: &TenantFilter, page: u64) -> Result<Value, AppError> {
+/// With the lifecycle on, the `lifecycle` view applies and each row gets `lifecycle_text`
+/// (its badge, empty for none); off, the list is the original's.
+pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<Value, AppError> {
+    let policy = app.addon().expiry.clone();
+    let on = lifecycle::is_on(&policy);
+    let tenants = TenantFilter {
+        lifecycle: filter
+            .lifecycle
+            .filter(|_| on)
+            .map(|v| v.resolve(app, &policy)),
+        ..filter.tenants.clone()
+    };
     let mut conn = app.db.conn().await?;
     let (total, rows) =
-        tenant_admin::page(&mut conn, &app.db.t, filter, page, TENANTS_PER_PAGE).await?;
+        tenant_admin::page(&mut conn, &app.db.t, &tenants, page, TENANTS_PER_PAGE).await?;
+    let mut json: Vec<Value> = rows.iter().map(tenant_json).collect();
+    if on {
+        let listed: Vec<_> = rows
+            .iter()
+            .map(|r| tenant::Tenant::from_row(r).ok())
+            .collect();
+        let ids: Vec<_> = listed.iter().flatten().map(|t| t.id).collect();
+        let markers = tenant::lifecycle::markers(&mut conn, &app.db.t, &ids).await?;
+        for (row, t) in json.iter_mut().zip(&listed) {
+            let Some(t) = t else { continue };
+            let standing = lifecycle::standing(
+                &policy,
+                &app.clock,
+                t.status,
+                t.expire_at.as_deref(),
+                markers.get(&t.id),
+            );
+            if let Value::Object(m) = row {
+                m.insert("lifecycle_text".into(), standing.admin_label().into());
+            }
+        }
+    }
     let mut out = Map::new();
     out.insert("total".into(), total.into());
-    out.insert(
-        "rows".into(),
-        Value::Array(rows.iter().map(tenant_json).collect()),
-    );
+    out.insert("rows".into(), Value::Array(json));
     Ok(Value::Object(out))
 }
 
@@ -611,7 +727,7 @@ mod tests {
             Some("\"x\""),
             Some("[1]"),
         ] {
-            assert_eq!(parse_filter(raw), TenantFilter::default(), "{raw:?}");
+            assert_eq!(parse_filter(raw), ListFilter::default(), "{raw:?}");
         }
         assert_eq!(
             parse_filter(Some(r#"{"status":["like","%"]}"#)).status,

@@ -21,6 +21,7 @@ use crate::domain::php::php_urlencode;
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
 use crate::services::app::App;
+use crate::services::lifecycle::{self, Standing};
 use crate::services::sessions::{SessionData, password_fingerprint};
 
 pub const LOGIN_URL: &str = "/addons/chathub/index/login";
@@ -363,6 +364,8 @@ pub struct TenantSummary {
     pub days_left: i64,
     /// `None`: no embed code yet ("重新开通" is offered).
     pub embed_code: Option<String>,
+    /// The subscription lifecycle's notice (`Current`: none, always so with it off).
+    pub standing: Standing,
 }
 
 impl TenantSummary {
@@ -395,6 +398,7 @@ impl TenantSummary {
             expire_label,
             days_left,
             embed_code: t.embed_code.clone().filter(|e| !e.is_empty()),
+            standing: Standing::Current,
         }
     }
 
@@ -458,9 +462,25 @@ pub async fn overview(app: &App, member: &Member) -> Result<Overview, AppError> 
         seats: tenants.iter().map(|t| t.max_agents).sum(),
         monthly: tenants.iter().map(|t| t.config().price()).sum(),
     };
+    let policy = app.addon().expiry.clone();
+    let markers = if lifecycle::is_on(&policy) {
+        let ids: Vec<_> = tenants.iter().map(|t| t.id).collect();
+        tenant::lifecycle::markers(&mut conn, &app.db.t, &ids).await?
+    } else {
+        Default::default()
+    };
     let rows = tenants
         .iter()
-        .map(|t| TenantSummary::from_tenant(t, &app.clock))
+        .map(|t| TenantSummary {
+            standing: lifecycle::standing(
+                &policy,
+                &app.clock,
+                t.status,
+                t.expire_at.as_deref(),
+                markers.get(&t.id),
+            ),
+            ..TenantSummary::from_tenant(t, &app.clock)
+        })
         .collect();
     Ok(Overview {
         totals,

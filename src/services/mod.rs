@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_auth;
 pub mod app;
 pub mod channels;
+pub mod lifecycle;
 pub mod member;
 pub mod pay_query;
 pub mod payments;

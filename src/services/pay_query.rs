@@ -630,6 +630,7 @@ pub(crate) async fn settle(
             amount_text: &order.amount_text,
             method,
             trade_no,
+            manages_suspension: app.addon().expiry.manages_suspension(),
         },
     )
     .await?;

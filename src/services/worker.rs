@@ -84,6 +84,7 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 .health
                 .report_background(&e, "provisioning worker pass"),
         }
+        crate::services::lifecycle::sweep::run(&app).await;
         probe.maybe_probe(&app).await;
         tokio::select! {
             _ = stop.changed() => return,

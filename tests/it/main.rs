@@ -17,6 +17,7 @@ mod cutover;
 mod db_bounds;
 mod dev;
 mod foundation;
+mod lifecycle;
 mod live;
 mod member;
 mod migrate;

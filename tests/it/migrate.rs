@@ -104,6 +104,7 @@ async fn empty_database_gets_the_addon_tables() {
         [
             "fa_chathub_channel_account",
             "fa_chathub_gateway_log",
+            "fa_chathub_lifecycle",
             "fa_chathub_log",
             "fa_chathub_login_throttle",
             "fa_chathub_order",

@@ -240,11 +240,16 @@ fn mysql_parts() -> (String, String, String, String) {
     (user.into(), pass.into(), host.into(), port.into())
 }
 
-/// The previous release's addon schema: install.sql before the provision leases (db30ca7).
+/// The previous release's addon schema: install.sql before the provision leases (db30ca7)
+/// and the subscription lifecycle's table.
 fn previous_release_sql() -> String {
+    let lifecycle = INSTALL_SQL
+        .find("-- chathub's own (the PHP addon never reads it): why the worker")
+        .expect("the lifecycle table comes last");
+    let before = &INSTALL_SQL[..lifecycle];
     let is_lease = |l: &str| l.contains("`lease_owner`") || l.contains("`lease_until`");
-    assert_eq!(INSTALL_SQL.lines().filter(|l| is_lease(l)).count(), 2);
-    INSTALL_SQL
+    assert_eq!(before.lines().filter(|l| is_lease(l)).count(), 2);
+    before
         .lines()
         .filter(|l| !is_lease(l))
         .collect::<Vec<_>>()
@@ -307,6 +312,11 @@ async fn assert_upgraded_keeping_rows(db: &TestDb) {
     assert_eq!(
         count(db, "SELECT COUNT(*) FROM fa_chathub_tenant WHERE id = 7 AND tenant_name = 'Kept客服' AND status = 'provisioning'").await,
         1
+    );
+    assert!(
+        column_type(db, "fa_chathub_lifecycle", "suspended_for")
+            .await
+            .is_some()
     );
     assert_eq!(
         count(

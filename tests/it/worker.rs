@@ -30,8 +30,6 @@ async fn worker_app(
     gateway_app_on(db, &pairs).await
 }
 
-/// Poll until `check` holds or `limit` passes.
-
 #[tokio::test]
 async fn paid_tenant_is_provisioned_after_the_provision_server_comes_back() {
     let stub = start_stub(chathub::config::DEFAULT_PROVISION_API_KEY).await;

@@ -157,7 +157,11 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
         "/addons/chathub/index".to_string()
     };
     Ok(crate::web::http::html(
-        crate::web::pages::admin::index_page(entry(app), &api_base),
+        crate::web::pages::admin::index_page(
+            entry(app),
+            &api_base,
+            crate::services::lifecycle::is_on(&app.addon().expiry),
+        ),
     ))
 }
 

@@ -6,6 +6,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::domain::log::LogRow;
+use crate::services::admin::LifecycleView;
 
 const STYLE: &str = "body{background:#f0f2f5;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,sans-serif;margin:0;padding:20px}\
 .container{max-width:1200px;margin:0 auto}\
@@ -52,12 +53,29 @@ fn admin_link(entry: &str, action: &str) -> String {
 
 /// The tenant list: a shell whose script loads the JSON from `api_base` (the path this page
 /// was served under) and builds rows with DOM text nodes only.
-pub fn index_page(entry: &str, api_base: &str) -> Markup {
+/// The tenant list. `lifecycle`: the subscription lifecycle is on, so the list gets its filter
+/// and badges; off, the page is the original's byte for byte.
+pub fn index_page(entry: &str, api_base: &str, lifecycle: bool) -> Markup {
+    let script = if lifecycle {
+        lifecycle_script()
+    } else {
+        INDEX_SCRIPT.to_string()
+    };
     let body = html! {
         div class="card" {
             div class="card-header" {
                 h2 { "租户管理" }
-                div { a href=(admin_link(entry, "dashboard")) class="btn btn-secondary" { "控制面板" } }
+                div {
+                    @if lifecycle {
+                        select id="lc-filter" class="btn btn-secondary" style="margin-right:8px" {
+                            option value="" { "全部租户" }
+                            @for (_, key, label) in LifecycleView::ALL {
+                                option value=(key) { (label) }
+                            }
+                        }
+                    }
+                    a href=(admin_link(entry, "dashboard")) class="btn btn-secondary" { "控制面板" }
+                }
             }
             div class="card-body" id="tenants" data-base=(api_base) {
                 table {
@@ -73,9 +91,34 @@ pub fn index_page(entry: &str, api_base: &str) -> Markup {
                 }
             }
         }
-        script { (PreEscaped(INDEX_SCRIPT)) }
+        script { (PreEscaped(script)) }
     };
     layout("租户列表", body)
+}
+
+/// [`INDEX_SCRIPT`] with the lifecycle's filter (sent as `{"lifecycle": ...}`) and its badge
+/// after the status. Built from the original's script so that one stays as it was.
+fn lifecycle_script() -> String {
+    const EDITS: [(&str, &str); 3] = [
+        (
+            "'&filter=%7B%7D'",
+            "'&filter='+encodeURIComponent(JSON.stringify(lcFilter()))",
+        ),
+        (
+            "c6.appendChild(el('span','badge '+sc,t.status_text));",
+            "c6.appendChild(el('span','badge '+sc,t.status_text));if(t.lifecycle_text){c6.appendChild(document.createTextNode(' '));c6.appendChild(el('span','badge badge-warning',t.lifecycle_text));}",
+        ),
+        (
+            "load(1);})();",
+            "function lcFilter(){var v=document.getElementById('lc-filter').value;return v?{lifecycle:v}:{};}\
+document.getElementById('lc-filter').addEventListener('change',function(){load(1);});load(1);})();",
+        ),
+    ];
+    EDITS
+        .iter()
+        .fold(INDEX_SCRIPT.to_string(), |s, (from, to)| {
+            s.replacen(from, to, 1)
+        })
 }
 
 /// Vanilla script for the list. Values from the server only ever reach the page through
@@ -253,4 +296,18 @@ pub fn query_pay_page(entry: &str) -> Markup {
         }
     };
     layout("查询支付状态", body)
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_script_changes_the_request_the_badge_and_the_start() {
+        let s = lifecycle_script();
+        assert!(!s.contains("%7B%7D"));
+        assert_eq!(s.matches("lifecycle_text").count(), 2);
+        assert!(s.contains("addEventListener('change'"));
+        assert!(s.ends_with("load(1);})();"));
+    }
 }

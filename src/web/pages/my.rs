@@ -11,7 +11,14 @@ use maud::{Markup, PreEscaped, html};
 use super::layout;
 
 use crate::domain::tenant::TenantStatus;
+use crate::services::lifecycle::Standing;
 use crate::services::member::{Flash, Overview, TenantSummary};
+
+/// The lifecycle's notices and badges, sent only with a notice to show, so a page without
+/// one is byte for byte the original's.
+const LIFECYCLE_STYLE: &str = ".notice{display:flex;justify-content:space-between;align-items:center;gap:16px;padding:14px 20px;border-radius:10px;margin-bottom:12px;border:1px solid #f59e0b;background:#3d2d0c;color:#fbbf24}\
+.notice.stopped{border-color:#ef4444;background:#3f1717;color:#f58b8b}.notices{margin-bottom:18px}\
+.badge.lc{margin-left:6px;background:#f59e0b22;color:#f59e0b}";
 
 const STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
@@ -117,12 +124,73 @@ fn flash(f: &Flash) -> Markup {
     }
 }
 
+/// The member's notice for a tenant's standing, if any, and whether it offers renewal.
+fn notice_text(t: &TenantSummary) -> Option<(String, bool)> {
+    let name = &t.name;
+    Some(match &t.standing {
+        Standing::Current => return None,
+        Standing::ExpiresSoon { days, on } => (
+            format!("⏰ 「{name}」将于 {on} 到期（{days} 天内），请及时续费，以免服务中断。"),
+            true,
+        ),
+        Standing::Expired {
+            suspend_on: Some(at),
+        } => (
+            format!("⚠️ 「{name}」已到期，服务将于 {at} 暂停，请尽快续费。"),
+            true,
+        ),
+        Standing::Expired { suspend_on: None } => {
+            (format!("⚠️ 「{name}」已到期，请尽快续费。"), true)
+        }
+        Standing::SuspendedForExpiry { comes_back: true } => (
+            format!("⛔ 「{name}」因到期未续费已暂停服务，续费后将自动恢复。"),
+            true,
+        ),
+        Standing::SuspendedForExpiry { comes_back: false } => (
+            format!("⛔ 「{name}」因到期未续费已暂停服务，续费后请联系客服恢复。"),
+            true,
+        ),
+        Standing::PaidWhileSuspended => (
+            format!("ℹ️ 「{name}」已续费，服务仍处于暂停状态，请联系客服恢复。"),
+            false,
+        ),
+    })
+}
+
+fn notices(tenants: &[TenantSummary]) -> Markup {
+    let shown: Vec<_> = tenants
+        .iter()
+        .filter_map(|t| notice_text(t).map(|n| (t, n)))
+        .collect();
+    html! {
+        @if !shown.is_empty() {
+            style { (PreEscaped(LIFECYCLE_STYLE)) }
+            div class="notices" {
+                @for (t, (text, renew)) in &shown {
+                    @let stopped = matches!(t.standing, Standing::SuspendedForExpiry { .. } | Standing::PaidWhileSuspended);
+                    div class=(if stopped { "notice stopped" } else { "notice" }) data-tenant=(t.id.0) {
+                        span { (text) }
+                        @if *renew {
+                            a class="op renew" href={ "/addons/chathub/index/renew?id=" (t.id.0) } { "立即续费" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn tenant_row(t: &TenantSummary, csrf: &str) -> Markup {
     let id = t.id.0;
     html! {
         tr {
             td class="name" { (t.name) br; span class="sub" { (t.domain) } }
-            td { span class={ "badge s-" (t.status.as_str()) } { (status_label(t.status)) } }
+            td {
+                span class={ "badge s-" (t.status.as_str()) } { (status_label(t.status)) }
+                @if t.standing != Standing::Current {
+                    span class="badge lc" { (t.standing.admin_label()) }
+                }
+            }
             td { (t.plan_label) br; span class="sub" { "¥" (t.price_label) "/月 · " (t.seats) "席" } }
             td { (t.expire_label) br; span class="sub" { "剩 " (t.days_left) " 天" } }
             td class="ops" {
@@ -169,6 +237,7 @@ pub fn render(p: &MyPage<'_>) -> Markup {
                     p { "管理您的 AI 客服订阅、查看嵌入代码、续费套餐" }
                 }
                 @if let Some(f) = p.flash { (flash(f)) }
+                (notices(&p.overview.tenants))
                 div class="figures" {
                     div class="figure" { div class="n" { (totals.tenants) } div class="l" { "租户总数" } }
                     div class="figure" { div class="n" { (totals.active) } div class="l" { "运行中" } }
