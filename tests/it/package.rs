@@ -240,13 +240,14 @@ fn mysql_parts() -> (String, String, String, String) {
     (user.into(), pass.into(), host.into(), port.into())
 }
 
-/// The previous release's addon schema: install.sql before the provision leases (db30ca7)
-/// and the subscription lifecycle's table.
+/// The previous release's addon schema: install.sql before the provision leases (db30ca7),
+/// the payment query schedule's table and the subscription lifecycle's table (the last two).
 fn previous_release_sql() -> String {
-    let lifecycle = INSTALL_SQL
-        .find("-- chathub's own (the PHP addon never reads it): why the worker")
-        .expect("the lifecycle table comes last");
-    let before = &INSTALL_SQL[..lifecycle];
+    let new_tables = INSTALL_SQL
+        .find("-- chathub's own (the PHP addon never reads it): each order sent to a payment")
+        .expect("the payment query table comes before the lifecycle table, both last");
+    assert!(INSTALL_SQL[new_tables..].contains("`__PREFIX__chathub_lifecycle`"));
+    let before = &INSTALL_SQL[..new_tables];
     let is_lease = |l: &str| l.contains("`lease_owner`") || l.contains("`lease_until`");
     assert_eq!(before.lines().filter(|l| is_lease(l)).count(), 2);
     before
