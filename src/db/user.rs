@@ -101,11 +101,15 @@ pub async fn find_for_session<Q: Queryable>(
     id: UserId,
     sid_digest: &str,
 ) -> Result<SessionAccount, AppError> {
-    let columns = COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // Every member page runs this: the qualified column list is built once.
+    static COLUMNS_OF_U: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let columns = COLUMNS_OF_U.as_str();
     let row: Option<Row> = conn
         .exec_first(
             format!(
