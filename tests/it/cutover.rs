@@ -1,6 +1,8 @@
 //! The README's cut-over and roll-back, followed once for real: a FastAdmin site whose nginx
-//! sends everything to PHP; `migrate --dry-run`, `migrate`, `check`, `serve`; the include
-//! flipped on (smoke list answered by chathub); flipped off again (PHP answers, nothing lost).
+//! sends everything to PHP; the backup with README's `mysqldump` options; `migrate --dry-run`,
+//! `migrate`, `check`, `serve`; the include flipped on (smoke list answered by chathub); the
+//! watch (`check --live`); flipped off again (PHP answers, nothing lost); the dump restores.
+//! The shadow step behind a real nginx `mirror` is `nginx::the_readmes_mirror_lines_…`.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -58,7 +60,7 @@ async fn cutover_and_rollback_as_the_readme_says() {
     // Before: nginx sends the addon's URLs to PHP.
     let listen = format!("127.0.0.1:{}", free_port());
     let ours: std::net::SocketAddr = listen.parse().unwrap();
-    let before = start_nginx_with(&nginx, ours, php, false).await;
+    let before = start_nginx_with(&nginx, ours, php, Front::PhpOnly).await;
     let r = http
         .get(before.url("/addons/chathub/index/landing"))
         .send()
@@ -70,6 +72,11 @@ async fn cutover_and_rollback_as_the_readme_says() {
         assert_eq!(r.headers()["x-upstream"], "php", "{target}");
     }
     drop(before);
+
+    // README step 1: the backup command, as written there, against the site's database.
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup = backup_dir.path().join("site-before-chathub.sql");
+    let dumped = readme_backup(&db, &backup).await;
 
     // 1. migrate --dry-run prints the SQL and changes nothing.
     assert_eq!(
@@ -156,7 +163,7 @@ async fn cutover_and_rollback_as_the_readme_says() {
     }
 
     // 5. Flip the include on: the smoke list is answered by chathub, FastAdmin still by PHP.
-    let after = start_nginx_with(&nginx, ours, php, true).await;
+    let after = start_nginx_with(&nginx, ours, php, Front::Chathub).await;
     let r = http
         .get(after.url("/addons/chathub/index/landing"))
         .send()
@@ -231,12 +238,27 @@ async fn cutover_and_rollback_as_the_readme_says() {
         page.contains("Alice Shop") && page.contains("专业版"),
         "old double-encoded config reads: {page}"
     );
+    // README step 6: the watch finds nothing wrong.
+    let out = serve_command(&db, &stub, &listen)
+        .args([
+            "check",
+            "--live",
+            "--metrics-url",
+            &format!("http://{listen}/metrics"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    let watch =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{watch}");
+    assert!(!watch.contains("FAIL"), "{watch}");
     drop(after);
 
     // 6. Roll back: the include removed, PHP answers again and every row is still there.
     let _ = server.start_kill();
     let _ = server.wait().await;
-    let rolled_back = start_nginx_with(&nginx, ours, php, false).await;
+    let rolled_back = start_nginx_with(&nginx, ours, php, Front::PhpOnly).await;
     let r = http
         .get(rolled_back.url("/addons/chathub/index/my"))
         .send()
@@ -266,4 +288,80 @@ async fn cutover_and_rollback_as_the_readme_says() {
         logins, 2,
         "chathub's sign-in bookkeeping is in the shared row"
     );
+    // "Only if something was lost": step 1's dump restores the site as it was before the switch.
+    if dumped {
+        let restored = TestDb::empty().await;
+        let status = std::process::Command::new("mysql")
+            .args(client_args(&restored))
+            .stdin(std::fs::File::open(&backup).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "restore");
+        assert_eq!(
+            crate::support::row(
+                &restored,
+                "SELECT tenant_name FROM fa_chathub_tenant WHERE id = 11"
+            )
+            .await,
+            vec!["Alice Shop".to_string()]
+        );
+        assert_eq!(
+            column_type(&restored, "fa_user", "password")
+                .await
+                .unwrap_or_default(),
+            "varchar(32)",
+            "the dump predates the migration"
+        );
+    }
+}
+
+/// `-h -P -u` and the database name of a test database, for MariaDB's command-line clients.
+fn client_args(db: &TestDb) -> Vec<String> {
+    let url = reqwest::Url::parse(&db.url).unwrap();
+    vec![
+        format!("-h{}", url.host_str().unwrap_or("127.0.0.1")),
+        format!("-P{}", url.port().unwrap_or(3306)),
+        format!("-u{}", url.username()),
+        db.name.clone(),
+    ]
+}
+
+/// README step 1's `mysqldump` line with its own options, into `file`; false when the
+/// machine has no mysqldump (the restore is then not exercised).
+async fn readme_backup(db: &TestDb, file: &std::path::Path) -> bool {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("mysqldump "))
+        .expect("README: the backup command");
+    let options: Vec<&str> = line
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert!(options.contains(&"--single-transaction"), "{line}");
+    let Ok(out) = std::process::Command::new("mysqldump")
+        .args(&options)
+        .args(client_args(db))
+        .output()
+    else {
+        return false;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .starts_with("-- Dump completed"),
+        "README: the file ends with `-- Dump completed`"
+    );
+    std::fs::write(file, &out.stdout).unwrap();
+    true
 }

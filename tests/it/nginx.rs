@@ -6,6 +6,7 @@
 //! except under CI, where a missing nginx is a failure.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::support::nginx::*;
 use crate::support::{ADMIN_ENTRY, free_port};
@@ -353,6 +354,114 @@ async fn no_spelling_of_an_addon_url_reaches_php() {
             chathub::web::routing::resolve(path, query, ADMIN_ENTRY),
             chathub::web::routing::Route::NotFound,
             "{uri} reached PHP"
+        );
+    }
+}
+
+/// The shadow lines of README step 3.5, as a tester pastes them: from `mirror` to the closing
+/// brace of the mirror's location, with the shadow's default address.
+fn readme_shadow_snippet() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let lines: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| l.trim() != "mirror /_chathub_shadow;")
+        .collect();
+    let end = lines
+        .iter()
+        .position(|l| l.trim() == "}")
+        .expect("README: the shadow location ends with `}`");
+    lines[..=end].join("\n")
+}
+
+/// README step 3.5 followed with a real nginx: the site keeps answering from PHP while every
+/// request is mirrored to `compat shadow`, which compares the addon's reads of the two sites and
+/// never replays a POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_mirror_lines_feed_the_shadow_while_php_answers() {
+    let Some(nginx) = nginx_binary() else { return };
+    let snippet = readme_shadow_snippet();
+    assert!(snippet.contains("127.0.0.1:7070"), "{snippet}");
+    // The old site (PHP in production) and the new one differ by their site name.
+    let old = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let new = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let shadow =
+        chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            primary: format!("http://{}", old.addr),
+            shadow: format!("http://{}", new.addr),
+            sample: 1,
+            max_in_flight: 4,
+            member_cookies: false,
+        })
+        .await
+        .unwrap();
+    let php = start_echo("php").await;
+    let front = start_nginx_with(
+        &nginx,
+        old.addr,
+        php,
+        Front::Lines(snippet.replace("127.0.0.1:7070", &shadow.addr().to_string())),
+    )
+    .await;
+    let http = client();
+
+    // Members are still answered by PHP, whatever the shadow does.
+    for path in [
+        "/addons/chathub/index/landing",
+        "/index.php?s=/addons/chathub/index/login",
+    ] {
+        let r = http.get(front.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(echo_of(r).await["tag"], "php", "{path}");
+    }
+    let r = http
+        .post(front.url("/addons/chathub/index/register"))
+        .form(&[
+            ("plan", "pro"),
+            ("company_name", "X"),
+            ("email", "x@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo_of(r).await["tag"], "php");
+
+    let report = shadow.report.clone();
+    let compared = |route: &str| report.route(route).map(|r| (r.compared, r.different));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (compared("landing").is_none() || compared("login").is_none())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(compared("landing"), Some((1, 1)), "{}", report.render());
+    assert_eq!(compared("login"), Some((1, 1)), "{}", report.render());
+    assert!(report.route("register").is_none(), "{}", report.render());
+    let text = report.render();
+    assert!(text.contains("ChatHub Pro"), "{text}");
+    // The sign-up reached the shadow as a mirror copy and was not replayed to either site.
+    while report
+        .skipped_unsafe
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        report
+            .skipped_unsafe
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // One comparison per request: the PHP locations' internal redirect (try_files) does not
+    // mirror it a second time.
+    assert_eq!(compared("landing"), Some((1, 1)), "{}", report.render());
+    for site in [&old, &new] {
+        assert_eq!(
+            crate::support::count(&site.db, "SELECT COUNT(*) FROM fa_user").await,
+            0
         );
     }
 }

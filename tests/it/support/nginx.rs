@@ -142,16 +142,25 @@ pub fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
 /// nginx with the repo's `nginx.conf` included in a FastAdmin-like server block: PHP
 /// locations after it, as the file's instructions say.
 pub async fn start_nginx(binary: &Path, chathub: SocketAddr, php: SocketAddr) -> Nginx {
-    start_nginx_with(binary, chathub, php, true).await
+    start_nginx_with(binary, chathub, php, Front::Chathub).await
 }
 
-/// As [`start_nginx`]; `include_chathub: false` is the site before the switch (or after a
-/// rollback): the include line left out, everything to PHP.
+/// What the site's `server` block holds besides FastAdmin's own PHP locations.
+pub enum Front {
+    /// The repo's `nginx.conf` included: the switched site.
+    Chathub,
+    /// Nothing of ours: the site before the switch (or after a rollback), everything to PHP.
+    PhpOnly,
+    /// These lines pasted into the block as they stand (the README's shadow snippet).
+    Lines(String),
+}
+
+/// As [`start_nginx`], with the server block's extra lines chosen by `front`.
 pub async fn start_nginx_with(
     binary: &Path,
     chathub: SocketAddr,
     php: SocketAddr,
-    include_chathub: bool,
+    front: Front,
 ) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -228,10 +237,10 @@ http {{
         uwsgi = t("uwsgi"),
         scgi = t("scgi"),
         tls = tls.as_ref().map(|(_, s)| s.as_str()).unwrap_or(""),
-        include = if include_chathub {
-            format!("include {};", d.join("chathub.conf").display())
-        } else {
-            "# chathub include removed".to_string()
+        include = match front {
+            Front::Chathub => format!("include {};", d.join("chathub.conf").display()),
+            Front::PhpOnly => "# chathub include removed".to_string(),
+            Front::Lines(lines) => lines,
         },
     );
     std::fs::write(d.join("nginx.conf"), conf).unwrap();
