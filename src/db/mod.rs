@@ -383,7 +383,12 @@ impl DbHealth {
 pub fn text(v: &Value) -> Option<String> {
     match v {
         Value::NULL => None,
-        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        // Valid UTF-8 is the rule (utf8mb4 tables); `from_utf8` checks it faster than the
+        // lossy path, which stays for whatever else a column holds.
+        Value::Bytes(b) => Some(match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        }),
         Value::Int(i) => Some(i.to_string()),
         Value::UInt(u) => Some(u.to_string()),
         Value::Float(f) => Some(f.to_string()),

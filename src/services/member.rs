@@ -6,6 +6,7 @@
 //! against `fa_user` on every member request: a deleted, locked or re-passworded account
 //! loses its sessions.
 
+use chrono::Datelike as _;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -358,6 +359,8 @@ pub struct TenantSummary {
     pub plan_label: String,
     /// The stored price as PHP echoed it.
     pub price_label: String,
+    /// `(int)` of the stored price, for the monthly total.
+    pub price: i64,
     pub seats: i64,
     /// `Y-m-d`, or "-" without an expiry.
     pub expire_label: String,
@@ -383,7 +386,9 @@ impl TenantSummary {
         let (expire_label, days_left) = match expiry {
             Some(at) => {
                 let secs = at.timestamp() - clock.epoch();
-                (at.format("%Y-%m-%d").to_string(), secs.max(0) / 86_400)
+                // Written out rather than through strftime: this runs for every row of `my`.
+                let label = format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day());
+                (label, secs.max(0) / 86_400)
             }
             None => ("-".to_string(), 0),
         };
@@ -394,6 +399,7 @@ impl TenantSummary {
             status: t.status,
             plan_label,
             price_label,
+            price: config.price(),
             seats: t.max_agents,
             expire_label,
             days_left,
@@ -453,15 +459,6 @@ pub struct Overview {
 pub async fn overview(app: &App, member: &Member) -> Result<Overview, AppError> {
     let mut conn = app.db.conn().await?;
     let tenants = tenant::list_for_user(&mut conn, &app.db.t, member.id()).await?;
-    let totals = Totals {
-        tenants: tenants.len(),
-        active: tenants
-            .iter()
-            .filter(|t| t.status == TenantStatus::Active)
-            .count(),
-        seats: tenants.iter().map(|t| t.max_agents).sum(),
-        monthly: tenants.iter().map(|t| t.config().price()).sum(),
-    };
     let policy = app.addon().expiry.clone();
     let markers = if lifecycle::is_on(&policy) {
         let ids: Vec<_> = tenants.iter().map(|t| t.id).collect();
@@ -481,7 +478,17 @@ pub async fn overview(app: &App, member: &Member) -> Result<Overview, AppError> 
             ),
             ..TenantSummary::from_tenant(t, &app.clock)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // From the summaries, so each tenant's config JSON is parsed once.
+    let totals = Totals {
+        tenants: rows.len(),
+        active: rows
+            .iter()
+            .filter(|t| t.status == TenantStatus::Active)
+            .count(),
+        seats: rows.iter().map(|t| t.seats).sum(),
+        monthly: rows.iter().map(|t| t.price).sum(),
+    };
     Ok(Overview {
         totals,
         tenants: rows,

@@ -61,6 +61,11 @@ impl std::fmt::Debug for SessionData {
 }
 
 impl SessionData {
+    /// Not idle longer than PHP's session lifetime, and not issued in the future.
+    pub fn stands_at(&self, now: i64) -> bool {
+        now - self.seen <= IDLE_LIFETIME_SECS && self.seen <= now + 60
+    }
+
     pub fn anonymous(now: i64) -> SessionData {
         SessionData {
             uid: None,
@@ -138,16 +143,19 @@ impl Sessions {
     /// The session in a `chathub_session` cookie value as the browser sent it, if it decrypts
     /// and is not idle too long.
     pub fn open(&self, raw: &str, now: i64) -> Option<SessionData> {
+        self.unseal(raw).filter(|data| data.stands_at(now))
+    }
+
+    /// The cookie's contents when it decrypts and parses, whatever its age.
+    pub fn unseal(&self, raw: &str) -> Option<SessionData> {
         // The value was percent-encoded when set (`encoded()`); decode before opening it.
-        let parsed = Cookie::parse_encoded(format!("{COOKIE_NAME}={raw}")).ok()?;
+        let value = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?;
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(COOKIE_NAME, parsed.value().to_string()));
+        jar.add_original(Cookie::new(COOKIE_NAME, value.into_owned()));
         let plain = jar.private(&self.key).get(COOKIE_NAME)?;
-        let data: SessionData = serde_json::from_str(plain.value()).ok()?;
-        if now - data.seen > IDLE_LIFETIME_SECS || data.seen > now + 60 {
-            return None;
-        }
-        Some(data)
+        serde_json::from_str(plain.value()).ok()
     }
 
     /// `Set-Cookie` value carrying `data`. A browser-session cookie, as PHP's.

@@ -28,6 +28,8 @@ pub struct Request {
     pub https: bool,
     pub route: Route,
     query: Params,
+    /// The member cookie's contents, unsealed on first use (`Sessions::read`).
+    pub(crate) session: std::sync::OnceLock<Option<crate::services::sessions::SessionData>>,
 }
 
 impl Request {
@@ -80,6 +82,7 @@ impl Request {
             https,
             route,
             query,
+            session: std::sync::OnceLock::new(),
         })
     }
 

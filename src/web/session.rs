@@ -12,8 +12,13 @@ use crate::web::http::{Request, Response, redirect};
 
 impl Sessions {
     /// The session carried by the request, if its cookie decrypts and is not idle too long.
+    /// The cookie is decrypted once per request (the guard and the sliding refresh both ask).
     pub fn read(&self, req: &Request, now: i64) -> Option<SessionData> {
-        self.open(&req.cookie(COOKIE_NAME)?, now)
+        req.session
+            .get_or_init(|| self.unseal(&req.cookie(COOKIE_NAME)?))
+            .as_ref()
+            .filter(|data| data.stands_at(now))
+            .cloned()
     }
 }
 
