@@ -407,7 +407,7 @@ async fn pictures_of_one_site_match_and_a_changed_look_fails_the_diff_side_by_si
     let report = pictures::compare(
         &old,
         &changed,
-        &[again.clone()],
+        std::slice::from_ref(&again),
         diff::load_recording(&old).unwrap().into_keys(),
     )
     .unwrap();
