@@ -57,6 +57,14 @@ pub struct Recorder {
 impl Recorder {
     /// Start the provision stub (the site must be configured to call `stub_url()`).
     pub async fn start(opts: RecordOptions) -> Result<Recorder, ToolError> {
+        // Before a recording that takes minutes, not after it.
+        if opts.screenshots
+            && (crate::chromium::find_browser().is_none() || !crate::chromium::font_installed())
+        {
+            return Err(ToolError::Usage(
+                "--screenshots needs chromium and fonts-wqy-zenhei (apt-get install chromium fonts-wqy-zenhei)".into(),
+            ));
+        }
         let catalogue = catalogue::builtin()?;
         let stub = ProvisionStub::start(opts.stub_listen, &opts.provision_api_key)
             .await
