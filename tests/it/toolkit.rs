@@ -6,10 +6,10 @@ use chathub_tools::testing::{copy_tree, edit_json};
 use std::path::Path;
 
 use chathub::clock::Clock;
-use chathub_tools::compat::catalogue;
 use chathub_tools::compat::diff::{self, Verdict};
 use chathub_tools::compat::php_session;
 use chathub_tools::compat::record::{RecordOptions, Recorder};
+use chathub_tools::compat::{catalogue, cli, pictures};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, fixtures_dir, free_port};
@@ -104,6 +104,16 @@ fn test_subset() -> Vec<String> {
 }
 
 async fn record(site: &RecordedSite, stub_port: u16, out: &Path, only: Vec<String>) {
+    record_with(site, stub_port, out, only, false).await;
+}
+
+async fn record_with(
+    site: &RecordedSite,
+    stub_port: u16,
+    out: &Path,
+    only: Vec<String>,
+    screenshots: bool,
+) {
     let recorder = Recorder::start(RecordOptions {
         target: format!("http://{}", site.app.addr),
         out: out.to_path_buf(),
@@ -113,6 +123,7 @@ async fn record(site: &RecordedSite, stub_port: u16, out: &Path, only: Vec<Strin
         stub_listen: format!("127.0.0.1:{stub_port}").parse().unwrap(),
         provision_api_key: chathub::config::DEFAULT_PROVISION_API_KEY.into(),
         verbose: false,
+        screenshots,
     })
     .await
     .expect("recorder");
@@ -329,6 +340,115 @@ async fn recording_our_server_twice_differs_only_in_noise_and_a_new_site_name_is
     assert!(!text.contains("not in the new recording"), "{text}");
 }
 
+/// `record --screenshots` pictures every recorded page at both widths; `diff` finds no picture
+/// different between two recordings of one site, and reports a page whose look alone changed
+/// (a patched page: another button colour, no text or form touched) with exit code 1 and the
+/// old, new and difference pictures side by side in the HTML report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_of_one_site_match_and_a_changed_look_fails_the_diff_side_by_side() {
+    if let Err(e) = chathub_tools::visual::launch_browser().await {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must picture pages: {e}"
+        );
+        eprintln!("skipped: {e}");
+        return;
+    }
+    let stub_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let [old, again, changed] = ["old", "again", "changed"].map(|n| dir.path().join(n));
+    for out in [&old, &again] {
+        let s = recorded_site(stub_port, "ChatHub", &[]).await;
+        record_with(&s, stub_port, out, vec!["public".into()], true).await;
+    }
+    let landing = "public/001-landing.json";
+    for width in chathub_tools::visual::WIDTHS {
+        assert!(pictures::picture_path(&old, landing, width).exists());
+    }
+    // A JSON answer is no page to picture.
+    assert!(!pictures::picture_path(&old, "public/010-register-missing-json.json", 1280).exists());
+
+    let same = pictures::compare(
+        &old,
+        &again,
+        &[],
+        diff::load_recording(&old).unwrap().into_keys(),
+    )
+    .unwrap();
+    assert!(same.compared >= 16, "{}", same.render());
+    assert!(same.different.is_empty(), "{}", same.render());
+    let html = dir.path().join("same.html");
+    assert_eq!(
+        cli::run_diff(&old, &again, &[], false, Some(&html)).unwrap(),
+        0
+    );
+    assert!(
+        !std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("data:image/png")
+    );
+
+    // The planted change: the landing page's buttons in another colour.
+    copy_tree(&again, &changed);
+    edit_json(&changed, landing, |v| {
+        let page = v["expect"]["html"].as_str().unwrap().replacen(
+            "</head>",
+            "<style>.btn.primary{background:#10b981!important}</style></head>",
+            1,
+        );
+        v["expect"]["html"] = json!(page);
+    });
+    let patched = diff::load_recording(&changed).unwrap();
+    let only_landing = patched
+        .into_iter()
+        .filter(|(k, _)| k == landing)
+        .collect::<diff::Recording>();
+    assert_eq!(pictures::take(&changed, &only_landing).await.unwrap(), 2);
+    let report = pictures::compare(
+        &old,
+        &changed,
+        std::slice::from_ref(&again),
+        diff::load_recording(&old).unwrap().into_keys(),
+    )
+    .unwrap();
+    let names: Vec<(&str, u32)> = report
+        .different
+        .iter()
+        .map(|d| (d.recording.as_str(), d.width))
+        .collect();
+    assert_eq!(
+        names,
+        [(landing, 1280), (landing, 390)],
+        "{}",
+        report.render()
+    );
+    assert!(
+        report
+            .render()
+            .contains("PICTURE DIFFERENT public/001-landing.json at 1280 px")
+    );
+    // The page facts are the same: the exit code is the pictures'.
+    let facts = diff::diff_recordings(
+        &diff::load_recording(&old).unwrap(),
+        &diff::load_recording(&changed).unwrap(),
+        &[],
+        catalogue::compat_md(),
+    );
+    assert_eq!(facts.unexplained(), 0, "{}", facts.render());
+    let html = dir.path().join("changed.html");
+    assert_eq!(
+        cli::run_diff(&old, &changed, &[], false, Some(&html)).unwrap(),
+        1
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Pages that look different"), "{page}");
+    assert!(page.contains("public/001-landing.json at 1280 px"));
+    for alt in ["old site", "new site", "difference"] {
+        assert!(page.contains(&format!("alt=\"{alt}\"")), "{alt}");
+    }
+    assert_eq!(page.matches("src=\"data:image/png;base64,").count(), 6);
+}
+
 type SiteState = (Option<String>, Vec<(u32, String)>, Vec<u32>, Option<u64>);
 
 /// The parts of a site's database `record --db` changes.
@@ -386,6 +506,7 @@ async fn an_interrupted_record_leaves_the_site_database_as_it_was() {
         stub_listen: format!("127.0.0.1:{stub_port}").parse().unwrap(),
         provision_api_key: chathub::config::DEFAULT_PROVISION_API_KEY.into(),
         verbose: false,
+        screenshots: false,
     })
     .await
     .unwrap();

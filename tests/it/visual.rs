@@ -12,15 +12,16 @@ use chathub::clock::Clock;
 use chathub_tools::chromium::{Browser, Document};
 use chathub_tools::compat::dbstate::{TABLES, insert_row, seed_group};
 use chathub_tools::compat::exchange::{Jar, http_client, member_login, send};
+use chathub_tools::compat::php_session::{php_admin_session, php_session_id};
 use chathub_tools::visual::{
-    CASES, Case, RECORDED_ORIGIN, WIDTHS, compare, decode_png, diff_image, image, reference_path,
-    write_png,
+    CASES, Case, RECORDED_ORIGIN, SignedIn, WIDTHS, compare, decode_png, diff_image, image,
+    reference_path, write_png,
 };
 use image::RgbaImage;
 use mysql_async::prelude::*;
 use serde_json::Value;
 
-use crate::support::{TestApp, TestDb, fixtures_dir};
+use crate::support::{PROVISION_KEY, TestApp, TestDb, fixtures_dir, start_stub};
 
 /// The browser, or `None` (skip) where neither it nor the fixed font is installed outside CI.
 async fn browser() -> Option<Browser> {
@@ -41,26 +42,51 @@ fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).expect("fixture json")
 }
 
-/// The database as the recording left it: the group's schema and FastAdmin rows, then every
-/// compared row of the exchange's `db_after` (a page view changes none that show).
-async fn recorded_db(group: &Value, fx: &Value) -> TestDb {
+/// The database as the recording found it: the group's schema and FastAdmin rows, then every
+/// compared row the exchange left (a page view changes none that show) or, for a form sent,
+/// the rows the exchange before it left, and the recording's own set-up statements.
+async fn recorded_db(group: &Value, fx: &Value, before: &Value) -> TestDb {
     let db = TestDb::with_schema().await;
     let mut conn = db.conn().await;
     seed_group(&mut conn, group).await.expect("group seed");
+    let rows = if fx["request"]["method"] == "GET" {
+        &fx["expect"]["db_after"]
+    } else {
+        &before["expect"]["db_after"]
+    };
     for t in TABLES {
         let filter = if *t == "fa_user" { " WHERE id > 1" } else { "" };
         conn.query_drop(format!("DELETE FROM `{t}`{filter}"))
             .await
             .expect("clear table");
-        for row in fx["expect"]["db_after"][*t]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for row in rows[*t].as_array().into_iter().flatten() {
             insert_row(&mut conn, t, row).await.expect("recorded row");
         }
     }
+    if fx["request"]["method"] != "GET" {
+        for sql in fx["setup"]["before_sql"].as_array().into_iter().flatten() {
+            conn.query_drop(sql.as_str().expect("sql"))
+                .await
+                .expect("before_sql");
+        }
+    }
     db
+}
+
+/// The exchange recorded just before `fixture` in its group.
+fn previous_exchange(fixture: &Path) -> Value {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture.parent().unwrap())
+        .expect("group dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
+        .collect();
+    files.sort();
+    let i = files
+        .iter()
+        .position(|p| p == fixture)
+        .expect("fixture listed");
+    assert!(i > 0, "{}: no exchange before it", fixture.display());
+    read_json(&files[i - 1])
 }
 
 fn recorded_clock(fx: &Value) -> Clock {
@@ -77,46 +103,100 @@ async fn our_page(case: &Case) -> (String, String) {
     let fixture = fixtures_dir().join(format!("{}.json", case.recording));
     let fx = read_json(&fixture);
     let group = read_json(&fixture.parent().unwrap().join("_group.json"));
-    let env: Vec<(String, String)> = fx["setup"]["addon"]
+    let before = if fx["request"]["method"] == "GET" {
+        Value::Null
+    } else {
+        previous_exchange(&fixture)
+    };
+    // A fresh stub answers its first sign-up with the recording's first inbox (101), so the
+    // result page shows the recorded embed code.
+    let stub = start_stub(PROVISION_KEY).await;
+    let sessions = tempfile::tempdir().expect("tempdir");
+    let mut env: Vec<(String, String)> = fx["setup"]["addon"]
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| *k != "provision_server_url")
         .map(|(k, v)| {
             let k = format!("CHATHUB_ADDON_{}", k.to_ascii_uppercase());
-            (k, v.as_str().unwrap_or_default().to_string())
+            let v = v.as_str().unwrap_or_default();
+            (
+                k,
+                if v == "@stub" {
+                    stub.url()
+                } else {
+                    v.to_string()
+                },
+            )
         })
         .collect();
+    env.push((
+        "CHATHUB_PHP_SESSION_DIR".into(),
+        sessions.path().display().to_string(),
+    ));
+    env.push(("CHATHUB_PROVISION_WORKER".into(), "0".into()));
     let app = TestApp::init()
-        .on(recorded_db(&group, &fx).await)
+        .on(recorded_db(&group, &fx, &before).await)
         .with_clock(recorded_clock(&fx))
         .with_envs(&env)
         .spawn()
         .await;
     let base = app.url("");
     let mut jar = Jar::new();
-    if let Some((email, password)) = case.member {
-        assert!(
+    match case.signed_in {
+        SignedIn::Nobody => {}
+        SignedIn::Member(email, password) => assert!(
             member_login(&http_client(), &base, &mut jar, email, password).await,
             "{}: {email} signs in",
             case.name
-        );
+        ),
+        SignedIn::Admin => {
+            let admin = &group["admin"];
+            let sid = php_session_id();
+            std::fs::write(
+                sessions.path().join(format!("sess_{sid}")),
+                php_admin_session(
+                    admin["id"].as_u64().expect("admin id"),
+                    admin["username"].as_str().expect("username"),
+                    admin["nickname"].as_str().expect("nickname"),
+                    admin["token"].as_str().expect("token"),
+                ),
+            )
+            .expect("session file");
+            jar.insert("PHPSESSID".into(), sid);
+        }
     }
-    let path = fx["request"]["path"].as_str().expect("path");
-    let sent = send(&http_client(), &base, &mut jar, "GET", path, &[], None)
-        .await
-        .expect("page answers");
+    let req = &fx["request"];
+    let path = req["path"].as_str().expect("path");
+    let headers: Vec<(String, String)> = req["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Some((h[0].as_str()?.to_string(), h[1].as_str()?.to_string())))
+        .collect();
+    let sent = send(
+        &http_client(),
+        &base,
+        &mut jar,
+        req["method"].as_str().expect("method"),
+        path,
+        &headers,
+        req["body"].as_str(),
+    )
+    .await
+    .expect("page answers");
     assert_eq!(sent.status, 200, "{}: {}", case.name, sent.body);
-    let body = recorded_noise(&fx, &sent.body);
-    let body = if case.unseen.is_empty() {
-        body
-    } else {
-        body.replacen(
+    let mut body = recorded_noise(&fx, &sent.body);
+    for (ours, original) in case.as_original {
+        assert!(body.contains(ours), "{}: {ours} is on our page", case.name);
+        body = body.replace(ours, original);
+    }
+    if !case.unseen.is_empty() {
+        body = body.replacen(
             "</head>",
             &format!("<style>{}</style></head>", case.unseen),
             1,
-        )
-    };
+        );
+    }
     (format!("{RECORDED_ORIGIN}{path}"), body)
 }
 
@@ -148,11 +228,9 @@ fn reference(case: &str, width: u32) -> RgbaImage {
 }
 
 async fn render(browser: &mut Browser, url: &str, html: &str, width: u32) -> RgbaImage {
-    let png = browser
-        .screenshot(&Document { url, html }, width)
+    chathub_tools::visual::render(browser, &Document { url, html }, width)
         .await
-        .expect("screenshot");
-    decode_png(&png).expect("png")
+        .expect("screenshot")
 }
 
 /// Compare; on a difference write the three pictures and return the line to report.
@@ -186,6 +264,7 @@ async fn every_recorded_page_looks_like_the_original_on_desktop_and_phone() {
             continue;
         }
         let (url, html) = our_page(case).await;
+        let mut differs = false;
         for width in WIDTHS {
             let ours = render(&mut browser, &url, &html, width).await;
             if let Some(f) = check(
@@ -193,8 +272,18 @@ async fn every_recorded_page_looks_like_the_original_on_desktop_and_phone() {
                 &ours,
                 &reference(case.name, width),
             ) {
-                failures.push(f);
+                differs = true;
+                if case.deviation.is_none() {
+                    failures.push(f);
+                }
             }
+        }
+        if let Some(why) = case.deviation {
+            assert!(
+                differs,
+                "{}: looks like the original now; remove its deviation ({why}) from CASES and COMPAT.md#visual-comparison",
+                case.name
+            );
         }
     }
     assert!(

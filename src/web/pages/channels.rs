@@ -18,8 +18,9 @@ th{background:#f1f5f9;font-weight:600;font-size:13px;color:#475569}
 .badge-gray{background:#e2e8f0;color:#475569}
 .btn-sm{display:inline-block;padding:6px 14px;border-radius:6px;background:#e2e8f0;color:#1e293b;text-decoration:none;font-size:13px}
 .btn-sm:hover{background:#cbd5e1}
-.btn-primary{background:#3b82f6;color:#fff;border:0;border-radius:6px;padding:8px 18px;cursor:pointer}
+.btn-primary{background:#3b82f6;color:#fff}
 .btn-primary:hover{background:#2563eb}
+button.btn-primary{border:0;border-radius:6px;padding:8px 18px;cursor:pointer}
 .notice{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:10px 14px;margin:0 0 16px}
 label input,label select{box-sizing:border-box;width:100%;padding:8px}
 .hint{margin-top:24px;color:#64748b;font-size:13px}

@@ -56,7 +56,7 @@ td .sub{color:#64748b;font-size:12px;font-weight:400}
 td.ops,th.ops{text-align:right}
 td.empty{text-align:center;padding:60px 20px;color:#64748b}
 td.empty a{color:#818cf8}
-.badge{display:inline-block;padding:3px 10px;border-radius:12px;font-size:12px;font-weight:600}
+.badge{padding:3px 10px;border-radius:12px;font-size:12px;font-weight:600}
 .s-active{background:#10b98122;color:#10b981}.s-provisioning{background:#3b82f622;color:#3b82f6}
 .s-pending{background:#f59e0b22;color:#f59e0b}.s-suspended{background:#ef444422;color:#ef4444}
 .s-disabled{background:#6b728022;color:#6b7280}

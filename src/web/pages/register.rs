@@ -214,24 +214,24 @@ pub fn form_page(site_name: &str, selected: &Plan) -> Markup {
 
 const RESULT_STYLE: &str = r#"
 *{box-sizing:border-box;margin:0;padding:0}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#0b1220;color:#fff;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:20px}
-.card{background:#141d2e;border-radius:15px;padding:46px 38px;max-width:600px;width:100%}
-.icon{width:80px;height:80px;border-radius:50%;color:#fff;font-size:46px;display:flex;align-items:center;justify-content:center;margin:0 auto 22px}
-.icon.ok{background:#19b884}.icon.fail{background:#e5484d}
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#0f172a;color:#fff;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:20px}
+.card{background:#1e293b;border-radius:16px;padding:48px 40px;max-width:600px;width:100%;box-shadow:0 20px 60px rgba(0,0,0,.5)}
+.icon{width:80px;height:80px;border-radius:50%;color:#fff;font-size:48px;display:flex;align-items:center;justify-content:center;margin:0 auto 24px}
+.icon.ok{background:#10b981}.icon.fail{background:#ef4444}
 h1{text-align:center;font-size:24px;margin-bottom:12px}
-.msg{text-align:center;color:#97a6bd;font-size:16px;margin-bottom:30px;line-height:1.6}
-.details{background:#0b1220;border-radius:12px;padding:22px;margin-bottom:22px}
-.row{display:flex;justify-content:space-between;padding:8px 0;border-bottom:1px solid #141d2e}
+.msg{text-align:center;color:#94a3b8;font-size:16px;margin-bottom:32px;line-height:1.6}
+.details{background:#0f172a;border-radius:12px;padding:24px;margin-bottom:24px}
+.row{display:flex;justify-content:space-between;padding:8px 0;border-bottom:1px solid #1e293b}
 .row:last-child{border:none}
-.label{color:#97a6bd;font-size:14px}.value{color:#fff;font-weight:500}
-.embed-title{color:#97a6bd;font-size:14px;margin-bottom:8px}
-.embed{background:#0b1220;border:1px solid #263248;border-radius:8px;padding:15px;margin:15px 0;font-family:monospace;font-size:12px;color:#97a6bd;white-space:pre-wrap;word-break:break-all;max-height:200px;overflow-y:auto}
-.password-box{background:#6b2a12;border:1px solid #e8702a;border-radius:10px;padding:15px;margin:20px 0}
+.label{color:#94a3b8;font-size:14px}.value{color:#fff;font-weight:500}
+.embed-title{color:#94a3b8;font-size:14px;margin-bottom:8px}
+.embed{background:#0f172a;border:1px solid #334155;border-radius:8px;padding:16px;margin:16px 0;font-family:monospace;font-size:12px;color:#94a3b8;word-break:break-all;max-height:200px;overflow-y:auto}
+.password-box{background:#6b2a12;border:1px solid #e8702a;border-radius:10px;padding:16px;margin:20px 0}
 .password-box .hint{color:#fdd3a8;font-size:13px;margin-bottom:6px}
-.password-box .password{font-family:monospace;font-size:20px;color:#fff;font-weight:700;letter-spacing:2px;text-align:center;padding:8px;background:#0b1220;border-radius:6px}
+.password-box .password{font-family:monospace;font-size:20px;color:#fff;font-weight:700;letter-spacing:2px;text-align:center;padding:8px;background:#0f172a;border-radius:6px}
 .password-box .login{color:#fcb57a;font-size:12px;margin-top:8px;text-align:center}
 .btn{display:block;width:100%;padding:14px;border-radius:8px;font-size:16px;font-weight:600;text-align:center;text-decoration:none;margin-top:12px;color:#fff}
-.btn-primary{background:#5b5ef0}.btn-secondary{background:#263248}
+.btn-primary{background:#6366f1}.btn-primary:hover{background:#4f46e5}.btn-secondary{background:#334155}
 "#;
 
 /// What a successful sign-up shows.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{ToolError, catalogue, diff, record, report};
+use super::{ToolError, catalogue, diff, pictures, record, report};
 
 #[derive(Subcommand, Debug)]
 pub enum CompatCommand {
@@ -41,6 +41,10 @@ pub enum CompatCommand {
         /// The API key the site sends to the provision server.
         #[arg(long, env = "CHATHUB_RECORD_PROVISION_API_KEY", default_value = chathub::config::DEFAULT_PROVISION_API_KEY, hide_default_value = true)]
         provision_api_key: String,
+        /// Also picture every recorded page in headless Chromium, 1280 and 390 px wide
+        /// (`<NNN-slug>-<width>.png` beside each file; needs chromium and fonts-wqy-zenhei).
+        #[arg(long)]
+        screenshots: bool,
     },
     /// Compare two recordings (old site A, new site B); exit 1 on an unexplained difference.
     Diff {
@@ -144,6 +148,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
             only,
             stub_listen,
             provision_api_key,
+            screenshots,
         } => {
             let admin_cookie = admin_cookie
                 .as_deref()
@@ -167,6 +172,7 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
                 stub_listen: *stub_listen,
                 provision_api_key: provision_api_key.clone(),
                 verbose: true,
+                screenshots: *screenshots,
             })
             .await?;
             let keys = out.join("_site-keys");
@@ -195,6 +201,9 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
                 summary.external,
                 summary.errors.len()
             );
+            if *screenshots {
+                println!("record: {} pictures of recorded pages", summary.pictures);
+            }
             Ok(if summary.errors.is_empty() { 0 } else { 1 })
         }
         CompatCommand::Diff {
@@ -251,7 +260,9 @@ async fn run_inner(cmd: &CompatCommand) -> Result<i32, ToolError> {
     }
 }
 
-fn run_diff(
+/// `compat diff`: the text report on stdout, the HTML report to `html`; 1 when a fact or a
+/// picture differs unexplained.
+pub fn run_diff(
     a: &std::path::Path,
     b: &std::path::Path,
     noise: &[PathBuf],
@@ -274,14 +285,24 @@ fn run_diff(
     skipped.sort();
     skipped.dedup();
     let r = diff::diff_recordings(&ra, &rb, &rn, catalogue::compat_md());
+    let both = ra.keys().filter(|k| rb.contains_key(*k)).cloned();
+    let pictures = pictures::compare(a, b, noise, both)?;
     print!("{}", report::render(&r, &warnings, &skipped));
+    print!("{}", pictures.render());
     if explain_noise {
         print!("{}", report::render_noise(&r));
     }
     if let Some(path) = html {
-        std::fs::write(path, report::render_html(&r, &ra, &rb, &warnings))
-            .map_err(|e| ToolError::Io(format!("{}: {e}", path.display())))?;
+        std::fs::write(
+            path,
+            report::render_html(&r, &pictures, &ra, &rb, &warnings),
+        )
+        .map_err(|e| ToolError::Io(format!("{}: {e}", path.display())))?;
         println!("HTML report written to {}", path.display());
     }
-    Ok(if r.unexplained() > 0 { 1 } else { 0 })
+    Ok(if r.unexplained() > 0 || !pictures.different.is_empty() {
+        1
+    } else {
+        0
+    })
 }

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod exchange;
 pub mod normalize;
 pub mod php_session;
+pub mod pictures;
 pub mod record;
 pub mod report;
 pub mod shadow;

@@ -32,6 +32,8 @@ pub struct RecordOptions {
     pub provision_api_key: String,
     /// Progress lines on stderr.
     pub verbose: bool,
+    /// Also picture every recorded page at both widths (`pictures::take`).
+    pub screenshots: bool,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +44,8 @@ pub struct RecordSummary {
     pub not_recorded: Vec<(String, String)>,
     /// Exchanges that got no answer (connection refused, timeout): recorded with an `error`.
     pub errors: Vec<String>,
+    /// Pictures written with `screenshots`.
+    pub pictures: usize,
 }
 
 pub struct Recorder {
@@ -53,6 +57,14 @@ pub struct Recorder {
 impl Recorder {
     /// Start the provision stub (the site must be configured to call `stub_url()`).
     pub async fn start(opts: RecordOptions) -> Result<Recorder, ToolError> {
+        // Before a recording that takes minutes, not after it.
+        if opts.screenshots
+            && (crate::chromium::find_browser().is_none() || !crate::chromium::font_installed())
+        {
+            return Err(ToolError::Usage(
+                "--screenshots needs chromium and fonts-wqy-zenhei (apt-get install chromium fonts-wqy-zenhei)".into(),
+            ));
+        }
         let catalogue = catalogue::builtin()?;
         let stub = ProvisionStub::start(opts.stub_listen, &opts.provision_api_key)
             .await
@@ -127,6 +139,7 @@ impl Recorder {
                 "admin_session": o.admin_cookie.is_some(),
                 "provision_stub": self.stub.url(),
                 "chathub_version": env!("CARGO_PKG_VERSION"),
+                "screenshots": o.screenshots,
         });
         write_json(&o.out.join("_record.json"), &settings)?;
         let pool = o.db.as_deref().map(mysql_async::Pool::new);
@@ -185,6 +198,13 @@ impl Recorder {
         }
         if let Some(p) = pool {
             let _ = p.disconnect().await;
+        }
+        if o.screenshots {
+            if o.verbose {
+                eprintln!("record: pictures of the recorded pages");
+            }
+            let recorded = super::diff::load_recording(&o.out)?;
+            summary.pictures = super::pictures::take(&o.out, &recorded).await?;
         }
         // `diff` names what was not recorded, and why, from here.
         settings["not_recorded"] = summary

@@ -1,7 +1,8 @@
 //! How `compat diff` tells a tester what it found: the summary first, then each distinct
 //! difference once with the exchanges it appears in (a new site name is one line, not one per
-//! page), what was not compared and why, and an HTML page putting both sides' page facts next to
-//! each other for those who would rather look than read.
+//! page), what was not compared and why, and an HTML page putting both sides' page facts (and,
+//! recorded with `--screenshots`, both sides' pictures) next to each other for those who would
+//! rather look than read.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::compare::Difference;
 use super::diff::{DiffReport, ExchangeDiff, Recording, Verdict, observed};
+use super::pictures::{self, PictureDiff, PictureReport};
 
 /// `_record.json` of a recording directory (absent for `fixtures/`).
 pub fn settings(dir: &Path) -> Value {
@@ -287,10 +289,33 @@ fn exchange_html(e: &ExchangeDiff, a: &Recording, b: &Recording) -> Markup {
     }
 }
 
+fn picture_html(d: &PictureDiff) -> Markup {
+    html! {
+        details.pic open {
+            summary { (d.recording) " at " (d.width) " px — PICTURE DIFFERENT: " (d.summary) }
+            table.pics {
+                tr { th { "old site" } th { "new site" } th { "difference (changed pixels red, failing areas framed)" } }
+                tr {
+                    td { img src=(pictures::data_url(&d.old)) alt="old site"; }
+                    td { img src=(pictures::data_url(&d.new)) alt="new site"; }
+                    td { img src=(pictures::data_url(&d.difference)) alt="difference"; }
+                }
+            }
+        }
+    }
+}
+
 /// One self-contained HTML file (no external assets): the summary, the distinct differences,
-/// and each exchange that differs with both sides' page facts side by side.
-pub fn render_html(r: &DiffReport, a: &Recording, b: &Recording, warnings: &[String]) -> String {
-    const STYLE: &str = "body{font:14px sans-serif;margin:1em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;vertical-align:top;padding:2px 4px}pre{white-space:pre-wrap;margin:0;max-height:20em;overflow:auto}tr.diff td{background:#fee}.bad{color:#a00}td:first-child{width:8em}";
+/// each exchange that differs with both sides' page facts side by side, and each page whose
+/// picture differs as old, new and difference pictures side by side.
+pub fn render_html(
+    r: &DiffReport,
+    pics: &PictureReport,
+    a: &Recording,
+    b: &Recording,
+    warnings: &[String],
+) -> String {
+    const STYLE: &str = "body{font:14px sans-serif;margin:1em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;vertical-align:top;padding:2px 4px}pre{white-space:pre-wrap;margin:0;max-height:20em;overflow:auto}tr.diff td{background:#fee}.bad{color:#a00}td:first-child{width:8em}table.pics td{width:33%}table.pics img{width:100%;height:auto;display:block}";
     let shown: Vec<&ExchangeDiff> = r
         .exchanges
         .iter()
@@ -303,7 +328,12 @@ pub fn render_html(r: &DiffReport, a: &Recording, b: &Recording, warnings: &[Str
             body {
                 h1 { (summary_line(r)) }
                 @for w in warnings { p.bad { (w) } }
+                @for line in pics.render().lines() { p { (line) } }
                 @for e in shown { (exchange_html(e, a, b)) }
+                @if !pics.different.is_empty() {
+                    h2 { "Pages that look different" }
+                    @for d in &pics.different { (picture_html(d)) }
+                }
             }
         }
     };
