@@ -107,29 +107,94 @@ impl TenantConfig {
     }
 
     pub fn plan(&self) -> Option<String> {
-        match self.0.get("plan")? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        }
+        plan_of(self.0.get("plan"))
     }
 
     /// `(int)$config['price']` as PHP casts it.
     pub fn price(&self) -> i64 {
-        match self.0.get("price") {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f as i64))
-                .unwrap_or(0),
-            Some(Value::String(s)) => php_intval(s),
-            Some(Value::Bool(true)) => 1,
-            _ => 0,
-        }
+        price_of(self.0.get("price"))
     }
 
     /// Serialised once, as a JSON object.
     pub fn to_json_string(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+fn plan_of(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn price_of(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
+        Some(Value::String(s)) => php_intval(s),
+        Some(Value::Bool(true)) => 1,
+        _ => 0,
+    }
+}
+
+/// The two keys of a tenant's config the member centre shows. Read without building the
+/// whole map (`my` does this for every tenant on every request); the same values as
+/// [`TenantConfig::parse`] gives, which it falls back to for anything unusual.
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
+pub struct PlanAndPrice {
+    #[serde(default)]
+    plan: Option<Value>,
+    #[serde(default)]
+    price: Option<Value>,
+}
+
+impl PlanAndPrice {
+    pub fn parse(raw: Option<&str>) -> PlanAndPrice {
+        let Some(raw) = raw.map(str::trim_start).filter(|r| !r.is_empty()) else {
+            return PlanAndPrice::default();
+        };
+        let inner;
+        let object = if raw.starts_with('"') {
+            match serde_json::from_str::<String>(raw) {
+                Ok(s) => {
+                    inner = s;
+                    inner.trim_start()
+                }
+                Err(_) => return PlanAndPrice::default(),
+            }
+        } else {
+            raw
+        };
+        // Only an object is a config (serde would also take `[plan, price]`); a duplicate key
+        // is an error here but "last one wins" in the full parse.
+        let quick = object
+            .starts_with('{')
+            .then(|| serde_json::from_str::<PlanAndPrice>(object).ok())
+            .flatten();
+        quick.unwrap_or_else(|| {
+            let full = TenantConfig::parse(Some(raw));
+            PlanAndPrice {
+                plan: full.0.get("plan").cloned(),
+                price: full.0.get("price").cloned(),
+            }
+        })
+    }
+
+    pub fn plan(&self) -> Option<String> {
+        plan_of(self.plan.as_ref())
+    }
+
+    pub fn price(&self) -> i64 {
+        price_of(self.price.as_ref())
+    }
+
+    /// The stored price as it stands (`None` when absent or null).
+    pub fn price_value(&self) -> Option<&Value> {
+        self.price.as_ref().filter(|v| !v.is_null())
     }
 }
 
@@ -659,5 +724,32 @@ mod tests {
         assert_eq!(single.price(), 60);
         assert_eq!(TenantConfig::parse(Some("garbage")).price(), 0);
         assert_eq!(TenantConfig::parse(None).plan(), None);
+    }
+
+    #[test]
+    fn plan_and_price_read_as_the_full_config_does() {
+        for raw in [
+            r#"{"plan":"pro","price":60,"notes":"x"}"#,
+            r#""{\"plan\":\"pro\",\"price\":\"60.5\"}""#,
+            r#"{"plan":null,"price":true}"#,
+            r#"{"plan":["a"],"price":{"a":1}}"#,
+            r#"{"plan":"a","plan":"b","price":1,"price":2}"#,
+            r#"["pro", 60]"#,
+            r#""[\"pro\", 60]""#,
+            "garbage",
+            "  {\"price\": 1e3}",
+            "",
+        ] {
+            let full = TenantConfig::parse(Some(raw));
+            let quick = PlanAndPrice::parse(Some(raw));
+            assert_eq!(quick.plan(), full.plan(), "{raw}");
+            assert_eq!(quick.price(), full.price(), "{raw}");
+            assert_eq!(
+                quick.price_value(),
+                full.0.get("price").filter(|v| !v.is_null()),
+                "{raw}"
+            );
+        }
+        assert_eq!(PlanAndPrice::parse(None), PlanAndPrice::default());
     }
 }

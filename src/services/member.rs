@@ -373,13 +373,13 @@ pub struct TenantSummary {
 
 impl TenantSummary {
     pub fn from_tenant(t: &Tenant, clock: &Clock) -> TenantSummary {
-        let config = t.config();
+        let config = tenant::PlanAndPrice::parse(t.config_raw.as_deref());
         let plan_label = match config.plan() {
             None => "-".to_string(),
             Some(p) => plan_name(&p).map(str::to_string).unwrap_or(p),
         };
-        let price_label = match config.0.get("price") {
-            None | Some(serde_json::Value::Null) => "0".to_string(),
+        let price_label = match config.price_value() {
+            None => "0".to_string(),
             Some(v) => php_echo(v),
         };
         let expiry = t.expire_at.as_deref().and_then(|e| clock.parse_local(e));
