@@ -28,6 +28,7 @@ mod ops;
 mod package;
 mod parsers_linear;
 mod payments;
+mod pay_keys;
 mod payments_query;
 mod php_session;
 mod provision_client;
