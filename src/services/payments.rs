@@ -628,6 +628,14 @@ pub async fn wechat_notify(
     .await
     .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))?;
     log_notification(app, "wechat", raw, checked.is_ok()).await?;
+    // Certificate mode before any certificate could be downloaded: the serial is unknown, the
+    // configuration is not missing.
+    let checked = match checked {
+        Err(wechat::NotifyError::NoPlatformKey) if app.config.pay.wechat_platform_certificates => {
+            Err(wechat::NotifyError::UnknownSerial)
+        }
+        other => other,
+    };
     let tx = match checked {
         Ok(tx) => tx,
         Err(e @ wechat::NotifyError::NoPlatformKey) => {

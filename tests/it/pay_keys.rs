@@ -590,6 +590,7 @@ async fn check_names_each_gateways_mode_and_warns_before_a_certificate_expires()
     // An Alipay certificate with 10 days left, not under the configured root: both said.
     let (_, short) = alipay_cert(&Ca::root(CLASS2, Validity::days(3650)), Validity::days(10));
     std::fs::write(&pki.env[2].1, short).unwrap();
+    let now = app.app.clock.epoch();
     let text: Vec<String> = chathub::check::payment_key_checks(&app.app.config, now)
         .iter()
         .map(ToString::to_string)
@@ -597,5 +598,15 @@ async fn check_names_each_gateways_mode_and_warns_before_a_certificate_expires()
     let alipay = text.iter().find(|l| l.contains("alipay keys")).unwrap();
     assert!(alipay.starts_with("FAIL"), "{alipay}");
     assert!(alipay.contains("does not verify"), "{alipay}");
-    assert!(alipay.contains("expires in 9 days"), "{alipay}");
+    assert!(
+        alipay.contains("the Alipay certificate expires in 9 days: renew it")
+            || alipay.contains("the Alipay certificate expires in 10 days: renew it"),
+        "{alipay}"
+    );
+    // Well away from 30 days: no warning of its own.
+    assert!(
+        alipay.contains("the app certificate expires in 999 days;")
+            || alipay.contains("the app certificate expires in 1000 days;"),
+        "{alipay}"
+    );
 }
