@@ -564,7 +564,8 @@ async fn wechat_certificates_check(config: &Config) -> Option<CheckLine> {
     let now = chrono::Utc::now().timestamp();
     let merchant = (|| {
         let key = parse_rsa_private_key(&std::fs::read_to_string(&a.wechat_key_path).ok()?).ok()?;
-        let serial = wechat::cert_serial(&std::fs::read_to_string(&a.wechat_cert_path).ok()?).ok()?;
+        let serial =
+            wechat::cert_serial(&std::fs::read_to_string(&a.wechat_cert_path).ok()?).ok()?;
         Some((key, serial))
     })();
     let Some((key, serial)) = merchant else {
@@ -598,18 +599,31 @@ async fn wechat_certificates_check(config: &Config) -> Option<CheckLine> {
         Err(e) => {
             return Some(line(
                 NAME,
-                Outcome::Warn(format!("{}: not reachable from here ({e})", config.wechat_api_base)),
+                Outcome::Warn(format!(
+                    "{}: not reachable from here ({e})",
+                    config.wechat_api_base
+                )),
             ));
         }
     };
     let v3 = a.wechat_api_v3_key.expose_secret();
     Some(match wechat::read_certificates(raw, v3, &known, now) {
-        Ok(list) if list.is_empty() => line(NAME, Outcome::Fail("the list holds no valid certificate".into())),
+        Ok(list) if list.is_empty() => line(
+            NAME,
+            Outcome::Fail("the list holds no valid certificate".into()),
+        ),
         Ok(list) => {
             let newest = list.iter().map(|c| c.not_after).max().unwrap_or(now);
             let days = (newest - now).div_euclid(86_400);
-            let serials = list.iter().map(|c| c.serial.as_str()).collect::<Vec<_>>().join(", ");
-            let text = format!("{} certificate(s) ({serials}); the newest expires in {days} days", list.len());
+            let serials = list
+                .iter()
+                .map(|c| c.serial.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let text = format!(
+                "{} certificate(s) ({serials}); the newest expires in {days} days",
+                list.len()
+            );
             line(
                 NAME,
                 if days < CERT_WARN_DAYS {

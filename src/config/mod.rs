@@ -377,7 +377,10 @@ impl AddonConfig {
             "alipay_cert_path",
             "alipay_root_cert_path",
         ];
-        let set = cert_paths.iter().filter(|k| !s(k).trim().is_empty()).count();
+        let set = cert_paths
+            .iter()
+            .filter(|k| !s(k).trim().is_empty())
+            .count();
         if set != 0 && set != cert_paths.len() {
             errors.push(
                 "addon.alipay_app_cert_path, alipay_cert_path, alipay_root_cert_path: \

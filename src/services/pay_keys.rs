@@ -55,8 +55,7 @@ pub(crate) async fn wechat_merchant(app: &App) -> Result<(rsa::PrivateKey, Strin
         .await
         .map_err(|e| format!("wechat_cert_path: {e}"))?;
     tokio::task::spawn_blocking(move || {
-        let key =
-            pay::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
+        let key = pay::parse_private_key(&key_pem).map_err(|e| format!("wechat_key_path: {e}"))?;
         let serial =
             wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
         Ok::<_, String>((key, serial))
@@ -329,7 +328,8 @@ pub fn alipay_keys_from(
     alipay_cert: &str,
     root_cert: &str,
 ) -> Result<AlipayKeys, alipay::NotifyError> {
-    let bad = |name: &str, e: pay::KeyError| alipay::NotifyError::BadCertificate(format!("{name}: {e}"));
+    let bad =
+        |name: &str, e: pay::KeyError| alipay::NotifyError::BadCertificate(format!("{name}: {e}"));
     let app = cert::parse_pem_chain(app_cert).map_err(|e| bad("alipay_app_cert_path", e))?;
     let ours = cert::parse_pem_chain(alipay_cert).map_err(|e| bad("alipay_cert_path", e))?;
     let roots = cert::parse_pem_chain(root_cert).map_err(|e| bad("alipay_root_cert_path", e))?;
@@ -451,15 +451,22 @@ async fn download_alipay(
     })
     .await
     .map_err(|e| QueryError::Transport(format!("signing task: {e}")))??;
-    let body = alipay::call(&app.http, &alipay_gateway(app, &cfg), &form, DOWNLOAD_TIMEOUT).await?;
+    let body = alipay::call(
+        &app.http,
+        &alipay_gateway(app, &cfg),
+        &form,
+        DOWNLOAD_TIMEOUT,
+    )
+    .await?;
     let node = alipay::response_node_unverified(&body, alipay::CERT_DOWNLOAD_METHOD)?;
     let pem = alipay::read_cert_download(&node)?;
     let (roots, sn) = (keys.roots.clone(), sn.to_string());
     tokio::task::spawn_blocking(move || {
         let chain = cert::parse_pem_chain(&pem)
             .map_err(|_| QueryError::Unauthentic("downloaded certificate does not parse"))?;
-        cert::verify_chain(&chain, &roots, now)
-            .map_err(|_| QueryError::Unauthentic("downloaded certificate is not trusted by the root"))?;
+        cert::verify_chain(&chain, &roots, now).map_err(|_| {
+            QueryError::Unauthentic("downloaded certificate is not trusted by the root")
+        })?;
         if cert::alipay_cert_sn(&chain[0]) != sn {
             return Err(QueryError::Unauthentic(
                 "downloaded certificate is not the one asked for",

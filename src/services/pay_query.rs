@@ -380,8 +380,8 @@ async fn alipay_call(
     .map_err(|e| QueryError::Transport(format!("signing task: {e}")))?;
     let body = alipay::call(&app.http, &c.gateway, &form, timeout).await?;
     // Certificate mode: the answer names the Alipay certificate that signed it.
-    let public = pay_keys::alipay_key(app, &c.keys, alipay::response_cert_sn(&body).as_deref())
-        .await?;
+    let public =
+        pay_keys::alipay_key(app, &c.keys, alipay::response_cert_sn(&body).as_deref()).await?;
     tokio::task::spawn_blocking(move || alipay::verify_response(&body, method, &public))
         .await
         .map_err(|e| QueryError::Transport(format!("verification task: {e}")))?

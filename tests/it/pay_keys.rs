@@ -73,11 +73,7 @@ fn tenpay_ca() -> Ca {
 
 /// A `TRANSACTION.SUCCESS` for the order, signed by `by` under its serial.
 fn notification_by(by: &GatewayKeys, order_no: &str, cents: i64, now: i64) -> WechatNotification {
-    sandbox::wechat::notification(
-        by,
-        &sandbox::wechat::transaction(by, order_no, cents),
-        now,
-    )
+    sandbox::wechat::notification(by, &sandbox::wechat::transaction(by, order_no, cents), now)
 }
 
 fn signer(p: &Platform) -> GatewayKeys {
@@ -124,17 +120,29 @@ async fn certificate_mode_follows_a_rotation_through_the_overlap() {
     let now = app.app.clock.epoch();
 
     // The first notification brings the list down; it verifies under the old certificate.
-    let r = post_wechat(&app, &notification_by(&signer(&old), "CHTEST0001", 6000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&signer(&old), "CHTEST0001", 6000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
     assert_eq!(downloads(&gw), 1);
-    assert_eq!(stored_serials(&app.db, "wechat").await, [old.serial.clone()]);
+    assert_eq!(
+        stored_serials(&app.db, "wechat").await,
+        [old.serial.as_str()]
+    );
 
     // The new certificate appears in the list; a notification signed by it is the first this
     // site sees of it: the list is fetched again and the payment credited.
-    gw.wechat.platform.lock().unwrap().certificates = Some(vec![old.cert.clone(), new.cert.clone()]);
+    gw.wechat.platform.lock().unwrap().certificates =
+        Some(vec![old.cert.clone(), new.cert.clone()]);
     a_minute_later(&app.db).await;
-    let r = post_wechat(&app, &notification_by(&signer(&new), "CHTEST0005", 6000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&signer(&new), "CHTEST0005", 6000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(
         order_state(&app.db, 5).await,
@@ -146,7 +154,11 @@ async fn certificate_mode_follows_a_rotation_through_the_overlap() {
     assert_eq!(stored_serials(&app.db, "wechat").await, both);
 
     // During the overlap the old one still signs, and is still taken without a download.
-    let r = post_wechat(&app, &notification_by(&signer(&old), "CHTEST0002", 5000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&signer(&old), "CHTEST0002", 5000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(order_state(&app.db, 2).await[0], "paid");
     assert_eq!(downloads(&gw), 2);
@@ -163,7 +175,8 @@ async fn an_unknown_serial_is_refused_until_a_refresh_brings_it() {
     let listed = platform_cert(&ca, Validity::days(1825));
     let unlisted = platform_cert(&ca, Validity::days(1825));
     let gw = FakeGateways::start().await;
-    gw.wechat.platform.lock().unwrap().signer = Some((listed.private.clone(), listed.serial.clone()));
+    gw.wechat.platform.lock().unwrap().signer =
+        Some((listed.private.clone(), listed.serial.clone()));
     gw.wechat.platform.lock().unwrap().certificates = Some(vec![listed.cert.clone()]);
     let app = app_with(&gw, &certificate_mode()).await;
     let now = app.app.clock.epoch();
@@ -210,7 +223,10 @@ async fn public_key_mode_verifies_by_the_key_id_and_downloads_nothing() {
     let keys = fixture_keys();
     assert_eq!(keys.platform_serial, sandbox::wechat::PLATFORM_SERIAL);
     // Signed with the right key, but under an id that is not this merchant's: refused.
-    let elsewhere = keys.signed_by(&keys.platform_private, "PUB_KEY_ID_0000000000000000000000000099");
+    let elsewhere = keys.signed_by(
+        &keys.platform_private,
+        "PUB_KEY_ID_0000000000000000000000000099",
+    );
     let r = post_wechat(&app, &notification_by(&elsewhere, "CHTEST0001", 6000, now)).await;
     assert_eq!(r.status(), 401);
     assert_eq!(order_state(&app.db, 1).await[0], "pending");
@@ -219,7 +235,10 @@ async fn public_key_mode_verifies_by_the_key_id_and_downloads_nothing() {
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
     // A public-key merchant has no certificates to fetch, and none is asked for.
     assert_eq!(downloads(&gw), 0);
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM fa_chathub_pay_cert").await, 0);
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_pay_cert").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -244,20 +263,36 @@ async fn switching_from_certificates_to_the_public_key_takes_both() {
     // The public key and its id (FakeGateways' env) plus the certificates.
     let app = app_with(&gw, &[("CHATHUB_WECHAT_PLATFORM_CERTIFICATES", "1".into())]).await;
     let now = app.app.clock.epoch();
-    let r = post_wechat(&app, &notification_by(&fixture_keys(), "CHTEST0001", 6000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&fixture_keys(), "CHTEST0001", 6000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    let r = post_wechat(&app, &notification_by(&signer(&cert), "CHTEST0005", 6000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&signer(&cert), "CHTEST0005", 6000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
     assert_eq!(order_state(&app.db, 5).await[0], "paid");
 
     // API answers too are verified by their serial: the query answer comes signed by the
     // certificate, and credits the order.
-    let r = app.get("/addons/chathub/index/payWechat?order=CHTEST0002").await;
+    let r = app
+        .get("/addons/chathub/index/payWechat?order=CHTEST0002")
+        .await;
     assert_eq!(r.status(), 200);
     gw.wechat.trades.pay("CHTEST0002", 5000, "4200SWITCH");
-    assert_eq!(admin_check(&app, "CHTEST0002").await, Checked::Paid { credited: true });
-    assert_eq!(order_state(&app.db, 2).await, ["paid", "wechat", "4200SWITCH"]);
+    assert_eq!(
+        admin_check(&app, "CHTEST0002").await,
+        Checked::Paid { credited: true }
+    );
+    assert_eq!(
+        order_state(&app.db, 2).await,
+        ["paid", "wechat", "4200SWITCH"]
+    );
 }
 
 async fn load(app: &TestApp, no: &str) -> chathub::db::order::Order {
@@ -287,7 +322,9 @@ async fn a_forged_certificate_list_changes_nothing() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut raw = base64::engine::general_purpose::STANDARD.decode(ct).unwrap();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(ct)
+        .unwrap();
     *raw.last_mut().unwrap() ^= 1;
     json["data"][0]["encrypt_certificate"]["ciphertext"] =
         base64::engine::general_purpose::STANDARD.encode(raw).into();
@@ -321,23 +358,29 @@ async fn a_forged_certificate_list_changes_nothing() {
             .behaviour
             .set(Behaviour::Canned(200, headers, body));
         a_minute_later(&app.db).await;
-        let r = post_wechat(&app, &notification_by(&signer(&cert), "CHTEST0001", 6000, now)).await;
+        let r = post_wechat(
+            &app,
+            &notification_by(&signer(&cert), "CHTEST0001", 6000, now),
+        )
+        .await;
         assert_eq!(r.status(), 401, "{case}");
         assert_eq!(downloads(&gw), i + 1, "{case}");
         assert_eq!(order_state(&app.db, 1).await[0], "pending", "{case}");
         assert!(stored_serials(&app.db, "wechat").await.is_empty(), "{case}");
     }
-    assert!(
-        metrics(&app).await.contains(
-            "chathub_pay_cert_downloads_total{gateway=\"wechat\",outcome=\"unauthentic\"} 3"
-        )
-    );
+    assert!(metrics(&app).await.contains(
+        "chathub_pay_cert_downloads_total{gateway=\"wechat\",outcome=\"unauthentic\"} 3"
+    ));
     // The genuine list, once WeChat Pay sends it, is taken.
     gw.wechat.behaviour.set(Behaviour::Normal);
     gw.wechat.platform.lock().unwrap().signer = Some((cert.private.clone(), cert.serial.clone()));
     gw.wechat.platform.lock().unwrap().certificates = Some(vec![cert.cert.clone()]);
     a_minute_later(&app.db).await;
-    let r = post_wechat(&app, &notification_by(&signer(&cert), "CHTEST0001", 6000, now)).await;
+    let r = post_wechat(
+        &app,
+        &notification_by(&signer(&cert), "CHTEST0001", 6000, now),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
 }
@@ -425,7 +468,9 @@ fn alipay_cert(ca: &Ca, validity: Validity) -> (String, String) {
 }
 
 fn sn_of_chain(chain: &str) -> String {
-    let cert = chathub::clients::pay::cert::parse_pem_chain(chain).unwrap().remove(0);
+    let cert = chathub::clients::pay::cert::parse_pem_chain(chain)
+        .unwrap()
+        .remove(0);
     chathub::clients::pay::cert::alipay_cert_sn(&cert)
 }
 
@@ -450,7 +495,9 @@ async fn alipay_certificate_mode_end_to_end_with_a_certificate_change() {
     *gw.alipay.cert_side.lock().unwrap() = Some(sandbox::alipay::CertSide {
         app_cert_sn: app_sn.clone(),
         root_cert_sn: root_sn.clone(),
-        chains: [(sn1.clone(), pki.alipay_chain.clone())].into_iter().collect(),
+        chains: [(sn1.clone(), pki.alipay_chain.clone())]
+            .into_iter()
+            .collect(),
         signer_private: pki.alipay_key.clone(),
         signer_sn: sn1.clone(),
     });
@@ -472,7 +519,13 @@ async fn alipay_certificate_mode_end_to_end_with_a_certificate_change() {
     // The notification, signed by the Alipay certificate, is credited.
     let mut by_alipay = fixture_keys().signed_by(&pki.alipay_key, "");
     by_alipay.alipay_cert_sn = Some(sn1.clone());
-    let n = sandbox::alipay::notification(&by_alipay, "CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let n = sandbox::alipay::notification(
+        &by_alipay,
+        "CHTEST0001",
+        "60.00",
+        "TRADE_SUCCESS",
+        ALIPAY_APP_ID,
+    );
     assert_eq!(post_alipay(&app, &n).await.text().await.unwrap(), "success");
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
 
@@ -480,7 +533,10 @@ async fn alipay_certificate_mode_end_to_end_with_a_certificate_change() {
     app.get("/addons/chathub/index/payAlipay?order=CHTEST0005")
         .await;
     gw.alipay.trades.pay("CHTEST0005", 6000, "T-5");
-    assert_eq!(admin_check(&app, "CHTEST0005").await, Checked::Paid { credited: true });
+    assert_eq!(
+        admin_check(&app, "CHTEST0005").await,
+        Checked::Paid { credited: true }
+    );
     assert!(stored_serials(&app.db, "alipay").await.is_empty());
 
     // A "new Alipay certificate" that does not chain to the root: the notification naming it
@@ -498,7 +554,13 @@ async fn alipay_certificate_mode_end_to_end_with_a_certificate_change() {
         .insert(sn3.clone(), chain3);
     let mut by_rogue = fixture_keys().signed_by(&key3, "");
     by_rogue.alipay_cert_sn = Some(sn3);
-    let n = sandbox::alipay::notification(&by_rogue, "CHTEST0002", "50.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    let n = sandbox::alipay::notification(
+        &by_rogue,
+        "CHTEST0002",
+        "50.00",
+        "TRADE_SUCCESS",
+        ALIPAY_APP_ID,
+    );
     assert_eq!(post_alipay(&app, &n).await.text().await.unwrap(), "fail");
     assert!(
         gw.alipay
@@ -523,23 +585,35 @@ async fn alipay_certificate_mode_end_to_end_with_a_certificate_change() {
     app.get("/addons/chathub/index/payAlipay?order=CHTEST0002")
         .await;
     gw.alipay.trades.pay("CHTEST0002", 5000, "T-2");
-    assert_eq!(admin_check(&app, "CHTEST0002").await, Checked::Paid { credited: true });
+    assert_eq!(
+        admin_check(&app, "CHTEST0002").await,
+        Checked::Paid { credited: true }
+    );
     assert_eq!(order_state(&app.db, 2).await, ["paid", "alipay", "T-2"]);
     assert_eq!(stored_serials(&app.db, "alipay").await, [sn2]);
 }
 
 async fn admin_check(app: &TestApp, no: &str) -> Checked {
     let order = load(app, no).await;
-    pay_query::check_order(&app.app, &order, Asker::Admin("admin"), Duration::from_secs(3))
-        .await
-        .unwrap()
+    pay_query::check_order(
+        &app.app,
+        &order,
+        Asker::Admin("admin"),
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
 async fn a_notification_or_answer_for_another_seller_changes_nothing() {
     let gw = FakeGateways::start().await;
     // The stand-in's notifications name seller 2088102177000000.
-    let app = app_with(&gw, &[("CHATHUB_ADDON_ALIPAY_SELLER_ID", "2088000000000009".into())]).await;
+    let app = app_with(
+        &gw,
+        &[("CHATHUB_ADDON_ALIPAY_SELLER_ID", "2088000000000009".into())],
+    )
+    .await;
     let n = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
     assert_eq!(post_alipay(&app, &n).await.text().await.unwrap(), "fail");
     assert_eq!(order_state(&app.db, 1).await, ["pending", "NULL", "NULL"]);
@@ -564,7 +638,11 @@ async fn a_notification_or_answer_for_another_seller_changes_nothing() {
     assert_eq!(order_state(&app.db, 1).await, ["pending", "NULL", "NULL"]);
 
     // The merchant's own seller id: both are taken.
-    let app = app_with(&gw, &[("CHATHUB_ADDON_ALIPAY_SELLER_ID", "2088102177000000".into())]).await;
+    let app = app_with(
+        &gw,
+        &[("CHATHUB_ADDON_ALIPAY_SELLER_ID", "2088102177000000".into())],
+    )
+    .await;
     assert_eq!(post_alipay(&app, &n).await.text().await.unwrap(), "success");
     assert_eq!(order_state(&app.db, 1).await[0], "paid");
 }

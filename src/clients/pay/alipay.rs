@@ -312,7 +312,10 @@ pub fn read_cert_download(
     use base64::Engine as _;
     let code = text(node, "code");
     if code != "10000" {
-        return Err(QueryError::Rejected(format!("{code} {}", text(node, "sub_code"))));
+        return Err(QueryError::Rejected(format!(
+            "{code} {}",
+            text(node, "sub_code")
+        )));
     }
     let raw = base64::engine::general_purpose::STANDARD
         .decode(text(node, "alipay_cert_content").trim())

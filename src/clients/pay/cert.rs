@@ -257,7 +257,11 @@ pub enum ChainError {
 pub fn verify_chain(chain: &[Cert], roots: &[Cert], now: i64) -> Result<(), ChainError> {
     let leaf = chain
         .iter()
-        .find(|c| !chain.iter().any(|o| o.issuer == c.subject && o.der != c.der))
+        .find(|c| {
+            !chain
+                .iter()
+                .any(|o| o.issuer == c.subject && o.der != c.der)
+        })
         .or(chain.first())
         .ok_or(ChainError::Empty)?;
     let mut current = leaf;
@@ -302,9 +306,11 @@ mod tests {
 
     #[test]
     fn the_sn_is_md5_of_the_reversed_issuer_and_the_decimal_serial() {
-        let cert = parse_pem_chain(include_str!("../../../tests/fixtures/keys/merchant_cert.pem"))
-            .unwrap()
-            .remove(0);
+        let cert = parse_pem_chain(include_str!(
+            "../../../tests/fixtures/keys/merchant_cert.pem"
+        ))
+        .unwrap()
+        .remove(0);
         // Worked out by hand from `openssl x509 -issuer -serial -nameopt RFC2253`:
         // md5("O=ChatHub Test Merchant,CN=1900000001" + the serial in decimal).
         assert_eq!(

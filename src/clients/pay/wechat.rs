@@ -303,7 +303,9 @@ pub fn verify_notify_signature(
     else {
         return Err(NotifyError::MissingHeaders);
     };
-    let key = keys.pick(headers.serial).ok_or(NotifyError::UnknownSerial)?;
+    let key = keys
+        .pick(headers.serial)
+        .ok_or(NotifyError::UnknownSerial)?;
     let ts_num: i64 = ts.trim().parse().map_err(|_| NotifyError::MissingHeaders)?;
     if (now - ts_num).abs() > MAX_CLOCK_SKEW_SECS {
         return Err(NotifyError::Stale);
@@ -477,8 +479,8 @@ impl RawAnswer {
     /// The answer, once its platform signature (key named by `Wechatpay-Serial`, timestamp
     /// within [`MAX_CLOCK_SKEW_SECS`] of `now`) checks out.
     pub fn verify(self, keys: &KeySet, now: i64) -> Result<Answer, QueryError> {
-        verify_notify_signature(&self.headers(), self.body.as_bytes(), keys, now).map_err(
-            |e| match e {
+        verify_notify_signature(&self.headers(), self.body.as_bytes(), keys, now).map_err(|e| {
+            match e {
                 NotifyError::Stale => QueryError::Unauthentic("answer timestamp out of window"),
                 NotifyError::MissingHeaders => {
                     QueryError::Unauthentic("answer carries no signature")
@@ -487,8 +489,8 @@ impl RawAnswer {
                     QueryError::Unauthentic("answer signed under an unknown serial")
                 }
                 _ => QueryError::Unauthentic("answer signature does not verify"),
-            },
-        )?;
+            }
+        })?;
         Ok(Answer {
             status: self.status,
             body: self.body,
@@ -631,8 +633,7 @@ pub fn read_certificates(
     if raw.status != 200 {
         return Err(CertListError::Rejected(raw.status, error_code(&raw.body)));
     }
-    let list: CertList =
-        serde_json::from_str(&raw.body).map_err(|_| CertListError::Malformed)?;
+    let list: CertList = serde_json::from_str(&raw.body).map_err(|_| CertListError::Malformed)?;
     let mut keys = known.clone();
     let mut out = Vec::new();
     for entry in list.data {
@@ -650,7 +651,10 @@ pub fn read_certificates(
         if cert.serial_hex != serial {
             return Err(CertListError::BadCertificate);
         }
-        let key = cert.public_key.clone().ok_or(CertListError::BadCertificate)?;
+        let key = cert
+            .public_key
+            .clone()
+            .ok_or(CertListError::BadCertificate)?;
         keys.insert(&serial, key);
         if cert.not_after > now {
             out.push(PlatformCert {

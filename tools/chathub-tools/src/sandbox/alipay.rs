@@ -100,7 +100,12 @@ pub fn signed_answer(keys: &GatewayKeys, method: &str, node_text: &str) -> Strin
     let sn = keys
         .alipay_cert_sn
         .as_ref()
-        .map(|sn| format!(",\"alipay_cert_sn\":{}", serde_json::Value::from(sn.as_str())))
+        .map(|sn| {
+            format!(
+                ",\"alipay_cert_sn\":{}",
+                serde_json::Value::from(sn.as_str())
+            )
+        })
         .unwrap_or_default();
     format!(
         "{{\"{}\":{node_text}{sn},\"sign\":{}}}",

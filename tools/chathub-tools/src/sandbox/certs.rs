@@ -155,7 +155,13 @@ impl Ca {
     }
 
     /// A certificate for `key`, signed by this CA.
-    pub fn sign(&self, key: &rsa::PublicKey, subject: &str, serial: &[u8], validity: Validity) -> String {
+    pub fn sign(
+        &self,
+        key: &rsa::PublicKey,
+        subject: &str,
+        serial: &[u8],
+        validity: Validity,
+    ) -> String {
         issue(key, subject, &self.key, &self.name, serial, validity)
     }
 }

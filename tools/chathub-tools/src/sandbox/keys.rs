@@ -230,6 +230,11 @@ impl GatewayKeys {
                 "CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY",
                 self.platform_public.clone(),
             ),
+            // Public-key mode, as WeChat Pay sets up merchants today (README: payment keys).
+            (
+                "CHATHUB_WECHAT_PLATFORM_SERIAL",
+                self.platform_serial.clone(),
+            ),
             ("CHATHUB_WECHAT_API_BASE", wechat_api_base.to_string()),
         ]
         .into_iter()

@@ -319,13 +319,7 @@ impl FakeWechatPay {
         );
         let keys = Arc::new(keys);
         let task = crate::http_serve::spawn(listener, move |req| {
-            let (log, keys, t, b, p) = (
-                log.clone(),
-                keys.clone(),
-                t.clone(),
-                b.clone(),
-                p.clone(),
-            );
+            let (log, keys, t, b, p) = (log.clone(), keys.clone(), t.clone(), b.clone(), p.clone());
             async move {
                 let auth = req.header("authorization");
                 log.lock()
