@@ -554,7 +554,7 @@ pub fn payment_key_checks(config: &Config, now: i64) -> Vec<CheckLine> {
 
 /// Certificate mode: whether `GET /v3/certificates` answers with a list that decrypts and
 /// verifies, and how long its newest certificate has left. Nothing is stored.
-async fn wechat_certificates_check(config: &Config) -> Option<CheckLine> {
+pub async fn wechat_certificates_check(config: &Config) -> Option<CheckLine> {
     use crate::clients::pay::wechat;
     const NAME: &str = "wechat certificates";
     let a = &config.addon;

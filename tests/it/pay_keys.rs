@@ -688,3 +688,34 @@ async fn check_names_each_gateways_mode_and_warns_before_a_certificate_expires()
         "{alipay}"
     );
 }
+
+#[tokio::test]
+async fn check_asks_v3_certificates_in_certificate_mode() {
+    let cert = platform_cert(&tenpay_ca(), Validity::days(20));
+    let gw = FakeGateways::start().await;
+    let app = app_with(&gw, &certificate_mode()).await;
+    // A merchant of the public-key kind has no certificates: WeChat Pay says 404.
+    let line = chathub::check::wechat_certificates_check(&app.app.config)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with("FAIL wechat certificates"), "{line}");
+    assert!(line.contains("404"), "{line}");
+    // Listed and signed by itself, 20 days left: a warning naming it. Nothing is stored.
+    gw.wechat.platform.lock().unwrap().signer = Some((cert.private.clone(), cert.serial.clone()));
+    gw.wechat.platform.lock().unwrap().certificates = Some(vec![cert.cert.clone()]);
+    let line = chathub::check::wechat_certificates_check(&app.app.config)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with("WARN wechat certificates"), "{line}");
+    assert!(line.contains(&cert.serial), "{line}");
+    assert!(stored_serials(&app.db, "wechat").await.is_empty());
+    // Public-key mode: nothing to ask.
+    let app = app_with(&gw, &[]).await;
+    assert!(
+        chathub::check::wechat_certificates_check(&app.app.config)
+            .await
+            .is_none()
+    );
+}
