@@ -128,6 +128,16 @@ pub async fn wechat_keys(app: &App, serial: Option<&str>) -> Result<wechat::KeyS
     Ok(keys)
 }
 
+/// The sweep's look at WeChat Pay's platform certificates (certificate mode): downloaded again
+/// once the last download is a day old, so a rotation is seen before the first notification
+/// signed by the new certificate, and expired ones are dropped, even on a quiet site.
+pub async fn refresh_due(app: &App) -> Result<(), AppError> {
+    if app.addon().wechat_enabled && app.config.pay.wechat_platform_certificates {
+        wechat_keys(app, None).await?;
+    }
+    Ok(())
+}
+
 /// Why a download brought nothing.
 #[derive(Debug, thiserror::Error)]
 enum DownloadError {

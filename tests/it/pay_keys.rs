@@ -719,3 +719,20 @@ async fn check_asks_v3_certificates_in_certificate_mode() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_sweep_downloads_the_certificates_without_waiting_for_a_notification() {
+    let cert = platform_cert(&tenpay_ca(), Validity::days(1825));
+    let gw = FakeGateways::start().await;
+    gw.wechat.platform.lock().unwrap().signer = Some((cert.private.clone(), cert.serial.clone()));
+    gw.wechat.platform.lock().unwrap().certificates = Some(vec![cert.cert.clone()]);
+    let mut env = certificate_mode();
+    env.push(("CHATHUB_PAY_SWEEP", "1".into()));
+    let app = app_with(&gw, &env).await;
+    let stored = crate::support::eventually(Duration::from_secs(20), || async {
+        stored_serials(&app.db, "wechat").await == [cert.serial.as_str()]
+    })
+    .await;
+    assert!(stored);
+    assert_eq!(downloads(&gw), 1);
+}
