@@ -619,9 +619,10 @@ struct CertEntry {
 }
 
 /// Read a `GET /v3/certificates` answer: every `encrypt_certificate` decrypted with the
-/// APIv3 key (associated data `certificate`), parsed, its serial the one the entry names;
-/// then the answer's own signature checked with the certificate (of this list, or already
-/// known in `known`) that its `Wechatpay-Serial` names. wechatpay-go trusts its very first
+/// APIv3 key (under the associated data it names, `certificate`, as wechatpay-go does),
+/// parsed, its serial the one the entry names; then the answer's own signature checked with
+/// the certificate (of this list, or already known in `known`) that its `Wechatpay-Serial`
+/// names. wechatpay-go trusts its very first
 /// download without a signature check; taking only a list signed by itself or a known key is
 /// stricter and costs nothing. Expired certificates are left out.
 pub fn read_certificates(
@@ -637,9 +638,6 @@ pub fn read_certificates(
     let mut keys = known.clone();
     let mut out = Vec::new();
     for entry in list.data {
-        if entry.encrypt_certificate.associated_data != "certificate" {
-            return Err(CertListError::Decrypt);
-        }
         let plain = decrypt_resource(&entry.encrypt_certificate, api_v3_key)
             .map_err(|_| CertListError::Decrypt)?;
         let pem = String::from_utf8(plain).map_err(|_| CertListError::BadCertificate)?;
@@ -757,6 +755,64 @@ mod tests {
 #[cfg(test)]
 mod answer_tests {
     use super::*;
+
+    fn signed(key: &rsa::PrivateKey, serial: &str) -> (String, String, String, String) {
+        let (ts, nonce, body) = ("1795561549", "n0nce", r#"{"id":"EV"}"#);
+        let sig = crate::clients::pay::rsa_sha256_sign(
+            key,
+            format!("{ts}\n{nonce}\n{body}\n").as_bytes(),
+        );
+        (ts.into(), nonce.into(), sig, serial.into())
+    }
+
+    #[test]
+    fn the_serial_picks_the_key_as_the_combined_verifiers_do() {
+        use crate::clients::pay::{parse_private_key, parse_public_key};
+        let public_key = parse_private_key(include_str!(
+            "../../../tests/fixtures/keys/alipay_platform_private.pem"
+        ))
+        .unwrap();
+        let certificate = parse_private_key(include_str!(
+            "../../../tests/fixtures/keys/merchant_private.pem"
+        ))
+        .unwrap();
+        let mut keys = KeySet::default();
+        keys.insert(
+            "PUB_KEY_ID_01",
+            parse_public_key(include_str!(
+                "../../../tests/fixtures/keys/alipay_platform_public.pem"
+            ))
+            .unwrap(),
+        );
+        keys.insert("5157F09E", certificate.to_public_key());
+        let check = |keys: &KeySet, (ts, nonce, sig, serial): (String, String, String, String)| {
+            let headers = NotifyHeaders {
+                timestamp: Some(&ts),
+                nonce: Some(&nonce),
+                signature: Some(&sig),
+                serial: Some(&serial),
+            };
+            verify_notify_signature(&headers, br#"{"id":"EV"}"#, keys, 1_795_561_549)
+        };
+        assert_eq!(check(&keys, signed(&public_key, "PUB_KEY_ID_01")), Ok(()));
+        assert_eq!(check(&keys, signed(&certificate, "5157F09E")), Ok(()));
+        // The right key under the other one's serial, and a serial nobody names.
+        assert_eq!(
+            check(&keys, signed(&public_key, "5157F09E")),
+            Err(NotifyError::BadSignature)
+        );
+        assert_eq!(
+            check(&keys, signed(&public_key, "PUB_KEY_ID_02")),
+            Err(NotifyError::UnknownSerial)
+        );
+        // An old configuration's key answers for any serial no other key names.
+        keys.set_any_serial(public_key.to_public_key());
+        assert_eq!(check(&keys, signed(&public_key, "PUB_KEY_ID_02")), Ok(()));
+        assert_eq!(
+            check(&KeySet::default(), signed(&public_key, "PUB_KEY_ID_01")),
+            Err(NotifyError::NoPlatformKey)
+        );
+    }
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer {
