@@ -736,3 +736,56 @@ async fn the_sweep_downloads_the_certificates_without_waiting_for_a_notification
     assert!(stored);
     assert_eq!(downloads(&gw), 1);
 }
+
+#[tokio::test]
+async fn a_query_answer_signed_by_a_new_certificate_gets_it_downloaded() {
+    let ca = tenpay_ca();
+    let (old, new) = (
+        platform_cert(&ca, Validity::days(8)),
+        platform_cert(&ca, Validity::days(1825)),
+    );
+    let gw = FakeGateways::start().await;
+    gw.wechat.platform.lock().unwrap().signer = Some((old.private.clone(), old.serial.clone()));
+    gw.wechat.platform.lock().unwrap().certificates = Some(vec![old.cert.clone()]);
+    let app = app_with(&gw, &certificate_mode()).await;
+    // An expired certificate left from long ago: dropped at the next download.
+    app.db
+        .run_sql(
+            "INSERT INTO fa_chathub_pay_cert (gateway, serial_no, cert_pem, not_after, fetched_at) \
+             VALUES ('wechat', '0EXPIRED', 'x', 1700000000, 1600000000)",
+        )
+        .await;
+    for no in ["CHTEST0001", "CHTEST0005"] {
+        let r = app
+            .get(&format!("/addons/chathub/index/payWechat?order={no}"))
+            .await;
+        assert_eq!(r.status(), 200);
+        gw.wechat.trades.pay(no, 6000, &format!("4200{no}"));
+    }
+    assert_eq!(
+        admin_check(&app, "CHTEST0001").await,
+        Checked::Paid { credited: true }
+    );
+    assert_eq!(
+        stored_serials(&app.db, "wechat").await,
+        [old.serial.as_str()]
+    );
+    // Rotated: answers now come signed by the new certificate.
+    {
+        let mut p = gw.wechat.platform.lock().unwrap();
+        p.signer = Some((new.private.clone(), new.serial.clone()));
+        p.certificates = Some(vec![old.cert.clone(), new.cert.clone()]);
+    }
+    a_minute_later(&app.db).await;
+    assert_eq!(
+        admin_check(&app, "CHTEST0005").await,
+        Checked::Paid { credited: true }
+    );
+    assert_eq!(
+        order_state(&app.db, 5).await,
+        ["paid", "wechat", "4200CHTEST0005"]
+    );
+    let mut both = vec![old.serial.clone(), new.serial.clone()];
+    both.sort();
+    assert_eq!(stored_serials(&app.db, "wechat").await, both);
+}
