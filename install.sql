@@ -153,6 +153,20 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_pay_query` (
   KEY `idx_next_query_at` (`next_query_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub支付查询与关单计划 (chathub)';
 
+-- chathub's own (the PHP addon never reads it): the payment gateways' certificates fetched at
+-- run time (WeChat Pay platform certificates, Alipay certificates named by `alipay_cert_sn`),
+-- shared by every instance, and per gateway one row with `serial_no` = '' that spaces the
+-- downloads out (MIGRATIONS.md pay-cert).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_pay_cert` (
+  `gateway` varchar(10) NOT NULL COMMENT '网关 (wechat/alipay)',
+  `serial_no` varchar(100) NOT NULL COMMENT '证书序列号 (微信 serial_no / 支付宝 alipay_cert_sn), 空 = 下载记录',
+  `cert_pem` mediumtext NOT NULL COMMENT '证书 (PEM, 支付宝含证书链)',
+  `not_after` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '证书到期时间',
+  `fetched_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下载时间 (下载记录: 最后成功下载时间)',
+  `attempt_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下载记录: 最后尝试下载时间',
+  PRIMARY KEY (`gateway`,`serial_no`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub支付网关证书缓存 (chathub)';
+
 -- chathub's own (the PHP addon never reads it): why the worker suspended a tenant, a renewal
 -- paid while it was suspended, and the lease and retry schedule of the worker's provision-server
 -- call for it (MIGRATIONS.md lifecycle).

@@ -49,6 +49,8 @@ pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
     out.extend(database_checks(config).await);
     out.push(provision_check(config).await);
     out.extend(payment_checks(config));
+    out.extend(payment_key_checks(config, chrono::Utc::now().timestamp()));
+    out.extend(wechat_certificates_check(config).await);
     out.push(trusted_proxies_check(config));
     out.push(line(
         "php sessions",
@@ -410,6 +412,229 @@ fn payment_checks(config: &Config) -> Vec<CheckLine> {
         out.push(line("wechat", Outcome::Ok("disabled".into())));
     }
     out
+}
+
+/// A certificate this close to expiry gets a warning.
+const CERT_WARN_DAYS: i64 = 30;
+
+fn expiry(what: &str, cert: &crate::clients::pay::cert::Cert, now: i64) -> (String, u8) {
+    let days = cert.days_left(now);
+    if days < 0 {
+        (format!("{what} expired {} days ago", -days), 2)
+    } else if days < CERT_WARN_DAYS {
+        (format!("{what} expires in {days} days: renew it"), 1)
+    } else {
+        (format!("{what} expires in {days} days"), 0)
+    }
+}
+
+fn graded(name: &'static str, parts: Vec<(String, u8)>) -> CheckLine {
+    let worst = parts.iter().map(|(_, g)| *g).max().unwrap_or(0);
+    let text = parts
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect::<Vec<_>>()
+        .join("; ");
+    line(
+        name,
+        match worst {
+            0 => Outcome::Ok(text),
+            1 => Outcome::Warn(text),
+            _ => Outcome::Fail(text),
+        },
+    )
+}
+
+/// Which key mode each gateway is in, whether its keys and certificates parse, whether the
+/// Alipay chain verifies, and how long each certificate has left (README: payment keys).
+pub fn payment_key_checks(config: &Config, now: i64) -> Vec<CheckLine> {
+    use crate::clients::pay::cert;
+    let a = &config.addon;
+    let mut out = Vec::new();
+    if a.alipay_enabled && a.alipay_cert_mode() {
+        let read = |name: &str, path: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{name}: cannot read {path}: {e}"))
+                .and_then(|t| cert::parse_pem_chain(&t).map_err(|e| format!("{name}: {path}: {e}")))
+        };
+        let files = (
+            read("alipay_app_cert_path", &a.alipay_app_cert_path),
+            read("alipay_cert_path", &a.alipay_cert_path),
+            read("alipay_root_cert_path", &a.alipay_root_cert_path),
+        );
+        out.push(match files {
+            (Ok(app), Ok(ours), Ok(roots)) => {
+                let mut parts = vec![(
+                    format!(
+                        "certificate mode: app_cert_sn {}, alipay_cert_sn {}, alipay_root_cert_sn {}",
+                        cert::alipay_cert_sn(&app[0]),
+                        cert::alipay_cert_sn(&ours[0]),
+                        cert::alipay_root_cert_sn(&roots)
+                    ),
+                    0,
+                )];
+                parts.push(match cert::verify_chain(&ours, &roots, now) {
+                    Ok(()) => ("the Alipay certificate chain verifies against the root".into(), 0),
+                    Err(e) => (format!("the Alipay certificate chain does not verify: {e}"), 2),
+                });
+                if ours[0].public_key.is_none() {
+                    parts.push(("alipay_cert_path: not an RSA certificate".into(), 2));
+                }
+                parts.push(expiry("the app certificate", &app[0], now));
+                parts.push(expiry("the Alipay certificate", &ours[0], now));
+                graded("alipay keys", parts)
+            }
+            (app, ours, roots) => line(
+                "alipay keys",
+                Outcome::Fail(
+                    [app.err(), ours.err(), roots.err()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            ),
+        });
+    } else if a.alipay_enabled {
+        out.push(line(
+            "alipay keys",
+            Outcome::Ok("public-key mode (alipay_public_key)".into()),
+        ));
+    }
+    if !a.wechat_enabled {
+        return out;
+    }
+    let certificates = config.pay.wechat_platform_certificates;
+    let mut parts = Vec::new();
+    match config.wechat_platform_public_key.as_deref() {
+        Some(text) => {
+            let serial = config
+                .pay
+                .wechat_platform_serial
+                .clone()
+                .or_else(|| crate::clients::pay::wechat::cert_serial(text).ok());
+            match (crate::clients::pay::parse_public_key(text), serial) {
+                (Err(e), _) => parts.push((format!("wechat_platform_public_key: {e}"), 2)),
+                (Ok(_), Some(serial)) => parts.push((
+                    format!(
+                        "{}: wechat_platform_public_key under {serial}",
+                        if certificates {
+                            "public key and certificates (switching)"
+                        } else {
+                            "public-key mode"
+                        }
+                    ),
+                    0,
+                )),
+                (Ok(_), None) => parts.push((
+                    "wechat_platform_public_key has no id, so it is tried for every                      Wechatpay-Serial: set wechat_platform_serial to its PUB_KEY_ID_… (商户平台                      → 账户中心 → API安全 → 微信支付公钥)"
+                        .into(),
+                    1,
+                )),
+            }
+            if let Ok(mut chain) = cert::parse_pem_chain(text)
+                && !chain.is_empty()
+            {
+                parts.push(expiry("the configured platform certificate", &chain.remove(0), now));
+            }
+        }
+        None if certificates => parts.push((
+            "certificate mode: platform certificates downloaded from /v3/certificates".into(),
+            0,
+        )),
+        None => parts.push((
+            "no platform key: every notification will be refused; set              wechat_platform_public_key and wechat_platform_serial, or              wechat_platform_certificates = 1"
+                .into(),
+            1,
+        )),
+    }
+    out.push(graded("wechat keys", parts));
+    out
+}
+
+/// Certificate mode: whether `GET /v3/certificates` answers with a list that decrypts and
+/// verifies, and how long its newest certificate has left. Nothing is stored.
+pub async fn wechat_certificates_check(config: &Config) -> Option<CheckLine> {
+    use crate::clients::pay::wechat;
+    const NAME: &str = "wechat certificates";
+    let a = &config.addon;
+    if !a.wechat_enabled || !config.pay.wechat_platform_certificates {
+        return None;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let merchant = (|| {
+        let key = parse_rsa_private_key(&std::fs::read_to_string(&a.wechat_key_path).ok()?).ok()?;
+        let serial =
+            wechat::cert_serial(&std::fs::read_to_string(&a.wechat_cert_path).ok()?).ok()?;
+        Some((key, serial))
+    })();
+    let Some((key, serial)) = merchant else {
+        return Some(line(
+            NAME,
+            Outcome::Fail("the merchant key or certificate does not load (see wechat)".into()),
+        ));
+    };
+    let known = crate::services::pay_keys::configured_wechat_keys(config);
+    let m = wechat::Merchant {
+        api_base: &config.wechat_api_base,
+        app_id: &a.wechat_app_id,
+        mch_id: &a.wechat_mch_id,
+        merchant_key: &key,
+        serial_no: &serial,
+        platform_keys: &known,
+    };
+    let http = reqwest::Client::new();
+    let raw = match wechat::send_signed(
+        &http,
+        &m,
+        reqwest::Method::GET,
+        wechat::CERTIFICATES_PATH,
+        "",
+        now,
+        CHECK_TIMEOUT,
+    )
+    .await
+    {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Some(line(
+                NAME,
+                Outcome::Warn(format!(
+                    "{}: not reachable from here ({e})",
+                    config.wechat_api_base
+                )),
+            ));
+        }
+    };
+    let v3 = a.wechat_api_v3_key.expose_secret();
+    Some(match wechat::read_certificates(raw, v3, &known, now) {
+        Ok(list) if list.is_empty() => line(
+            NAME,
+            Outcome::Fail("the list holds no valid certificate".into()),
+        ),
+        Ok(list) => {
+            let newest = list.iter().map(|c| c.not_after).max().unwrap_or(now);
+            let days = (newest - now).div_euclid(86_400);
+            let serials = list
+                .iter()
+                .map(|c| c.serial.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let text = format!(
+                "{} certificate(s) ({serials}); the newest expires in {days} days",
+                list.len()
+            );
+            line(
+                NAME,
+                if days < CERT_WARN_DAYS {
+                    Outcome::Warn(text)
+                } else {
+                    Outcome::Ok(text)
+                },
+            )
+        }
+        Err(e) => line(NAME, Outcome::Fail(e.to_string())),
+    })
 }
 
 /// Body of a PEM block or bare base64 (what FastAdmin's settings form holds), as DER.

@@ -25,6 +25,8 @@ pub struct Metrics {
     untrusted_forwarded: AtomicU64,
     /// When the last warning about them was logged (Unix seconds; 0 = never).
     untrusted_warned_at: std::sync::atomic::AtomicI64,
+    /// Downloads of gateway certificates (`services::pay_keys`), by gateway and outcome.
+    cert_downloads: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 /// Seconds between two logged warnings about the same kind of refused notification.
@@ -71,6 +73,15 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         *map.entry((method, reason)).or_default() += 1;
+    }
+
+    /// One download of a gateway's certificates (WeChat Pay's list, an Alipay certificate).
+    pub fn record_cert_download(&self, gateway: &'static str, outcome: &'static str) {
+        let mut map = self
+            .cert_downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *map.entry((gateway, outcome)).or_default() += 1;
     }
 
     /// A request carried `X-Forwarded-For` from a peer we do not trust: the server sits behind
@@ -180,6 +191,21 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "chathub_webhook_refused_total{{method=\"{method}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP chathub_pay_cert_downloads_total Downloads of payment gateway certificates, by gateway and outcome.\n",
+        );
+        out.push_str("# TYPE chathub_pay_cert_downloads_total counter\n");
+        for ((gateway, outcome), n) in self
+            .cert_downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "chathub_pay_cert_downloads_total{{gateway=\"{gateway}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         match database {

@@ -17,9 +17,13 @@ const PUBLIC: &str = include_str!("../keys/test_public.pem");
 const API_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
 const NOW: i64 = 1_795_561_549;
 
-fn platform_key() -> &'static rsa::PublicKey {
-    static KEY: OnceLock<rsa::PublicKey> = OnceLock::new();
-    KEY.get_or_init(|| chathub::clients::pay::parse_public_key(PUBLIC).unwrap())
+fn platform_key() -> &'static chathub::clients::pay::wechat::KeySet {
+    static KEY: OnceLock<chathub::clients::pay::wechat::KeySet> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut keys = chathub::clients::pay::wechat::KeySet::default();
+        keys.set_any_serial(chathub::clients::pay::parse_public_key(PUBLIC).unwrap());
+        keys
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -38,8 +42,9 @@ fuzz_target!(|data: &[u8]| {
                 timestamp: ts,
                 nonce,
                 signature: sig,
+                serial: None,
             };
-            assert!(verify_notify_signature(&headers, body, Some(platform_key()), NOW).is_err());
+            assert!(verify_notify_signature(&headers, body, platform_key(), NOW).is_err());
             let _ = decrypt_notification(body, API_V3_KEY);
         }
         1 => {

@@ -103,6 +103,9 @@ pub struct PaySettings {
     /// The serial (`Wechatpay-Serial`) of `wechat_platform_public_key` when it is a bare public
     /// key (`PUB_KEY_ID_…`); a certificate names its own.
     pub wechat_platform_serial: Option<String>,
+    /// Certificate mode: download WeChat Pay's platform certificates (`GET /v3/certificates`),
+    /// keep them in `chathub_pay_cert`, refresh them daily and on an unknown serial.
+    pub wechat_platform_certificates: bool,
 }
 
 /// The sources and `CHATHUB_*` environment a [`Config`] was loaded from. Never printed: the
@@ -135,6 +138,15 @@ pub struct AddonConfig {
     pub alipay_merchant_private_key: SecretString,
     pub alipay_public_key: String,
     pub alipay_sandbox: bool,
+    /// The merchant's Alipay account (`2088…`): when set, a notification or query answer for
+    /// another seller is refused.
+    pub alipay_seller_id: String,
+    /// Public-key-certificate mode: the three files Alipay's key tool and open platform give
+    /// (`appCertPublicKey_<appid>.crt`, `alipayCertPublicKey_RSA2.crt`, `alipayRootCert.crt`).
+    /// All empty: public-key mode (`alipay_public_key`).
+    pub alipay_app_cert_path: String,
+    pub alipay_cert_path: String,
+    pub alipay_root_cert_path: String,
     pub wechat_enabled: bool,
     pub wechat_app_id: String,
     pub wechat_mch_id: String,
@@ -251,6 +263,10 @@ pub const ADDON_KEYS: &[&str] = &[
     "alipay_merchant_private_key",
     "alipay_public_key",
     "alipay_sandbox",
+    "alipay_seller_id",
+    "alipay_app_cert_path",
+    "alipay_cert_path",
+    "alipay_root_cert_path",
     "wechat_enabled",
     "wechat_app_id",
     "wechat_mch_id",
@@ -299,6 +315,7 @@ const SERVER_KEYS: &[&str] = &[
     "pay_return_query_ms",
     "pay_sweep",
     "wechat_platform_serial",
+    "wechat_platform_certificates",
     "db_pool_max",
     "session_max_lifetime_secs",
     "db_checkout_timeout_ms",
@@ -321,6 +338,10 @@ impl AddonConfig {
             ("alipay_merchant_private_key", ""),
             ("alipay_public_key", ""),
             ("alipay_sandbox", "1"),
+            ("alipay_seller_id", ""),
+            ("alipay_app_cert_path", ""),
+            ("alipay_cert_path", ""),
+            ("alipay_root_cert_path", ""),
             ("wechat_enabled", "0"),
             ("wechat_app_id", ""),
             ("wechat_mch_id", ""),
@@ -351,6 +372,22 @@ impl AddonConfig {
             ));
         }
         let api_key = s("provision_api_key");
+        let cert_paths = [
+            "alipay_app_cert_path",
+            "alipay_cert_path",
+            "alipay_root_cert_path",
+        ];
+        let set = cert_paths
+            .iter()
+            .filter(|k| !s(k).trim().is_empty())
+            .count();
+        if set != 0 && set != cert_paths.len() {
+            errors.push(
+                "addon.alipay_app_cert_path, alipay_cert_path, alipay_root_cert_path: \
+                 certificate mode needs all three files (or none, for public-key mode)"
+                    .into(),
+            );
+        }
         AddonConfig {
             provision_server_url,
             site_name: s("site_name"),
@@ -362,6 +399,10 @@ impl AddonConfig {
             alipay_merchant_private_key: s("alipay_merchant_private_key").into(),
             alipay_public_key: s("alipay_public_key"),
             alipay_sandbox: flag("alipay_sandbox", errors),
+            alipay_seller_id: s("alipay_seller_id").trim().to_string(),
+            alipay_app_cert_path: s("alipay_app_cert_path").trim().to_string(),
+            alipay_cert_path: s("alipay_cert_path").trim().to_string(),
+            alipay_root_cert_path: s("alipay_root_cert_path").trim().to_string(),
             wechat_enabled: flag("wechat_enabled", errors),
             wechat_app_id: s("wechat_app_id"),
             wechat_mch_id: s("wechat_mch_id"),
@@ -380,6 +421,11 @@ impl AddonConfig {
 
     pub fn provision_api_key(&self) -> &str {
         self.provision_api_key.expose_secret()
+    }
+
+    /// Alipay in public-key-certificate mode (the three certificate files are set).
+    pub fn alipay_cert_mode(&self) -> bool {
+        !self.alipay_app_cert_path.is_empty()
     }
 }
 
@@ -653,6 +699,10 @@ impl Config {
             "wechat_platform_serial",
             format!("{:?}", self.pay.wechat_platform_serial),
         );
+        line(
+            "wechat_platform_certificates",
+            self.pay.wechat_platform_certificates.to_string(),
+        );
         line("db_pool_max", self.db_pool_max.to_string());
         line(
             "session_max_lifetime_secs",
@@ -695,6 +745,10 @@ impl Config {
                 },
             ),
             ("alipay_sandbox", (a.alipay_sandbox as u8).to_string()),
+            ("alipay_seller_id", a.alipay_seller_id.clone()),
+            ("alipay_app_cert_path", a.alipay_app_cert_path.clone()),
+            ("alipay_cert_path", a.alipay_cert_path.clone()),
+            ("alipay_root_cert_path", a.alipay_root_cert_path.clone()),
             ("wechat_enabled", (a.wechat_enabled as u8).to_string()),
             ("wechat_app_id", a.wechat_app_id.clone()),
             ("wechat_mch_id", a.wechat_mch_id.clone()),
@@ -1063,6 +1117,10 @@ fn pay_settings(
         return_query: Duration::from_millis(return_query_ms),
         sweep,
         wechat_platform_serial: get("wechat_platform_serial").filter(|s| !s.trim().is_empty()),
+        wechat_platform_certificates: match get("wechat_platform_certificates") {
+            None => false,
+            Some(v) => parse_switch(&v, "wechat_platform_certificates", errors),
+        },
     }
 }
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod channel_account;
 pub mod log;
 pub mod order;
+pub mod pay_cert;
 pub mod pay_query;
 pub mod schema;
 pub mod stats;
@@ -35,6 +36,8 @@ pub struct Tables {
     pub provision_state: String,
     /// chathub's own: orders sent to a gateway, their deadline and query schedule.
     pub pay_query: String,
+    /// chathub's own: gateway certificates fetched at run time, and their download schedule.
+    pub pay_cert: String,
     pub user: String,
     pub admin: String,
     pub auth_group: String,
@@ -53,6 +56,7 @@ impl Tables {
             gateway_log: t("chathub_gateway_log"),
             provision_state: t("chathub_provision_state"),
             pay_query: t("chathub_pay_query"),
+            pay_cert: t("chathub_pay_cert"),
             user: t("user"),
             admin: t("admin"),
             auth_group: t("auth_group"),

@@ -677,6 +677,7 @@ mod tests {
                 "chathub_login_throttle",
                 "chathub_provision_state",
                 "chathub_pay_query",
+                "chathub_pay_cert",
                 "chathub_lifecycle"
             ]
         );

@@ -7,6 +7,7 @@ pub mod app;
 pub mod channels;
 pub mod lifecycle;
 pub mod member;
+pub mod pay_keys;
 pub mod pay_query;
 pub mod payments;
 pub mod php_session;

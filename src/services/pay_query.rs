@@ -23,6 +23,7 @@ use crate::domain::ids::OrderStatus;
 use crate::domain::money::PayMethod;
 use crate::error::AppError;
 use crate::services::app::App;
+use crate::services::pay_keys;
 
 /// One sweep query or close; the member is not waiting on it.
 pub const SWEEP_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -234,31 +235,31 @@ struct AlipayCreds {
     gateway: String,
     app_id: String,
     private_key: rsa::PrivateKey,
-    public_key: rsa::PublicKey,
+    keys: pay_keys::AlipayKeys,
 }
 
 async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
     let cfg = app.addon();
     let private =
         secrecy::ExposeSecret::expose_secret(&cfg.alipay_merchant_private_key).to_string();
-    let public = cfg.alipay_public_key.clone();
-    if cfg.alipay_app_id.is_empty() || private.is_empty() || public.trim().is_empty() {
+    if cfg.alipay_app_id.is_empty()
+        || private.is_empty()
+        || (!cfg.alipay_cert_mode() && cfg.alipay_public_key.trim().is_empty())
+    {
         return Err(QueryError::Rejected("alipay not configured".into()));
     }
-    let keys = tokio::task::spawn_blocking(move || {
-        Ok::<_, pay::KeyError>((
-            pay::parse_private_key(&private)?,
-            pay::parse_public_key(&public)?,
-        ))
-    })
-    .await
-    .map_err(|e| QueryError::Rejected(format!("key parsing task: {e}")))?
-    .map_err(|e| QueryError::Rejected(format!("alipay keys: {e}")))?;
+    let keys = pay_keys::alipay_keys(app)
+        .await
+        .map_err(|e| QueryError::Rejected(format!("alipay keys: {e}")))?;
+    let private_key = tokio::task::spawn_blocking(move || pay::parse_private_key(&private))
+        .await
+        .map_err(|e| QueryError::Rejected(format!("key parsing task: {e}")))?
+        .map_err(|e| QueryError::Rejected(format!("alipay keys: {e}")))?;
     Ok(AlipayCreds {
-        gateway: alipay_gateway(app, &cfg),
+        gateway: pay_keys::alipay_gateway(app, &cfg),
         app_id: cfg.alipay_app_id.clone(),
-        private_key: keys.0,
-        public_key: keys.1,
+        private_key,
+        keys,
     })
 }
 
@@ -266,32 +267,16 @@ async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
 struct WechatCreds {
     merchant_key: rsa::PrivateKey,
     serial: String,
-    platform_key: rsa::PublicKey,
-    platform_serial: Option<String>,
 }
 
 async fn wechat_creds(app: &App) -> Result<WechatCreds, QueryError> {
-    let (key, serial) = wechat_merchant(app).await.map_err(QueryError::Rejected)?;
-    let platform = app
-        .config
-        .wechat_platform_public_key
-        .clone()
-        .ok_or_else(|| QueryError::Rejected("wechat_platform_public_key not configured".into()))?;
-    let configured = app.config.pay.wechat_platform_serial.clone();
-    tokio::task::spawn_blocking(move || {
-        let platform_key = pay::parse_public_key(&platform)
-            .map_err(|e| QueryError::Rejected(format!("wechat_platform_public_key: {e}")))?;
-        // A certificate names its serial; a bare key's comes from the config.
-        let platform_serial = configured.or_else(|| wechat::cert_serial(&platform).ok());
-        Ok(WechatCreds {
-            merchant_key: key,
-            serial,
-            platform_key,
-            platform_serial,
-        })
+    let (merchant_key, serial) = pay_keys::wechat_merchant(app)
+        .await
+        .map_err(QueryError::Rejected)?;
+    Ok(WechatCreds {
+        merchant_key,
+        serial,
     })
-    .await
-    .map_err(|e| QueryError::Rejected(format!("key parsing task: {e}")))?
 }
 
 /// `alipay.trade.query` / `GET …/out-trade-no/{no}`, answer verified and checked against
@@ -314,6 +299,8 @@ pub async fn query(
                         app_id: &c.app_id,
                         order_no: order.order_no.as_str(),
                         amount: order.amount,
+                        seller_id: Some(app.addon().alipay_seller_id.as_str())
+                            .filter(|s| !s.is_empty()),
                     },
                 )
             }
@@ -378,19 +365,23 @@ async fn alipay_call(
     biz: &serde_json::Value,
     timeout: Duration,
 ) -> Result<serde_json::Map<String, serde_json::Value>, QueryError> {
-    let (app_id, key, biz, ts) = (
+    let (app_id, key, biz, ts, sns) = (
         c.app_id.clone(),
         c.private_key.clone(),
         biz.clone(),
         app.clock.datetime(),
+        c.keys.sns.clone(),
     );
     // RSA signing and verifying are CPU work: off the async workers.
-    let form =
-        tokio::task::spawn_blocking(move || alipay::api_form(&app_id, &key, method, &biz, &ts))
-            .await
-            .map_err(|e| QueryError::Transport(format!("signing task: {e}")))?;
+    let form = tokio::task::spawn_blocking(move || {
+        alipay::api_form(&app_id, &key, method, &biz, &ts, sns.as_ref())
+    })
+    .await
+    .map_err(|e| QueryError::Transport(format!("signing task: {e}")))?;
     let body = alipay::call(&app.http, &c.gateway, &form, timeout).await?;
-    let public = c.public_key.clone();
+    // Certificate mode: the answer names the Alipay certificate that signed it.
+    let public =
+        pay_keys::alipay_key(app, &c.keys, alipay::response_cert_sn(&body).as_deref()).await?;
     tokio::task::spawn_blocking(move || alipay::verify_response(&body, method, &public))
         .await
         .map_err(|e| QueryError::Transport(format!("verification task: {e}")))?
@@ -404,26 +395,7 @@ async fn wechat_call(
     body: &str,
     timeout: Duration,
 ) -> Result<wechat::Answer, QueryError> {
-    let cfg = app.addon();
-    let merchant = wechat::Merchant {
-        api_base: &app.config.wechat_api_base,
-        app_id: &cfg.wechat_app_id,
-        mch_id: &cfg.wechat_mch_id,
-        merchant_key: &c.merchant_key,
-        serial_no: &c.serial,
-        platform_key: &c.platform_key,
-        platform_serial: c.platform_serial.as_deref(),
-    };
-    wechat::signed_call(
-        &app.http,
-        &merchant,
-        method,
-        path,
-        body,
-        app.clock.epoch(),
-        timeout,
-    )
-    .await
+    pay_keys::wechat_call(app, &c.merchant_key, &c.serial, method, path, body, timeout).await
 }
 
 /// Orders read per sweep pass.
@@ -581,35 +553,6 @@ async fn close_everywhere(
         pay_query::reschedule(&mut conn, t, order.id, r.method, me, next, now).await?;
     }
     Ok(())
-}
-
-/// The Alipay gateway this site talks to.
-pub(crate) fn alipay_gateway(app: &App, cfg: &crate::config::AddonConfig) -> String {
-    match &app.config.alipay_gateway_url {
-        Some(url) => url.clone(),
-        None if cfg.alipay_sandbox => alipay::SANDBOX_GATEWAY.into(),
-        None => alipay::PRODUCTION_GATEWAY.into(),
-    }
-}
-
-/// The merchant key (`wechat_key_path`) and its certificate's serial (`wechat_cert_path`).
-pub(crate) async fn wechat_merchant(app: &App) -> Result<(rsa::PrivateKey, String), String> {
-    let cfg = app.addon();
-    let key_pem = tokio::fs::read_to_string(&cfg.wechat_key_path)
-        .await
-        .map_err(|e| format!("wechat_key_path: {e}"))?;
-    let cert_pem = tokio::fs::read_to_string(&cfg.wechat_cert_path)
-        .await
-        .map_err(|e| format!("wechat_cert_path: {e}"))?;
-    tokio::task::spawn_blocking(move || {
-        let key = crate::clients::pay::parse_private_key(&key_pem)
-            .map_err(|e| format!("wechat_key_path: {e}"))?;
-        let serial =
-            wechat::cert_serial(&cert_pem).map_err(|e| format!("wechat_cert_path: {e}"))?;
-        Ok::<_, String>((key, serial))
-    })
-    .await
-    .map_err(|e| format!("key parsing task: {e}"))?
 }
 
 /// Credit a verified payment (from a notification or a query) exactly once.

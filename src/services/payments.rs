@@ -10,7 +10,7 @@ use crate::domain::money::{Money, PayMethod};
 use crate::domain::tenant::TenantId;
 use crate::error::AppError;
 use crate::services::app::App;
-use crate::services::pay_query;
+use crate::services::{pay_keys, pay_query};
 
 /// An unpaid order younger than this is shown again instead of making a new one.
 pub const ORDER_REUSE_SECS: i64 = 30 * 60;
@@ -237,7 +237,19 @@ pub async fn start_alipay(
         Ok(d) => d,
         Err(r) => return Ok(Err(r)),
     };
-    let gateway = pay_query::alipay_gateway(app, &cfg);
+    let gateway = pay_keys::alipay_gateway(app, &cfg);
+    // Certificate mode: the redirect is signed with the SNs of the certificate files.
+    let sns = if cfg.alipay_cert_mode() {
+        match pay_keys::alipay_keys(app).await {
+            Ok(keys) => keys.sns,
+            Err(e) => {
+                tracing::error!(error = %e, "alipay certificates unusable");
+                return Ok(Err(PayRefusal::AlipayKeyInvalid));
+            }
+        }
+    } else {
+        None
+    };
     // RSA signing is CPU work: off the async workers.
     let (app_id, private_key, base, timestamp) = (
         cfg.alipay_app_id.clone(),
@@ -257,6 +269,7 @@ pub async fn start_alipay(
             amount: order.amount,
             timestamp: &timestamp,
             time_expire: Some(&time_expire),
+            cert_sns: sns.as_ref(),
         })
     })
     .await
@@ -311,7 +324,7 @@ pub async fn start_wechat(app: &App, order_no: &str) -> Result<WechatStart, AppE
         Ok(d) => d,
         Err(r) => return Ok(WechatStart::Refused(r)),
     };
-    let (key, serial) = match pay_query::wechat_merchant(app).await {
+    let (key, serial) = match pay_keys::wechat_merchant(app).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "WeChat Pay merchant credentials unusable");
@@ -459,6 +472,9 @@ pub enum Refusal {
     Mismatch,
     /// A `payNotify` method we do not know.
     UnknownMethod,
+    /// Signed under a serial (WeChat Pay) or certificate (Alipay) that no key we have or
+    /// could download names.
+    UnknownKey,
 }
 
 impl Refusal {
@@ -468,6 +484,7 @@ impl Refusal {
             Refusal::Unauthentic => "unauthentic",
             Refusal::Mismatch => "mismatch",
             Refusal::UnknownMethod => "unknown_method",
+            Refusal::UnknownKey => "unknown_key",
         }
     }
 }
@@ -498,20 +515,34 @@ pub async fn alipay_notify(
     raw: &[u8],
 ) -> Result<NotifyOutcome, AppError> {
     let cfg = app.addon();
-    let public_key = cfg.alipay_public_key.clone();
+    // Certificate mode: the notification may name the Alipay certificate that signed it.
+    let key = match pay_keys::alipay_keys(app).await {
+        Ok(keys) => pay_keys::alipay_key(app, &keys, alipay::notify_cert_sn(&params).as_deref())
+            .await
+            .map_err(Unverified::UnknownKey),
+        Err(e) => Err(Unverified::NotConfigured(e)),
+    };
     // Sorting, joining and RSA verification are CPU work on attacker-sized input (bounded by
     // `MAX_INPUT_VARS`): off the async workers.
-    let verified = tokio::task::spawn_blocking(move || alipay::verify_notify(&params, &public_key))
-        .await
-        .map_err(|e| AppError::internal(format!("alipay verification task: {e}")))?;
+    let verified = match key {
+        Ok(key) => tokio::task::spawn_blocking(move || alipay::verify_notify_with(&params, &key))
+            .await
+            .map_err(|e| AppError::internal(format!("alipay verification task: {e}")))?
+            .map_err(Unverified::Bad),
+        Err(e) => Err(e),
+    };
     log_notification(app, "alipay", raw, verified.is_ok()).await?;
     let n = match verified {
         Ok(n) => n,
-        Err(e @ (alipay::NotifyError::NoPublicKey | alipay::NotifyError::BadPublicKey(_))) => {
+        Err(Unverified::NotConfigured(e)) => {
             refuse(app, "alipay", Refusal::NotConfigured, &e);
             return Ok(NotifyOutcome::NotConfigured);
         }
-        Err(e) => {
+        Err(Unverified::UnknownKey(e)) => {
+            refuse(app, "alipay", Refusal::UnknownKey, &e);
+            return Ok(NotifyOutcome::Unauthentic);
+        }
+        Err(Unverified::Bad(e)) => {
             refuse(app, "alipay", Refusal::Unauthentic, &e);
             return Ok(NotifyOutcome::Unauthentic);
         }
@@ -522,6 +553,15 @@ pub async fn alipay_notify(
             "alipay",
             Refusal::Mismatch,
             &"notification for another app_id",
+        );
+        return Ok(NotifyOutcome::Mismatch);
+    }
+    if !cfg.alipay_seller_id.is_empty() && n.seller_id != cfg.alipay_seller_id {
+        refuse(
+            app,
+            "alipay",
+            Refusal::Mismatch,
+            &"notification for another seller_id",
         );
         return Ok(NotifyOutcome::Mismatch);
     }
@@ -548,6 +588,13 @@ pub async fn alipay_notify(
     Ok(NotifyOutcome::Accepted)
 }
 
+/// Why an Alipay notification did not verify.
+enum Unverified {
+    NotConfigured(alipay::NotifyError),
+    UnknownKey(crate::clients::pay::QueryError),
+    Bad(alipay::NotifyError),
+}
+
 /// `payNotify/pay_method/wechat`.
 pub async fn wechat_notify(
     app: &App,
@@ -555,36 +602,49 @@ pub async fn wechat_notify(
     raw: &[u8],
 ) -> Result<(NotifyOutcome, Option<wechat::NotifyError>), AppError> {
     let cfg = app.addon();
-    let platform_key = app.config.wechat_platform_public_key.clone();
+    // The key `Wechatpay-Serial` names; in certificate mode an unknown one gets the list
+    // downloaded first (spaced out: a made-up serial costs one download a minute at most).
+    let keys = pay_keys::wechat_keys(app, headers.serial).await?;
     let v3_key = secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key).to_string();
-    let (ts, nonce, sig) = (
+    let (ts, nonce, sig, serial) = (
         headers.timestamp.map(str::to_string),
         headers.nonce.map(str::to_string),
         headers.signature.map(str::to_string),
+        headers.serial.map(str::to_string),
     );
     let body = bytes::Bytes::copy_from_slice(raw);
     let now = app.clock.epoch();
-    // Key parsing, RSA verification and decrypting up to a whole body: off the async workers.
+    // RSA verification and decrypting up to a whole body: off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
-        let key = platform_key
-            .as_deref()
-            .and_then(|k| crate::clients::pay::parse_public_key(k).ok());
         let headers = wechat::NotifyHeaders {
             timestamp: ts.as_deref(),
             nonce: nonce.as_deref(),
             signature: sig.as_deref(),
+            serial: serial.as_deref(),
         };
-        wechat::verify_notify_signature(&headers, &body, key.as_ref(), now)
+        wechat::verify_notify_signature(&headers, &body, &keys, now)
             .and_then(|()| wechat::decrypt_notification(&body, &v3_key))
     })
     .await
     .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))?;
     log_notification(app, "wechat", raw, checked.is_ok()).await?;
+    // Certificate mode before any certificate could be downloaded: the serial is unknown, the
+    // configuration is not missing.
+    let checked = match checked {
+        Err(wechat::NotifyError::NoPlatformKey) if app.config.pay.wechat_platform_certificates => {
+            Err(wechat::NotifyError::UnknownSerial)
+        }
+        other => other,
+    };
     let tx = match checked {
         Ok(tx) => tx,
         Err(e @ wechat::NotifyError::NoPlatformKey) => {
             refuse(app, "wechat", Refusal::NotConfigured, &e);
             return Ok((NotifyOutcome::NotConfigured, Some(e)));
+        }
+        Err(e @ wechat::NotifyError::UnknownSerial) => {
+            refuse(app, "wechat", Refusal::UnknownKey, &e);
+            return Ok((NotifyOutcome::Unauthentic, Some(e)));
         }
         Err(e) => {
             refuse(app, "wechat", Refusal::Unauthentic, &e);

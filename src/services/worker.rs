@@ -104,14 +104,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// How often the sweep looks whether the gateways' certificates are due for their daily
+/// refresh (`services::pay_keys::refresh_due`; the refresh itself is once a day).
+const KEYS_LOOK_EVERY: Duration = Duration::from_secs(60);
+
 /// The payment sweep (`services::pay_query::sweep_once`), once every [`POLL_INTERVAL`].
 async fn sweep_payments(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut keys_looked_at: Option<std::time::Instant> = None;
     loop {
         if *stop.borrow() {
             return;
         }
         if let Err(e) = crate::services::pay_query::sweep_once(&app).await {
             app.db.health.report_background(&e, "payment sweep pass");
+        }
+        if keys_looked_at.is_none_or(|t| t.elapsed() >= KEYS_LOOK_EVERY) {
+            keys_looked_at = Some(std::time::Instant::now());
+            if let Err(e) = crate::services::pay_keys::refresh_due(&app).await {
+                app.db
+                    .health
+                    .report_background(&e, "payment certificate refresh");
+            }
         }
         tokio::select! {
             _ = stop.changed() => return,

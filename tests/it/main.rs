@@ -27,6 +27,7 @@ mod nginx;
 mod ops;
 mod package;
 mod parsers_linear;
+mod pay_keys;
 mod payments;
 mod payments_query;
 mod php_session;

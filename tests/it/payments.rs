@@ -316,6 +316,7 @@ fn alipay_redirect_matches_the_recording_byte_for_byte() {
             amount: chathub::domain::money::Money::from_cents(6000),
             timestamp: "2026-11-25 07:07:04",
             time_expire: None,
+            cert_sns: None,
         })
         .unwrap();
     assert_eq!(

@@ -32,6 +32,22 @@ pub fn build_query(params: &[(String, String)]) -> String {
         .join("&")
 }
 
+/// The two serial numbers every request of a merchant in public-key-certificate mode carries
+/// (`app_cert_sn`, `alipay_root_cert_sn`), computed from its certificate files
+/// (`super::cert::alipay_cert_sn`, `alipay_root_cert_sn`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertSns {
+    pub app_cert_sn: String,
+    pub root_cert_sn: String,
+}
+
+impl CertSns {
+    fn push_into(&self, params: &mut Vec<(String, String)>) {
+        params.push(("app_cert_sn".into(), self.app_cert_sn.clone()));
+        params.push(("alipay_root_cert_sn".into(), self.root_cert_sn.clone()));
+    }
+}
+
 /// What a page-pay redirect needs to know.
 pub struct PagePay<'a> {
     pub gateway: &'a str,
@@ -45,6 +61,8 @@ pub struct PagePay<'a> {
     /// The absolute deadline (`Y-m-d H:i:s`, site-local) after which Alipay refuses to take
     /// the payment; `None` leaves it out (the original sent none).
     pub time_expire: Option<&'a str>,
+    /// Certificate mode: the SNs the request is signed with; `None` in public-key mode.
+    pub cert_sns: Option<&'a CertSns>,
 }
 
 /// The gateway URL the browser is sent to, parameters in the original's order and signed.
@@ -78,6 +96,9 @@ pub fn page_pay_url(p: &PagePay<'_>) -> Result<String, KeyError> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(sns) = p.cert_sns {
+        sns.push_into(&mut params);
+    }
     let sign = super::rsa_sha256_sign(&key, sign_content(&params).as_bytes());
     params.push(("sign".into(), sign));
     Ok(format!("{}?{}", p.gateway, build_query(&params)))
@@ -91,6 +112,8 @@ pub struct VerifiedNotify {
     pub trade_no: String,
     pub trade_status: String,
     pub total_amount: Option<Money>,
+    /// The merchant's Alipay account (`2088…`) the money went to.
+    pub seller_id: String,
 }
 
 impl VerifiedNotify {
@@ -109,6 +132,9 @@ pub enum NotifyError {
     NoPublicKey,
     #[error("alipay_public_key unusable: {0}")]
     BadPublicKey(KeyError),
+    /// Certificate mode: a certificate file that cannot be read or parsed.
+    #[error("alipay certificate unusable: {0}")]
+    BadCertificate(String),
     #[error("notification carries no sign")]
     MissingSign,
     #[error("signature does not verify")]
@@ -125,6 +151,24 @@ pub fn verify_notify(
         return Err(NotifyError::NoPublicKey);
     }
     let key = super::parse_public_key(alipay_public_key).map_err(NotifyError::BadPublicKey)?;
+    verify_notify_with(params, &key)
+}
+
+/// The `alipay_cert_sn` a notification or answer names, in certificate mode.
+pub fn notify_cert_sn(params: &[(String, String)]) -> Option<String> {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "alipay_cert_sn")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// [`verify_notify`] with the key already chosen (certificate mode: by `alipay_cert_sn`).
+pub fn verify_notify_with(
+    params: &[(String, String)],
+    key: &rsa::PublicKey,
+) -> Result<VerifiedNotify, NotifyError> {
     let get = |name: &str| {
         params
             .iter()
@@ -151,7 +195,7 @@ pub fn verify_notify(
     // Alipay's SDKs differ on empty values (PHP skips them, Java keeps `k=`); the signature
     // is over one canonical string either way, so accept whichever form verifies.
     let without_empty = sign_content(&unique);
-    let mut ok = super::rsa_sha256_verify(&key, without_empty.as_bytes(), &sign);
+    let mut ok = super::rsa_sha256_verify(key, without_empty.as_bytes(), &sign);
     if !ok && unique.iter().any(|(_, v)| v.is_empty()) {
         let mut sorted = unique.clone();
         sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -160,7 +204,7 @@ pub fn verify_notify(
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&");
-        ok = super::rsa_sha256_verify(&key, with_empty.as_bytes(), &sign);
+        ok = super::rsa_sha256_verify(key, with_empty.as_bytes(), &sign);
     }
     if !ok {
         return Err(NotifyError::BadSignature);
@@ -171,11 +215,14 @@ pub fn verify_notify(
         trade_no: get("trade_no").unwrap_or_default(),
         trade_status: get("trade_status").unwrap_or_default(),
         total_amount: get("total_amount").as_deref().and_then(Money::parse),
+        seller_id: get("seller_id").unwrap_or_default(),
     })
 }
 
 pub const QUERY_METHOD: &str = "alipay.trade.query";
 pub const CLOSE_METHOD: &str = "alipay.trade.close";
+/// Certificate mode: fetch the Alipay certificate an answer's `alipay_cert_sn` names.
+pub const CERT_DOWNLOAD_METHOD: &str = "alipay.open.app.alipaycert.download";
 
 /// The signed form of one openapi call (`alipay.trade.query`, `alipay.trade.close`): the
 /// common parameters as the SDKs send them, `biz_content` as JSON, RSA2 over the sorted string.
@@ -185,6 +232,7 @@ pub fn api_form(
     method: &str,
     biz_content: &serde_json::Value,
     timestamp: &str,
+    cert_sns: Option<&CertSns>,
 ) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = [
         ("app_id", app_id.to_string()),
@@ -199,6 +247,9 @@ pub fn api_form(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(sns) = cert_sns {
+        sns.push_into(&mut params);
+    }
     let sign = super::rsa_sha256_sign(key, sign_content(&params).as_bytes());
     params.push(("sign".into(), sign));
     params
@@ -236,11 +287,62 @@ pub fn verify_response(
         .map_err(|_| QueryError::Transport("response node is not an object".into()))
 }
 
+/// The `alipay_cert_sn` beside the response node: which Alipay certificate signed it
+/// (certificate mode only).
+pub fn response_cert_sn(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        alipay_cert_sn: Option<String>,
+    }
+    serde_json::from_str::<Top>(body)
+        .ok()?
+        .alipay_cert_sn
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The certificate chain (PEM) in a verified-by-chain `alipay_open_app_alipaycert_download`
+/// node: `alipay_cert_content` is the base64 of the PEM file. The answer is trusted by the
+/// chain, not by its signature: the official PHP SDK (`AopCertClient::checkResponseSign`)
+/// takes it unsigned and checks the certificate against the root bundle (`isTrusted`), which
+/// the caller must do.
+pub fn read_cert_download(
+    node: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, QueryError> {
+    use base64::Engine as _;
+    let code = text(node, "code");
+    if code != "10000" {
+        return Err(QueryError::Rejected(format!(
+            "{code} {}",
+            text(node, "sub_code")
+        )));
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text(node, "alipay_cert_content").trim())
+        .map_err(|_| QueryError::Transport("alipay_cert_content is not base64".into()))?;
+    String::from_utf8(raw).map_err(|_| QueryError::Transport("certificate is not text".into()))
+}
+
+/// The node of an answer that is trusted by other means (the certificate download).
+pub fn response_node_unverified(
+    body: &str,
+    method: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, QueryError> {
+    let mut top: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
+        .map_err(|_| QueryError::Transport("answer is not an openapi JSON object".into()))?;
+    match top.remove(&response_node(method)) {
+        Some(serde_json::Value::Object(node)) => Ok(node),
+        _ => Err(QueryError::Transport("answer has no response node".into())),
+    }
+}
+
 /// What a verified answer must be about.
 pub struct Expect<'a> {
     pub app_id: &'a str,
     pub order_no: &'a str,
     pub amount: Money,
+    /// `alipay_seller_id` when configured: an answer naming another seller is not ours.
+    pub seller_id: Option<&'a str>,
 }
 
 fn text<'a>(node: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> &'a str {
@@ -266,6 +368,14 @@ pub fn read_query(
         if node.contains_key(name) && text(node, name) != expect.app_id {
             return Err(QueryError::Mismatch("answer for another app_id"));
         }
+    }
+    // Like the app id: the answer to our signed call need not name the seller, but one it
+    // names must be the configured one.
+    if let Some(seller) = expect.seller_id
+        && node.contains_key("seller_id")
+        && text(node, "seller_id") != seller
+    {
+        return Err(QueryError::Mismatch("answer for another seller_id"));
     }
     if text(node, "out_trade_no") != expect.order_no {
         return Err(QueryError::Mismatch("answer for another order"));
@@ -398,6 +508,7 @@ mod answer_tests {
             app_id: "9021000100000001",
             order_no: "CH1",
             amount: Money::from_cents(6000),
+            seller_id: Some("2088102177000000"),
         };
         let paid = r#"{"code":"10000","out_trade_no":"CH1","trade_no":"T","trade_status":"TRADE_FINISHED","total_amount":"60.00"}"#;
         assert_eq!(
@@ -415,6 +526,16 @@ mod answer_tests {
         assert_eq!(read_query(&node(&closed), &expect), Ok(TradeState::Closed));
         let missing = r#"{"code":"40004","sub_code":"ACQ.TRADE_NOT_EXIST"}"#;
         assert_eq!(read_query(&node(missing), &expect), Ok(TradeState::NotPaid));
+        let other_seller = paid.replace("{", r#"{"seller_id":"2088000000000009","#);
+        assert!(matches!(
+            read_query(&node(&other_seller), &expect),
+            Err(QueryError::Mismatch(_))
+        ));
+        let our_seller = paid.replace("{", r#"{"seller_id":"2088102177000000","#);
+        assert!(matches!(
+            read_query(&node(&our_seller), &expect),
+            Ok(TradeState::Paid { .. })
+        ));
         let cheap = paid.replace("60.00", "6.00");
         assert!(matches!(
             read_query(&node(&cheap), &expect),

@@ -4,6 +4,7 @@
 //! database lives in `services::payments` and `db::order`, HTTP handling in `web::handlers::pay`.
 
 pub mod alipay;
+pub mod cert;
 pub mod wechat;
 
 use crate::domain::money::PayMethod;

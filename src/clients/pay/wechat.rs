@@ -184,17 +184,81 @@ pub async fn create_native_order(
         .ok_or(OrderError::NoCodeUrl)
 }
 
-/// The `Wechatpay-*` headers of a notification.
+/// The `Wechatpay-*` headers of a notification (or of an API answer).
 pub struct NotifyHeaders<'a> {
     pub timestamp: Option<&'a str>,
     pub nonce: Option<&'a str>,
     pub signature: Option<&'a str>,
+    /// `Wechatpay-Serial`: which platform key signed (a certificate's serial, or the
+    /// `PUB_KEY_ID_…` of the merchant's WeChat Pay public key).
+    pub serial: Option<&'a str>,
+}
+
+/// The platform keys a merchant verifies WeChat Pay with, chosen by `Wechatpay-Serial` as the
+/// official SDKs choose (wechatpay-go's `SHA256WithRSACombinedVerifier`, wechatpay-java's
+/// `RSACombinedNotificationConfig`): the WeChat Pay public key when the serial is its
+/// `PUB_KEY_ID_…`, otherwise the platform certificate of that serial. A key configured
+/// without any serial (how sites were set up before) answers for every serial.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    by_serial: Vec<(String, rsa::PublicKey)>,
+    any_serial: Option<rsa::PublicKey>,
+}
+
+impl KeySet {
+    /// A key for one serial (public-key id or certificate serial); a later one for the same
+    /// serial replaces it.
+    pub fn insert(&mut self, serial: &str, key: rsa::PublicKey) {
+        let serial = serial.trim().to_string();
+        self.by_serial.retain(|(s, _)| *s != serial);
+        self.by_serial.push((serial, key));
+    }
+
+    /// The key of a site configured before serials were read: used for any serial that no
+    /// other key names.
+    pub fn set_any_serial(&mut self, key: rsa::PublicKey) {
+        self.any_serial = Some(key);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_serial.is_empty() && self.any_serial.is_none()
+    }
+
+    /// Whether a key names this serial itself (not through the any-serial key).
+    pub fn names(&self, serial: &str) -> bool {
+        self.by_serial.iter().any(|(s, _)| s == serial.trim())
+    }
+
+    /// The serials known by name.
+    pub fn serials(&self) -> impl Iterator<Item = &str> {
+        self.by_serial.iter().map(|(s, _)| s.as_str())
+    }
+
+    /// The same keys without the any-serial one.
+    pub fn named_only(&self) -> KeySet {
+        KeySet {
+            by_serial: self.by_serial.clone(),
+            any_serial: None,
+        }
+    }
+
+    /// The key for `serial`, if any.
+    pub fn pick(&self, serial: Option<&str>) -> Option<&rsa::PublicKey> {
+        let serial = serial.map(str::trim).unwrap_or_default();
+        self.by_serial
+            .iter()
+            .find(|(s, _)| s == serial)
+            .map(|(_, k)| k)
+            .or(self.any_serial.as_ref())
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NotifyError {
-    #[error("wechat_platform_public_key is not configured or unusable")]
+    #[error("no WeChat Pay platform key is configured or usable")]
     NoPlatformKey,
+    #[error("signed under a serial no platform key names")]
+    UnknownSerial,
     #[error("Wechatpay signature headers missing")]
     MissingHeaders,
     #[error("notification timestamp outside the allowed window")]
@@ -215,24 +279,33 @@ impl NotifyError {
     pub fn status(&self) -> u16 {
         match self {
             NotifyError::NoPlatformKey => 403,
-            NotifyError::MissingHeaders | NotifyError::Stale | NotifyError::BadSignature => 401,
+            NotifyError::MissingHeaders
+            | NotifyError::Stale
+            | NotifyError::BadSignature
+            | NotifyError::UnknownSerial => 401,
             NotifyError::Malformed | NotifyError::Decrypt => 400,
         }
     }
 }
 
-/// Check the platform signature over `TIMESTAMP\nNONCE\nBODY\n` and the timestamp window.
+/// Check the platform signature over `TIMESTAMP\nNONCE\nBODY\n`, made with the key that
+/// `Wechatpay-Serial` names, and the timestamp window.
 pub fn verify_notify_signature(
     headers: &NotifyHeaders<'_>,
     body: &[u8],
-    platform_key: Option<&rsa::PublicKey>,
+    keys: &KeySet,
     now: i64,
 ) -> Result<(), NotifyError> {
-    let key = platform_key.ok_or(NotifyError::NoPlatformKey)?;
+    if keys.is_empty() {
+        return Err(NotifyError::NoPlatformKey);
+    }
     let (Some(ts), Some(nonce), Some(sig)) = (headers.timestamp, headers.nonce, headers.signature)
     else {
         return Err(NotifyError::MissingHeaders);
     };
+    let key = keys
+        .pick(headers.serial)
+        .ok_or(NotifyError::UnknownSerial)?;
     let ts_num: i64 = ts.trim().parse().map_err(|_| NotifyError::MissingHeaders)?;
     if (now - ts_num).abs() > MAX_CLOCK_SKEW_SECS {
         return Err(NotifyError::Stale);
@@ -291,7 +364,13 @@ impl Transaction {
 /// Decrypt the notification's `resource` with the APIv3 key.
 pub fn decrypt_notification(body: &[u8], api_v3_key: &str) -> Result<Transaction, NotifyError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
-    let r = env.resource;
+    let plain = decrypt_resource(&env.resource, api_v3_key)?;
+    serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)
+}
+
+/// AEAD_AES_256_GCM under the APIv3 key: a notification's `resource`, a downloaded
+/// certificate's `encrypt_certificate`.
+pub fn decrypt_resource(r: &Resource, api_v3_key: &str) -> Result<Vec<u8>, NotifyError> {
     if !r.algorithm.is_empty() && r.algorithm != "AEAD_AES_256_GCM" {
         return Err(NotifyError::Malformed);
     }
@@ -312,7 +391,7 @@ pub fn decrypt_notification(body: &[u8], api_v3_key: &str) -> Result<Transaction
             },
         )
         .map_err(|_| NotifyError::Decrypt)?;
-    serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)
+    Ok(plain)
 }
 
 /// Encrypt a resource as WeChat Pay does (base64 ciphertext+tag). Used by test fakes.
@@ -362,10 +441,8 @@ pub struct Merchant<'a> {
     pub mch_id: &'a str,
     pub merchant_key: &'a rsa::PrivateKey,
     pub serial_no: &'a str,
-    pub platform_key: &'a rsa::PublicKey,
-    /// The platform key's serial, when we know it (from its certificate or the config): an
-    /// answer signed under another `Wechatpay-Serial` is refused.
-    pub platform_serial: Option<&'a str>,
+    /// What answers are verified with, by their `Wechatpay-Serial`.
+    pub platform_keys: &'a KeySet,
 }
 
 /// A verified answer: status and body.
@@ -374,10 +451,56 @@ pub struct Answer {
     pub body: String,
 }
 
-/// One signed call whose answer must carry a valid platform signature
-/// (`Wechatpay-Signature` over `TIMESTAMP\nNONCE\nBODY\n`, key named by `Wechatpay-Serial`,
-/// timestamp within [`MAX_CLOCK_SKEW_SECS`] of `now`), bounded by `timeout`.
-pub async fn signed_call(
+/// An answer as received, before its signature is checked.
+pub struct RawAnswer {
+    pub status: u16,
+    pub body: String,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    signature: Option<String>,
+    serial: Option<String>,
+}
+
+impl RawAnswer {
+    /// `Wechatpay-Serial`: the platform key it says it is signed with.
+    pub fn serial(&self) -> Option<&str> {
+        self.serial.as_deref().map(str::trim)
+    }
+
+    fn headers(&self) -> NotifyHeaders<'_> {
+        NotifyHeaders {
+            timestamp: self.timestamp.as_deref(),
+            nonce: self.nonce.as_deref(),
+            signature: self.signature.as_deref(),
+            serial: self.serial.as_deref(),
+        }
+    }
+
+    /// The answer, once its platform signature (key named by `Wechatpay-Serial`, timestamp
+    /// within [`MAX_CLOCK_SKEW_SECS`] of `now`) checks out.
+    pub fn verify(self, keys: &KeySet, now: i64) -> Result<Answer, QueryError> {
+        verify_notify_signature(&self.headers(), self.body.as_bytes(), keys, now).map_err(|e| {
+            match e {
+                NotifyError::Stale => QueryError::Unauthentic("answer timestamp out of window"),
+                NotifyError::MissingHeaders => {
+                    QueryError::Unauthentic("answer carries no signature")
+                }
+                NotifyError::UnknownSerial | NotifyError::NoPlatformKey => {
+                    QueryError::Unauthentic("answer signed under an unknown serial")
+                }
+                _ => QueryError::Unauthentic("answer signature does not verify"),
+            }
+        })?;
+        Ok(Answer {
+            status: self.status,
+            body: self.body,
+        })
+    }
+}
+
+/// One signed call, its answer not yet verified (the caller may first need the platform key
+/// its `Wechatpay-Serial` names), bounded by `timeout`.
+pub async fn send_signed(
     http: &reqwest::Client,
     m: &Merchant<'_>,
     method: reqwest::Method,
@@ -385,7 +508,7 @@ pub async fn signed_call(
     body: &str,
     now: i64,
     timeout: Duration,
-) -> Result<Answer, QueryError> {
+) -> Result<RawAnswer, QueryError> {
     let nonce = hex::encode(rand::random::<[u8; 16]>());
     let auth = authorization_off_thread(
         m.mch_id,
@@ -423,33 +546,129 @@ pub async fn signed_call(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (ts, nonce, sig, serial) = (
+    let (timestamp, nonce, signature, serial) = (
         header("Wechatpay-Timestamp"),
         header("Wechatpay-Nonce"),
         header("Wechatpay-Signature"),
         header("Wechatpay-Serial"),
     );
-    let text = super::read_answer(resp).await?;
-    if let Some(expected) = m.platform_serial
-        && serial.as_deref().map(str::trim) != Some(expected)
-    {
-        return Err(QueryError::Unauthentic(
-            "answer signed under another serial",
-        ));
+    let body = super::read_answer(resp).await?;
+    Ok(RawAnswer {
+        status,
+        body,
+        timestamp,
+        nonce,
+        signature,
+        serial,
+    })
+}
+
+/// One signed call whose answer must carry a valid platform signature
+/// (`Wechatpay-Signature` over `TIMESTAMP\nNONCE\nBODY\n`, key named by `Wechatpay-Serial`,
+/// timestamp within [`MAX_CLOCK_SKEW_SECS`] of `now`), bounded by `timeout`.
+pub async fn signed_call(
+    http: &reqwest::Client,
+    m: &Merchant<'_>,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+    now: i64,
+    timeout: Duration,
+) -> Result<Answer, QueryError> {
+    send_signed(http, m, method, path, body, now, timeout)
+        .await?
+        .verify(m.platform_keys, now)
+}
+
+/// `GET /v3/certificates`: the platform certificates in force.
+pub const CERTIFICATES_PATH: &str = "/v3/certificates";
+
+/// One platform certificate from the list, decrypted and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformCert {
+    pub serial: String,
+    pub pem: String,
+    pub not_after: i64,
+}
+
+/// Why a certificate list is not taken. Nothing of it is kept.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CertListError {
+    /// `404 无可用的平台证书` and the like: a merchant of the public-key kind.
+    #[error("WeChat Pay refused the certificate list: HTTP {0} {1}")]
+    Rejected(u16, String),
+    #[error("certificate list is not the API's JSON")]
+    Malformed,
+    #[error("a certificate does not decrypt with the APIv3 key")]
+    Decrypt,
+    #[error("a decrypted certificate does not parse or does not carry its serial")]
+    BadCertificate,
+    #[error("the list is not signed by one of its certificates or a known key: {0}")]
+    Unauthentic(&'static str),
+}
+
+#[derive(Deserialize)]
+struct CertList {
+    data: Vec<CertEntry>,
+}
+
+#[derive(Deserialize)]
+struct CertEntry {
+    serial_no: String,
+    encrypt_certificate: Resource,
+}
+
+/// Read a `GET /v3/certificates` answer: every `encrypt_certificate` decrypted with the
+/// APIv3 key (under the associated data it names, `certificate`, as wechatpay-go does),
+/// parsed, its serial the one the entry names; then the answer's own signature checked with
+/// the certificate (of this list, or already known in `known`) that its `Wechatpay-Serial`
+/// names. wechatpay-go trusts its very first
+/// download without a signature check; taking only a list signed by itself or a known key is
+/// stricter and costs nothing. Expired certificates are left out.
+pub fn read_certificates(
+    raw: RawAnswer,
+    api_v3_key: &str,
+    known: &KeySet,
+    now: i64,
+) -> Result<Vec<PlatformCert>, CertListError> {
+    if raw.status != 200 {
+        return Err(CertListError::Rejected(raw.status, error_code(&raw.body)));
     }
-    let headers = NotifyHeaders {
-        timestamp: ts.as_deref(),
-        nonce: nonce.as_deref(),
-        signature: sig.as_deref(),
-    };
-    verify_notify_signature(&headers, text.as_bytes(), Some(m.platform_key), now).map_err(|e| {
-        match e {
-            NotifyError::Stale => QueryError::Unauthentic("answer timestamp out of window"),
-            NotifyError::MissingHeaders => QueryError::Unauthentic("answer carries no signature"),
-            _ => QueryError::Unauthentic("answer signature does not verify"),
+    let list: CertList = serde_json::from_str(&raw.body).map_err(|_| CertListError::Malformed)?;
+    let mut keys = known.clone();
+    let mut out = Vec::new();
+    for entry in list.data {
+        let plain = decrypt_resource(&entry.encrypt_certificate, api_v3_key)
+            .map_err(|_| CertListError::Decrypt)?;
+        let pem = String::from_utf8(plain).map_err(|_| CertListError::BadCertificate)?;
+        let cert = super::cert::parse_pem_chain(&pem)
+            .ok()
+            .and_then(|mut c| (c.len() == 1).then(|| c.remove(0)))
+            .ok_or(CertListError::BadCertificate)?;
+        let serial = entry.serial_no.trim().to_ascii_uppercase();
+        if cert.serial_hex != serial {
+            return Err(CertListError::BadCertificate);
         }
-    })?;
-    Ok(Answer { status, body: text })
+        let key = cert
+            .public_key
+            .clone()
+            .ok_or(CertListError::BadCertificate)?;
+        keys.insert(&serial, key);
+        if cert.not_after > now {
+            out.push(PlatformCert {
+                serial,
+                pem: cert.pem(),
+                not_after: cert.not_after,
+            });
+        }
+    }
+    if !raw.serial().is_some_and(|s| keys.names(s)) {
+        return Err(CertListError::Unauthentic("unknown Wechatpay-Serial"));
+    }
+    // Only the named keys: the any-serial key of an old configuration vouches for nothing here.
+    raw.verify(&keys.named_only(), now)
+        .map_err(|_| CertListError::Unauthentic("signature does not verify"))?;
+    Ok(out)
 }
 
 /// What a verified query answer must be about.
@@ -536,6 +755,64 @@ mod tests {
 #[cfg(test)]
 mod answer_tests {
     use super::*;
+
+    fn signed(key: &rsa::PrivateKey, serial: &str) -> (String, String, String, String) {
+        let (ts, nonce, body) = ("1795561549", "n0nce", r#"{"id":"EV"}"#);
+        let sig = crate::clients::pay::rsa_sha256_sign(
+            key,
+            format!("{ts}\n{nonce}\n{body}\n").as_bytes(),
+        );
+        (ts.into(), nonce.into(), sig, serial.into())
+    }
+
+    #[test]
+    fn the_serial_picks_the_key_as_the_combined_verifiers_do() {
+        use crate::clients::pay::{parse_private_key, parse_public_key};
+        let public_key = parse_private_key(include_str!(
+            "../../../tests/fixtures/keys/alipay_platform_private.pem"
+        ))
+        .unwrap();
+        let certificate = parse_private_key(include_str!(
+            "../../../tests/fixtures/keys/merchant_private.pem"
+        ))
+        .unwrap();
+        let mut keys = KeySet::default();
+        keys.insert(
+            "PUB_KEY_ID_01",
+            parse_public_key(include_str!(
+                "../../../tests/fixtures/keys/alipay_platform_public.pem"
+            ))
+            .unwrap(),
+        );
+        keys.insert("5157F09E", certificate.to_public_key());
+        let check = |keys: &KeySet, (ts, nonce, sig, serial): (String, String, String, String)| {
+            let headers = NotifyHeaders {
+                timestamp: Some(&ts),
+                nonce: Some(&nonce),
+                signature: Some(&sig),
+                serial: Some(&serial),
+            };
+            verify_notify_signature(&headers, br#"{"id":"EV"}"#, keys, 1_795_561_549)
+        };
+        assert_eq!(check(&keys, signed(&public_key, "PUB_KEY_ID_01")), Ok(()));
+        assert_eq!(check(&keys, signed(&certificate, "5157F09E")), Ok(()));
+        // The right key under the other one's serial, and a serial nobody names.
+        assert_eq!(
+            check(&keys, signed(&public_key, "5157F09E")),
+            Err(NotifyError::BadSignature)
+        );
+        assert_eq!(
+            check(&keys, signed(&public_key, "PUB_KEY_ID_02")),
+            Err(NotifyError::UnknownSerial)
+        );
+        // An old configuration's key answers for any serial no other key names.
+        keys.set_any_serial(public_key.to_public_key());
+        assert_eq!(check(&keys, signed(&public_key, "PUB_KEY_ID_02")), Ok(()));
+        assert_eq!(
+            check(&KeySet::default(), signed(&public_key, "PUB_KEY_ID_01")),
+            Err(NotifyError::NoPlatformKey)
+        );
+    }
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer {

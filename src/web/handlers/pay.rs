@@ -110,6 +110,7 @@ pub async fn pay_notify(app: &App, req: &Request) -> Result<Response, AppError> 
                 timestamp: req.header("wechatpay-timestamp"),
                 nonce: req.header("wechatpay-nonce"),
                 signature: req.header("wechatpay-signature"),
+                serial: req.header("wechatpay-serial"),
             };
             let (outcome, error) = payments::wechat_notify(app, &headers, &req.body).await?;
             Ok(wechat_answer(outcome, error))

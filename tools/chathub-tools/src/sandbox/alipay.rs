@@ -81,6 +81,9 @@ pub fn notification(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if let Some(sn) = &keys.alipay_cert_sn {
+        params.push(("alipay_cert_sn".into(), sn.clone()));
+    }
     let key = pay::parse_private_key(&keys.platform_private).expect("sandbox platform key");
     let sign = pay::rsa_sha256_sign(&key, pay::alipay::sign_content(&params).as_bytes());
     params.push(("sign_type".into(), "RSA2".into()));
@@ -89,15 +92,38 @@ pub fn notification(
 }
 
 /// An openapi answer as Alipay writes it: `{"<method>_response":NODE,"sign":"…"}`, the sign
-/// over `node_text` exactly as given (so a test can put escapes such as `\/` in it).
+/// over `node_text` exactly as given (so a test can put escapes such as `\/` in it); in
+/// certificate mode `alipay_cert_sn` names the certificate that signed.
 pub fn signed_answer(keys: &GatewayKeys, method: &str, node_text: &str) -> String {
     let key = pay::parse_private_key(&keys.platform_private).expect("sandbox platform key");
     let sign = pay::rsa_sha256_sign(&key, node_text.as_bytes());
+    let sn = keys
+        .alipay_cert_sn
+        .as_ref()
+        .map(|sn| {
+            format!(
+                ",\"alipay_cert_sn\":{}",
+                serde_json::Value::from(sn.as_str())
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "{{\"{}\":{node_text},\"sign\":{}}}",
+        "{{\"{}\":{node_text}{sn},\"sign\":{}}}",
         pay::alipay::response_node(method),
         serde_json::Value::from(sign)
     )
+}
+
+/// Alipay's side of a merchant in public-key-certificate mode: the SNs its requests must
+/// carry, the Alipay certificates (PEM chains, by SN) `alipay.open.app.alipaycert.download`
+/// hands out, and the key and SN answers are signed with now.
+#[derive(Clone, Debug, Default)]
+pub struct CertSide {
+    pub app_cert_sn: String,
+    pub root_cert_sn: String,
+    pub chains: std::collections::BTreeMap<String, String>,
+    pub signer_private: String,
+    pub signer_sn: String,
 }
 
 /// The `alipay_trade_query_response` node for a trade (or for none: `ACQ.TRADE_NOT_EXIST`).
@@ -126,6 +152,26 @@ fn money(cents: i64) -> String {
 /// Answer `alipay.trade.query` / `alipay.trade.close` as the gateway does: the merchant's
 /// RSA2 signature and app id checked, then the trade looked up (or closed) in `trades`.
 pub fn answer_openapi(keys: &GatewayKeys, trades: &Trades, form: &[(String, String)]) -> String {
+    answer_openapi_in(keys, trades, form, None)
+}
+
+/// [`answer_openapi`] for a merchant in certificate mode when `cert` is given: the request's
+/// SNs checked, answers signed by the current Alipay certificate, and certificates handed out.
+pub fn answer_openapi_in(
+    keys: &GatewayKeys,
+    trades: &Trades,
+    form: &[(String, String)],
+    cert: Option<&CertSide>,
+) -> String {
+    let signer = match cert {
+        Some(c) => {
+            let mut k = keys.signed_by(&c.signer_private, "");
+            k.alipay_cert_sn = Some(c.signer_sn.clone());
+            k
+        }
+        None => keys.clone(),
+    };
+    let keys = &signer;
     let get = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
@@ -152,6 +198,25 @@ pub fn answer_openapi(keys: &GatewayKeys, trades: &Trades, form: &[(String, Stri
     let node = match method.as_str() {
         _ if get("app_id") != keys.alipay_app_id => serde_json::json!({"code": "40002",
             "msg": "Invalid Arguments", "sub_code": "isv.invalid-app-id", "sub_msg": "无效的AppID参数"}),
+        _ if cert.is_some_and(|c| {
+            get("app_cert_sn") != c.app_cert_sn || get("alipay_root_cert_sn") != c.root_cert_sn
+        }) =>
+        {
+            serde_json::json!({"code": "40002", "msg": "Invalid Arguments",
+                "sub_code": "isv.app-cert-sn-error", "sub_msg": "应用公钥证书序列号不匹配"})
+        }
+        pay::alipay::CERT_DOWNLOAD_METHOD => {
+            let wanted = biz["alipay_cert_sn"].as_str().unwrap_or_default();
+            match cert.and_then(|c| c.chains.get(wanted)) {
+                Some(chain) => {
+                    use base64::Engine as _;
+                    serde_json::json!({"code": "10000", "msg": "Success",
+                        "alipay_cert_content": base64::engine::general_purpose::STANDARD.encode(chain)})
+                }
+                None => serde_json::json!({"code": "40004", "msg": "Business Failed",
+                    "sub_code": "isv.cert-not-exist", "sub_msg": "证书不存在"}),
+            }
+        }
         pay::alipay::QUERY_METHOD => query_node(&order_no, trades.get(&order_no).as_ref()),
         pay::alipay::CLOSE_METHOD => match trades.close(&order_no) {
             Closing::Closed => serde_json::json!({"code": "10000", "msg": "Success",
@@ -178,6 +243,8 @@ pub struct FakeAlipay {
     pub trades: Trades,
     pub behaviour: Switch,
     pub calls: CallLog,
+    /// Certificate mode (`None`: public-key mode).
+    pub cert_side: std::sync::Arc<std::sync::Mutex<Option<CertSide>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -189,14 +256,16 @@ impl FakeAlipay {
         let addr = listener.local_addr().expect("address");
         let (trades, behaviour) = (Trades::default(), Switch::default());
         let calls: CallLog = Default::default();
-        let (t, b, c, keys) = (
+        let cert_side: std::sync::Arc<std::sync::Mutex<Option<CertSide>>> = Default::default();
+        let (t, b, c, keys, cs) = (
             trades.clone(),
             behaviour.clone(),
             calls.clone(),
             std::sync::Arc::new(keys),
+            cert_side.clone(),
         );
         let task = crate::http_serve::spawn(listener, move |req| {
-            let (t, b, c, keys) = (t.clone(), b.clone(), c.clone(), keys.clone());
+            let (t, b, c, keys, cs) = (t.clone(), b.clone(), c.clone(), keys.clone(), cs.clone());
             async move {
                 let form = req.form();
                 c.lock()
@@ -205,10 +274,11 @@ impl FakeAlipay {
                 if let Some(r) = super::misbehave(&b).await {
                     return r;
                 }
+                let side = cs.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 crate::http_serve::reply(
                     200,
                     "text/html;charset=utf-8",
-                    answer_openapi(&keys, &t, &form),
+                    answer_openapi_in(&keys, &t, &form, side.as_ref()),
                 )
             }
         });
@@ -217,6 +287,7 @@ impl FakeAlipay {
             trades,
             behaviour,
             calls,
+            cert_side,
             task,
         }
     }

@@ -23,6 +23,10 @@ pub struct GatewayKeys {
     /// One gateway key pair stands for Alipay's and WeChat Pay's platform keys.
     pub platform_private: String,
     pub platform_public: String,
+    /// The `Wechatpay-Serial` the platform key signs under.
+    pub platform_serial: String,
+    /// Alipay certificate mode: the `alipay_cert_sn` answers name (`None`: public-key mode).
+    pub alipay_cert_sn: Option<String>,
     pub alipay_app_id: String,
     pub wechat_app_id: String,
     pub wechat_mch_id: String,
@@ -111,6 +115,20 @@ impl GatewayKeys {
         )
     }
 
+    /// The same keys with another platform key (and serial) signing: a rotated certificate,
+    /// a WeChat Pay public key, a new Alipay certificate, or an impostor.
+    pub fn signed_by(&self, platform_private: &str, serial: &str) -> GatewayKeys {
+        let mut keys = self.clone();
+        keys.platform_private = platform_private.to_string();
+        if let Ok(key) = pay::parse_private_key(platform_private)
+            && let Ok(public) = public_pem(&key)
+        {
+            keys.platform_public = public;
+        }
+        keys.platform_serial = serial.to_string();
+        keys
+    }
+
     /// The keys from their PEM texts; the public halves and the serial are derived.
     pub fn from_parts(
         merchant_private: &str,
@@ -128,6 +146,8 @@ impl GatewayKeys {
                 .map_err(|e| e.to_string())?,
             platform_private: platform_private.to_string(),
             platform_public: public_pem(&platform)?,
+            platform_serial: super::wechat::PLATFORM_SERIAL.into(),
+            alipay_cert_sn: None,
             alipay_app_id: ALIPAY_APP_ID.into(),
             wechat_app_id: WECHAT_APP_ID.into(),
             wechat_mch_id: WECHAT_MCH_ID.into(),
@@ -209,6 +229,11 @@ impl GatewayKeys {
             (
                 "CHATHUB_WECHAT_PLATFORM_PUBLIC_KEY",
                 self.platform_public.clone(),
+            ),
+            // Public-key mode, as WeChat Pay sets up merchants today (README: payment keys).
+            (
+                "CHATHUB_WECHAT_PLATFORM_SERIAL",
+                self.platform_serial.clone(),
             ),
             ("CHATHUB_WECHAT_API_BASE", wechat_api_base.to_string()),
         ]

@@ -4,6 +4,7 @@
 //! to the browser (`crate::devfront`); the server's tests use the same code as their fakes.
 
 pub mod alipay;
+pub mod certs;
 mod keys;
 pub mod trades;
 pub mod wechat;
@@ -59,6 +60,7 @@ mod tests {
             amount: Money::from_cents(6000),
             timestamp: "2026-06-01 10:00:00",
             time_expire: Some("2026-06-01 12:00:00"),
+            cert_sns: None,
         })
         .unwrap();
         let query = url.split_once('?').unwrap().1;
@@ -80,13 +82,17 @@ mod tests {
         let n = wechat::notification(&keys, &wechat::transaction(&keys, "CH0001", 6000), 1);
         let tx = pay::wechat::decrypt_notification(n.body.as_bytes(), &keys.wechat_v3_key).unwrap();
         assert_eq!(tx.out_trade_no, "CH0001");
-        let platform = pay::parse_public_key(&keys.platform_public).unwrap();
+        let mut platform = pay::wechat::KeySet::default();
+        platform.insert(
+            wechat::PLATFORM_SERIAL,
+            pay::parse_public_key(&keys.platform_public).unwrap(),
+        );
         let headers = pay::wechat::NotifyHeaders {
             timestamp: Some(&n.timestamp),
             nonce: Some(&n.nonce),
             signature: Some(&n.signature),
+            serial: Some(&n.serial),
         };
-        pay::wechat::verify_notify_signature(&headers, n.body.as_bytes(), Some(&platform), 1)
-            .unwrap();
+        pay::wechat::verify_notify_signature(&headers, n.body.as_bytes(), &platform, 1).unwrap();
     }
 }

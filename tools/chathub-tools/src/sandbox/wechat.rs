@@ -14,6 +14,8 @@ pub struct WechatNotification {
     pub timestamp: String,
     pub nonce: String,
     pub signature: String,
+    /// `Wechatpay-Serial`: the key it is signed with.
+    pub serial: String,
 }
 
 /// The decrypted transaction of a successful payment.
@@ -63,6 +65,7 @@ pub fn signed_body(keys: &GatewayKeys, body: String, timestamp: i64) -> WechatNo
         timestamp,
         nonce,
         signature,
+        serial: keys.platform_serial.clone(),
     }
 }
 
@@ -78,7 +81,7 @@ pub async fn send(
         .header("Wechatpay-Timestamp", &n.timestamp)
         .header("Wechatpay-Nonce", &n.nonce)
         .header("Wechatpay-Signature", &n.signature)
-        .header("Wechatpay-Serial", "PLATFORM-SERIAL")
+        .header("Wechatpay-Serial", &n.serial)
         .body(n.body.clone())
         .send()
         .await
@@ -149,7 +152,7 @@ pub fn answer_headers(keys: &GatewayKeys, body: &str, timestamp: i64) -> Vec<(St
         ("Wechatpay-Timestamp".into(), n.timestamp),
         ("Wechatpay-Nonce".into(), n.nonce),
         ("Wechatpay-Signature".into(), n.signature),
-        ("Wechatpay-Serial".into(), PLATFORM_SERIAL.into()),
+        ("Wechatpay-Serial".into(), n.serial),
     ]
 }
 
@@ -166,6 +169,37 @@ pub fn signed_reply(keys: &GatewayKeys, answer: Refusal, now: i64) -> crate::htt
         }
     }
     r
+}
+
+/// `GET /v3/certificates`'s answer for these certificates (PEM): each encrypted under the
+/// APIv3 key with associated data `certificate`, as WeChat Pay sends them.
+pub fn certificate_list(v3_key: &str, certs: &[String]) -> String {
+    let data: Vec<serde_json::Value> = certs
+        .iter()
+        .enumerate()
+        .map(|(i, pem)| {
+            let nonce = format!("c3rtn0nce{i:03}");
+            let ciphertext = pay::wechat::encrypt_resource(pem, v3_key, &nonce, "certificate")
+                .expect("a 32-byte APIv3 key");
+            serde_json::json!({
+                "serial_no": super::certs::serial_of(pem),
+                "effective_time": "2026-01-01T00:00:00+08:00",
+                "expire_time": "2031-01-01T00:00:00+08:00",
+                "encrypt_certificate": {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce,
+                    "associated_data": "certificate", "ciphertext": ciphertext}
+            })
+        })
+        .collect();
+    serde_json::json!({ "data": data }).to_string()
+}
+
+/// What the platform side of a fake signs with and lists: the key and serial answers are
+/// signed under, and the platform certificates `GET /v3/certificates` lists (`None`: a
+/// merchant of the public-key kind, answered 404 无可用的平台证书).
+#[derive(Clone, Default)]
+pub struct Platform {
+    pub signer: Option<(String, String)>,
+    pub certificates: Option<Vec<String>>,
 }
 
 /// The serial the stand-in's platform key goes by.
@@ -263,6 +297,8 @@ pub struct FakeWechatPay {
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
     pub trades: Trades,
     pub behaviour: Switch,
+    /// Who signs and which certificates are listed (default: the keys' platform key, no list).
+    pub platform: Arc<Mutex<Platform>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -274,13 +310,21 @@ impl FakeWechatPay {
         let addr = listener.local_addr().expect("address");
         let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let (trades, behaviour) = (Trades::default(), Switch::default());
-        let (log, t, b) = (requests.clone(), trades.clone(), behaviour.clone());
+        let platform: Arc<Mutex<Platform>> = Arc::default();
+        let (log, t, b, p) = (
+            requests.clone(),
+            trades.clone(),
+            behaviour.clone(),
+            platform.clone(),
+        );
         let keys = Arc::new(keys);
         let task = crate::http_serve::spawn(listener, move |req| {
-            let (log, keys, t, b) = (log.clone(), keys.clone(), t.clone(), b.clone());
+            let (log, keys, t, b, p) = (log.clone(), keys.clone(), t.clone(), b.clone(), p.clone());
             async move {
                 let auth = req.header("authorization");
-                log.lock().unwrap().push((auth.clone(), req.body_text()));
+                log.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((auth.clone(), req.body_text()));
                 if let Some(r) = super::misbehave(&b).await {
                     return r;
                 }
@@ -288,7 +332,17 @@ impl FakeWechatPay {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or_default();
-                signed_reply(&keys, api_answer(&keys, &t, &req, &auth), now)
+                let platform = p.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let signer = match &platform.signer {
+                    Some((private, serial)) => keys.signed_by(private, serial),
+                    None => (*keys).clone(),
+                };
+                let answer = if req.path == pay::wechat::CERTIFICATES_PATH {
+                    certificates_answer(&keys, &platform, &req, &auth)
+                } else {
+                    api_answer(&keys, &t, &req, &auth)
+                };
+                signed_reply(&signer, answer, now)
             }
         });
         FakeWechatPay {
@@ -296,6 +350,7 @@ impl FakeWechatPay {
             requests,
             trades,
             behaviour,
+            platform,
             task,
         }
     }
@@ -308,6 +363,22 @@ impl FakeWechatPay {
 impl Drop for FakeWechatPay {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// `GET /v3/certificates`: the merchant's signature checked, then the list (or 404).
+pub fn certificates_answer(
+    keys: &GatewayKeys,
+    platform: &Platform,
+    req: &crate::http_serve::Req,
+    auth: &str,
+) -> Refusal {
+    if let Err(r) = check_authorization(keys, req.method.as_str(), &req.path, auth, "") {
+        return r;
+    }
+    match &platform.certificates {
+        Some(certs) => (200, certificate_list(&keys.wechat_v3_key, certs)),
+        None => refusal(404, "NOT_FOUND", "无可用的平台证书"),
     }
 }
 
