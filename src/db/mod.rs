@@ -6,6 +6,8 @@ pub mod channel_account;
 pub mod log;
 pub mod order;
 pub mod pay_query;
+pub mod reconcile;
+pub mod refund;
 pub mod schema;
 pub mod stats;
 pub mod tenant;
@@ -35,6 +37,10 @@ pub struct Tables {
     pub provision_state: String,
     /// chathub's own: orders sent to a gateway, their deadline and query schedule.
     pub pay_query: String,
+    /// chathub's own: refunds and their request numbers.
+    pub refund: String,
+    /// chathub's own: the daily bill reconciliation per date and gateway.
+    pub reconcile: String,
     pub user: String,
     pub admin: String,
     pub auth_group: String,
@@ -53,6 +59,8 @@ impl Tables {
             gateway_log: t("chathub_gateway_log"),
             provision_state: t("chathub_provision_state"),
             pay_query: t("chathub_pay_query"),
+            refund: t("chathub_refund"),
+            reconcile: t("chathub_reconcile"),
             user: t("user"),
             admin: t("admin"),
             auth_group: t("auth_group"),

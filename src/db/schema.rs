@@ -677,7 +677,9 @@ mod tests {
                 "chathub_login_throttle",
                 "chathub_provision_state",
                 "chathub_pay_query",
-                "chathub_lifecycle"
+                "chathub_lifecycle",
+                "chathub_refund",
+                "chathub_reconcile"
             ]
         );
         let session = &t[5];

@@ -8,6 +8,8 @@ pub mod channels;
 pub mod lifecycle;
 pub mod member;
 pub mod pay_query;
+pub mod reconcile;
+pub mod refund;
 pub mod payments;
 pub mod php_session;
 pub mod provisioning;

@@ -230,14 +230,14 @@ async fn record(
 }
 
 /// The merchant's Alipay credentials, parsed.
-struct AlipayCreds {
-    gateway: String,
-    app_id: String,
+pub(crate) struct AlipayCreds {
+    pub(crate) gateway: String,
+    pub(crate) app_id: String,
     private_key: rsa::PrivateKey,
     public_key: rsa::PublicKey,
 }
 
-async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
+pub(crate) async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
     let cfg = app.addon();
     let private =
         secrecy::ExposeSecret::expose_secret(&cfg.alipay_merchant_private_key).to_string();
@@ -263,14 +263,14 @@ async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
 }
 
 /// The merchant's WeChat Pay credentials, parsed.
-struct WechatCreds {
-    merchant_key: rsa::PrivateKey,
-    serial: String,
-    platform_key: rsa::PublicKey,
-    platform_serial: Option<String>,
+pub(crate) struct WechatCreds {
+    pub(crate) merchant_key: rsa::PrivateKey,
+    pub(crate) serial: String,
+    pub(crate) platform_key: rsa::PublicKey,
+    pub(crate) platform_serial: Option<String>,
 }
 
-async fn wechat_creds(app: &App) -> Result<WechatCreds, QueryError> {
+pub(crate) async fn wechat_creds(app: &App) -> Result<WechatCreds, QueryError> {
     let (key, serial) = wechat_merchant(app).await.map_err(QueryError::Rejected)?;
     let platform = app
         .config
@@ -371,7 +371,7 @@ pub async fn close(
         .unwrap_or_else(|_| Err(QueryError::Transport("no answer within the bound".into())))
 }
 
-async fn alipay_call(
+pub(crate) async fn alipay_call(
     app: &App,
     c: &AlipayCreds,
     method: &'static str,
@@ -396,7 +396,7 @@ async fn alipay_call(
         .map_err(|e| QueryError::Transport(format!("verification task: {e}")))?
 }
 
-async fn wechat_call(
+pub(crate) async fn wechat_call(
     app: &App,
     c: &WechatCreds,
     method: reqwest::Method,
