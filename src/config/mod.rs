@@ -103,6 +103,9 @@ pub struct PaySettings {
     /// The serial (`Wechatpay-Serial`) of `wechat_platform_public_key` when it is a bare public
     /// key (`PUB_KEY_ID_…`); a certificate names its own.
     pub wechat_platform_serial: Option<String>,
+    /// Whether this instance's worker reconciles yesterday's bills each morning (off by
+    /// default; `chathub reconcile --date` does it by hand).
+    pub reconcile_daily: bool,
 }
 
 /// The sources and `CHATHUB_*` environment a [`Config`] was loaded from. Never printed: the
@@ -298,6 +301,7 @@ const SERVER_KEYS: &[&str] = &[
     "pay_query_first_secs",
     "pay_return_query_ms",
     "pay_sweep",
+    "pay_reconcile_daily",
     "wechat_platform_serial",
     "db_pool_max",
     "session_max_lifetime_secs",
@@ -649,6 +653,7 @@ impl Config {
             self.pay.return_query.as_millis().to_string(),
         );
         line("pay_sweep", self.pay.sweep.to_string());
+        line("pay_reconcile_daily", self.pay.reconcile_daily.to_string());
         line(
             "wechat_platform_serial",
             format!("{:?}", self.pay.wechat_platform_serial),
@@ -1063,6 +1068,8 @@ fn pay_settings(
         return_query: Duration::from_millis(return_query_ms),
         sweep,
         wechat_platform_serial: get("wechat_platform_serial").filter(|s| !s.trim().is_empty()),
+        reconcile_daily: get("pay_reconcile_daily")
+            .is_some_and(|v| parse_switch(&v, "pay_reconcile_daily", errors)),
     }
 }
 
