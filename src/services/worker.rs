@@ -104,7 +104,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The payment sweep (`services::pay_query::sweep_once`), once every [`POLL_INTERVAL`].
+/// The payment sweep (`services::pay_query::sweep_once`), the refund sweep
+/// (`services::refund::sweep_once`) and the daily reconciliation (`services::reconcile::daily`),
+/// once every [`POLL_INTERVAL`].
 async fn sweep_payments(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     loop {
         if *stop.borrow() {
@@ -112,6 +114,13 @@ async fn sweep_payments(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = crate::services::pay_query::sweep_once(&app).await {
             app.db.health.report_background(&e, "payment sweep pass");
+        }
+        // Refunds whose outcome is open, and the daily bill, beside the order sweep.
+        if let Err(e) = crate::services::refund::sweep_once(&app).await {
+            app.db.health.report_background(&e, "refund sweep pass");
+        }
+        if let Err(e) = crate::services::reconcile::daily(&app).await {
+            app.db.health.report_background(&e, "daily reconciliation");
         }
         tokio::select! {
             _ = stop.changed() => return,
