@@ -176,6 +176,8 @@ pub type CallLog = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
 pub struct FakeAlipay {
     pub addr: std::net::SocketAddr,
     pub trades: Trades,
+    /// Its refunds and the bill files it serves (`sandbox::refunds`).
+    pub refunds: super::refunds::Refunds,
     pub behaviour: Switch,
     pub calls: CallLog,
     task: tokio::task::JoinHandle<()>,
@@ -188,6 +190,7 @@ impl FakeAlipay {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let (trades, behaviour) = (Trades::default(), Switch::default());
+        let refunds = super::refunds::Refunds::default();
         let calls: CallLog = Default::default();
         let (t, b, c, keys) = (
             trades.clone(),
@@ -195,14 +198,19 @@ impl FakeAlipay {
             calls.clone(),
             std::sync::Arc::new(keys),
         );
+        let (rf, base) = (refunds.clone(), format!("http://{addr}"));
         let task = crate::http_serve::spawn(listener, move |req| {
             let (t, b, c, keys) = (t.clone(), b.clone(), c.clone(), keys.clone());
+            let (rf, base) = (rf.clone(), base.clone());
             async move {
                 let form = req.form();
                 c.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(form.clone());
                 if let Some(r) = super::misbehave(&b).await {
+                    return r;
+                }
+                if let Some(r) = super::refunds::serve_alipay(&keys, &t, &rf, &req, &form, &base).await {
                     return r;
                 }
                 crate::http_serve::reply(
@@ -215,6 +223,7 @@ impl FakeAlipay {
         FakeAlipay {
             addr,
             trades,
+            refunds,
             behaviour,
             calls,
             task,

@@ -5,6 +5,7 @@
 
 pub mod alipay;
 mod keys;
+pub mod refunds;
 pub mod trades;
 pub mod wechat;
 

@@ -104,7 +104,7 @@ fn auth_field<'a>(auth: &'a str, name: &str) -> Option<&'a str> {
 /// An error answer as WeChat Pay gives it: status and `{"code","message"}`.
 pub type Refusal = (u16, String);
 
-fn refusal(status: u16, code: &str, message: &str) -> Refusal {
+pub(crate) fn refusal(status: u16, code: &str, message: &str) -> Refusal {
     (
         status,
         serde_json::json!({"code": code, "message": message}).to_string(),
@@ -185,7 +185,7 @@ pub fn query_transaction(keys: &GatewayKeys, t: &Trade) -> serde_json::Value {
 }
 
 /// Check a merchant's `Authorization` over `METHOD\nPATH?QUERY\nTS\nNONCE\nBODY\n`.
-fn check_authorization(
+pub(crate) fn check_authorization(
     keys: &GatewayKeys,
     method: &str,
     path_and_query: &str,
@@ -262,6 +262,8 @@ pub struct FakeWechatPay {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
     pub trades: Trades,
+    /// Its refunds and the bill files it serves (`sandbox::refunds`).
+    pub refunds: super::refunds::Refunds,
     pub behaviour: Switch,
     task: tokio::task::JoinHandle<()>,
 }
@@ -274,10 +276,13 @@ impl FakeWechatPay {
         let addr = listener.local_addr().expect("address");
         let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let (trades, behaviour) = (Trades::default(), Switch::default());
+        let refunds = super::refunds::Refunds::default();
         let (log, t, b) = (requests.clone(), trades.clone(), behaviour.clone());
+        let (rf, base) = (refunds.clone(), format!("http://{addr}"));
         let keys = Arc::new(keys);
         let task = crate::http_serve::spawn(listener, move |req| {
             let (log, keys, t, b) = (log.clone(), keys.clone(), t.clone(), b.clone());
+            let (rf, base) = (rf.clone(), base.clone());
             async move {
                 let auth = req.header("authorization");
                 log.lock().unwrap().push((auth.clone(), req.body_text()));
@@ -288,6 +293,9 @@ impl FakeWechatPay {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or_default();
+                if let Some(r) = super::refunds::serve_wechat(&keys, &t, &rf, &req, &auth, &base, now).await {
+                    return r;
+                }
                 signed_reply(&keys, api_answer(&keys, &t, &req, &auth), now)
             }
         });
@@ -295,6 +303,7 @@ impl FakeWechatPay {
             addr,
             requests,
             trades,
+            refunds,
             behaviour,
             task,
         }
