@@ -488,7 +488,7 @@ pub fn write_zip(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
         central.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02]);
         central.extend_from_slice(&20u16.to_le_bytes()); // made by
         common(&mut central);
-        central.extend_from_slice(&[0u8; 8]); // comment len, disk, internal attrs
+        central.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
         central.extend_from_slice(&0u32.to_le_bytes()); // external attrs
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(name);
