@@ -37,6 +37,9 @@ pub struct Refunds {
     bills: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
     /// The next refund call is carried out, then never answered (a timeout after the fact).
     pub hang_after_refund: Arc<AtomicBool>,
+    /// The race both gateways document: the buyer pays this trade (amount, transaction number)
+    /// just as the merchant closes it, so the close is refused as already paid.
+    pays_at_close: Arc<Mutex<BTreeMap<String, (i64, String)>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -112,6 +115,18 @@ impl Refunds {
 
     pub fn bill(&self, bill_date: &str) -> Option<Vec<u8>> {
         lock(&self.bills).get(bill_date).cloned()
+    }
+
+    /// The buyer pays `out_trade_no` at the moment the merchant's close arrives.
+    pub fn buyer_pays_at_close(&self, out_trade_no: &str, total_cents: i64, trade_no: &str) {
+        lock(&self.pays_at_close).insert(out_trade_no.into(), (total_cents, trade_no.into()));
+    }
+
+    /// A close of `out_trade_no` arrives: the racing payment, if one was set, lands first.
+    pub(crate) fn closing(&self, trades: &Trades, out_trade_no: &str) {
+        if let Some((cents, trade_no)) = lock(&self.pays_at_close).remove(out_trade_no) {
+            trades.pay(out_trade_no, cents, &trade_no);
+        }
     }
 
     /// Whether this refund call is to be left unanswered (once).
@@ -575,6 +590,12 @@ pub(crate) async fn serve_alipay(
             None => crate::http_serve::reply(404, "text/plain", "no such bill"),
         });
     }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if field("method") == Some(pay::alipay::CLOSE_METHOD) {
+        let biz: serde_json::Value =
+            serde_json::from_str(field("biz_content").unwrap_or_default()).unwrap_or_default();
+        refunds.closing(trades, biz["out_trade_no"].as_str().unwrap_or_default());
+    }
     let answer = answer_alipay(keys, trades, refunds, form, base_url)?;
     let is_refund = form
         .iter()
@@ -600,6 +621,14 @@ pub(crate) async fn serve_wechat(
     base_url: &str,
     now: i64,
 ) -> Option<crate::http_serve::Resp> {
+    if let Some(no) = req
+        .path
+        .strip_prefix("/v3/pay/transactions/out-trade-no/")
+        .and_then(|p| p.strip_suffix("/close"))
+    {
+        refunds.closing(trades, no);
+        return None;
+    }
     let (status, body, signed) = answer_wechat(keys, trades, refunds, req, auth, base_url)?;
     if req.path == pay::wechat_refund::REFUNDS_PATH && refunds.take_hang() {
         std::future::pending::<()>().await;
