@@ -293,11 +293,18 @@ pub async fn reconcile_command(cli: &Cli, date: &str) -> i32 {
             }
             Outcome::Failed(why) => {
                 clean = false;
-                println!("{method} {}: FAILED: {}", r.bill_date, crate::live::printable(why));
+                println!(
+                    "{method} {}: FAILED: {}",
+                    r.bill_date,
+                    crate::live::printable(why)
+                );
             }
             Outcome::Busy => {
                 clean = false;
-                println!("{method} {}: another instance is reconciling it now", r.bill_date);
+                println!(
+                    "{method} {}: another instance is reconciling it now",
+                    r.bill_date
+                );
             }
         }
     }

@@ -261,12 +261,15 @@ async fn reconcile_report(
     if rows.is_empty() {
         return Ok(line(
             "reconciliation",
-            Outcome::Ok("no bill reconciled yet (chathub reconcile --date, or pay_reconcile_daily)".into()),
+            Outcome::Ok(
+                "no bill reconciled yet (chathub reconcile --date, or pay_reconcile_daily)".into(),
+            ),
         ));
     }
     let mut bad = Vec::new();
     for r in &rows {
-        let findings: Vec<serde_json::Value> = serde_json::from_str(&r.findings).unwrap_or_default();
+        let findings: Vec<serde_json::Value> =
+            serde_json::from_str(&r.findings).unwrap_or_default();
         if r.status == "failed" {
             bad.push(format!("{} {}: failed", r.bill_date, printable(&r.method)));
         } else if !findings.is_empty() {

@@ -95,7 +95,8 @@ pub async fn latest<Q: Queryable>(
     t: &Tables,
     limit: u32,
 ) -> Result<Vec<Stored>, AppError> {
-    let rows: Vec<(String, String, String, u32, Option<String>, Option<i64>)> = conn
+    type Columns = (String, String, String, u32, Option<String>, Option<i64>);
+    let rows: Vec<Columns> = conn
         .exec(
             format!(
                 "SELECT bill_date, pay_method, status, matched, findings, updatetime FROM `{}` \
@@ -107,14 +108,16 @@ pub async fn latest<Q: Queryable>(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(bill_date, method, status, matched, findings, updatetime)| Stored {
-            bill_date,
-            method,
-            status,
-            matched,
-            findings: findings.unwrap_or_default(),
-            updatetime: updatetime.unwrap_or_default(),
-        })
+        .map(
+            |(bill_date, method, status, matched, findings, updatetime)| Stored {
+                bill_date,
+                method,
+                status,
+                matched,
+                findings: findings.unwrap_or_default(),
+                updatetime: updatetime.unwrap_or_default(),
+            },
+        )
         .collect())
 }
 

@@ -331,16 +331,21 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// After a call whose outcome is still open: its new state, what it said, when to look
-/// again; the lease given back.
+/// What a call whose outcome is still open left: the refund's state, what the gateway said,
+/// when to look again.
+pub struct OpenNote<'a> {
+    pub status: RefundStatus,
+    pub note: &'a str,
+    pub next_check_at: i64,
+}
+
+/// Store an open outcome and give the lease back (only the lease holder's note counts).
 pub async fn note_open(
     conn: &mut mysql_async::Conn,
     t: &Tables,
     id: u32,
     owner: &str,
-    status: RefundStatus,
-    note: &str,
-    next_check_at: i64,
+    n: &OpenNote<'_>,
     now: i64,
 ) -> Result<(), AppError> {
     conn.exec_drop(
@@ -350,7 +355,7 @@ pub async fn note_open(
              WHERE id = ? AND claim_owner = ? AND status IN ('pending', 'processing')",
             t.refund
         ),
-        (status.as_str(), note, next_check_at, now, id, owner),
+        (n.status.as_str(), n.note, n.next_check_at, now, id, owner),
     )
     .await?;
     Ok(())

@@ -166,7 +166,10 @@ async fn run_one(
     };
     let mut conn = app.db.conn().await?;
     let now = app.clock.epoch();
-    store::finish(&mut conn, t, &bill_date, method, &me, status, matched, &findings, now).await?;
+    store::finish(
+        &mut conn, t, &bill_date, method, &me, status, matched, &findings, now,
+    )
+    .await?;
     let action = format!("reconcile_{}", method.as_str());
     let clean = matches!(&outcome, Outcome::Done { findings, .. } if findings.is_empty());
     log::insert(
@@ -187,7 +190,12 @@ async fn run_one(
     )
     .await?;
     if !clean {
-        tracing::warn!(bill_date, method = method.as_str(), detail, "reconciliation found differences");
+        tracing::warn!(
+            bill_date,
+            method = method.as_str(),
+            detail,
+            "reconciliation found differences"
+        );
     }
     Ok(Report {
         bill_date,
@@ -251,7 +259,11 @@ async fn fetch(app: &App, method: PayMethod, bill_date: &str) -> Result<Vec<Bill
     };
     tokio::time::timeout(Duration::from_secs(LEASE_SECS as u64 - 60), work)
         .await
-        .unwrap_or_else(|_| Err(QueryError::Transport("bill not had within the bound".into())))
+        .unwrap_or_else(|_| {
+            Err(QueryError::Transport(
+                "bill not had within the bound".into(),
+            ))
+        })
 }
 
 fn finding(kind: &str, order_no: &str, ours: String, theirs: String) -> Finding {
@@ -286,7 +298,12 @@ async fn compare(
                 };
                 drop(conn);
                 let Some(order) = order else {
-                    findings.push(finding("unknown_order", &row.out_trade_no, String::new(), theirs));
+                    findings.push(finding(
+                        "unknown_order",
+                        &row.out_trade_no,
+                        String::new(),
+                        theirs,
+                    ));
                     continue;
                 };
                 let ours = format!("¥{} {}", order.amount.decimal(), order.status.as_str());
@@ -294,13 +311,12 @@ async fn compare(
                     findings.push(finding("amount_mismatch", &row.out_trade_no, ours, theirs));
                     continue;
                 }
-                if matches!(order.status, OrderStatus::Pending | OrderStatus::Failed) {
-                    if let MarkPaid::Paid { .. } =
+                if matches!(order.status, OrderStatus::Pending | OrderStatus::Failed)
+                    && let MarkPaid::Paid { .. } =
                         settle(app, &order, method, &row.trade_no).await?
-                    {
-                        findings.push(finding("credited", &row.out_trade_no, ours, theirs));
-                        continue;
-                    }
+                {
+                    findings.push(finding("credited", &row.out_trade_no, ours, theirs));
+                    continue;
                 }
                 matched += 1;
             }

@@ -19,7 +19,7 @@ use crate::clients::pay::refund::{RefundExpect, RefundState};
 use crate::clients::pay::{QueryError, alipay_refund, wechat, wechat_refund};
 use crate::db::log::{self, LogStatus, NewLog};
 use crate::db::order::{self, Order};
-use crate::db::refund::{self, NewRefund, Opened, Settled};
+use crate::db::refund::{self, NewRefund, OpenNote, Opened, Settled};
 pub use crate::db::refund::{Refund, RefundStatus};
 use crate::domain::ids::{OrderNo, OrderStatus};
 use crate::domain::money::{Money, PayMethod};
@@ -259,9 +259,12 @@ async fn step(
             Refunded::Done
         }
         Ok(RefundState::Processing) => {
-            let note = "网关已受理";
-            refund::note_open(&mut conn, t, r.id, me, RefundStatus::Processing, note, next, now)
-                .await?;
+            let n = OpenNote {
+                status: RefundStatus::Processing,
+                note: "网关已受理",
+                next_check_at: next,
+            };
+            refund::note_open(&mut conn, t, r.id, me, &n, now).await?;
             Refunded::Processing
         }
         // Asked about a refund the gateway never got: send it again (same number) next time.
@@ -272,8 +275,12 @@ async fn step(
             } else {
                 RefundStatus::Pending
             };
-            refund::note_open(&mut conn, t, r.id, me, status, "网关查无此退款", now + 60, now)
-                .await?;
+            let n = OpenNote {
+                status,
+                note: "网关查无此退款",
+                next_check_at: now + 60,
+            };
+            refund::note_open(&mut conn, t, r.id, me, &n, now).await?;
             if status == RefundStatus::Pending {
                 Refunded::Pending
             } else {
@@ -287,7 +294,12 @@ async fn step(
         }
         Err(e) => {
             let note = e.to_string();
-            refund::note_open(&mut conn, t, r.id, me, r.status, &note, next, now).await?;
+            let n = OpenNote {
+                status: r.status,
+                note: &note,
+                next_check_at: next,
+            };
+            refund::note_open(&mut conn, t, r.id, me, &n, now).await?;
             if r.status == RefundStatus::Processing {
                 Refunded::Processing
             } else {
@@ -335,7 +347,8 @@ async fn send(
             PayMethod::Alipay => {
                 let c = alipay_creds(app).await?;
                 let biz = alipay_refund::refund_biz(e, &r.reason);
-                let node = alipay_call(app, &c, alipay_refund::REFUND_METHOD, &biz, timeout).await?;
+                let node =
+                    alipay_call(app, &c, alipay_refund::REFUND_METHOD, &biz, timeout).await?;
                 alipay_refund::read_refund(&node, e)
             }
             PayMethod::Wechat => {
@@ -460,8 +473,15 @@ pub async fn sweep_once(app: &App) -> Result<usize, AppError> {
         let now = app.clock.epoch();
         let order = {
             let mut conn = app.db.conn().await?;
-            if !refund::claim(&mut conn, t, r.id, &me, now, lease_until(now, SWEEP_CALL_TIMEOUT))
-                .await?
+            if !refund::claim(
+                &mut conn,
+                t,
+                r.id,
+                &me,
+                now,
+                lease_until(now, SWEEP_CALL_TIMEOUT),
+            )
+            .await?
             {
                 continue;
             }
@@ -538,7 +558,12 @@ pub async fn wechat_notice(
         _ => None,
     };
     let Some((r, order)) = found else {
-        payments::refuse(app, "wechat", Refusal::Mismatch, &"refund notification for an unknown refund");
+        payments::refuse(
+            app,
+            "wechat",
+            Refusal::Mismatch,
+            &"refund notification for an unknown refund",
+        );
         return Ok(NoticeOutcome::Mismatch);
     };
     let e = RefundExpect {
@@ -589,7 +614,13 @@ mod tests {
     #[test]
     fn request_numbers_are_checked() {
         assert!(valid_request_no("RF20260601100000abcdef012345"));
-        for bad in ["", "RF", "XX20260601100000", "RF2026-06-01", &"RF1".repeat(30)] {
+        for bad in [
+            "",
+            "RF",
+            "XX20260601100000",
+            "RF2026-06-01",
+            &"RF1".repeat(30),
+        ] {
             assert!(!valid_request_no(bad), "{bad}");
         }
     }

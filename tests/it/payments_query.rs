@@ -729,9 +729,15 @@ async fn an_order_paid_as_we_close_it_is_credited_once_not_closed() {
     assert_alice_shop_renewed_once(&app.db).await;
     assert_eq!(renewals(&app.db, 21).await, 1);
     // Nothing is left to ask, and a late notification changes nothing.
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM fa_chathub_pay_query").await, 0);
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_pay_query").await,
+        0
+    );
     assert_eq!(pay_query::sweep_once(&app.app).await.unwrap(), 0);
     let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
-    assert_eq!(post_alipay(&app, &form).await.text().await.unwrap(), "success");
+    assert_eq!(
+        post_alipay(&app, &form).await.text().await.unwrap(),
+        "success"
+    );
     assert_alice_shop_renewed_once(&app.db).await;
 }

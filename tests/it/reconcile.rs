@@ -18,7 +18,9 @@ fn day() -> chrono::NaiveDate {
 async fn renewals(app: &TestApp, tenant: u32) -> i64 {
     count(
         &app.db,
-        &format!("SELECT COUNT(*) FROM fa_chathub_log WHERE tenant_id = {tenant} AND action = 'renew'"),
+        &format!(
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE tenant_id = {tenant} AND action = 'renew'"
+        ),
     )
     .await
 }
@@ -75,22 +77,42 @@ async fn payments_the_notifications_missed_are_credited_once_from_either_bill() 
     assert_eq!(reports.len(), 2);
     let (alipay, wechat) = (&reports[0].outcome, &reports[1].outcome);
     assert_eq!(matched(alipay), 1);
-    assert_eq!(kinds(alipay), [("credited".to_string(), "CHTEST0001".to_string())]);
-    assert_eq!(matched(wechat), 1);
-    assert_eq!(kinds(wechat), [("credited".to_string(), "CHTEST0005".to_string())]);
     assert_eq!(
-        row(&c.app.db, "SELECT status, pay_method, pay_trade_no FROM fa_chathub_order WHERE id = 1").await,
+        kinds(alipay),
+        [("credited".to_string(), "CHTEST0001".to_string())]
+    );
+    assert_eq!(matched(wechat), 1);
+    assert_eq!(
+        kinds(wechat),
+        [("credited".to_string(), "CHTEST0005".to_string())]
+    );
+    assert_eq!(
+        row(
+            &c.app.db,
+            "SELECT status, pay_method, pay_trade_no FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
         ["paid", "alipay", "2026060122001400000000000001"]
     );
     assert_eq!(
-        row(&c.app.db, "SELECT status, pay_method FROM fa_chathub_order WHERE id = 5").await,
+        row(
+            &c.app.db,
+            "SELECT status, pay_method FROM fa_chathub_order WHERE id = 5"
+        )
+        .await,
         ["paid", "wechat"]
     );
     assert_eq!(renewals(&c.app, 11).await, 1);
     assert_eq!(renewals(&c.app, 21).await, 1);
     let page = c.page("/addons/chathub/index/reconcile").await;
-    assert!(page.contains("漏掉的支付，已补记入账：CHTEST0001"), "{page}");
-    assert!(page.contains("漏掉的支付，已补记入账：CHTEST0005"), "{page}");
+    assert!(
+        page.contains("漏掉的支付，已补记入账：CHTEST0001"),
+        "{page}"
+    );
+    assert!(
+        page.contains("漏掉的支付，已补记入账：CHTEST0005"),
+        "{page}"
+    );
     // Again, from the command line: everything matches now, and nothing is credited twice.
     let mut cmd = tokio::process::Command::new(CHATHUB_BIN);
     cmd.env_clear()
@@ -102,13 +124,27 @@ async fn payments_the_notifications_missed_are_credited_once_from_either_bill() 
     }
     let out = cmd.output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("alipay 2026-06-01: 2 matched, 0 difference(s)"), "{stdout}");
-    assert!(stdout.contains("wechat 2026-06-01: 2 matched, 0 difference(s)"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("alipay 2026-06-01: 2 matched, 0 difference(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wechat 2026-06-01: 2 matched, 0 difference(s)"),
+        "{stdout}"
+    );
     assert_eq!(renewals(&c.app, 11).await, 1);
     assert_eq!(renewals(&c.app, 21).await, 1);
     assert_eq!(
-        row(&c.app.db, "SELECT expire_at FROM fa_chathub_tenant WHERE id = 11").await,
+        row(
+            &c.app.db,
+            "SELECT expire_at FROM fa_chathub_tenant WHERE id = 11"
+        )
+        .await,
         ["2030-02-09 12:00:00"]
     );
 }
@@ -126,7 +162,12 @@ async fn amount_mismatches_and_missing_rows_are_flagged_and_shown_not_credited()
         alipay_bill_zip(
             &[
                 BillLine::payment("CHTEST0001", "2026060122001400000000000001", 600),
-                BillLine::refund("CHTEST0004", "2026060122001400000000000004", 1000, "RFELSEWHERE01"),
+                BillLine::refund(
+                    "CHTEST0004",
+                    "2026060122001400000000000004",
+                    1000,
+                    "RFELSEWHERE01",
+                ),
             ],
             DAY,
         ),
@@ -138,7 +179,10 @@ async fn amount_mismatches_and_missing_rows_are_flagged_and_shown_not_credited()
         kinds(&reports[0].outcome),
         [
             ("amount_mismatch".to_string(), "CHTEST0001".to_string()),
-            ("refund_unknown".to_string(), "CHTEST0004 RFELSEWHERE01".to_string()),
+            (
+                "refund_unknown".to_string(),
+                "CHTEST0004 RFELSEWHERE01".to_string()
+            ),
             ("not_in_bill".to_string(), "CHTEST0003".to_string()),
         ]
     );
@@ -149,7 +193,11 @@ async fn amount_mismatches_and_missing_rows_are_flagged_and_shown_not_credited()
     );
     // Flagged, not credited.
     assert_eq!(
-        row(&c.app.db, "SELECT status FROM fa_chathub_order WHERE id = 1").await,
+        row(
+            &c.app.db,
+            "SELECT status FROM fa_chathub_order WHERE id = 1"
+        )
+        .await,
         ["pending"]
     );
     assert_eq!(renewals(&c.app, 11).await, 0);
@@ -160,21 +208,34 @@ async fn amount_mismatches_and_missing_rows_are_flagged_and_shown_not_credited()
         .map(|e| e.text().collect())
         .collect();
     assert!(
-        findings.contains(&"金额不一致（未入账）：CHTEST0001 本站 ¥60.00 pending 账单 ¥6.00".to_string()),
+        findings.contains(
+            &"金额不一致（未入账）：CHTEST0001 本站 ¥60.00 pending 账单 ¥6.00".to_string()
+        ),
         "{findings:?}"
     );
-    assert!(findings.iter().any(|f| f.starts_with("本站已支付、账单中没有：CHTEST0003")), "{findings:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("本站已支付、账单中没有：CHTEST0003")),
+        "{findings:?}"
+    );
     assert!(page.contains("失败"), "{page}");
     // The operation log and `check --live` say so too.
     assert_eq!(
-        row(&c.app.db, "SELECT status FROM fa_chathub_log WHERE action = 'reconcile_alipay'").await,
+        row(
+            &c.app.db,
+            "SELECT status FROM fa_chathub_log WHERE action = 'reconcile_alipay'"
+        )
+        .await,
         ["failed"]
     );
     let lines = chathub::live::live_report(&c.app.app.config, &c.app.app.clock, 24, None).await;
     let line = lines.iter().find(|l| l.name == "reconciliation").unwrap();
     let shown = format!("{:?}", line.outcome);
     assert!(
-        shown.contains("Warn(") && shown.contains("2026-06-01 alipay: 3 difference(s)") && shown.contains("wechat: failed"),
+        shown.contains("Warn(")
+            && shown.contains("2026-06-01 alipay: 3 difference(s)")
+            && shown.contains("wechat: failed"),
         "{shown}"
     );
 }
@@ -187,14 +248,24 @@ async fn a_bill_that_cannot_be_read_changes_nothing_and_the_other_gateway_still_
         .pay("CHTEST0005", 6000, "4200000000202606010000000005");
     let good = wechat_bill_csv(
         &fixture_keys(),
-        &[BillLine::payment("CHTEST0005", "4200000000202606010000000005", 6000)],
+        &[BillLine::payment(
+            "CHTEST0005",
+            "4200000000202606010000000005",
+            6000,
+        )],
         DAY,
     );
     c.gw.wechat.refunds.set_bill(DAY, good);
     // Alipay's bill is not a zip at all.
-    c.gw.alipay.refunds.set_bill(DAY, b"<html>busy</html>".to_vec());
+    c.gw.alipay
+        .refunds
+        .set_bill(DAY, b"<html>busy</html>".to_vec());
     let reports = reconcile::run(&c.app.app, day()).await.unwrap();
-    assert!(matches!(&reports[0].outcome, Outcome::Failed(_)), "{:?}", reports[0]);
+    assert!(
+        matches!(&reports[0].outcome, Outcome::Failed(_)),
+        "{:?}",
+        reports[0]
+    );
     assert_eq!(matched(&reports[1].outcome), 0);
     assert_eq!(kinds(&reports[1].outcome)[0].0, "credited");
     assert_eq!(renewals(&c.app, 21).await, 1);

@@ -126,7 +126,10 @@ impl Console {
             .unwrap();
         assert_eq!(r.status(), 200);
         let j: serde_json::Value = r.json().await.unwrap();
-        (j["code"].as_i64().unwrap(), j["msg"].as_str().unwrap().to_string())
+        (
+            j["code"].as_i64().unwrap(),
+            j["msg"].as_str().unwrap().to_string(),
+        )
     }
 }
 
@@ -193,8 +196,8 @@ async fn a_double_clicked_full_refund_calls_the_gateway_once_and_takes_the_renew
             "{code} {msg}"
         );
     }
-    assert_eq!(alipay_refund_calls(&c.gw), [no.clone()]);
-    assert_eq!(c.gw.alipay.refunds.moved(), [no.clone()]);
+    assert_eq!(alipay_refund_calls(&c.gw), [no.as_str()]);
+    assert_eq!(c.gw.alipay.refunds.moved(), [no.as_str()]);
     // A full refund: the order is refunded, its 30 days are gone, one log row says so.
     assert_eq!(order_status(&c.app, 3).await, "refunded");
     assert_eq!(expiry(&c.app, 11).await, "2029-12-11 12:00:00");
@@ -204,7 +207,10 @@ async fn a_double_clicked_full_refund_calls_the_gateway_once_and_takes_the_renew
         "SELECT detail, operator FROM fa_chathub_log WHERE action = 'refund'",
     )
     .await;
-    assert!(detail[0].contains("CHTEST0003") && detail[0].contains("收回 30 天"), "{detail:?}");
+    assert!(
+        detail[0].contains("CHTEST0003") && detail[0].contains("收回 30 天"),
+        "{detail:?}"
+    );
     assert_eq!(detail[1], "admin");
     // The same form once more changes nothing and calls nobody.
     assert_eq!(c.refund("CHTEST0003", &amount, "", &no).await.1, "退款成功");
@@ -218,13 +224,22 @@ async fn a_double_clicked_full_refund_calls_the_gateway_once_and_takes_the_renew
         .map(|e| e.text().collect::<String>())
         .find(|t| t.contains(&no))
         .unwrap();
-    assert!(line.contains("¥50.00 已退款") && line.contains("收回 30 天"), "{line}");
+    assert!(
+        line.contains("¥50.00 已退款") && line.contains("收回 30 天"),
+        "{line}"
+    );
     let refund_forms: Vec<String> = doc
         .select(&scraper::Selector::parse("form.refund-form input[name=order]").unwrap())
         .filter_map(|i| i.value().attr("value").map(str::to_string))
         .collect();
-    assert!(!refund_forms.contains(&"CHTEST0003".to_string()), "{refund_forms:?}");
-    assert!(refund_forms.contains(&"CHTEST0004".to_string()), "{refund_forms:?}");
+    assert!(
+        !refund_forms.contains(&"CHTEST0003".to_string()),
+        "{refund_forms:?}"
+    );
+    assert!(
+        refund_forms.contains(&"CHTEST0004".to_string()),
+        "{refund_forms:?}"
+    );
 }
 
 #[tokio::test]
@@ -262,7 +277,7 @@ async fn a_retry_after_a_timeout_sends_the_same_request_number_and_refunds_once(
     let (code, msg) = c.refund("CHTEST0003", &amount, "", &no).await;
     assert_eq!((code, msg.as_str()), (1, "退款成功"));
     assert_eq!(alipay_refund_calls(&c.gw), [no.clone(), no.clone()]);
-    assert_eq!(c.gw.alipay.refunds.moved(), [no.clone()]);
+    assert_eq!(c.gw.alipay.refunds.moved(), [no.as_str()]);
     assert_eq!(order_status(&c.app, 3).await, "refunded");
     assert_eq!(expiry(&c.app, 11).await, "2029-12-11 12:00:00");
     assert_eq!(refund_rows(&c.app).await, 1);
@@ -285,10 +300,12 @@ async fn a_pending_refund_is_sent_again_by_the_sweep_with_its_number() {
         .run_sql("UPDATE fa_chathub_refund SET next_check_at = 0")
         .await;
     assert_eq!(
-        chathub::services::refund::sweep_once(&c.app.app).await.unwrap(),
+        chathub::services::refund::sweep_once(&c.app.app)
+            .await
+            .unwrap(),
         1
     );
-    assert_eq!(c.gw.alipay.refunds.moved(), [no.clone()]);
+    assert_eq!(c.gw.alipay.refunds.moved(), [no.as_str()]);
     assert_eq!(
         row(&c.app.db, "SELECT status, amount FROM fa_chathub_refund").await,
         ["success", "20.00"]
@@ -298,7 +315,9 @@ async fn a_pending_refund_is_sent_again_by_the_sweep_with_its_number() {
     assert_eq!(expiry(&c.app, 11).await, "2030-01-10 12:00:00");
     // Nothing is left open for the sweep.
     assert_eq!(
-        chathub::services::refund::sweep_once(&c.app.app).await.unwrap(),
+        chathub::services::refund::sweep_once(&c.app.app)
+            .await
+            .unwrap(),
         0
     );
 }
@@ -377,14 +396,22 @@ async fn partial_then_full_at_wechat_pay_never_exceeds_what_is_left_and_notices_
         .db
         .run_sql("UPDATE fa_chathub_refund SET next_check_at = 0")
         .await;
-    chathub::services::refund::sweep_once(&c.app.app).await.unwrap();
-    assert_eq!(refund_rows(&c.app).await, 1, "still processing at the gateway");
+    chathub::services::refund::sweep_once(&c.app.app)
+        .await
+        .unwrap();
+    assert_eq!(
+        refund_rows(&c.app).await,
+        1,
+        "still processing at the gateway"
+    );
     c.gw.wechat.refunds.complete(&second, "SUCCESS");
     c.app
         .db
         .run_sql("UPDATE fa_chathub_refund SET next_check_at = 0")
         .await;
-    chathub::services::refund::sweep_once(&c.app.app).await.unwrap();
+    chathub::services::refund::sweep_once(&c.app.app)
+        .await
+        .unwrap();
     assert_eq!(refund_rows(&c.app).await, 2);
     // Nothing is left: the order is refunded and the renewal's 30 days are taken back.
     assert_eq!(order_status(&c.app, 4).await, "refunded");
@@ -439,7 +466,10 @@ async fn refunds_need_a_paid_order_a_valid_form_and_an_admin() {
         assert!(msg.contains(says), "{msg}");
     }
     assert!(alipay_refund_calls(&c.gw).is_empty());
-    assert_eq!(count(&c.app.db, "SELECT COUNT(*) FROM fa_chathub_refund").await, 0);
+    assert_eq!(
+        count(&c.app.db, "SELECT COUNT(*) FROM fa_chathub_refund").await,
+        0
+    );
     // Visitors get FastAdmin's login answer.
     let r = c
         .app

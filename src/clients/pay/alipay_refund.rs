@@ -114,7 +114,9 @@ pub fn read_bill_url(
         ("10000", url) if url.starts_with("http://") || url.starts_with("https://") => {
             Ok(url.to_string())
         }
-        ("10000", _) => Err(QueryError::Transport("answer has no bill_download_url".into())),
+        ("10000", _) => Err(QueryError::Transport(
+            "answer has no bill_download_url".into(),
+        )),
         (code, _) => Err(QueryError::Rejected(format!(
             "{code} {}",
             text(node, "sub_code")
@@ -148,7 +150,10 @@ mod tests {
             })
         );
         let repeat = ok.replace("\"Y\"", "\"N\"");
-        assert_eq!(read_refund(&node(&repeat), &e()), Ok(RefundState::Processing));
+        assert_eq!(
+            read_refund(&node(&repeat), &e()),
+            Ok(RefundState::Processing)
+        );
         let other = ok.replace("CH1", "CH2");
         assert!(matches!(
             read_refund(&node(&other), &e()),
@@ -174,7 +179,10 @@ mod tests {
             Ok(RefundState::Succeeded { refund_no: None })
         );
         let none = r#"{"code":"10000","out_trade_no":"CH1"}"#;
-        assert_eq!(read_refund_query(&node(none), &e()), Ok(RefundState::NotFound));
+        assert_eq!(
+            read_refund_query(&node(none), &e()),
+            Ok(RefundState::NotFound)
+        );
         let cheap = ok.replace("60.00", "6.00");
         assert!(read_refund_query(&node(&cheap), &e()).is_err());
         let other = ok.replace("RF1", "RF2");

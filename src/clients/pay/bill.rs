@@ -19,7 +19,9 @@ pub struct BillRow {
 pub enum BillKind {
     Payment,
     /// A refund, with its request number (`out_request_no` / `out_refund_no`).
-    Refund { request_no: String },
+    Refund {
+        request_no: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -80,8 +82,11 @@ fn u32_at(b: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize)
 }
 
-/// The entries of a zip archive (stored or deflated), name and content, each within `limit`.
-pub fn unzip(archive: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BillError> {
+/// One zip entry: its name as stored (GBK for Alipay's) and its content.
+pub type ZipEntry = (Vec<u8>, Vec<u8>);
+
+/// The entries of a zip archive (stored or deflated), each within `limit`.
+pub fn unzip(archive: &[u8], limit: usize) -> Result<Vec<ZipEntry>, BillError> {
     use std::io::Read as _;
     const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
     let tail_from = archive.len().saturating_sub(22 + 65_535);
@@ -304,7 +309,15 @@ mod tests {
 
     #[test]
     fn archives_that_are_not_zips_are_errors_not_panics() {
-        for junk in [&b""[..], b"PK\x05\x06", b"<html>", &[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0]] {
+        for junk in [
+            &b""[..],
+            b"PK\x05\x06",
+            b"<html>",
+            &[
+                0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f,
+                0, 0,
+            ],
+        ] {
             assert!(parse_alipay_zip(junk, 1 << 20).is_err());
         }
     }

@@ -98,9 +98,15 @@ pub fn read_refund(answer: &Answer, e: &RefundExpect<'_>) -> Result<RefundState,
     if answer.status != 200 {
         let code = error_code(&answer.body);
         if outcome_unknown(&code) {
-            return Err(QueryError::Transport(format!("HTTP {} {code}", answer.status)));
+            return Err(QueryError::Transport(format!(
+                "HTTP {} {code}",
+                answer.status
+            )));
         }
-        return Ok(RefundState::Failed(format!("HTTP {} {code}", answer.status)));
+        return Ok(RefundState::Failed(format!(
+            "HTTP {} {code}",
+            answer.status
+        )));
     }
     let r: RefundBody = serde_json::from_str(&answer.body)
         .map_err(|_| QueryError::Transport("answer is not a refund".into()))?;
@@ -115,7 +121,10 @@ pub fn read_refund_query(answer: &Answer, e: &RefundExpect<'_>) -> Result<Refund
     if answer.status != 200 {
         return match error_code(&answer.body).as_str() {
             "RESOURCE_NOT_EXISTS" | "ORDER_NOT_EXIST" => Ok(RefundState::NotFound),
-            code => Err(QueryError::Rejected(format!("HTTP {} {code}", answer.status))),
+            code => Err(QueryError::Rejected(format!(
+                "HTTP {} {code}",
+                answer.status
+            ))),
         };
     }
     let r: RefundBody = serde_json::from_str(&answer.body)
@@ -163,7 +172,10 @@ struct Envelope {
 /// Decrypt a refund notification's `resource` (AEAD_AES_256_GCM under the APIv3 key, as the
 /// payment notification's; associated data `refund`). The signature is checked before, with
 /// `wechat::verify_notify_signature`.
-pub fn decrypt_refund_notification(body: &[u8], api_v3_key: &str) -> Result<RefundNotice, NotifyError> {
+pub fn decrypt_refund_notification(
+    body: &[u8],
+    api_v3_key: &str,
+) -> Result<RefundNotice, NotifyError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
     let r = env.resource;
     if !r.algorithm.is_empty() && r.algorithm != "AEAD_AES_256_GCM" {
@@ -227,11 +239,18 @@ pub fn read_tradebill(answer: &Answer) -> Result<BillLink, QueryError> {
     }
     let j: serde_json::Value = serde_json::from_str(&answer.body)
         .map_err(|_| QueryError::Transport("answer is not JSON".into()))?;
-    let text = |k: &str| j.get(k).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
+    let text = |k: &str| {
+        j.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let url = text("download_url");
-    if !(url.starts_with("https://") || url.starts_with("http://")) || text("hash_type") != "SHA1"
-    {
-        return Err(QueryError::Transport("answer has no download_url / SHA1".into()));
+    if !(url.starts_with("https://") || url.starts_with("http://")) || text("hash_type") != "SHA1" {
+        return Err(QueryError::Transport(
+            "answer has no download_url / SHA1".into(),
+        ));
     }
     Ok(BillLink {
         download_url: url,
@@ -304,7 +323,10 @@ mod tests {
     #[test]
     fn the_refund_answer_only_accepts_the_query_decides() {
         let ok = r#"{"refund_id":"50","out_refund_no":"RF1","out_trade_no":"CH1","status":"SUCCESS","amount":{"refund":6000,"total":6000}}"#;
-        assert_eq!(read_refund(&answer(200, ok), &e()), Ok(RefundState::Processing));
+        assert_eq!(
+            read_refund(&answer(200, ok), &e()),
+            Ok(RefundState::Processing)
+        );
         assert_eq!(
             read_refund_query(&answer(200, ok), &e()),
             Ok(RefundState::Succeeded {
@@ -336,7 +358,8 @@ mod tests {
     fn refund_notifications_decrypt_and_name_their_refund() {
         const KEY: &str = "0123456789abcdef0123456789abcdef";
         let plain = r#"{"mchid":"19","out_trade_no":"CH1","transaction_id":"42","out_refund_no":"RF1","refund_id":"50","refund_status":"SUCCESS","amount":{"total":6000,"refund":6000,"payer_total":6000,"payer_refund":6000}}"#;
-        let ct = super::super::wechat::encrypt_resource(plain, KEY, "abcdefghijkl", "refund").unwrap();
+        let ct =
+            super::super::wechat::encrypt_resource(plain, KEY, "abcdefghijkl", "refund").unwrap();
         let body = serde_json::json!({"id":"EV","event_type":"REFUND.SUCCESS","resource":{"algorithm":"AEAD_AES_256_GCM","original_type":"refund","ciphertext":ct,"associated_data":"refund","nonce":"abcdefghijkl"}}).to_string();
         let n = decrypt_refund_notification(body.as_bytes(), KEY).unwrap();
         assert_eq!(n.out_refund_no, "RF1");

@@ -332,7 +332,9 @@ pub fn orders_page(
     lines: &[crate::services::admin::OrderLine],
 ) -> Markup {
     use crate::domain::ids::OrderStatus;
-    let pages = total.div_ceil(crate::services::admin::ORDERS_PER_PAGE).max(1);
+    let pages = total
+        .div_ceil(crate::services::admin::ORDERS_PER_PAGE)
+        .max(1);
     let body = html! {
         div class="nav" {
             a href=(admin_link(entry, "dashboard")) { "← 控制面板" }

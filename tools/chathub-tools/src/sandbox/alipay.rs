@@ -210,7 +210,9 @@ impl FakeAlipay {
                 if let Some(r) = super::misbehave(&b).await {
                     return r;
                 }
-                if let Some(r) = super::refunds::serve_alipay(&keys, &t, &rf, &req, &form, &base).await {
+                if let Some(r) =
+                    super::refunds::serve_alipay(&keys, &t, &rf, &req, &form, &base).await
+                {
                     return r;
                 }
                 crate::http_serve::reply(

@@ -170,7 +170,11 @@ pub fn answer_alipay(
     }
     let key = pay::parse_public_key(&keys.merchant_public).expect("sandbox merchant key");
     if get("sign_type") != "RSA2"
-        || !pay::rsa_sha256_verify(&key, pay::alipay::sign_content(form).as_bytes(), &get("sign"))
+        || !pay::rsa_sha256_verify(
+            &key,
+            pay::alipay::sign_content(form).as_bytes(),
+            &get("sign"),
+        )
         || get("app_id") != keys.alipay_app_id
     {
         let node = serde_json::json!({"code": "40002", "msg": "Invalid Arguments",
@@ -182,9 +186,7 @@ pub fn answer_alipay(
     }
     let biz: serde_json::Value = serde_json::from_str(&get("biz_content")).unwrap_or_default();
     let text = |k: &str| biz[k].as_str().unwrap_or_default().to_string();
-    let failed = |sub: &str| {
-        serde_json::json!({"code": "40004", "msg": "Business Failed", "sub_code": sub, "sub_msg": sub})
-    };
+    let failed = |sub: &str| serde_json::json!({"code": "40004", "msg": "Business Failed", "sub_code": sub, "sub_msg": sub});
     let node = match method.as_str() {
         pay::alipay_refund::REFUND_METHOD => {
             let order_no = text("out_trade_no");
@@ -225,7 +227,11 @@ pub fn answer_alipay(
             }
         }
     };
-    Some(super::alipay::signed_answer(keys, &method, &node.to_string()))
+    Some(super::alipay::signed_answer(
+        keys,
+        &method,
+        &node.to_string(),
+    ))
 }
 
 /// WeChat Pay's answer to the refund, refund query, `tradebill` and bill download calls
@@ -249,9 +255,13 @@ pub fn answer_wechat(
     if !known {
         return None;
     }
-    if let Err((status, b)) =
-        check_authorization(keys, req.method.as_str(), &req.path_and_query(), auth, &body)
-    {
+    if let Err((status, b)) = check_authorization(
+        keys,
+        req.method.as_str(),
+        &req.path_and_query(),
+        auth,
+        &body,
+    ) {
         return Some((status, b.into_bytes(), true));
     }
     let json = |status: u16, v: serde_json::Value| Some((status, v.to_string().into_bytes(), true));
@@ -382,7 +392,8 @@ impl BillLine {
 
 // Alipay's bill texts in GBK, as its files carry them.
 const GBK_HEADER: &[u8] = b"\xd6\xa7\xb8\xb6\xb1\xa6\xbd\xbb\xd2\xd7\xba\xc5,\xc9\xcc\xbb\xa7\xb6\xa9\xb5\xa5\xba\xc5,\xd2\xb5\xce\xf1\xc0\xe0\xd0\xcd,\xc9\xcc\xc6\xb7\xc3\xfb\xb3\xc6,\xb4\xb4\xbd\xa8\xca\xb1\xbc\xe4,\xcd\xea\xb3\xc9\xca\xb1\xbc\xe4,\xc3\xc5\xb5\xea\xb1\xe0\xba\xc5,\xc3\xc5\xb5\xea\xc3\xfb\xb3\xc6,\xb2\xd9\xd7\xf7\xd4\xb1,\xd6\xd5\xb6\xcb\xba\xc5,\xb6\xd4\xb7\xbd\xd5\xcb\xbb\xa7,\xb6\xa9\xb5\xa5\xbd\xf0\xb6\xee\xa3\xa8\xd4\xaa\xa3\xa9,\xc9\xcc\xbc\xd2\xca\xb5\xca\xd5\xa3\xa8\xd4\xaa\xa3\xa9,\xd6\xa7\xb8\xb6\xb1\xa6\xba\xec\xb0\xfc\xa3\xa8\xd4\xaa\xa3\xa9,\xbc\xaf\xb7\xd6\xb1\xa6\xa3\xa8\xd4\xaa\xa3\xa9,\xd6\xa7\xb8\xb6\xb1\xa6\xd3\xc5\xbb\xdd\xa3\xa8\xd4\xaa\xa3\xa9,\xc9\xcc\xbc\xd2\xd3\xc5\xbb\xdd\xa3\xa8\xd4\xaa\xa3\xa9,\xc8\xaf\xba\xcb\xcf\xfa\xbd\xf0\xb6\xee\xa3\xa8\xd4\xaa\xa3\xa9,\xc8\xaf\xc3\xfb\xb3\xc6,\xc9\xcc\xbc\xd2\xba\xec\xb0\xfc\xcf\xfb\xb7\xd1\xbd\xf0\xb6\xee\xa3\xa8\xd4\xaa\xa3\xa9,\xbf\xa8\xcf\xfb\xb7\xd1\xbd\xf0\xb6\xee\xa3\xa8\xd4\xaa\xa3\xa9,\xcd\xcb\xbf\xee\xc5\xfa\xb4\xce\xba\xc5/\xc7\xeb\xc7\xf3\xba\xc5,\xb7\xfe\xce\xf1\xb7\xd1\xa3\xa8\xd4\xaa\xa3\xa9,\xb7\xd6\xc8\xf3\xa3\xa8\xd4\xaa\xa3\xa9,\xb1\xb8\xd7\xa2";
-const GBK_TITLE: &[u8] = b"#\xd6\xa7\xb8\xb6\xb1\xa6\xd2\xb5\xce\xf1\xc3\xf7\xcf\xb8\xb2\xe9\xd1\xaf";
+const GBK_TITLE: &[u8] =
+    b"#\xd6\xa7\xb8\xb6\xb1\xa6\xd2\xb5\xce\xf1\xc3\xf7\xcf\xb8\xb2\xe9\xd1\xaf";
 const GBK_LIST_START: &[u8] = b"#-----------------------------------------\xd2\xb5\xce\xf1\xc3\xf7\xcf\xb8\xc1\xd0\xb1\xed----------------------------------------";
 const GBK_LIST_END: &[u8] = b"#-----------------------------------------\xd2\xb5\xce\xf1\xc3\xf7\xcf\xb8\xc1\xd0\xb1\xed\xbd\xe1\xca\xf8------------------------------------";
 const GBK_TRADE: &[u8] = b"\xbd\xbb\xd2\xd7";
@@ -479,7 +490,8 @@ pub fn write_zip(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in entries {
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(data).expect("deflate in memory");
         let packed = enc.finish().expect("deflate in memory");
         let mut crc = flate2::Crc::new();
@@ -533,23 +545,65 @@ pub fn wechat_bill_csv(keys: &GatewayKeys, lines: &[BillLine], bill_date: &str) 
             None => {
                 paid += l.amount_cents;
                 vec![
-                    format!("{bill_date} 10:00:00"), keys.wechat_app_id.clone(), keys.wechat_mch_id.clone(),
-                    "0".into(), String::new(), l.trade_no.clone(), l.out_trade_no.clone(),
-                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(), "NATIVE".into(), "SUCCESS".into(),
-                    "OTHERS".into(), "CNY".into(), a.clone(), z.clone(), "0".into(), "0".into(),
-                    z.clone(), z.clone(), String::new(), String::new(), "ChatHub 续费".into(),
-                    String::new(), "0.00000".into(), "0.60%".into(), a, z, String::new(),
+                    format!("{bill_date} 10:00:00"),
+                    keys.wechat_app_id.clone(),
+                    keys.wechat_mch_id.clone(),
+                    "0".into(),
+                    String::new(),
+                    l.trade_no.clone(),
+                    l.out_trade_no.clone(),
+                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+                    "NATIVE".into(),
+                    "SUCCESS".into(),
+                    "OTHERS".into(),
+                    "CNY".into(),
+                    a.clone(),
+                    z.clone(),
+                    "0".into(),
+                    "0".into(),
+                    z.clone(),
+                    z.clone(),
+                    String::new(),
+                    String::new(),
+                    "ChatHub 续费".into(),
+                    String::new(),
+                    "0.00000".into(),
+                    "0.60%".into(),
+                    a,
+                    z,
+                    String::new(),
                 ]
             }
             Some(no) => {
                 refunded += l.amount_cents;
                 vec![
-                    format!("{bill_date} 11:00:00"), keys.wechat_app_id.clone(), keys.wechat_mch_id.clone(),
-                    "0".into(), String::new(), l.trade_no.clone(), l.out_trade_no.clone(),
-                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(), "NATIVE".into(), "REFUND".into(),
-                    "OTHERS".into(), "CNY".into(), z.clone(), z.clone(), "50300000001".into(), no.clone(),
-                    a.clone(), z.clone(), "ORIGINAL".into(), "SUCCESS".into(), "ChatHub 续费".into(),
-                    String::new(), "0.00000".into(), "0.60%".into(), z, a, String::new(),
+                    format!("{bill_date} 11:00:00"),
+                    keys.wechat_app_id.clone(),
+                    keys.wechat_mch_id.clone(),
+                    "0".into(),
+                    String::new(),
+                    l.trade_no.clone(),
+                    l.out_trade_no.clone(),
+                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+                    "NATIVE".into(),
+                    "REFUND".into(),
+                    "OTHERS".into(),
+                    "CNY".into(),
+                    z.clone(),
+                    z.clone(),
+                    "50300000001".into(),
+                    no.clone(),
+                    a.clone(),
+                    z.clone(),
+                    "ORIGINAL".into(),
+                    "SUCCESS".into(),
+                    "ChatHub 续费".into(),
+                    String::new(),
+                    "0.00000".into(),
+                    "0.60%".into(),
+                    z,
+                    a,
+                    String::new(),
                 ]
             }
         };
@@ -590,7 +644,11 @@ pub(crate) async fn serve_alipay(
             None => crate::http_serve::reply(404, "text/plain", "no such bill"),
         });
     }
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     if field("method") == Some(pay::alipay::CLOSE_METHOD) {
         let biz: serde_json::Value =
             serde_json::from_str(field("biz_content").unwrap_or_default()).unwrap_or_default();
@@ -634,7 +692,11 @@ pub(crate) async fn serve_wechat(
         std::future::pending::<()>().await;
     }
     Some(if signed {
-        super::wechat::signed_reply(keys, (status, String::from_utf8_lossy(&body).into_owned()), now)
+        super::wechat::signed_reply(
+            keys,
+            (status, String::from_utf8_lossy(&body).into_owned()),
+            now,
+        )
     } else {
         crate::http_serve::reply(status, "text/plain", body)
     })

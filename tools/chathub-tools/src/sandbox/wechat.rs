@@ -293,7 +293,9 @@ impl FakeWechatPay {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or_default();
-                if let Some(r) = super::refunds::serve_wechat(&keys, &t, &rf, &req, &auth, &base, now).await {
+                if let Some(r) =
+                    super::refunds::serve_wechat(&keys, &t, &rf, &req, &auth, &base, now).await
+                {
                     return r;
                 }
                 signed_reply(&keys, api_answer(&keys, &t, &req, &auth), now)
