@@ -235,7 +235,9 @@ pub async fn open(
         tx.rollback().await?;
         return Ok(Opened::NotPaid);
     };
-    if let Some(existing) = find_by_request_no(&mut tx, t, n.request_no).await? {
+    // Locking reads: with the order row held they see every refund committed before us.
+    let existing = select(&mut tx, t, "out_request_no = ? FOR UPDATE", (n.request_no,)).await?;
+    if let Some(existing) = existing.into_iter().next() {
         tx.rollback().await?;
         return Ok(if existing.order_id == n.order_id {
             Opened::Existing(existing)
@@ -247,7 +249,7 @@ pub async fn open(
         tx.rollback().await?;
         return Ok(Opened::NotPaid);
     }
-    let refunds = select(&mut tx, t, "order_id = ?", (n.order_id.0,)).await?;
+    let refunds = select(&mut tx, t, "order_id = ? FOR UPDATE", (n.order_id.0,)).await?;
     if let Some(open) = refunds
         .iter()
         .find(|r| matches!(r.status, RefundStatus::Pending | RefundStatus::Processing))

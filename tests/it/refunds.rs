@@ -491,3 +491,32 @@ async fn refunds_need_a_paid_order_a_valid_form_and_an_admin() {
         .unwrap();
     assert!(!page.contains("CHTEST0003"));
 }
+
+#[tokio::test]
+async fn two_admins_refunding_one_order_at_once_refund_it_once() {
+    let c = Console::start(&[]).await;
+    let (first, amount) = c.refund_form("CHTEST0003").await;
+    let (second, _) = c.refund_form("CHTEST0003").await;
+    assert_ne!(first, second);
+    let (a, b) = tokio::join!(
+        c.refund("CHTEST0003", &amount, "", &first),
+        c.refund("CHTEST0003", &amount, "", &second)
+    );
+    let mut answers = [a.1.clone(), b.1.clone()];
+    answers.sort();
+    assert_eq!(
+        answers.iter().filter(|m| *m == "退款成功").count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|m| m.contains("超过可退金额") || m.contains("尚未有结果")),
+        "{answers:?}"
+    );
+    assert_eq!(c.gw.alipay.refunds.moved().len(), 1);
+    assert_eq!(alipay_refund_calls(&c.gw).len(), 1);
+    assert_eq!(refund_rows(&c.app).await, 1);
+    assert_eq!(expiry(&c.app, 11).await, "2029-12-11 12:00:00");
+}
