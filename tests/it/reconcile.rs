@@ -270,3 +270,82 @@ async fn a_bill_that_cannot_be_read_changes_nothing_and_the_other_gateway_still_
     assert_eq!(kinds(&reports[1].outcome)[0].0, "credited");
     assert_eq!(renewals(&c.app, 21).await, 1);
 }
+
+#[tokio::test]
+async fn the_daily_job_reconciles_yesterday_once_after_half_past_ten() {
+    use chathub::clock::Clock;
+    let gw = FakeGateways::start().await;
+    gw.alipay
+        .trades
+        .pay("CHTEST0001", 6000, "2026060122001400000000000001");
+    gw.alipay.refunds.set_bill(
+        DAY,
+        alipay_bill_zip(
+            &[
+                BillLine::payment("CHTEST0003", "2026060122001400000000000003", 5000),
+                BillLine::payment("CHTEST0001", "2026060122001400000000000001", 6000),
+            ],
+            DAY,
+        ),
+    );
+    let env = gw.env(&[("CHATHUB_PAY_RECONCILE_DAILY", "1".into())]);
+    let db = seeded_db().await;
+    let at = |utc: &str| {
+        Clock::fake(
+            chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+            chrono::DateTime::parse_from_rfc3339(utc).unwrap().to_utc(),
+        )
+    };
+    // 09:00 on 2 June, site time: too early for yesterday's bills.
+    let app = TestApp::init()
+        .on(db)
+        .with_envs(&gateway_env(&env))
+        .with_clock(at("2026-06-02T01:00:00Z"))
+        .spawn()
+        .await;
+    assert!(app.app.config.pay.reconcile_daily);
+    reconcile::daily(&app.app).await.unwrap();
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_reconcile").await,
+        0
+    );
+    // 11:30: 1 June at each gateway, once.
+    let later = chathub::services::app::App::new(
+        app.app.config.clone(),
+        chathub::db::Db::new(&app.app.config).unwrap(),
+        at("2026-06-02T03:30:00Z"),
+    );
+    reconcile::daily(&later).await.unwrap();
+    reconcile::daily(&later).await.unwrap();
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT status, matched FROM fa_chathub_reconcile WHERE pay_method = 'alipay'"
+        )
+        .await,
+        ["done", "1"]
+    );
+    // WeChat Pay has no bill for the day (and its answers' timestamps are stale for this
+    // clock): that run failed, and is tried again an hour later, not on every pass.
+    assert_eq!(
+        row(
+            &app.db,
+            "SELECT bill_date, status FROM fa_chathub_reconcile WHERE pay_method = 'wechat'"
+        )
+        .await,
+        ["2026-06-01", "failed"]
+    );
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM fa_chathub_log WHERE action = 'reconcile_wechat'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        row(&app.db, "SELECT status FROM fa_chathub_order WHERE id = 1").await,
+        ["paid"]
+    );
+    assert_eq!(renewals(&app, 11).await, 1);
+}
