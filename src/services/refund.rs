@@ -492,7 +492,14 @@ pub async fn sweep_once(app: &App) -> Result<usize, AppError> {
             refund::fail(&mut conn, t, r.id, "order deleted", now).await?;
             continue;
         };
-        step(app, &order, &r, &me, "system", SWEEP_CALL_TIMEOUT).await?;
+        // Its calls (a refund and a confirming query), its database steps, and a margin.
+        let bound = app.config.request_timeout + SWEEP_CALL_TIMEOUT * 3;
+        crate::db::within(
+            bound,
+            "sweeping a refund",
+            step(app, &order, &r, &me, "system", SWEEP_CALL_TIMEOUT),
+        )
+        .await?;
         handled += 1;
     }
     Ok(handled)
