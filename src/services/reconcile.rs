@@ -135,34 +135,31 @@ async fn run_one(
             });
         }
     }
-    let outcome = match fetch(app, method, &bill_date).await {
+    // What is stored and logged: status, matched rows, the differences as JSON, the log text.
+    let (outcome, status, matched, findings, detail) = match fetch(app, method, &bill_date).await {
         Ok(rows) => {
             let (matched, findings) = compare(app, method, date, &rows).await?;
-            Outcome::Done { matched, findings }
+            let detail = format!(
+                "{bill_date} 对账完成：一致 {matched} 笔，差异 {} 笔",
+                findings.len()
+            );
+            let json = serde_json::to_string(&findings).unwrap_or_default();
+            (
+                Outcome::Done { matched, findings },
+                "done",
+                matched,
+                json,
+                detail,
+            )
         }
-        Err(e) => Outcome::Failed(e.to_string()),
-    };
-    let (status, matched, findings) = match &outcome {
-        Outcome::Done { matched, findings } => (
-            "done",
-            *matched,
-            serde_json::to_string(findings).unwrap_or_default(),
-        ),
-        Outcome::Failed(why) => (
-            "failed",
-            0,
-            serde_json::json!([{"kind": "error", "order_no": "", "ours": "", "theirs": why}])
-                .to_string(),
-        ),
-        Outcome::Busy => unreachable!("claimed above"),
-    };
-    let detail = match &outcome {
-        Outcome::Done { matched, findings } => format!(
-            "{bill_date} 对账完成：一致 {matched} 笔，差异 {} 笔",
-            findings.len()
-        ),
-        Outcome::Failed(why) => format!("{bill_date} 对账失败：{why}"),
-        Outcome::Busy => String::new(),
+        Err(e) => {
+            let why = e.to_string();
+            let json =
+                serde_json::json!([{"kind": "error", "order_no": "", "ours": "", "theirs": why}])
+                    .to_string();
+            let detail = format!("{bill_date} 对账失败：{why}");
+            (Outcome::Failed(why), "failed", 0, json, detail)
+        }
     };
     let mut conn = app.db.conn().await?;
     let now = app.clock.epoch();
