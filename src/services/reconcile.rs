@@ -217,10 +217,9 @@ async fn fetch(app: &App, method: PayMethod, bill_date: &str) -> Result<Vec<Bill
                 .await?;
                 let url = alipay_refund::read_bill_url(&node)?;
                 let zip =
-                    bill::download(&app.http, &url, wechat_refund::MAX_BILL_BYTES, BILL_TIMEOUT)
-                        .await?;
+                    bill::download(&app.http, &url, bill::MAX_BILL_BYTES, BILL_TIMEOUT).await?;
                 tokio::task::spawn_blocking(move || {
-                    bill::parse_alipay_zip(&zip, wechat_refund::MAX_BILL_BYTES)
+                    bill::parse_alipay_zip(&zip, bill::MAX_BILL_BYTES)
                 })
                 .await
                 .map_err(|e| QueryError::Transport(format!("parsing task: {e}")))?

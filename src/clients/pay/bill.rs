@@ -5,6 +5,10 @@
 use super::QueryError;
 use crate::domain::money::Money;
 
+/// Largest bill file read, and largest total its archive may inflate to (a day of a small
+/// merchant's trades is a few kilobytes).
+pub const MAX_BILL_BYTES: usize = 32 * 1024 * 1024;
+
 /// One row of a bill that concerns an order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillRow {
@@ -85,7 +89,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<usize> {
 /// One zip entry: its name as stored (GBK for Alipay's) and its content.
 pub type ZipEntry = (Vec<u8>, Vec<u8>);
 
-/// The entries of a zip archive (stored or deflated), each within `limit`.
+/// The entries of a zip archive (stored or deflated), all together within `limit`.
 pub fn unzip(archive: &[u8], limit: usize) -> Result<Vec<ZipEntry>, BillError> {
     use std::io::Read as _;
     const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
@@ -97,6 +101,7 @@ pub fn unzip(archive: &[u8], limit: usize) -> Result<Vec<ZipEntry>, BillError> {
     let count = u16_at(archive, eocd + 10).ok_or(BillError::Zip("truncated"))?;
     let mut at = u32_at(archive, eocd + 16).ok_or(BillError::Zip("truncated"))?;
     let mut out = Vec::new();
+    let mut total = 0usize;
     for _ in 0..count {
         let bad = BillError::Zip("bad central directory entry");
         if archive.get(at..at + 4) != Some(&[0x50, 0x4b, 0x01, 0x02]) {
@@ -117,8 +122,9 @@ pub fn unzip(archive: &[u8], limit: usize) -> Result<Vec<ZipEntry>, BillError> {
             .ok_or(BillError::Zip("truncated"))?
             .to_vec();
         at += 46 + n + x + c;
-        if size > limit {
-            return Err(BillError::Zip("entry too large"));
+        total = total.saturating_add(size);
+        if total > limit {
+            return Err(BillError::Zip("archive too large"));
         }
         if archive.get(local..local + 4) != Some(&[0x50, 0x4b, 0x03, 0x04]) {
             return Err(BillError::Zip("bad local header"));

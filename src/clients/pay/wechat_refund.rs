@@ -16,8 +16,6 @@ use super::wechat::{Answer, Merchant, NotifyError, Resource};
 use crate::domain::money::Money;
 
 pub const REFUNDS_PATH: &str = "/v3/refund/domestic/refunds";
-/// Largest bill file read (a day of a small merchant's trades is a few kilobytes).
-pub const MAX_BILL_BYTES: usize = 32 * 1024 * 1024;
 
 /// The refund's body. `amount.total` is the order's total in fen, as WeChat Pay checks it.
 pub fn refund_body(e: &RefundExpect<'_>, total: Money, reason: &str, notify_url: &str) -> String {
@@ -294,7 +292,7 @@ pub async fn download_bill(
     if !resp.status().is_success() {
         return Err(QueryError::Transport(format!("HTTP {}", resp.status())));
     }
-    let bytes = super::bill::read_bounded(resp, MAX_BILL_BYTES).await?;
+    let bytes = super::bill::read_bounded(resp, super::bill::MAX_BILL_BYTES).await?;
     if hex::encode(sha1::Sha1::digest(&bytes)) != link.sha1_hex {
         return Err(QueryError::Unauthentic("bill file SHA-1 differs"));
     }
