@@ -73,9 +73,12 @@ pub fn refund_query_biz(e: &RefundExpect<'_>) -> serde_json::Value {
     })
 }
 
-/// Read a verified `alipay_trade_fastpay_refund_query_response`. Alipay's documentation: only
-/// `refund_status = REFUND_SUCCESS` is a refund made; without it the request was not received
-/// (or failed), so the same request may be sent again.
+/// Read a verified `alipay_trade_fastpay_refund_query_response`. Alipay's current
+/// documentation: only `refund_status = REFUND_SUCCESS` is a refund made; without it the
+/// request was not received or failed, so the same request may be sent again. (Older pages
+/// took any answer naming the refund as success; the field's description, which the SDKs'
+/// models carry, says otherwise, and a refund taken for made when it failed would cost the
+/// tenant its days for nothing, while one taken for not made is only asked about again.)
 pub fn read_refund_query(
     node: &serde_json::Map<String, serde_json::Value>,
     e: &RefundExpect<'_>,

@@ -203,7 +203,7 @@ pub fn answer_alipay(
                     "fund_change": if new { "Y" } else { "N" },
                     "refund_fee": money(r.refund_cents), "gmt_refund_pay": "2026-06-02 10:00:00"}),
                 Err("TRADE_NOT_EXIST") => failed("ACQ.TRADE_NOT_EXIST"),
-                Err("NOT_ENOUGH") => failed("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"),
+                Err("NOT_ENOUGH") => failed("ACQ.REASON_TRADE_REFUND_FEE_ERR"),
                 Err(_) => failed("ACQ.PARAM_ERROR"),
             }
         }
