@@ -183,3 +183,45 @@ CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_lifecycle` (
   PRIMARY KEY (`tenant_id`),
   KEY `idx_suspended_for` (`suspended_for`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub订阅生命周期 (chathub)';
+
+-- chathub's own (the PHP addon never reads it): each refund of an order, its request number
+-- (Alipay `out_request_no`, WeChat Pay `out_refund_no`, stored before the first call and sent
+-- again on every retry), where it stands, and the lease of whoever is calling the gateway for
+-- it right now (MIGRATIONS.md refunds).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_refund` (
+  `id` int(11) unsigned NOT NULL AUTO_INCREMENT COMMENT 'ID',
+  `order_id` int(11) unsigned NOT NULL COMMENT '订单ID',
+  `out_request_no` varchar(64) NOT NULL COMMENT '退款请求号 (out_request_no/out_refund_no)',
+  `pay_method` varchar(20) NOT NULL COMMENT '支付网关 (alipay/wechat)',
+  `amount` decimal(10,2) NOT NULL COMMENT '退款金额',
+  `reason` varchar(80) NOT NULL DEFAULT '' COMMENT '退款原因',
+  `take_days` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '收回的订阅天数',
+  `status` varchar(16) NOT NULL DEFAULT 'pending' COMMENT 'pending=未确认送达 processing=处理中 success=已退款 failed=失败',
+  `refund_no` varchar(64) DEFAULT NULL COMMENT '网关退款单号',
+  `note` varchar(255) NOT NULL DEFAULT '' COMMENT '最近一次结果',
+  `operator` varchar(50) NOT NULL DEFAULT '' COMMENT '操作人',
+  `attempts` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '调用次数',
+  `next_check_at` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '下次查询/重试时间',
+  `claim_owner` varchar(32) DEFAULT NULL COMMENT '正在调用网关的实例',
+  `claim_until` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '租约到期时间',
+  `createtime` int(10) unsigned NOT NULL COMMENT '创建时间',
+  `updatetime` int(10) unsigned DEFAULT NULL COMMENT '更新时间',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_out_request_no` (`out_request_no`),
+  KEY `idx_order_id` (`order_id`),
+  KEY `idx_status_next` (`status`,`next_check_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub退款 (chathub)';
+
+-- chathub's own (the PHP addon never reads it): the daily reconciliation of one gateway's
+-- trade bill against the orders, one row per bill date and gateway (MIGRATIONS.md reconcile).
+CREATE TABLE IF NOT EXISTS `__PREFIX__chathub_reconcile` (
+  `bill_date` char(10) NOT NULL COMMENT '账单日期 (Y-m-d)',
+  `pay_method` varchar(20) NOT NULL COMMENT '支付网关 (alipay/wechat)',
+  `status` varchar(16) NOT NULL DEFAULT 'running' COMMENT 'running/done/failed',
+  `matched` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '一致的记录数',
+  `findings` mediumtext DEFAULT NULL COMMENT '差异 (JSON)',
+  `claim_owner` varchar(32) DEFAULT NULL COMMENT '正在对账的实例',
+  `claim_until` int(10) unsigned NOT NULL DEFAULT 0 COMMENT '租约到期时间',
+  `updatetime` int(10) unsigned DEFAULT NULL COMMENT '更新时间',
+  PRIMARY KEY (`bill_date`,`pay_method`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ChatHub对账 (chathub)';

@@ -62,6 +62,14 @@ pub enum Command {
         #[arg(long)]
         before_start: bool,
     },
+    /// Compare one day's trade bill of each configured gateway with the orders: credit
+    /// payments the notifications and queries missed, report every difference
+    /// (README#reconciliation).
+    Reconcile {
+        /// The bill date, `YYYY-MM-DD` (site time).
+        #[arg(long)]
+        date: String,
+    },
 }
 
 impl Cli {
@@ -226,6 +234,81 @@ pub async fn check(config: &Config, print_config: bool, before_start: bool) -> i
         failed |= matches!(l.outcome, crate::check::Outcome::Fail(_));
     }
     i32::from(failed)
+}
+
+/// `chathub reconcile --date YYYY-MM-DD`: one line per gateway and one per difference; exit 1
+/// when a bill could not be had or differs from the orders.
+pub async fn reconcile_command(cli: &Cli, date: &str) -> i32 {
+    use crate::services::reconcile::{self, Outcome};
+    let Some(date) = reconcile::parse_date(date) else {
+        eprintln!("reconcile: --date must be YYYY-MM-DD, got {date:?}");
+        return 2;
+    };
+    let (config, clock) = match load_config(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_tracing(config.log_json);
+    let db = match crate::db::Db::new(&config) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("reconcile: {e}");
+            return 1;
+        }
+    };
+    let app = crate::services::app::App::new(config, db, clock);
+    let result = reconcile::run(&app, date).await;
+    let _ = app.db.pool.clone().disconnect().await;
+    let reports = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("reconcile: {e}");
+            return 1;
+        }
+    };
+    if reports.is_empty() {
+        println!("no payment gateway is configured: nothing to reconcile");
+    }
+    let mut clean = true;
+    for r in &reports {
+        let method = r.method.as_str();
+        match &r.outcome {
+            Outcome::Done { matched, findings } => {
+                println!(
+                    "{method} {}: {matched} matched, {} difference(s)",
+                    r.bill_date,
+                    findings.len()
+                );
+                for f in findings {
+                    clean = false;
+                    println!(
+                        "  {} {}: ours {:?}, bill {:?} ({})",
+                        f.kind,
+                        crate::live::printable(&f.order_no),
+                        crate::live::printable(&f.ours),
+                        crate::live::printable(&f.theirs),
+                        f.label()
+                    );
+                }
+            }
+            Outcome::Failed(why) => {
+                clean = false;
+                println!(
+                    "{method} {}: FAILED: {}",
+                    r.bill_date,
+                    crate::live::printable(why)
+                );
+            }
+            Outcome::Busy => {
+                clean = false;
+                println!(
+                    "{method} {}: another instance is reconciling it now",
+                    r.bill_date
+                );
+            }
+        }
+    }
+    i32::from(!clean)
 }
 
 pub async fn serve(config: Config, clock: Clock) -> i32 {

@@ -187,6 +187,7 @@ async fn tables_report(
         },
     ));
     out.extend(payments_report(&mut conn, t, since, now, hours).await?);
+    out.push(reconcile_report(&mut conn, t).await?);
     Ok(out)
 }
 
@@ -248,6 +249,50 @@ async fn payments_report(
         line("payments by query", share),
         line("expired orders", late),
     ])
+}
+
+/// The newest reconciliations (`chathub reconcile`, the daily job): a bill that could not be
+/// had, or that differs from the orders, is a warning until a later run of that date is clean.
+async fn reconcile_report(
+    conn: &mut mysql_async::Conn,
+    t: &crate::db::Tables,
+) -> Result<CheckLine, crate::error::AppError> {
+    let rows = crate::db::reconcile::latest(conn, t, 14).await?;
+    if rows.is_empty() {
+        return Ok(line(
+            "reconciliation",
+            Outcome::Ok(
+                "no bill reconciled yet (chathub reconcile --date, or pay_reconcile_daily)".into(),
+            ),
+        ));
+    }
+    let mut bad = Vec::new();
+    for r in &rows {
+        let findings: Vec<serde_json::Value> =
+            serde_json::from_str(&r.findings).unwrap_or_default();
+        if r.status == "failed" {
+            bad.push(format!("{} {}: failed", r.bill_date, printable(&r.method)));
+        } else if !findings.is_empty() {
+            bad.push(format!(
+                "{} {}: {} difference(s)",
+                r.bill_date,
+                printable(&r.method),
+                findings.len()
+            ));
+        }
+    }
+    let newest = &rows[0].bill_date;
+    Ok(line(
+        "reconciliation",
+        if bad.is_empty() {
+            Outcome::Ok(format!("bills up to {newest} match the orders"))
+        } else {
+            Outcome::Warn(format!(
+                "{} (see the admin console's 对账 page)",
+                bad.join("; ")
+            ))
+        },
+    ))
 }
 
 /// Server errors by route, and requests forwarded by an untrusted proxy, from a running

@@ -25,6 +25,7 @@ async fn main() {
             before_start,
             ..
         } => chathub::cli::check_command(&cli, *print_config, *before_start).await,
+        Command::Reconcile { date } => chathub::cli::reconcile_command(&cli, date).await,
     };
     std::process::exit(code);
 }

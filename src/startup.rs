@@ -531,6 +531,11 @@ pub fn request_bound(config: &Config, route: &Route) -> Duration {
             action: Action::PayWechat,
             ..
         } => crate::clients::pay::wechat::ORDER_TIMEOUT,
+        // The refund call and, for Alipay, its confirming query.
+        Route::Action {
+            action: Action::Refund,
+            ..
+        } => 2 * (crate::services::refund::ADMIN_CALL_TIMEOUT + Duration::from_secs(1)),
         _ => Duration::ZERO,
     };
     config.request_timeout + calls

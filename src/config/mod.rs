@@ -106,6 +106,9 @@ pub struct PaySettings {
     /// Certificate mode: download WeChat Pay's platform certificates (`GET /v3/certificates`),
     /// keep them in `chathub_pay_cert`, refresh them daily and on an unknown serial.
     pub wechat_platform_certificates: bool,
+    /// Whether this instance's worker reconciles yesterday's bills each morning (off by
+    /// default; `chathub reconcile --date` does it by hand).
+    pub reconcile_daily: bool,
 }
 
 /// The sources and `CHATHUB_*` environment a [`Config`] was loaded from. Never printed: the
@@ -314,6 +317,7 @@ const SERVER_KEYS: &[&str] = &[
     "pay_query_first_secs",
     "pay_return_query_ms",
     "pay_sweep",
+    "pay_reconcile_daily",
     "wechat_platform_serial",
     "wechat_platform_certificates",
     "db_pool_max",
@@ -695,6 +699,7 @@ impl Config {
             self.pay.return_query.as_millis().to_string(),
         );
         line("pay_sweep", self.pay.sweep.to_string());
+        line("pay_reconcile_daily", self.pay.reconcile_daily.to_string());
         line(
             "wechat_platform_serial",
             format!("{:?}", self.pay.wechat_platform_serial),
@@ -1121,6 +1126,8 @@ fn pay_settings(
             None => false,
             Some(v) => parse_switch(&v, "wechat_platform_certificates", errors),
         },
+        reconcile_daily: get("pay_reconcile_daily")
+            .is_some_and(|v| parse_switch(&v, "pay_reconcile_daily", errors)),
     }
 }
 

@@ -7,6 +7,8 @@ pub mod log;
 pub mod order;
 pub mod pay_cert;
 pub mod pay_query;
+pub mod reconcile;
+pub mod refund;
 pub mod schema;
 pub mod stats;
 pub mod tenant;
@@ -38,6 +40,10 @@ pub struct Tables {
     pub pay_query: String,
     /// chathub's own: gateway certificates fetched at run time, and their download schedule.
     pub pay_cert: String,
+    /// chathub's own: refunds and their request numbers.
+    pub refund: String,
+    /// chathub's own: the daily bill reconciliation per date and gateway.
+    pub reconcile: String,
     pub user: String,
     pub admin: String,
     pub auth_group: String,
@@ -57,6 +63,8 @@ impl Tables {
             provision_state: t("chathub_provision_state"),
             pay_query: t("chathub_pay_query"),
             pay_cert: t("chathub_pay_cert"),
+            refund: t("chathub_refund"),
+            reconcile: t("chathub_reconcile"),
             user: t("user"),
             admin: t("admin"),
             auth_group: t("auth_group"),

@@ -344,3 +344,48 @@ pub async fn mark_paid(
         after_close,
     })
 }
+
+/// One row of the admin's orders list: the order, its tenant's name, when it was paid.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub order: Order,
+    pub tenant_name: Option<String>,
+    pub paid_at: Option<String>,
+}
+
+/// A page of orders, newest first, and how many there are in all.
+pub async fn page<Q: Queryable>(
+    conn: &mut Q,
+    t: &Tables,
+    page: u64,
+    per_page: u64,
+) -> Result<(u64, Vec<Listed>), AppError> {
+    let total: Option<u64> = conn
+        .query_first(format!("SELECT COUNT(*) FROM `{}`", t.order))
+        .await?;
+    let cols: Vec<String> = COLUMNS.split(", ").map(|c| format!("o.{c}")).collect();
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT {}, tn.tenant_name, CAST(o.paid_at AS CHAR) AS paid_at_text FROM `{}` o \
+                 LEFT JOIN `{}` tn ON tn.id = o.tenant_id ORDER BY o.id DESC LIMIT {per_page} OFFSET {}",
+                cols.join(", "),
+                t.order,
+                t.tenant,
+                page.saturating_sub(1).saturating_mul(per_page)
+            ),
+            (),
+        )
+        .await?;
+    let listed = rows
+        .iter()
+        .map(|r| {
+            Ok(Listed {
+                order: Order::from_row(r)?,
+                tenant_name: col_text(r, "tenant_name"),
+                paid_at: col_text(r, "paid_at_text"),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok((total.unwrap_or(0), listed))
+}

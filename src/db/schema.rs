@@ -678,7 +678,9 @@ mod tests {
                 "chathub_provision_state",
                 "chathub_pay_query",
                 "chathub_pay_cert",
-                "chathub_lifecycle"
+                "chathub_lifecycle",
+                "chathub_refund",
+                "chathub_reconcile"
             ]
         );
         let session = &t[5];

@@ -34,10 +34,18 @@ pub enum Action {
     SetExpire,
     /// chathub's own: 查询支付状态 (COMPAT.md#payment-query-and-expiry).
     QueryPay,
+    /// chathub's own: the orders list with 查询支付状态 and 退款 (COMPAT.md#refunds).
+    Orders,
+    /// chathub's own: 退款 on a paid order (COMPAT.md#refunds).
+    Refund,
+    /// chathub's own: the reconciliation reports (COMPAT.md#reconciliation).
+    Reconcile,
+    /// chathub's own: WeChat Pay's refund notifications (COMPAT.md#refunds).
+    RefundNotify,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 30] = [
         Action::Landing,
         Action::RegisterPage,
         Action::Register,
@@ -64,6 +72,10 @@ impl Action {
         Action::Activate,
         Action::SetExpire,
         Action::QueryPay,
+        Action::Orders,
+        Action::Refund,
+        Action::Reconcile,
+        Action::RefundNotify,
     ];
 
     /// The method name as written in the original controller.
@@ -95,6 +107,10 @@ impl Action {
             Action::Activate => "activate",
             Action::SetExpire => "setExpire",
             Action::QueryPay => "queryPay",
+            Action::Orders => "orders",
+            Action::Refund => "refund",
+            Action::Reconcile => "reconcile",
+            Action::RefundNotify => "refundNotify",
         }
     }
 
@@ -120,6 +136,9 @@ impl Action {
                 | Action::Activate
                 | Action::SetExpire
                 | Action::QueryPay
+                | Action::Orders
+                | Action::Refund
+                | Action::Reconcile
         )
     }
 }

@@ -695,6 +695,53 @@ pub async fn query_pay(
     })
 }
 
+/// The orders page (chathub's own, COMPAT.md#refunds).
+pub const ORDERS_PER_PAGE: u64 = 20;
+
+/// One order on the orders page: the order, its refunds, what is left to refund, and a
+/// fresh request number for its refund form.
+pub struct OrderLine {
+    pub listed: crate::db::order::Listed,
+    pub refunds: Vec<crate::db::refund::Refund>,
+    pub refunded: crate::domain::money::Money,
+    pub left: crate::domain::money::Money,
+    pub request_no: String,
+}
+
+/// A page of orders with their refunds.
+pub async fn orders(app: &App, page: u64) -> Result<(u64, Vec<OrderLine>), AppError> {
+    use crate::domain::money::Money;
+    let (total, listed) = {
+        let mut conn = app.db.conn().await?;
+        crate::db::order::page(&mut conn, &app.db.t, page, ORDERS_PER_PAGE).await?
+    };
+    let ids: Vec<_> = listed.iter().map(|l| l.order.id).collect();
+    let refunds = crate::services::refund::for_orders(app, &ids).await?;
+    let lines = listed
+        .into_iter()
+        .map(|l| {
+            let mine: Vec<_> = refunds
+                .iter()
+                .filter(|r| r.order_id == l.order.id)
+                .cloned()
+                .collect();
+            let sum = |f: &dyn Fn(&crate::db::refund::Refund) -> bool| {
+                Money::from_cents(mine.iter().filter(|r| f(r)).map(|r| r.amount.cents()).sum())
+            };
+            let refunded = sum(&|r| r.status == crate::db::refund::RefundStatus::Success);
+            let held = sum(&|r| r.status.holds_money());
+            OrderLine {
+                left: Money::from_cents((l.order.amount.cents() - held.cents()).max(0)),
+                refunded,
+                refunds: mine,
+                listed: l,
+                request_no: crate::services::refund::new_request_no(app),
+            }
+        })
+        .collect();
+    Ok((total, lines))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

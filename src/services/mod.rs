@@ -12,6 +12,8 @@ pub mod pay_query;
 pub mod payments;
 pub mod php_session;
 pub mod provisioning;
+pub mod reconcile;
+pub mod refund;
 pub mod sessions;
 pub mod signup;
 pub mod signup_gate;

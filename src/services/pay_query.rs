@@ -231,14 +231,14 @@ async fn record(
 }
 
 /// The merchant's Alipay credentials, parsed.
-struct AlipayCreds {
-    gateway: String,
-    app_id: String,
+pub(crate) struct AlipayCreds {
+    pub(crate) gateway: String,
+    pub(crate) app_id: String,
     private_key: rsa::PrivateKey,
     keys: pay_keys::AlipayKeys,
 }
 
-async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
+pub(crate) async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
     let cfg = app.addon();
     let private =
         secrecy::ExposeSecret::expose_secret(&cfg.alipay_merchant_private_key).to_string();
@@ -264,12 +264,12 @@ async fn alipay_creds(app: &App) -> Result<AlipayCreds, QueryError> {
 }
 
 /// The merchant's WeChat Pay credentials, parsed.
-struct WechatCreds {
-    merchant_key: rsa::PrivateKey,
-    serial: String,
+pub(crate) struct WechatCreds {
+    pub(crate) merchant_key: rsa::PrivateKey,
+    pub(crate) serial: String,
 }
 
-async fn wechat_creds(app: &App) -> Result<WechatCreds, QueryError> {
+pub(crate) async fn wechat_creds(app: &App) -> Result<WechatCreds, QueryError> {
     let (merchant_key, serial) = pay_keys::wechat_merchant(app)
         .await
         .map_err(QueryError::Rejected)?;
@@ -358,7 +358,7 @@ pub async fn close(
         .unwrap_or_else(|_| Err(QueryError::Transport("no answer within the bound".into())))
 }
 
-async fn alipay_call(
+pub(crate) async fn alipay_call(
     app: &App,
     c: &AlipayCreds,
     method: &'static str,
@@ -387,7 +387,7 @@ async fn alipay_call(
         .map_err(|e| QueryError::Transport(format!("verification task: {e}")))?
 }
 
-async fn wechat_call(
+pub(crate) async fn wechat_call(
     app: &App,
     c: &WechatCreds,
     method: reqwest::Method,

@@ -57,6 +57,14 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         .sweep
         .then(|| tokio::spawn(sweep_payments(app.clone(), stop.clone())));
     let _abort_sweep = AbortOnDrop(sweep);
+    // Refunds and the daily bill on their own loop: a bill download (minutes at worst) or a
+    // hanging refund call never holds up the order sweep.
+    let refunds = app
+        .config
+        .pay
+        .sweep
+        .then(|| tokio::spawn(sweep_refunds(app.clone(), stop.clone())));
+    let _abort_refunds = AbortOnDrop(refunds);
     if !app.config.provision_worker {
         let _ = stop.changed().await;
         return;
@@ -124,6 +132,31 @@ async fn sweep_payments(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 app.db
                     .health
                     .report_background(&e, "payment certificate refresh");
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// The refund sweep (`services::refund::sweep_once`) once every [`POLL_INTERVAL`], and the
+/// daily reconciliation (`services::reconcile::daily`) beside it.
+async fn sweep_refunds(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    // The daily job's "is yesterday done?" is asked once a minute, not every pass.
+    let mut daily_asked: Option<std::time::Instant> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = crate::services::refund::sweep_once(&app).await {
+            app.db.health.report_background(&e, "refund sweep pass");
+        }
+        if daily_asked.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60)) {
+            daily_asked = Some(std::time::Instant::now());
+            if let Err(e) = crate::services::reconcile::daily(&app).await {
+                app.db.health.report_background(&e, "daily reconciliation");
             }
         }
         tokio::select! {

@@ -33,6 +33,8 @@ mod payments_query;
 mod php_session;
 mod provision_client;
 mod provision_stub;
+mod reconcile;
+mod refunds;
 mod register;
 mod toolkit;
 mod visual;

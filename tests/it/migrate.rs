@@ -98,7 +98,7 @@ async fn empty_database_gets_the_addon_tables() {
     let db = TestDb::empty().await;
     let mut c = db.conn().await;
     let plan = schema::migrate(&mut c, "fa_", false).await.unwrap();
-    assert_eq!(plan.steps.len(), 11, "{:?}", plan.steps);
+    assert_eq!(plan.steps.len(), 13, "{:?}", plan.steps);
     assert_eq!(
         tables(&db).await,
         [
@@ -111,6 +111,8 @@ async fn empty_database_gets_the_addon_tables() {
             "fa_chathub_pay_cert",
             "fa_chathub_pay_query",
             "fa_chathub_provision_state",
+            "fa_chathub_reconcile",
+            "fa_chathub_refund",
             "fa_chathub_session_revoked",
             "fa_chathub_tenant"
         ]
@@ -132,7 +134,7 @@ async fn the_table_prefix_is_applied() {
         names.iter().all(|n| n.starts_with("zz_chathub_")),
         "{names:?}"
     );
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 13);
     let live = schema::inspect(&mut c, "zz_").await.unwrap();
     assert!(schema::verify(&live, "zz_").is_empty());
 }

@@ -241,7 +241,8 @@ fn mysql_parts() -> (String, String, String, String) {
 }
 
 /// The previous release's addon schema: install.sql before the provision leases (db30ca7),
-/// the payment query schedule's table and the subscription lifecycle's table (the last two).
+/// the payment query schedule's table and the tables after it (the subscription lifecycle's,
+/// refunds, reconciliation).
 fn previous_release_sql() -> String {
     let new_tables = INSTALL_SQL
         .find("-- chathub's own (the PHP addon never reads it): each order sent to a payment")

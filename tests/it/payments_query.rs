@@ -680,3 +680,64 @@ async fn check_live_warns_when_payments_come_by_query_or_orders_outlive_their_de
         "{loud:?}"
     );
 }
+
+#[tokio::test]
+async fn an_order_paid_as_we_close_it_is_credited_once_not_closed() {
+    let gw = FakeGateways::start().await;
+    let app = app_with(&gw, &[]).await;
+    send_to_alipay(&app, "CHTEST0001").await;
+    send_to_wechat(&app, "CHTEST0005").await;
+    // Both buyers reached the cashier; each pays just as we close the order past its deadline.
+    gw.alipay.trades.open("CHTEST0001", 6000);
+    gw.alipay
+        .refunds
+        .buyer_pays_at_close("CHTEST0001", 6000, "2026120822001400000000000091");
+    gw.wechat
+        .refunds
+        .buyer_pays_at_close("CHTEST0005", 6000, "4200000000202612080000000095");
+    app.db
+        .run_sql(
+            "UPDATE fa_chathub_pay_query SET deadline = UNIX_TIMESTAMP() - 1, next_query_at = 0",
+        )
+        .await;
+    assert_eq!(pay_query::sweep_once(&app.app).await.unwrap(), 2);
+    // The queries said "not paid", the closes "already paid": nothing is closed here.
+    assert_eq!(
+        log_details(&app.db, "pay_close_alipay").await,
+        ["CHTEST0001 already_paid"]
+    );
+    assert_eq!(
+        log_details(&app.db, "pay_close_wechat").await,
+        ["CHTEST0005 already_paid"]
+    );
+    assert_eq!(order_state(&app.db, 1).await[0], "pending");
+    assert_eq!(order_state(&app.db, 5).await[0], "pending");
+    assert_eq!(renewals(&app.db, 11).await, 0);
+    // The next pass asks again and credits each once.
+    app.db
+        .run_sql("UPDATE fa_chathub_pay_query SET next_query_at = 0")
+        .await;
+    assert_eq!(pay_query::sweep_once(&app.app).await.unwrap(), 2);
+    assert_eq!(
+        order_state(&app.db, 1).await,
+        ["paid", "alipay", "2026120822001400000000000091"]
+    );
+    assert_eq!(
+        order_state(&app.db, 5).await,
+        ["paid", "wechat", "4200000000202612080000000095"]
+    );
+    assert_alice_shop_renewed_once(&app.db).await;
+    assert_eq!(renewals(&app.db, 21).await, 1);
+    // Nothing is left to ask, and a late notification changes nothing.
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM fa_chathub_pay_query").await,
+        0
+    );
+    assert_eq!(pay_query::sweep_once(&app.app).await.unwrap(), 0);
+    let form = alipay_notification("CHTEST0001", "60.00", "TRADE_SUCCESS", ALIPAY_APP_ID);
+    assert_eq!(
+        post_alipay(&app, &form).await.text().await.unwrap(),
+        "success"
+    );
+    assert_alice_shop_renewed_once(&app.db).await;
+}

@@ -4,8 +4,12 @@
 //! database lives in `services::payments` and `db::order`, HTTP handling in `web::handlers::pay`.
 
 pub mod alipay;
+pub mod alipay_refund;
+pub mod bill;
 pub mod cert;
+pub mod refund;
 pub mod wechat;
+pub mod wechat_refund;
 
 use crate::domain::money::PayMethod;
 

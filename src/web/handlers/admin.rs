@@ -292,3 +292,45 @@ pub async fn query_pay(app: &App, req: &Request) -> Result<Response, AppError> {
         Err(r) => Ok(refused(req, &r.0)),
     }
 }
+
+/// The orders list (chathub's own, COMPAT.md#refunds): each order's state, refunds, and the
+/// 查询支付状态 / 退款 forms.
+pub async fn orders(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Orders).await?);
+    let page = admin::parse_page(param(req, "page")?.as_deref());
+    let (total, lines) = admin::orders(app, page).await?;
+    Ok(crate::web::http::html(
+        crate::web::pages::admin::orders_page(entry(app), page, total, &lines),
+    ))
+}
+
+/// 退款: one refund of a paid order, posted by the orders page (COMPAT.md#refunds).
+pub async fn refund(app: &App, req: &Request) -> Result<Response, AppError> {
+    let admin = admin_or_answer!(gate_change(app, req, Action::Refund).await?);
+    if !req.is_post() {
+        return Ok(refused(req, "请在订单列表中操作"));
+    }
+    let form: crate::services::refund::RefundForm = post_params(req)?.form()?;
+    let back = format!("/{}/addons/chathub/index/orders", entry(app));
+    match crate::services::refund::refund(app, &admin.username, &form).await? {
+        Ok(done) => Ok(fastadmin_jump(
+            req,
+            !matches!(done, crate::services::refund::Refunded::Failed(_)),
+            &done.message(),
+            &back,
+        )),
+        Err(msg) => Ok(refused(req, &msg)),
+    }
+}
+
+/// The reconciliation reports (chathub's own, COMPAT.md#reconciliation).
+pub async fn reconcile(app: &App, req: &Request) -> Result<Response, AppError> {
+    let _admin = admin_or_answer!(gate(app, req, Action::Reconcile).await?);
+    let reports = crate::services::reconcile::latest(app, 60).await?;
+    let clock = &app.clock;
+    Ok(crate::web::http::html(
+        crate::web::pages::admin::reconcile_page(entry(app), &reports, |t| {
+            clock.format_epoch(t, "%Y-%m-%d %H:%M:%S")
+        }),
+    ))
+}

@@ -48,6 +48,10 @@ pub async fn dispatch(app: &App, action: Action, req: &Request) -> Result<Respon
         Action::Activate => Box::pin(admin::activate(app, req)),
         Action::SetExpire => Box::pin(admin::set_expire(app, req)),
         Action::QueryPay => Box::pin(admin::query_pay(app, req)),
+        Action::Orders => Box::pin(admin::orders(app, req)),
+        Action::Refund => Box::pin(admin::refund(app, req)),
+        Action::Reconcile => Box::pin(admin::reconcile(app, req)),
+        Action::RefundNotify => Box::pin(pay::refund_notify(app, req)),
     };
     let resp = handler.await?;
     // Sliding idle expiry of the member session (PHP's session lifetime counted from the

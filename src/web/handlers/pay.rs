@@ -168,3 +168,36 @@ pub async fn pay_return(app: &App, req: &Request) -> Result<Response, AppError> 
     let order_no = req.param("order")?.unwrap_or_default();
     Ok(redirect(&payments::return_location(app, &order_no).await?))
 }
+
+/// `refundNotify/pay_method/wechat` (chathub's own, COMPAT.md#refunds): WeChat Pay's refund
+/// notifications, answered as payment notifications are (200 to acknowledge, 4xx with
+/// `{"code":"FAIL"}` to refuse). Only WeChat Pay notifies refunds.
+pub async fn refund_notify(app: &App, req: &Request) -> Result<Response, AppError> {
+    use crate::services::refund::{self, NoticeOutcome};
+    let method = req.param("pay_method")?.unwrap_or_default();
+    let outcome = if method == "wechat" && req.is_post() {
+        let headers = wechat::NotifyHeaders {
+            timestamp: req.header("wechatpay-timestamp"),
+            nonce: req.header("wechatpay-nonce"),
+            signature: req.header("wechatpay-signature"),
+            serial: req.header("wechatpay-serial"),
+        };
+        refund::wechat_notice(app, &headers, &req.body).await?
+    } else {
+        NoticeOutcome::Mismatch
+    };
+    let (status, code, message) = match outcome {
+        NoticeOutcome::Accepted => (StatusCode::OK, "SUCCESS", "成功"),
+        NoticeOutcome::Unauthentic(s) => (
+            StatusCode::from_u16(s).unwrap_or(StatusCode::UNAUTHORIZED),
+            "FAIL",
+            "签名验证失败",
+        ),
+        NoticeOutcome::Mismatch => (StatusCode::BAD_REQUEST, "FAIL", "退款信息不匹配"),
+    };
+    let body =
+        crate::domain::php::php_json_encode(&serde_json::json!({"code": code, "message": message}));
+    let mut resp = php_exit(body);
+    *resp.status_mut() = status;
+    Ok(resp)
+}

@@ -286,7 +286,10 @@ pub fn logs_page(entry: &str, rows: &[LogRow], format_time: impl Fn(i64) -> Stri
 /// back to `queryPay`. Its own page, so the original's pages stay as they were.
 pub fn query_pay_page(entry: &str) -> Markup {
     let body = html! {
-        div class="nav" { a href=(admin_link(entry, "logs")) { "← 操作日志" } }
+        div class="nav" {
+            a href=(admin_link(entry, "logs")) { "← 操作日志" }
+            a href=(admin_link(entry, "orders")) { "订单" }
+        }
         div class="card" {
             div class="card-header" { h2 { "查询支付状态" } }
             div class="card-body" {
@@ -300,6 +303,169 @@ pub fn query_pay_page(entry: &str) -> Markup {
         }
     };
     layout("查询支付状态", body)
+}
+
+fn order_state(status: crate::domain::ids::OrderStatus) -> (&'static str, &'static str) {
+    use crate::domain::ids::OrderStatus;
+    match status {
+        OrderStatus::Pending => ("待支付", "badge badge-warning"),
+        OrderStatus::Paid => ("已支付", "badge badge-success"),
+        OrderStatus::Failed => ("已关闭", "badge badge-danger"),
+        OrderStatus::Refunded => ("已退款", "badge badge-danger"),
+    }
+}
+
+fn refund_state(status: crate::services::refund::RefundStatus) -> &'static str {
+    use crate::services::refund::RefundStatus;
+    match status {
+        RefundStatus::Pending => "结果未确定（自动重试）",
+        RefundStatus::Processing => "处理中",
+        RefundStatus::Success => "已退款",
+        RefundStatus::Failed => "失败",
+    }
+}
+
+/// The orders list (chathub's own, COMPAT.md#refunds): every order with its state and
+/// refunds; 查询支付状态 on pending and paid ones, 退款 (amount, reason, days for a partial
+/// refund) on paid ones. Each refund form carries its own request number, so a double click
+/// or a resubmission names the same refund.
+pub fn orders_page(
+    entry: &str,
+    page: u64,
+    total: u64,
+    lines: &[crate::services::admin::OrderLine],
+) -> Markup {
+    use crate::domain::ids::OrderStatus;
+    let pages = total
+        .div_ceil(crate::services::admin::ORDERS_PER_PAGE)
+        .max(1);
+    let body = html! {
+        div class="nav" {
+            a href=(admin_link(entry, "dashboard")) { "← 控制面板" }
+            a href=(admin_link(entry, "reconcile")) { "对账" }
+            a href=(admin_link(entry, "queryPay")) { "查询支付状态" }
+        }
+        div class="card" {
+            div class="card-header" { h2 { "订单" } span { "共 " (total) " 条" } }
+            div class="card-body" {
+                @if lines.is_empty() {
+                    p class="empty" { "暂无订单" }
+                } @else {
+                    table {
+                        thead { tr {
+                            th { "订单号" } th { "租户" } th { "金额" } th { "支付方式" } th { "状态" }
+                            th { "支付时间" } th { "已退款" } th { "操作" }
+                        } }
+                        tbody {
+                            @for l in lines {
+                                @let o = &l.listed.order;
+                                @let (label, class) = order_state(o.status);
+                                tr {
+                                    td { (o.order_no.as_str()) }
+                                    td { (l.listed.tenant_name.as_deref().unwrap_or("-")) " (" (o.tenant_id.0) ")" }
+                                    td { "¥" (o.amount.decimal()) }
+                                    td { (o.pay_method.as_deref().unwrap_or("-")) }
+                                    td { span class=(class) { (label) } }
+                                    td { (l.listed.paid_at.as_deref().unwrap_or("-")) }
+                                    td {
+                                        "¥" (l.refunded.decimal())
+                                        @for r in &l.refunds {
+                                            br;
+                                            small class="refund" data-request-no=(r.request_no) {
+                                                (r.request_no) " ¥" (r.amount.decimal()) " " (refund_state(r.status))
+                                                @if r.take_days > 0 { " 收回 " (r.take_days) " 天" }
+                                                @if !r.note.is_empty() && r.status != crate::services::refund::RefundStatus::Success { "：" (r.note) }
+                                            }
+                                        }
+                                    }
+                                    td {
+                                        @if matches!(o.status, OrderStatus::Pending | OrderStatus::Paid) {
+                                            form method="post" action=(admin_link(entry, "queryPay")) style="display:inline" {
+                                                input type="hidden" name="order" value=(o.order_no.as_str());
+                                                button type="submit" class="btn btn-sm btn-secondary" { "查询支付状态" }
+                                            }
+                                        }
+                                        @if o.status == OrderStatus::Paid && l.left.cents() > 0 {
+                                            form method="post" action=(admin_link(entry, "refund")) class="refund-form" style="margin-top:6px" {
+                                                input type="hidden" name="order" value=(o.order_no.as_str());
+                                                input type="hidden" name="request_no" value=(l.request_no);
+                                                input type="text" name="amount" value=(l.left.decimal()) size="7" title="退款金额（元），不超过可退金额";
+                                                " "
+                                                input type="text" name="reason" placeholder="退款原因" maxlength="80" size="10";
+                                                " "
+                                                input type="text" name="days" placeholder="部分退款收回天数" size="6" title="全额退款自动收回 30 天；部分退款默认不改日期";
+                                                " "
+                                                button type="submit" class="btn btn-sm btn-danger" { "退款" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if pages > 1 {
+                        div style="padding-top:16px" {
+                            "第 " (page) " / " (pages) " 页 "
+                            @if page > 1 { a class="btn btn-sm btn-secondary" href={ (admin_link(entry, "orders")) "?page=" (page - 1) } { "上一页" } }
+                            " "
+                            @if page < pages { a class="btn btn-sm btn-secondary" href={ (admin_link(entry, "orders")) "?page=" (page + 1) } { "下一页" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout("订单", body)
+}
+
+/// The reconciliation reports (chathub's own, COMPAT.md#reconciliation), newest bill first,
+/// each difference on its own row.
+pub fn reconcile_page(
+    entry: &str,
+    reports: &[crate::services::reconcile::Shown],
+    format_time: impl Fn(i64) -> String,
+) -> Markup {
+    let body = html! {
+        div class="nav" { a href=(admin_link(entry, "orders")) { "← 订单" } }
+        div class="card" {
+            div class="card-header" { h2 { "对账" } }
+            div class="card-body" {
+                p { "每日账单与订单的核对结果。手动运行：chathub reconcile --date YYYY-MM-DD；每日自动运行：pay_reconcile_daily = 1。" }
+                @if reports.is_empty() {
+                    p class="empty" { "暂无对账记录" }
+                } @else {
+                    table {
+                        thead { tr { th { "账单日期" } th { "支付方式" } th { "结果" } th { "一致" } th { "差异" } th { "时间" } } }
+                        tbody {
+                            @for r in reports {
+                                tr class="reconcile" {
+                                    td { (r.bill_date) }
+                                    td { (r.method) }
+                                    td {
+                                        span class=(if r.status == "done" && r.findings.is_empty() { "badge badge-success" } else { "badge badge-danger" }) {
+                                            (match r.status.as_str() { "done" => "完成", "running" => "进行中", _ => "失败" })
+                                        }
+                                    }
+                                    td { (r.matched) }
+                                    td {
+                                        @for f in &r.findings {
+                                            div class="finding" data-kind=(f.kind) {
+                                                (f.label()) "：" (f.order_no)
+                                                @if !f.ours.is_empty() { " 本站 " (f.ours) }
+                                                @if !f.theirs.is_empty() { " 账单 " (f.theirs) }
+                                            }
+                                        }
+                                    }
+                                    td { (format_time(r.updatetime)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout("对账", body)
 }
 
 #[cfg(test)]

@@ -241,6 +241,8 @@ pub type CallLog = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
 pub struct FakeAlipay {
     pub addr: std::net::SocketAddr,
     pub trades: Trades,
+    /// Its refunds and the bill files it serves (`sandbox::refunds`).
+    pub refunds: super::refunds::Refunds,
     pub behaviour: Switch,
     pub calls: CallLog,
     /// Certificate mode (`None`: public-key mode).
@@ -255,6 +257,7 @@ impl FakeAlipay {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let (trades, behaviour) = (Trades::default(), Switch::default());
+        let refunds = super::refunds::Refunds::default();
         let calls: CallLog = Default::default();
         let cert_side: std::sync::Arc<std::sync::Mutex<Option<CertSide>>> = Default::default();
         let (t, b, c, keys, cs) = (
@@ -264,14 +267,21 @@ impl FakeAlipay {
             std::sync::Arc::new(keys),
             cert_side.clone(),
         );
+        let (rf, base) = (refunds.clone(), format!("http://{addr}"));
         let task = crate::http_serve::spawn(listener, move |req| {
             let (t, b, c, keys, cs) = (t.clone(), b.clone(), c.clone(), keys.clone(), cs.clone());
+            let (rf, base) = (rf.clone(), base.clone());
             async move {
                 let form = req.form();
                 c.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(form.clone());
                 if let Some(r) = super::misbehave(&b).await {
+                    return r;
+                }
+                if let Some(r) =
+                    super::refunds::serve_alipay(&keys, &t, &rf, &req, &form, &base).await
+                {
                     return r;
                 }
                 let side = cs.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -285,6 +295,7 @@ impl FakeAlipay {
         FakeAlipay {
             addr,
             trades,
+            refunds,
             behaviour,
             calls,
             cert_side,

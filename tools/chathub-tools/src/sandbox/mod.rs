@@ -6,6 +6,7 @@
 pub mod alipay;
 pub mod certs;
 mod keys;
+pub mod refunds;
 pub mod trades;
 pub mod wechat;
 

@@ -107,7 +107,7 @@ fn auth_field<'a>(auth: &'a str, name: &str) -> Option<&'a str> {
 /// An error answer as WeChat Pay gives it: status and `{"code","message"}`.
 pub type Refusal = (u16, String);
 
-fn refusal(status: u16, code: &str, message: &str) -> Refusal {
+pub(crate) fn refusal(status: u16, code: &str, message: &str) -> Refusal {
     (
         status,
         serde_json::json!({"code": code, "message": message}).to_string(),
@@ -219,7 +219,7 @@ pub fn query_transaction(keys: &GatewayKeys, t: &Trade) -> serde_json::Value {
 }
 
 /// Check a merchant's `Authorization` over `METHOD\nPATH?QUERY\nTS\nNONCE\nBODY\n`.
-fn check_authorization(
+pub(crate) fn check_authorization(
     keys: &GatewayKeys,
     method: &str,
     path_and_query: &str,
@@ -296,6 +296,8 @@ pub struct FakeWechatPay {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
     pub trades: Trades,
+    /// Its refunds and the bill files it serves (`sandbox::refunds`).
+    pub refunds: super::refunds::Refunds,
     pub behaviour: Switch,
     /// Who signs and which certificates are listed (default: the keys' platform key, no list).
     pub platform: Arc<Mutex<Platform>>,
@@ -310,6 +312,7 @@ impl FakeWechatPay {
         let addr = listener.local_addr().expect("address");
         let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let (trades, behaviour) = (Trades::default(), Switch::default());
+        let refunds = super::refunds::Refunds::default();
         let platform: Arc<Mutex<Platform>> = Arc::default();
         let (log, t, b, p) = (
             requests.clone(),
@@ -317,9 +320,11 @@ impl FakeWechatPay {
             behaviour.clone(),
             platform.clone(),
         );
+        let (rf, base) = (refunds.clone(), format!("http://{addr}"));
         let keys = Arc::new(keys);
         let task = crate::http_serve::spawn(listener, move |req| {
             let (log, keys, t, b, p) = (log.clone(), keys.clone(), t.clone(), b.clone(), p.clone());
+            let (rf, base) = (rf.clone(), base.clone());
             async move {
                 let auth = req.header("authorization");
                 log.lock()
@@ -337,6 +342,11 @@ impl FakeWechatPay {
                     Some((private, serial)) => keys.signed_by(private, serial),
                     None => (*keys).clone(),
                 };
+                if let Some(r) =
+                    super::refunds::serve_wechat(&signer, &t, &rf, &req, &auth, &base, now).await
+                {
+                    return r;
+                }
                 let answer = if req.path == pay::wechat::CERTIFICATES_PATH {
                     certificates_answer(&keys, &platform, &req, &auth)
                 } else {
@@ -349,6 +359,7 @@ impl FakeWechatPay {
             addr,
             requests,
             trades,
+            refunds,
             behaviour,
             platform,
             task,
