@@ -237,17 +237,54 @@ pub async fn list_for_user<Q: Queryable>(
     conn: &mut Q,
     t: &Tables,
     user_id: UserId,
-) -> Result<Vec<Tenant>, AppError> {
+) -> Result<Vec<Listed>, AppError> {
     let rows: Vec<Row> = conn
         .exec(
             format!(
-                "SELECT {COLUMNS} FROM `{}` WHERE user_id = ? ORDER BY id DESC",
+                "SELECT {LISTED_COLUMNS} FROM `{}` WHERE user_id = ? ORDER BY id DESC",
                 t.tenant
             ),
             (user_id,),
         )
         .await?;
-    rows.iter().map(Tenant::from_row).collect()
+    rows.iter().map(Listed::from_row).collect()
+}
+
+/// The columns the member centre shows of each tenant. `my` reads them on every request;
+/// the credentials, agent and bookkeeping columns stay in the database.
+const LISTED_COLUMNS: &str =
+    "id, tenant_name, domain, max_agents, status, config, embed_code, expire_at";
+
+/// A tenant as the member centre lists it ([`LISTED_COLUMNS`]).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub id: TenantId,
+    pub tenant_name: String,
+    pub domain: String,
+    pub max_agents: i64,
+    pub status: TenantStatus,
+    /// Raw `config` column, as [`Tenant::config_raw`].
+    pub config_raw: Option<String>,
+    pub embed_code: Option<String>,
+    pub expire_at: Option<String>,
+}
+
+impl Listed {
+    fn from_row(row: &Row) -> Result<Listed, AppError> {
+        let status_s = col_text(row, "status").unwrap_or_default();
+        let status = TenantStatus::parse(&status_s)
+            .ok_or_else(|| AppError::internal(format!("tenant has unknown status {status_s:?}")))?;
+        Ok(Listed {
+            id: TenantId(col_int(row, "id").unwrap_or_default() as u32),
+            tenant_name: col_text(row, "tenant_name").unwrap_or_default(),
+            domain: col_text(row, "domain").unwrap_or_default(),
+            max_agents: col_int(row, "max_agents").unwrap_or_default(),
+            status,
+            config_raw: col_text(row, "config"),
+            embed_code: col_text(row, "embed_code"),
+            expire_at: col_text(row, "expire_at"),
+        })
+    }
 }
 
 /// The member's newest tenant (channel pages work on it).

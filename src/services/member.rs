@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::Digest as _;
 
 use crate::clock::Clock;
-use crate::db::tenant::{self, Tenant};
+use crate::db::tenant;
 use crate::db::user::{self, AttemptCount, AttemptLimits, PasswordUpdate, User};
 use crate::domain::ids::UserId;
 use crate::domain::password;
@@ -372,7 +372,7 @@ pub struct TenantSummary {
 }
 
 impl TenantSummary {
-    pub fn from_tenant(t: &Tenant, clock: &Clock) -> TenantSummary {
+    pub fn from_tenant(t: &tenant::Listed, clock: &Clock) -> TenantSummary {
         let config = tenant::PlanAndPrice::parse(t.config_raw.as_deref());
         let plan_label = match config.plan() {
             None => "-".to_string(),
@@ -658,31 +658,16 @@ mod tests {
         assert!(dbg.contains("a@b.c"), "{dbg}");
     }
 
-    fn tenant(config: &str, expire: Option<&str>, embed: Option<&str>) -> Tenant {
-        Tenant {
+    fn tenant(config: &str, expire: Option<&str>, embed: Option<&str>) -> tenant::Listed {
+        tenant::Listed {
             id: TenantId(5),
-            user_id: Some(UserId(2)),
             tenant_name: "T".into(),
             domain: "d".into(),
-            email: "e".into(),
-            inbox_id: None,
-            inbox_token: None,
-            team_id: None,
-            agent_id: None,
-            agent_cw_id: None,
-            agent_cw_password: None,
-            agent_name: None,
             max_agents: 3,
-            channel_type: "web_widget".into(),
             status: TenantStatus::Active,
             config_raw: Some(config.into()),
             embed_code: embed.map(str::to_string),
-            api_credentials: None,
-            provisioned_at: None,
             expire_at: expire.map(str::to_string),
-            last_active_at: None,
-            createtime: None,
-            updatetime: None,
         }
     }
 
