@@ -39,15 +39,23 @@ impl std::fmt::Display for CheckLine {
     }
 }
 
+/// Who asks: an operator (`chathub check`), or the service manager just before `serve`
+/// (`--before-start`), where a provision server that is down must not keep the site down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Asked,
+    BeforeStart,
+}
+
 fn line(name: &'static str, outcome: Outcome) -> CheckLine {
     CheckLine { name, outcome }
 }
 
 /// Run every check against a valid config (config problems are reported before this).
-pub async fn run_checks(config: &Config) -> Vec<CheckLine> {
+pub async fn run_checks(config: &Config, when: When) -> Vec<CheckLine> {
     let mut out = vec![line("config", Outcome::Ok("valid".into()))];
     out.extend(database_checks(config).await);
-    out.push(provision_check(config).await);
+    out.push(provision_check(config, when).await);
     out.extend(payment_checks(config));
     out.extend(payment_key_checks(config, chrono::Utc::now().timestamp()));
     out.extend(wechat_certificates_check(config).await);
@@ -313,7 +321,13 @@ fn user_username_check(live: &schema::LiveSchema, prefix: &str) -> Option<CheckL
     })
 }
 
-async fn provision_check(config: &Config) -> CheckLine {
+async fn provision_check(config: &Config, when: When) -> CheckLine {
+    let down = |why: String| match when {
+        When::Asked => Outcome::Fail(why),
+        When::BeforeStart => Outcome::Warn(format!(
+            "{why} (the service starts anyway: sign-ups wait for it, the worker retries)"
+        )),
+    };
     let addon = &config.addon;
     let url = format!(
         "{}/health",
@@ -321,28 +335,23 @@ async fn provision_check(config: &Config) -> CheckLine {
     );
     let client = match reqwest::Client::builder().timeout(CHECK_TIMEOUT).build() {
         Ok(c) => c,
-        Err(e) => return line("provision", Outcome::Fail(e.to_string())),
+        Err(e) => return line("provision", down(e.to_string())),
     };
     match client.get(&url).send().await {
         Ok(r) if r.status().is_success() => line(
             "provision",
             Outcome::Ok(format!("{url} answers {}", r.status())),
         ),
-        Ok(r) => line(
-            "provision",
-            Outcome::Fail(format!("{url} answers {}", r.status())),
-        ),
+        Ok(r) => line("provision", down(format!("{url} answers {}", r.status()))),
         Err(e) if e.is_timeout() => line(
             "provision",
-            Outcome::Fail(format!(
+            down(format!(
                 "{url}: no answer within {}s",
                 CHECK_TIMEOUT.as_secs()
             )),
         ),
-        Err(e) if e.is_connect() => {
-            line("provision", Outcome::Fail(format!("{url}: cannot connect")))
-        }
-        Err(e) => line("provision", Outcome::Fail(format!("{url}: {e}"))),
+        Err(e) if e.is_connect() => line("provision", down(format!("{url}: cannot connect"))),
+        Err(e) => line("provision", down(format!("{url}: {e}"))),
     }
 }
 

@@ -218,16 +218,12 @@ pub async fn check(config: &Config, print_config: bool, before_start: bool) -> i
     if print_config {
         print!("{}", config.describe());
     }
-    let mut lines = crate::check::run_checks(config).await;
-    if before_start {
-        for l in lines.iter_mut().filter(|l| l.name == "provision") {
-            if let crate::check::Outcome::Fail(why) = &l.outcome {
-                l.outcome = crate::check::Outcome::Warn(format!(
-                    "{why} (the service starts anyway: sign-ups wait for it, the worker retries)"
-                ));
-            }
-        }
-    }
+    let when = if before_start {
+        crate::check::When::BeforeStart
+    } else {
+        crate::check::When::Asked
+    };
+    let lines = crate::check::run_checks(config, when).await;
     let mut failed = false;
     for l in &lines {
         println!("{l}");
