@@ -184,7 +184,7 @@ impl serde::Serialize for ListRow<'_> {
             }
             if name == "config" {
                 has_config = true;
-                m.serialize_entry("config", &list_config(&cell))?;
+                m.serialize_entry("config", &PhpArrays(&list_config(&cell)))?;
                 continue;
             }
             m.serialize_entry(&*name, &cell)?;
@@ -228,13 +228,11 @@ impl serde::Serialize for ListRow<'_> {
     }
 }
 
-/// `config` as the model's `json_decode($v, true)` gave it: `[]` for an empty value, null
-/// for one that is not JSON.
+/// `config` as the model's `json_decode($v, true)` gave it (written through [`PhpArrays`]):
+/// `[]` for an empty value, null for one that is not JSON.
 fn list_config(cell: &Cell<'_>) -> Value {
     match cell {
-        Cell::Text(s) if php_truthy(s) => serde_json::from_str::<Value>(s)
-            .map(php_assoc_roundtrip)
-            .unwrap_or(Value::Null),
+        Cell::Text(s) if php_truthy(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
         _ => Value::Array(Vec::new()),
     }
 }
@@ -249,15 +247,13 @@ impl serde_json::ser::Formatter for PhpSlashes {
         w: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        let mut parts = fragment.split('/');
-        if let Some(first) = parts.next() {
-            w.write_all(first.as_bytes())?;
-        }
-        for part in parts {
+        let mut rest = fragment;
+        while let Some(at) = rest.find('/') {
+            w.write_all(&rest.as_bytes()[..at])?;
             w.write_all(b"\\/")?;
-            w.write_all(part.as_bytes())?;
+            rest = &rest[at + 1..];
         }
-        Ok(())
+        w.write_all(rest.as_bytes())
     }
 }
 
@@ -266,7 +262,39 @@ fn php_truthy(s: &str) -> bool {
     !s.is_empty() && s != "0"
 }
 
-/// What `json_encode(json_decode($s, true))` gives back: objects whose keys are exactly
+/// A decoded value written as `json_encode(json_decode($s, true))` gives it back: objects
+/// whose keys are exactly 0..n-1 in order (including `{}`) become lists, as PHP arrays do.
+/// Written as it goes, without building the converted value first.
+struct PhpArrays<'a>(&'a Value);
+
+impl serde::Serialize for PhpArrays<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let sequential = m.keys().enumerate().all(|(i, k)| key_is_index(k, i));
+                if sequential {
+                    s.collect_seq(m.values().map(PhpArrays))
+                } else {
+                    s.collect_map(m.iter().map(|(k, v)| (k, PhpArrays(v))))
+                }
+            }
+            Value::Array(a) => s.collect_seq(a.iter().map(PhpArrays)),
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// `key == i.to_string()`, without the string.
+fn key_is_index(key: &str, i: usize) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && (b.len() == 1 || b[0] != b'0')
+        && b.iter().all(u8::is_ascii_digit)
+        && key.parse::<usize>() == Ok(i)
+}
+
+#[cfg(test)]
+/// The conversion [`PhpArrays`] writes, as a value (the tests' reference): objects whose keys are exactly
 /// 0..n-1 in order (including `{}`) become lists, as PHP arrays do.
 fn php_assoc_roundtrip(v: Value) -> Value {
     match v {
@@ -674,17 +702,18 @@ pub fn log_time(clock: &crate::clock::Clock, epoch: i64, seconds: bool) -> Strin
         return clock.format_epoch(epoch, fmt);
     }
     let mut s = String::with_capacity(19);
-    let _ = write!(
-        s,
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    );
+    let _ = write!(s, "{:04}", t.year());
+    let two = |s: &mut String, sep: char, n: u32| {
+        s.push(sep);
+        s.push(char::from(b'0' + (n / 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+    };
+    two(&mut s, '-', t.month());
+    two(&mut s, '-', t.day());
+    two(&mut s, ' ', t.hour());
+    two(&mut s, ':', t.minute());
     if seconds {
-        let _ = write!(s, ":{:02}", t.second());
+        two(&mut s, ':', t.second());
     }
     s
 }
@@ -951,6 +980,46 @@ mod tests {
         assert_eq!(ok.agent_name.as_deref(), Some(""));
         assert_eq!(ok.status, Some(TenantStatus::Active));
         assert_eq!(ok.channel_type, None);
+    }
+
+    #[test]
+    fn php_arrays_write_what_the_converted_value_writes() {
+        for raw in [
+            r#"{}"#,
+            r#"[]"#,
+            r#"{"0":"a","1":{"0":1,"1":2.5},"2":[{"x":{}}]}"#,
+            r#"{"1":"a","0":"b"}"#,
+            r#"{"00":"a"}"#,
+            r#"{"0":"a","01":"b"}"#,
+            r#"{"+0":"a"}"#,
+            r#"{"0":"a","2":"b"}"#,
+            r#"{"plan":"pro","price":60,"notes":"a/b","list":{"0":null,"1":true}}"#,
+            r#""{\"plan\":\"pro\"}""#,
+            r#"12345678901234567890123"#,
+            r#"-0.0"#,
+        ] {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                serde_json::to_string(&PhpArrays(&v)).unwrap(),
+                serde_json::to_string(&php_assoc_roundtrip(v.clone())).unwrap(),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn slashes_are_escaped_as_php_writes_them() {
+        let v = serde_json::json!({"a/b": ["</script>", "//", "x", "\\/\n"]});
+        let mut out = Vec::new();
+        serde::Serialize::serialize(
+            &v,
+            &mut serde_json::Serializer::with_formatter(&mut out, PhpSlashes),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            crate::domain::php::php_json_unescaped_unicode(&v)
+        );
     }
 
     #[test]
