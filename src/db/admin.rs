@@ -4,7 +4,7 @@
 use mysql_async::Row;
 use mysql_async::prelude::*;
 
-use crate::db::{Tables, col_int, col_text};
+use crate::db::{Tables, int, text};
 use crate::error::AppError;
 
 /// An `fa_admin.id`; its own type so a member or tenant id cannot be passed by mistake.
@@ -70,12 +70,16 @@ pub async fn find<Q: Queryable>(
             (id.0,),
         )
         .await?;
-    Ok(row.map(|r| AdminRow {
-        id: AdminId(col_int(&r, "id").unwrap_or_default() as u32),
-        username: col_text(&r, "username").unwrap_or_default(),
-        token: col_text(&r, "token").unwrap_or_default(),
-        status: col_text(&r, "status").unwrap_or_default(),
-        loginip: col_text(&r, "loginip"),
+    // By position, in the SELECT's order (no lookup by name per column).
+    Ok(row.map(|r| {
+        let col = |i: usize| r.as_ref(i).and_then(text);
+        AdminRow {
+            id: AdminId(r.as_ref(0).and_then(int).unwrap_or_default() as u32),
+            username: col(1).unwrap_or_default(),
+            token: col(2).unwrap_or_default(),
+            status: col(3).unwrap_or_default(),
+            loginip: col(4),
+        }
     }))
 }
 

@@ -1,11 +1,14 @@
 //! Tenant and log queries behind the FastAdmin admin actions.
 
+use std::borrow::Cow;
+
+use mysql_async::consts::ColumnType;
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts, Value};
 
 use crate::db::log::{self, NewLog};
 use crate::db::tenant::{COLUMNS, lifecycle};
-use crate::db::{Db, Tables, col_int, col_text};
+use crate::db::{Db, Tables};
 use crate::domain::log::LogRow;
 use crate::domain::tenant::{TenantId, TenantStatus};
 use crate::error::AppError;
@@ -119,6 +122,68 @@ pub async fn page<Q: Queryable>(
         )
         .await?;
     Ok((total.unwrap_or(0), rows))
+}
+
+/// One value of a list row, as `db::row_to_json` reads it: integer columns as numbers,
+/// everything else as text, NULL as null.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Text(Cow<'a, str>),
+}
+
+impl Cell<'_> {
+    /// The value as `text` in PHP's string context: "" for null.
+    pub fn to_text(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Null => Cow::Borrowed(""),
+            Cell::Int(i) => Cow::Owned(i.to_string()),
+            Cell::Text(t) => Cow::Borrowed(t),
+        }
+    }
+}
+
+impl serde::Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null => s.serialize_unit(),
+            Cell::Int(i) => s.serialize_i64(*i),
+            Cell::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A row's columns with their values, borrowed from the row: the same names and values as
+/// `db::row_to_json`, without an owned map of owned strings per row (most of the admin
+/// list's cost, bench/RESULTS.md).
+pub fn cells(row: &Row) -> impl Iterator<Item = (Cow<'_, str>, Cell<'_>)> {
+    row.columns_ref().iter().enumerate().map(|(i, c)| {
+        let v = row.as_ref(i).unwrap_or(&Value::NULL);
+        let is_int = matches!(
+            c.column_type(),
+            ColumnType::MYSQL_TYPE_LONG
+                | ColumnType::MYSQL_TYPE_LONGLONG
+                | ColumnType::MYSQL_TYPE_SHORT
+                | ColumnType::MYSQL_TYPE_TINY
+                | ColumnType::MYSQL_TYPE_INT24
+        );
+        let cell = match v {
+            Value::NULL => Cell::Null,
+            _ if is_int => crate::db::int(v).map_or(Cell::Null, Cell::Int),
+            Value::Bytes(b) => Cell::Text(utf8(b)),
+            _ => crate::db::text(v).map_or(Cell::Null, |t| Cell::Text(Cow::Owned(t))),
+        };
+        (utf8(c.name_ref()), cell)
+    })
+}
+
+/// `String::from_utf8_lossy`, with the valid case (every utf8mb4 value) on the fast path.
+fn utf8(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Tenant counts for the dashboard: all, active, pending.
@@ -269,21 +334,30 @@ pub async fn logs<Q: Queryable>(
     per_page: u64,
 ) -> Result<Vec<LogRow>, AppError> {
     let offset = page.saturating_sub(1).saturating_mul(per_page);
-    let rows: Vec<Row> = conn
+    let mut rows: Vec<Row> = conn
         .query(format!(
             "SELECT tenant_id, action, status, operator, createtime FROM `{}` \
              ORDER BY createtime DESC, id ASC LIMIT {per_page} OFFSET {offset}",
             t.log
         ))
         .await?;
+    // By position, in the SELECT's order, texts taken out of the row: a lookup by name per
+    // column per row and a copy of every text cost more than reading the values.
+    let int = |r: &Row, i: usize| r.as_ref(i).and_then(crate::db::int).unwrap_or_default();
+    let text = |r: &mut Row, i: usize| match r.take::<Value, _>(i) {
+        Some(Value::Bytes(b)) => String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Some(v) => crate::db::text(&v).unwrap_or_default(),
+        None => String::new(),
+    };
     Ok(rows
-        .iter()
+        .iter_mut()
         .map(|r| LogRow {
-            tenant_id: col_int(r, "tenant_id").unwrap_or_default(),
-            action: col_text(r, "action").unwrap_or_default(),
-            status: col_text(r, "status").unwrap_or_default(),
-            operator: col_text(r, "operator").unwrap_or_default(),
-            createtime: col_int(r, "createtime").unwrap_or_default(),
+            tenant_id: int(r, 0),
+            action: text(r, 1),
+            status: text(r, 2),
+            operator: text(r, 3),
+            createtime: int(r, 4),
         })
         .collect())
 }

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use mysql_async::Row;
 use secrecy::ExposeSecret as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::clients::provision::CallError;
 use crate::config::ExpiryPolicy;
 use crate::db::log::{LogStatus, NewLog};
 use crate::db::tenant;
-use crate::db::tenant_admin::{self, LifecycleFilter, NewTenant, TenantFilter};
+use crate::db::tenant_admin::{self, Cell, LifecycleFilter, NewTenant, TenantFilter};
 use crate::domain::log::LogRow;
 use crate::domain::php::Params;
 use crate::domain::php::php_intval;
@@ -163,52 +163,98 @@ pub const LIST_HIDDEN_COLUMNS: [&str; 3] = ["agent_cw_password", "inbox_token", 
 /// One tenant as the original's `ChathubTenant` model serialised it for the list: every
 /// column in schema order except [`LIST_HIDDEN_COLUMNS`], `config` through
 /// `json_decode($v, true)`, then `status_text`, `channel_type_text`, `team_id_text`,
-/// `email_text`.
-pub fn tenant_json(row: &Row) -> Value {
-    let mut m = crate::db::row_to_json(row);
-    for key in LIST_HIDDEN_COLUMNS {
-        // Keeps the other columns in schema order, as the page's JSON had them.
-        m.shift_remove(key);
-    }
-    let config = match m.get("config") {
-        Some(Value::String(s)) if php_truthy(s) => serde_json::from_str::<Value>(s)
-            .map(php_assoc_roundtrip)
-            .unwrap_or(Value::Null),
-        _ => Value::Array(Vec::new()),
-    };
-    m.insert("config".into(), config);
-    let text = |m: &Map<String, Value>, k: &str| -> String {
-        match m.get(k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => String::new(),
+/// `email_text`, and `lifecycle_text` when the lifecycle gave the row one. Written straight
+/// from the row: a `serde_json::Value` per row (owned keys, owned texts, an ordered map)
+/// was most of the list's cost (bench/RESULTS.md).
+struct ListRow<'a> {
+    row: &'a Row,
+    lifecycle_text: Option<&'static str>,
+}
+
+impl serde::Serialize for ListRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        let (mut status, mut channel_type, mut team, mut email) =
+            (Cell::Null, Cell::Null, Cell::Null, Cell::Null);
+        let mut has_config = false;
+        for (name, cell) in tenant_admin::cells(self.row) {
+            if LIST_HIDDEN_COLUMNS.contains(&&*name) {
+                continue;
+            }
+            if name == "config" {
+                has_config = true;
+                m.serialize_entry("config", &PhpArrays(&list_config(&cell)))?;
+                continue;
+            }
+            m.serialize_entry(&*name, &cell)?;
+            match &*name {
+                "status" => status = cell,
+                "channel_type" => channel_type = cell,
+                "team_id" => team = cell,
+                "email" => email = cell,
+                _ => {}
+            }
         }
-    };
-    let status_text = match text(&m, "status").as_str() {
-        "pending" => "待开通",
-        "active" => "正常",
-        "suspended" => "已暂停",
-        "disabled" => "已禁用",
-        // The original has no label for `provisioning` (kept: golden README bug 14).
-        _ => "",
-    };
-    let channel_type_text = match text(&m, "channel_type").as_str() {
-        "web_widget" => "网页组件",
-        "api" => "API接口",
-        _ => "",
-    };
-    let team = text(&m, "team_id");
-    let team_id_text = if php_truthy(&team) {
-        format!("#{team}")
-    } else {
-        "-".into()
-    };
-    let email_text = mask_email(&text(&m, "email"));
-    m.insert("status_text".into(), status_text.into());
-    m.insert("channel_type_text".into(), channel_type_text.into());
-    m.insert("team_id_text".into(), team_id_text.into());
-    m.insert("email_text".into(), email_text.into());
-    Value::Object(m)
+        if !has_config {
+            m.serialize_entry("config", &Value::Array(Vec::new()))?;
+        }
+        let status_text = match &*status.to_text() {
+            "pending" => "待开通",
+            "active" => "正常",
+            "suspended" => "已暂停",
+            "disabled" => "已禁用",
+            // The original has no label for `provisioning` (kept: golden README bug 14).
+            _ => "",
+        };
+        let channel_type_text = match &*channel_type.to_text() {
+            "web_widget" => "网页组件",
+            "api" => "API接口",
+            _ => "",
+        };
+        m.serialize_entry("status_text", status_text)?;
+        m.serialize_entry("channel_type_text", channel_type_text)?;
+        let team = team.to_text();
+        if php_truthy(&team) {
+            m.serialize_entry("team_id_text", &format_args!("#{team}"))?;
+        } else {
+            m.serialize_entry("team_id_text", "-")?;
+        }
+        m.serialize_entry("email_text", &mask_email(&email.to_text()))?;
+        if let Some(label) = self.lifecycle_text {
+            m.serialize_entry("lifecycle_text", label)?;
+        }
+        m.end()
+    }
+}
+
+/// `config` as the model's `json_decode($v, true)` gave it (written through [`PhpArrays`]):
+/// `[]` for an empty value, null for one that is not JSON.
+fn list_config(cell: &Cell<'_>) -> Value {
+    match cell {
+        Cell::Text(s) if php_truthy(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
+        _ => Value::Array(Vec::new()),
+    }
+}
+
+/// serde_json's compact output with `/` written `\/`, as PHP's `json_encode` without
+/// `JSON_UNESCAPED_SLASHES` (ThinkPHP's `json()`), in the same pass.
+struct PhpSlashes;
+
+impl serde_json::ser::Formatter for PhpSlashes {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find('/') {
+            w.write_all(&rest.as_bytes()[..at])?;
+            w.write_all(b"\\/")?;
+            rest = &rest[at + 1..];
+        }
+        w.write_all(rest.as_bytes())
+    }
 }
 
 /// PHP's truthiness of a string: "" and "0" are false.
@@ -216,7 +262,39 @@ fn php_truthy(s: &str) -> bool {
     !s.is_empty() && s != "0"
 }
 
-/// What `json_encode(json_decode($s, true))` gives back: objects whose keys are exactly
+/// A decoded value written as `json_encode(json_decode($s, true))` gives it back: objects
+/// whose keys are exactly 0..n-1 in order (including `{}`) become lists, as PHP arrays do.
+/// Written as it goes, without building the converted value first.
+struct PhpArrays<'a>(&'a Value);
+
+impl serde::Serialize for PhpArrays<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let sequential = m.keys().enumerate().all(|(i, k)| key_is_index(k, i));
+                if sequential {
+                    s.collect_seq(m.values().map(PhpArrays))
+                } else {
+                    s.collect_map(m.iter().map(|(k, v)| (k, PhpArrays(v))))
+                }
+            }
+            Value::Array(a) => s.collect_seq(a.iter().map(PhpArrays)),
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// `key == i.to_string()`, without the string.
+fn key_is_index(key: &str, i: usize) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && (b.len() == 1 || b[0] != b'0')
+        && b.iter().all(u8::is_ascii_digit)
+        && key.parse::<usize>() == Ok(i)
+}
+
+#[cfg(test)]
+/// The conversion [`PhpArrays`] writes, as a value (the tests' reference): objects whose keys are exactly
 /// 0..n-1 in order (including `{}`) become lists, as PHP arrays do.
 fn php_assoc_roundtrip(v: Value) -> Value {
     match v {
@@ -605,15 +683,51 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
     })
 }
 
+/// A log row's `createtime` in the site's zone, `Y-m-d H:i` (with `seconds`, `:s`), as
+/// `Clock::format_epoch` writes it. Written by hand: chrono's `format` parses the pattern
+/// and prints the zone's name for every call, a fifth of the log page's instructions.
+pub fn log_time(clock: &crate::clock::Clock, epoch: i64, seconds: bool) -> String {
+    use chrono::{Datelike as _, TimeZone as _, Timelike as _};
+    use std::fmt::Write as _;
+    let fmt = if seconds {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    let Some(t) = clock.tz().timestamp_opt(epoch, 0).single() else {
+        return clock.format_epoch(epoch, fmt);
+    };
+    // chrono pads `%Y` to four digits in this range only (a sign outside it).
+    if !(0..=9999).contains(&t.year()) {
+        return clock.format_epoch(epoch, fmt);
+    }
+    let mut s = String::with_capacity(19);
+    let _ = write!(s, "{:04}", t.year());
+    let two = |s: &mut String, sep: char, n: u32| {
+        s.push(sep);
+        s.push(char::from(b'0' + (n / 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+    };
+    two(&mut s, '-', t.month());
+    two(&mut s, '-', t.day());
+    two(&mut s, ' ', t.hour());
+    two(&mut s, ':', t.minute());
+    if seconds {
+        two(&mut s, ':', t.second());
+    }
+    s
+}
+
 pub async fn logs(app: &App, page: u64) -> Result<Vec<LogRow>, AppError> {
     let mut conn = app.db.conn().await?;
     tenant_admin::logs(&mut conn, &app.db.t, page, LOGS_PER_PAGE).await
 }
 
-/// The list JSON: `{"total": N, "rows": [...]}` as bootstrap-table reads it.
+/// The list JSON: `{"total": N, "rows": [...]}` as bootstrap-table reads it, written as
+/// ThinkPHP's `json()` did (slashes escaped, non-ASCII kept).
 /// With the lifecycle on, the `lifecycle` view applies and each row gets `lifecycle_text`
 /// (its badge, empty for none); off, the list is the original's.
-pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<Value, AppError> {
+pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<String, AppError> {
     let policy = app.addon().expiry.clone();
     let on = lifecycle::is_on(&policy);
     let tenants = TenantFilter {
@@ -626,7 +740,7 @@ pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<Va
     let mut conn = app.db.conn().await?;
     let (total, rows) =
         tenant_admin::page(&mut conn, &app.db.t, &tenants, page, TENANTS_PER_PAGE).await?;
-    let mut json: Vec<Value> = rows.iter().map(tenant_json).collect();
+    let mut labels: Vec<Option<&'static str>> = vec![None; rows.len()];
     if on {
         let listed: Vec<_> = rows
             .iter()
@@ -634,7 +748,7 @@ pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<Va
             .collect();
         let ids: Vec<_> = listed.iter().flatten().map(|t| t.id).collect();
         let markers = tenant::lifecycle::markers(&mut conn, &app.db.t, &ids).await?;
-        for (row, t) in json.iter_mut().zip(&listed) {
+        for (label, t) in labels.iter_mut().zip(&listed) {
             let Some(t) = t else { continue };
             let standing = lifecycle::standing(
                 &policy,
@@ -643,15 +757,33 @@ pub async fn tenant_page(app: &App, filter: &ListFilter, page: u64) -> Result<Va
                 t.expire_at.as_deref(),
                 markers.get(&t.id),
             );
-            if let Value::Object(m) = row {
-                m.insert("lifecycle_text".into(), standing.admin_label().into());
-            }
+            *label = Some(standing.admin_label());
         }
     }
-    let mut out = Map::new();
-    out.insert("total".into(), total.into());
-    out.insert("rows".into(), Value::Array(json));
-    Ok(Value::Object(out))
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        total: u64,
+        rows: Vec<ListRow<'a>>,
+    }
+    let list = List {
+        total,
+        rows: rows
+            .iter()
+            .zip(labels)
+            .map(|(row, lifecycle_text)| ListRow {
+                row,
+                lifecycle_text,
+            })
+            .collect(),
+    };
+    let mut out = Vec::with_capacity(1024 + rows.len() * 1024);
+    serde::Serialize::serialize(
+        &list,
+        &mut serde_json::Serializer::with_formatter(&mut out, PhpSlashes),
+    )
+    .map_err(|e| AppError::Internal(format!("list JSON: {e}")))?;
+    // serde_json writes UTF-8 only.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
 /// 查询支付状态: the order's gateways asked now, a paid answer credited (exactly once, as a
@@ -745,6 +877,42 @@ pub async fn orders(app: &App, page: u64) -> Result<(u64, Vec<OrderLine>), AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_times_are_what_format_epoch_writes() {
+        use chrono::{FixedOffset, TimeZone as _};
+        for offset in [8 * 3600, 0, -(5 * 3600 + 1800)] {
+            let tz = FixedOffset::east_opt(offset).unwrap();
+            let clock = crate::clock::Clock::fake(tz, chrono::Utc.timestamp_opt(0, 0).unwrap());
+            for epoch in [
+                0,
+                1,
+                -1,
+                59,
+                1779000000,
+                1795561549,
+                2147483647,
+                4294967295,
+                -62135596800,
+                -62135596801,
+                253402300799,
+                253402300800,
+                i64::MAX,
+                i64::MIN,
+            ] {
+                assert_eq!(
+                    log_time(&clock, epoch, false),
+                    clock.format_epoch(epoch, "%Y-%m-%d %H:%M"),
+                    "{epoch} at {offset}"
+                );
+                assert_eq!(
+                    log_time(&clock, epoch, true),
+                    clock.format_epoch(epoch, "%Y-%m-%d %H:%M:%S"),
+                    "{epoch} at {offset}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn emails_are_masked_like_the_model() {
@@ -859,6 +1027,46 @@ mod tests {
         assert_eq!(ok.agent_name.as_deref(), Some(""));
         assert_eq!(ok.status, Some(TenantStatus::Active));
         assert_eq!(ok.channel_type, None);
+    }
+
+    #[test]
+    fn php_arrays_write_what_the_converted_value_writes() {
+        for raw in [
+            r#"{}"#,
+            r#"[]"#,
+            r#"{"0":"a","1":{"0":1,"1":2.5},"2":[{"x":{}}]}"#,
+            r#"{"1":"a","0":"b"}"#,
+            r#"{"00":"a"}"#,
+            r#"{"0":"a","01":"b"}"#,
+            r#"{"+0":"a"}"#,
+            r#"{"0":"a","2":"b"}"#,
+            r#"{"plan":"pro","price":60,"notes":"a/b","list":{"0":null,"1":true}}"#,
+            r#""{\"plan\":\"pro\"}""#,
+            r#"12345678901234567890123"#,
+            r#"-0.0"#,
+        ] {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                serde_json::to_string(&PhpArrays(&v)).unwrap(),
+                serde_json::to_string(&php_assoc_roundtrip(v.clone())).unwrap(),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn slashes_are_escaped_as_php_writes_them() {
+        let v = serde_json::json!({"a/b": ["</script>", "//", "x", "\\/\n"]});
+        let mut out = Vec::new();
+        serde::Serialize::serialize(
+            &v,
+            &mut serde_json::Serializer::with_formatter(&mut out, PhpSlashes),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            crate::domain::php::php_json_unescaped_unicode(&v)
+        );
     }
 
     #[test]

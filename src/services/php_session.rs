@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use redis::aio::MultiplexedConnection;
 use secrecy::ExposeSecret as _;
 use sha2::Digest as _;
-use tokio::io::AsyncReadExt as _;
 
 use crate::config::RedisSessions;
 use crate::db::user;
@@ -61,19 +60,25 @@ pub fn configured(app: &App) -> bool {
     app.config.php_session_redis.is_some() || app.config.php_session_dir.is_some()
 }
 
+/// One blocking task for open, stat and read: `tokio::fs` hands each of those (and every
+/// chunk read) to the blocking pool separately, four thread hand-offs for a file of a few
+/// hundred bytes on every admin request.
 async fn read_file(dir: &Path, sid: &str) -> Option<Vec<u8>> {
-    let file = tokio::fs::File::open(dir.join(format!("sess_{sid}")))
+    let path = dir.join(format!("sess_{sid}"));
+    tokio::task::spawn_blocking(move || read_file_blocking(&path))
         .await
-        .ok()?;
-    let meta = file.metadata().await.ok()?;
+        .ok()?
+}
+
+fn read_file_blocking(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() > MAX_SESSION_BYTES {
         return None;
     }
     let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SESSION_BYTES)
-        .read_to_end(&mut buf)
-        .await
-        .ok()?;
+    file.take(MAX_SESSION_BYTES).read_to_end(&mut buf).ok()?;
     Some(buf)
 }
 

@@ -139,9 +139,8 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
         };
         let filter = admin::parse_filter(filter_raw.as_deref());
         let page = admin::parse_page(param(req, "page")?.as_deref());
-        let body = admin::tenant_page(app, &filter, page).await?;
         return Ok(crate::web::http::json(
-            crate::domain::php::php_json_unescaped_unicode(&body),
+            admin::tenant_page(app, &filter, page).await?,
         ));
     }
     let via_entry = matches!(
@@ -151,18 +150,27 @@ pub async fn index(app: &App, req: &Request) -> Result<Response, AppError> {
             ..
         }
     );
-    let api_base = if via_entry {
-        format!("/{}/addons/chathub/index", entry(app))
+    // The shell depends only on the path it was served under and the configuration in force.
+    let key = if via_entry {
+        "admin-index-entry"
     } else {
-        "/addons/chathub/index".to_string()
+        "admin-index"
     };
-    Ok(crate::web::http::html(
+    let page = app.rendered.get_or_render(key, &app.addon(), |addon| {
+        let api_base = if via_entry {
+            format!("/{}/addons/chathub/index", entry(app))
+        } else {
+            "/addons/chathub/index".to_string()
+        };
         crate::web::pages::admin::index_page(
             entry(app),
             &api_base,
-            crate::services::lifecycle::is_on(&app.addon().expiry),
-        ),
-    ))
+            crate::services::lifecycle::is_on(&addon.expiry),
+        )
+        .into_string()
+        .into()
+    });
+    Ok(crate::web::http::html(page))
 }
 
 pub async fn add(app: &App, req: &Request) -> Result<Response, AppError> {
@@ -215,7 +223,7 @@ pub async fn dashboard(app: &App, req: &Request) -> Result<Response, AppError> {
             entry(app),
             (d.total, d.active, d.pending),
             &d.recent,
-            |t| clock.format_epoch(t, "%Y-%m-%d %H:%M"),
+            |t| admin::log_time(clock, t, false),
         ),
     ))
 }
@@ -228,7 +236,7 @@ pub async fn logs(app: &App, req: &Request) -> Result<Response, AppError> {
     Ok(crate::web::http::html(crate::web::pages::admin::logs_page(
         entry(app),
         &rows,
-        |t| clock.format_epoch(t, "%Y-%m-%d %H:%M:%S"),
+        |t| admin::log_time(clock, t, true),
     )))
 }
 
