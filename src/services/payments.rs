@@ -595,17 +595,18 @@ enum Unverified {
     Bad(alipay::NotifyError),
 }
 
-/// `payNotify/pay_method/wechat`.
-pub async fn wechat_notify(
+/// A WeChat Pay notification (payment or refund) verified and its resource decrypted with
+/// `open`. The key is the one `Wechatpay-Serial` names; in certificate mode an unknown one gets
+/// the list downloaded first (spaced out: a made-up serial costs one download a minute at
+/// most). RSA verification and decrypting up to a whole body run off the async workers.
+pub(crate) async fn open_wechat_notification<T: Send + 'static>(
     app: &App,
     headers: &wechat::NotifyHeaders<'_>,
     raw: &[u8],
-) -> Result<(NotifyOutcome, Option<wechat::NotifyError>), AppError> {
-    let cfg = app.addon();
-    // The key `Wechatpay-Serial` names; in certificate mode an unknown one gets the list
-    // downloaded first (spaced out: a made-up serial costs one download a minute at most).
+    open: fn(&[u8], &str) -> Result<T, wechat::NotifyError>,
+) -> Result<Result<T, wechat::NotifyError>, AppError> {
     let keys = pay_keys::wechat_keys(app, headers.serial).await?;
-    let v3_key = secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key).to_string();
+    let v3_key = secrecy::ExposeSecret::expose_secret(&app.addon().wechat_api_v3_key).to_string();
     let (ts, nonce, sig, serial) = (
         headers.timestamp.map(str::to_string),
         headers.nonce.map(str::to_string),
@@ -614,8 +615,7 @@ pub async fn wechat_notify(
     );
     let body = bytes::Bytes::copy_from_slice(raw);
     let now = app.clock.epoch();
-    // RSA verification and decrypting up to a whole body: off the async workers.
-    let checked = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let headers = wechat::NotifyHeaders {
             timestamp: ts.as_deref(),
             nonce: nonce.as_deref(),
@@ -623,10 +623,20 @@ pub async fn wechat_notify(
             serial: serial.as_deref(),
         };
         wechat::verify_notify_signature(&headers, &body, &keys, now)
-            .and_then(|()| wechat::decrypt_notification(&body, &v3_key))
+            .and_then(|()| open(&body, &v3_key))
     })
     .await
-    .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))?;
+    .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))
+}
+
+/// `payNotify/pay_method/wechat`.
+pub async fn wechat_notify(
+    app: &App,
+    headers: &wechat::NotifyHeaders<'_>,
+    raw: &[u8],
+) -> Result<(NotifyOutcome, Option<wechat::NotifyError>), AppError> {
+    let cfg = app.addon();
+    let checked = open_wechat_notification(app, headers, raw, wechat::decrypt_notification).await?;
     log_notification(app, "wechat", raw, checked.is_ok()).await?;
     // Certificate mode before any certificate could be downloaded: the serial is unknown, the
     // configuration is not missing.

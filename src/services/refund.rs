@@ -523,29 +523,13 @@ pub async fn wechat_notice(
 ) -> Result<NoticeOutcome, AppError> {
     use crate::services::payments::{self, Refusal};
     let cfg = app.addon();
-    // Chosen by `Wechatpay-Serial`, as for payment notifications (`payments::wechat_notify`).
-    let keys = crate::services::pay_keys::wechat_keys(app, headers.serial).await?;
-    let v3_key = secrecy::ExposeSecret::expose_secret(&cfg.wechat_api_v3_key).to_string();
-    let (ts, nonce, sig, serial) = (
-        headers.timestamp.map(str::to_string),
-        headers.nonce.map(str::to_string),
-        headers.signature.map(str::to_string),
-        headers.serial.map(str::to_string),
-    );
-    let body = bytes::Bytes::copy_from_slice(raw);
-    let now = app.clock.epoch();
-    let checked = tokio::task::spawn_blocking(move || {
-        let headers = wechat::NotifyHeaders {
-            timestamp: ts.as_deref(),
-            nonce: nonce.as_deref(),
-            signature: sig.as_deref(),
-            serial: serial.as_deref(),
-        };
-        wechat::verify_notify_signature(&headers, &body, &keys, now)
-            .and_then(|()| wechat_refund::decrypt_refund_notification(&body, &v3_key))
-    })
-    .await
-    .map_err(|e| AppError::internal(format!("wechat verification task: {e}")))?;
+    let checked = payments::open_wechat_notification(
+        app,
+        headers,
+        raw,
+        wechat_refund::decrypt_refund_notification,
+    )
+    .await?;
     payments::log_notification(app, "wechat_refund", raw, checked.is_ok()).await?;
     let notice = match checked {
         Ok(n) => n,

@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
-use base64::Engine as _;
 use serde::Deserialize;
 
 use super::QueryError;
@@ -175,27 +173,7 @@ pub fn decrypt_refund_notification(
     api_v3_key: &str,
 ) -> Result<RefundNotice, NotifyError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
-    let r = env.resource;
-    if !r.algorithm.is_empty() && r.algorithm != "AEAD_AES_256_GCM" {
-        return Err(NotifyError::Malformed);
-    }
-    let key = api_v3_key.as_bytes();
-    if key.len() != 32 || r.nonce.len() != 12 {
-        return Err(NotifyError::Decrypt);
-    }
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| NotifyError::Decrypt)?;
-    let ciphertext = base64::engine::general_purpose::STANDARD
-        .decode(r.ciphertext.trim())
-        .map_err(|_| NotifyError::Decrypt)?;
-    let plain = cipher
-        .decrypt(
-            aes_gcm::Nonce::from_slice(r.nonce.as_bytes()),
-            Payload {
-                msg: &ciphertext,
-                aad: r.associated_data.as_bytes(),
-            },
-        )
-        .map_err(|_| NotifyError::Decrypt)?;
+    let plain = super::wechat::decrypt_resource(&env.resource, api_v3_key)?;
     let b: RefundBody = serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)?;
     if !env.event_type.starts_with("REFUND.") {
         return Err(NotifyError::Malformed);
