@@ -456,6 +456,8 @@ async fn run_all(
     };
     let mut ids: Vec<u64> = Vec::new();
     let (mut i, mut retries, mut in_tx) = (0, 0, false);
+    // Where the open transaction began, and how many insert ids were known then.
+    let (mut tx_start, mut ids_at_tx) = (0, 0);
     while let (Some(s), Some(p)) = (stmts.get(i), prepared.get(i)) {
         let r = match (p, s.insert_id) {
             (_, true) => c
@@ -486,9 +488,21 @@ async fn run_all(
                 retries += 1;
                 continue;
             }
+            // Inside a transaction InnoDB has rolled the whole transaction back: a retrying
+            // client runs it again from its START TRANSACTION (register's two transactions at
+            // c=64 meet this).
+            Err(mysql_async::Error::Server(e)) if e.code == 1213 && retries < 10 => {
+                retries += 1;
+                (i, in_tx) = (tx_start, false);
+                ids.truncate(ids_at_tx);
+                continue;
+            }
             Err(e) => die(&s.sql, e),
         }
         let head = s.sql.to_ascii_uppercase();
+        if head.starts_with("START TRANSACTION") {
+            (tx_start, ids_at_tx) = (i, ids.len());
+        }
         in_tx = head.starts_with("START TRANSACTION") || in_tx && !head.starts_with("COMMIT");
         retries = 0;
         i += 1;
