@@ -383,19 +383,7 @@ async fn the_readmes_mirror_lines_feed_the_shadow_while_php_answers() {
     let snippet = readme_shadow_snippet();
     assert!(snippet.contains("127.0.0.1:7070"), "{snippet}");
     // The old site (PHP in production) and the new one differ by their site name.
-    let old = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
-    let new = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
-    let shadow =
-        chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            primary: format!("http://{}", old.addr),
-            shadow: format!("http://{}", new.addr),
-            sample: 1,
-            max_in_flight: 4,
-            member_cookies: false,
-        })
-        .await
-        .unwrap();
+    let (old, new, shadow) = crate::support::renamed_sites_and_a_shadow(false).await;
     let php = start_echo("php").await;
     let front = start_nginx_with(
         &nginx,

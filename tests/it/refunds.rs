@@ -133,22 +133,22 @@ impl Console {
     }
 }
 
-async fn expiry(app: &TestApp, tenant: u32) -> String {
+/// One column of the row `id` of an addon table (`fa_chathub_<table>`).
+async fn column(app: &TestApp, table: &str, column: &str, id: u32) -> String {
     row(
         &app.db,
-        &format!("SELECT expire_at FROM fa_chathub_tenant WHERE id = {tenant}"),
+        &format!("SELECT {column} FROM fa_chathub_{table} WHERE id = {id}"),
     )
     .await[0]
         .clone()
 }
 
+async fn expiry(app: &TestApp, tenant: u32) -> String {
+    column(app, "tenant", "expire_at", tenant).await
+}
+
 async fn order_status(app: &TestApp, id: u32) -> String {
-    row(
-        &app.db,
-        &format!("SELECT status FROM fa_chathub_order WHERE id = {id}"),
-    )
-    .await[0]
-        .clone()
+    column(app, "order", "status", id).await
 }
 
 async fn refund_rows(app: &TestApp) -> i64 {

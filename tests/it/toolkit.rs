@@ -792,19 +792,7 @@ fn shadow_forwards_only_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_reports_a_differing_page_per_route_and_never_forwards_a_post() {
-    let primary = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
-    let candidate = crate::support::spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
-    let shadow =
-        chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            primary: format!("http://{}", primary.addr),
-            shadow: format!("http://{}", candidate.addr),
-            sample: 1,
-            max_in_flight: 4,
-            member_cookies: true,
-        })
-        .await
-        .unwrap();
+    let (primary, candidate, shadow) = crate::support::renamed_sites_and_a_shadow(true).await;
     let mirror = format!("http://{}", shadow.addr());
     let client = reqwest::Client::new();
     let r = client

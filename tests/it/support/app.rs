@@ -209,3 +209,24 @@ pub async fn spawn_app_on(db: TestDb, env: &[(&str, &str)], clock: Option<Clock>
         shutdown: Some(tx),
     }
 }
+
+/// The migration tester's pair for `compat shadow`: an old site ("ChatHub") and a new one whose
+/// site name differs ("ChatHub Pro"), and the shadow comparing them, listening on a free port.
+pub async fn renamed_sites_and_a_shadow(
+    member_cookies: bool,
+) -> (TestApp, TestApp, chathub_tools::compat::shadow::Shadow) {
+    let old = spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub")]).await;
+    let new = spawn_app(&[("CHATHUB_ADDON_SITE_NAME", "ChatHub Pro")]).await;
+    let shadow =
+        chathub_tools::compat::shadow::start(chathub_tools::compat::shadow::ShadowOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            primary: format!("http://{}", old.addr),
+            shadow: format!("http://{}", new.addr),
+            sample: 1,
+            max_in_flight: 4,
+            member_cookies,
+        })
+        .await
+        .unwrap();
+    (old, new, shadow)
+}
